@@ -1,0 +1,41 @@
+# cutover — the two set-up commands of the README, and a few helpers.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: rehearse test bench lint stack-up stack-down clean
+
+## Run the main job: the end-to-end rehearsal on the local stack.
+rehearse: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/cutover smoke; rc=$$?; \
+	echo "make rehearse took $$(( $$(date +%s) - start ))s"; exit $$rc
+
+## Run the whole test suite (lint, unit, integration on the real stack).
+test: $(STAMP)
+	@scripts/test.sh
+
+## Run every benchmark under bench/.
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "==> $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+stack-up: $(STAMP)
+	$(BIN)/cutover stack up
+
+stack-down: $(STAMP)
+	$(BIN)/cutover stack down
+
+$(STAMP): pyproject.toml
+	@scripts/ensure-system-deps.sh
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found — install Python 3.11+" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""comparators package."""

@@ -1,0 +1,1 @@
+"""Pieces every cutover package shares: the error base class, secret redaction, logging setup."""

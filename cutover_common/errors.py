@@ -1,0 +1,29 @@
+"""The root of every cutover error hierarchy.
+
+Each package has its own ``errors.py`` whose base class derives from
+:class:`CutoverError`, so the CLI catches toolkit errors in one place and prints
+one clear line (without secrets) and exits with the error's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class CutoverError(Exception):
+    """Base of all errors raised deliberately by cutover.
+
+    ``exit_code`` is what the CLI exits with when this error reaches the top.
+    ``hint`` is an optional sentence telling the user how to fix the cause.
+    """
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        from cutover_common.secrets import redact
+
+        super().__init__(redact(message))
+        self.hint = redact(hint) if hint else None
+
+    def one_line(self) -> str:
+        """The message and the fix, as the CLI prints them."""
+        text = str(self)
+        return f"{text} — {self.hint}" if self.hint else text

@@ -1,0 +1,42 @@
+"""The `cutover` command line: a thin layer over plain functions in each package."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cutover_common.cli import LazyGroup, run_cli
+
+# Commands owned by other packages, imported only when used.
+LAZY_COMMANDS: dict[str, str] = {
+    "stack": "rehearsal.stack.cli:stack",
+    "smoke": "rehearsal.cli:smoke",
+    "discover": "phases.cli_commands:discover_cmd",
+    "plan": "phases.cli_commands:plan_group",
+    "status": "phases.cli_commands:status_cmd",
+    "advance": "phases.cli_commands:advance_cmd",
+    "rollback": "phases.cli_commands:rollback_cmd",
+    "gate": "phases.cli_commands:gate_group",
+    "history": "phases.cli_commands:history_cmd",
+}
+
+
+@click.group(
+    cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(package_name="cutover")
+def cli() -> None:
+    """cutover — move a synchronous system to events in gated phases.
+
+    Add --debug to any command to see tracebacks of errors.
+    """
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run_cli(cli))
+
+
+if __name__ == "__main__":
+    main()

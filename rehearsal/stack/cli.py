@@ -1,0 +1,113 @@
+"""`cutover stack up|down|status|logs|compose` — the local stack from the command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from cutover_common.cli import echo_json
+from rehearsal.stack import manager
+from rehearsal.stack.process import tail
+from rehearsal.stack.topology import load_topology
+
+
+def render(report: manager.StackReport, out: TextIO, title: str) -> None:
+    """Print a report as a Rich table."""
+    table = Table(title=title)
+    for col in ("component", "state", "pid", "address", "action", "seconds"):
+        table.add_column(col)
+    for c in report.components:
+        state = "healthy" if c.healthy else ("running, unhealthy" if c.running else "stopped")
+        action = "started" if c.started else ("already running" if c.running else "-")
+        table.add_row(c.name, state, str(c.pid or "-"), c.address, action, f"{c.seconds:.1f}")
+    console = Console(file=out, width=110)
+    console.print(table)
+    console.print(
+        f"took {report.seconds:.1f}s"
+        + (" (jars fetched from Maven Central)" if report.jars_fetched else "")
+    )
+
+
+@click.group()
+def stack() -> None:
+    """Manage the local stack: PostgreSQL, Kafka (KRaft), Kafka Connect + Debezium."""
+
+
+@stack.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def up(as_json: bool) -> None:
+    """Start what is not running and wait until every component is healthy (idempotent)."""
+    report = manager.up(load_topology())
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        render(report, sys.stdout, "cutover stack up")
+    if not report.healthy:
+        sys.exit(1)
+
+
+@stack.command()
+@click.option("--wipe", is_flag=True, help="Also delete the data (Postgres cluster, Kafka logs).")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(list(manager.COMPONENTS)),
+    help="Stop only these components (repeatable); default all.",
+)
+def down(wipe: bool, only: tuple[str, ...]) -> None:
+    """Stop exactly the processes the stack started; keep data unless --wipe."""
+    stopped = manager.down(load_topology(), wipe=wipe, only=only or manager.COMPONENTS)
+    click.echo(
+        f"stopped: {', '.join(stopped) or 'nothing was running'}"
+        + (" (data wiped)" if wipe else "")
+    )
+
+
+@stack.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> None:
+    """Show what runs where; exit 1 when a component is not healthy."""
+    report = manager.status(load_topology())
+    if as_json:
+        echo_json(report.to_dict())
+    else:
+        render(report, sys.stdout, "cutover stack status")
+    if not report.healthy:
+        sys.exit(1)
+
+
+@stack.command()
+@click.argument("name", type=click.Choice(list(manager.COMPONENTS)))
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
+def logs(name: str, lines: int) -> None:
+    """Show the last lines of a component's log file."""
+    path = Path(manager.log_path(load_topology(), name))
+    click.echo(f"==> {path} <==")
+    click.echo(tail(path, lines))
+
+
+@stack.command()
+@click.option(
+    "--check", is_flag=True, help="Exit 1 when docker-compose.yml differs from the topology."
+)
+def compose(check: bool) -> None:
+    """Write docker-compose.yml from the topology (or check that it is current)."""
+    from rehearsal.stack.compose import COMPOSE_PATH, render_compose
+    from rehearsal.stack.topology import Topology
+
+    text = render_compose(Topology())  # the defaults, not this shell's CUTOVER_* overrides
+    if check:
+        current = COMPOSE_PATH.read_text() if COMPOSE_PATH.exists() else ""
+        if current != text:
+            click.echo("docker-compose.yml is out of date: run `cutover stack compose`", err=True)
+            sys.exit(1)
+        click.echo("docker-compose.yml matches the topology")
+        return
+    COMPOSE_PATH.write_text(text)
+    click.echo(f"wrote {COMPOSE_PATH}")

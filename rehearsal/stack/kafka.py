@@ -1,0 +1,239 @@
+"""Apache Kafka (KRaft, combined broker/controller) and Kafka Connect as local JVM processes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from rehearsal.stack.errors import CorruptStateError, StackError
+from rehearsal.stack.jars import JarLayout, java_binary
+from rehearsal.stack.process import ManagedProcess, ensure_port_free, port_open, wait_until
+from rehearsal.stack.topology import Topology
+
+LOG4J2 = """\
+status = warn
+name = cutover
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.reflections.name = org.reflections
+logger.reflections.level = ERROR
+logger.clients.name = org.apache.kafka.clients
+logger.clients.level = WARN
+logger.raft.name = org.apache.kafka.raft
+logger.raft.level = WARN
+logger.statechange.name = state.change.logger
+logger.statechange.level = WARN
+"""
+
+DEBEZIUM_CLASS = "io.debezium.connector.postgresql.PostgresConnector"
+
+
+@dataclass(frozen=True, slots=True)
+class JvmService:
+    """One JVM component: its state folder, main class and properties."""
+
+    name: str
+    root: Path
+    main_class: str
+    heap: str
+    port: int
+
+    @property
+    def properties_file(self) -> Path:
+        return self.root / "config" / f"{self.name}.properties"
+
+    def process(self, topology: Topology) -> ManagedProcess:
+        return ManagedProcess(
+            self.name,
+            topology.state_dir / "run" / f"{self.name}.pid",
+            topology.state_dir / "logs" / f"{self.name}.log",
+        )
+
+    def write_config(self, props: Mapping[str, str]) -> None:
+        self.properties_file.parent.mkdir(parents=True, exist_ok=True)
+        self.properties_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        (self.root / "config" / "log4j2.properties").write_text(LOG4J2)
+
+    def argv(self, jars: JarLayout, *extra: str) -> list[str]:
+        return [
+            java_binary(),
+            f"-Xms{self.heap}",
+            f"-Xmx{self.heap}",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.root / 'config' / 'log4j2.properties'}",
+            "-cp",
+            jars.classpath(),
+            self.main_class,
+            *extra,
+        ]
+
+
+def kafka_service(topology: Topology) -> JvmService:
+    return JvmService(
+        "kafka",
+        topology.state_dir / "kafka",
+        "kafka.Kafka",
+        topology.kafka.heap,
+        topology.kafka.port,
+    )
+
+
+def connect_service(topology: Topology) -> JvmService:
+    return JvmService(
+        "connect",
+        topology.state_dir / "connect",
+        "org.apache.kafka.connect.cli.ConnectDistributed",
+        topology.connect.heap,
+        topology.connect.port,
+    )
+
+
+def kafka_properties(topology: Topology) -> dict[str, str]:
+    k, host = topology.kafka, topology.host
+    return {
+        **k.server_settings(),
+        "listeners": f"PLAINTEXT://{host}:{k.port},CONTROLLER://{host}:{k.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{k.port}",
+        "controller.quorum.bootstrap.servers": f"{host}:{k.controller_port}",
+        "log.dirs": str(topology.state_dir / "kafka" / "data"),
+    }
+
+
+def connect_properties(topology: Topology, jars: JarLayout) -> dict[str, str]:
+    return {
+        **topology.connect.worker_settings(),
+        "bootstrap.servers": topology.bootstrap_servers,
+        "listeners": f"http://{topology.host}:{topology.connect.port}",
+        "rest.advertised.host.name": topology.host,
+        "rest.advertised.port": str(topology.connect.port),
+        "plugin.path": str(jars.plugin_path),
+    }
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def check_storage(topology: Topology) -> bool:
+    """True when the KRaft storage is formatted; a half-formatted folder is corrupt."""
+    data = topology.state_dir / "kafka" / "data"
+    meta = data / "meta.properties"
+    if meta.exists():
+        text = meta.read_text()
+        if "cluster.id=" not in text or "node.id=" not in text:
+            raise CorruptStateError(
+                "kafka", str(data), "meta.properties lacks cluster.id or node.id"
+            )
+        return True
+    if data.exists() and any(data.iterdir()):
+        raise CorruptStateError(
+            "kafka", str(data), "log data present but meta.properties is missing"
+        )
+    return False
+
+
+def _format_storage(topology: Topology, jars: JarLayout, svc: JvmService) -> None:
+    """Format the KRaft storage once."""
+    if check_storage(topology):
+        return
+    data = topology.state_dir / "kafka" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [
+        *svc.argv(jars)[:-1],
+        "kafka.tools.StorageTool",
+        "format",
+        "--standalone",
+        "-t",
+        _cluster_id(),
+        "-c",
+        str(svc.properties_file),
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise StackError(
+            f"formatting Kafka storage failed: {(proc.stderr or proc.stdout).strip()[-400:]}"
+        )
+
+
+def kafka_healthy(topology: Topology) -> bool:
+    """True when the broker answers a metadata request."""
+    if not port_open(topology.host, topology.kafka.port):
+        return False
+    admin = AdminClient(
+        {"bootstrap.servers": topology.bootstrap_servers, "socket.timeout.ms": 2000}
+    )
+    try:
+        md = admin.list_topics(timeout=3)
+    except KafkaException:
+        return False
+    return bool(md.brokers)
+
+
+def connect_healthy(topology: Topology) -> bool:
+    """True when the worker's REST API answers and lists the Debezium Postgres plugin."""
+    try:
+        resp = requests.get(f"{topology.connect_url}/connector-plugins", timeout=3)
+        return resp.ok and any(p.get("class") == DEBEZIUM_CLASS for p in resp.json())
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def start_kafka(topology: Topology, jars: JarLayout, timeout: float = 90.0) -> bool:
+    svc = kafka_service(topology)
+    proc = svc.process(topology)
+    if proc.pid() is not None:
+        return False
+    ensure_port_free("kafka", topology.host, topology.kafka.port)
+    ensure_port_free("kafka", topology.host, topology.kafka.controller_port)
+    svc.write_config(kafka_properties(topology))
+    _format_storage(topology, jars, svc)
+    proc.start(svc.argv(jars, str(svc.properties_file)), env=_jvm_env())
+    wait_until(
+        "kafka",
+        lambda: kafka_healthy(topology),
+        timeout=timeout,
+        log_file=proc.log_file,
+        exited=proc.exit_code,
+    )
+    return True
+
+
+def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -> bool:
+    svc = connect_service(topology)
+    proc = svc.process(topology)
+    if proc.pid() is not None:
+        return False
+    ensure_port_free("connect", topology.host, topology.connect.port)
+    svc.write_config(connect_properties(topology, jars))
+    proc.start(svc.argv(jars, str(svc.properties_file)), env=_jvm_env())
+    wait_until(
+        "connect",
+        lambda: connect_healthy(topology),
+        timeout=timeout,
+        log_file=proc.log_file,
+        exited=proc.exit_code,
+    )
+    return True
+
+
+def _jvm_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("KAFKA_OPTS", None)
+    env.pop("JAVA_TOOL_OPTIONS", None)
+    return env

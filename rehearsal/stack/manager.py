@@ -1,0 +1,194 @@
+"""Bring the whole local stack up and down: Postgres, Kafka (KRaft), Kafka Connect + Debezium.
+
+``up`` is idempotent: what already runs is left alone and reported. ``down``
+stops exactly the processes ``up`` started (pid files), and keeps data unless
+``wipe`` is set.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import structlog
+
+from rehearsal.stack import kafka, postgres
+from rehearsal.stack.jars import ensure_jars, java_binary
+from rehearsal.stack.topology import Topology
+
+log = structlog.get_logger(__name__)
+
+COMPONENTS = ("postgres", "kafka", "connect")
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentState:
+    """One component as ``status`` sees it."""
+
+    name: str
+    running: bool
+    healthy: bool
+    pid: int | None
+    address: str
+    started: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StackReport:
+    """What ``up``/``status`` found: each component and the total time taken."""
+
+    components: tuple[ComponentState, ...]
+    seconds: float
+    jars_fetched: bool = False
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.healthy for c in self.components)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "healthy": self.healthy,
+            "seconds": round(self.seconds, 2),
+            "jars_fetched": self.jars_fetched,
+            "components": [
+                {
+                    "name": c.name,
+                    "running": c.running,
+                    "healthy": c.healthy,
+                    "pid": c.pid,
+                    "address": c.address,
+                    "started": c.started,
+                    "seconds": round(c.seconds, 2),
+                }
+                for c in self.components
+            ],
+        }
+
+
+def _timed(fn: object, *args: object) -> tuple[bool, float]:
+    start = time.monotonic()
+    started = fn(*args)  # type: ignore[operator]
+    return bool(started), time.monotonic() - start
+
+
+@contextmanager
+def _locked(topology: Topology) -> Iterator[None]:
+    """One ``up``/``down`` at a time per state directory (other callers wait)."""
+    topology.state_dir.mkdir(parents=True, exist_ok=True)
+    with (topology.state_dir / ".stack.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def up(topology: Topology) -> StackReport:
+    """Start whatever is not running, wait for health, and report."""
+    with _locked(topology):
+        return _up(topology)
+
+
+def _up(topology: Topology) -> StackReport:
+    t0 = time.monotonic()
+    java_binary()
+    postgres.check_state(topology)  # fail on corrupt state before starting anything
+    kafka.check_storage(topology)
+    jars, fetched = ensure_jars(topology)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        pg_future = pool.submit(_timed, postgres.start, topology)
+        kafka_future = pool.submit(_timed, kafka.start_kafka, topology, jars)
+        kafka_started, kafka_secs = kafka_future.result()
+        connect_started, connect_secs = _timed(kafka.start_connect, topology, jars)
+        pg_started, pg_secs = pg_future.result()
+    timings = {
+        "postgres": (pg_started, pg_secs),
+        "kafka": (kafka_started, kafka_secs),
+        "connect": (connect_started, connect_secs),
+    }
+    report = status(topology)
+    comps = tuple(
+        ComponentState(c.name, c.running, c.healthy, c.pid, c.address, *timings[c.name])
+        for c in report.components
+    )
+    result = StackReport(comps, time.monotonic() - t0, jars_fetched=fetched)
+    log.info(
+        "stack up", seconds=round(result.seconds, 1), started=[c.name for c in comps if c.started]
+    )
+    return result
+
+
+def status(topology: Topology) -> StackReport:
+    """What runs, with health checks, without starting anything."""
+    t0 = time.monotonic()
+    pp = postgres.paths(topology)
+    pg_running = postgres.running(None, pp)
+    k_proc = kafka.kafka_service(topology).process(topology)
+    c_proc = kafka.connect_service(topology).process(topology)
+    k_pid, c_pid = k_proc.pid(), c_proc.pid()
+    comps = (
+        ComponentState(
+            "postgres",
+            pg_running,
+            pg_running and postgres.healthy(topology),
+            postgres.postmaster_pid(pp) if pg_running else None,
+            f"{topology.host}:{topology.postgres.port}",
+        ),
+        ComponentState(
+            "kafka",
+            k_pid is not None,
+            k_pid is not None and kafka.kafka_healthy(topology),
+            k_pid,
+            topology.bootstrap_servers,
+        ),
+        ComponentState(
+            "connect",
+            c_pid is not None,
+            c_pid is not None and kafka.connect_healthy(topology),
+            c_pid,
+            topology.connect_url,
+        ),
+    )
+    return StackReport(comps, time.monotonic() - t0)
+
+
+def down(
+    topology: Topology, *, wipe: bool = False, only: tuple[str, ...] = COMPONENTS
+) -> list[str]:
+    """Stop the stack's processes (Connect first, Postgres last); returns what was stopped."""
+    with _locked(topology):
+        return _down(topology, wipe=wipe, only=only)
+
+
+def _down(topology: Topology, *, wipe: bool, only: tuple[str, ...]) -> list[str]:
+    stopped: list[str] = []
+    if "connect" in only and kafka.connect_service(topology).process(topology).stop():
+        stopped.append("connect")
+    if "kafka" in only and kafka.kafka_service(topology).process(topology).stop(timeout=60):
+        stopped.append("kafka")
+    if "postgres" in only and postgres.stop(topology):
+        stopped.append("postgres")
+    if wipe:
+        for sub in ("postgres", "kafka", "connect", "run", "logs", "secrets", "app"):
+            shutil.rmtree(topology.state_dir / sub, ignore_errors=True)
+    log.info("stack down", stopped=stopped, wiped=wipe)
+    return stopped
+
+
+def restart(topology: Topology, component: str) -> StackReport:
+    """Stop one component (gracefully) and bring the stack back up."""
+    down(topology, only=(component,))
+    return up(topology)
+
+
+def log_path(topology: Topology, component: str) -> str:
+    if component == "postgres":
+        return str(postgres.paths(topology).log)
+    return str(topology.state_dir / "logs" / f"{component}.log")
