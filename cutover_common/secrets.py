@@ -18,16 +18,17 @@ from typing import Any
 
 MASK = "***"
 
-_SENSITIVE_KEY = re.compile(
-    r"(pass(word|wd)?|secret|token|credential|api[_.-]?key|private[_.-]?key|authorization|"
-    r"sasl\.jaas\.config|basic\.auth\.user\.info)",
-    re.IGNORECASE,
+_SECRET_WORDS = (
+    r"password|passwd|passphrase|secret|token|credential|api[_.-]?key|private[_.-]?key|"  # noqa: S105 - key names, not a password
+    r"authorization|sasl\.jaas\.config|basic\.auth\.user\.info"
 )
+# "pass" alone only as a whole word of a key (db.pass, pass), never "passed" or "passes".
+_SENSITIVE_KEY = re.compile(rf"({_SECRET_WORDS})|(^|[._-])pass($|[._-])", re.IGNORECASE)
 _URL_PASSWORD = re.compile(
     r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@"
 )
 _KV_PAIR = re.compile(
-    r"(?P<key>[\w.\-]*(?:pass(?:word|wd)?|secret|token|credential|api[_.-]?key)[\w.\-]*)"
+    r"(?P<key>[\w.\-]*(?:password|passwd|passphrase|secret|token|credential|api[_.-]?key)[\w.\-]*)"
     r"(?P<sep>\s*[=:]\s*|\"\s*:\s*\")(?P<val>[^\s,;\"'&}]+)",
     re.IGNORECASE,
 )

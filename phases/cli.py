@@ -12,6 +12,8 @@ from cutover_common.cli import LazyGroup, run_cli
 LAZY_COMMANDS: dict[str, str] = {
     "stack": "rehearsal.stack.cli:stack",
     "smoke": "rehearsal.cli:smoke",
+    "events": "events.cli:events",
+    "traffic": "rehearsal.traffic_cli:traffic",
     "discover": "phases.cli_commands:discover_cmd",
     "plan": "phases.cli_commands:plan_group",
     "status": "phases.cli_commands:status_cmd",

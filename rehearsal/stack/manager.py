@@ -19,6 +19,7 @@ import structlog
 
 from rehearsal.stack import kafka, postgres
 from rehearsal.stack.jars import ensure_jars, java_binary
+from rehearsal.stack.process import ensure_port_free
 from rehearsal.stack.topology import Topology
 
 log = structlog.get_logger(__name__)
@@ -99,8 +100,9 @@ def up(topology: Topology) -> StackReport:
 def _up(topology: Topology) -> StackReport:
     t0 = time.monotonic()
     java_binary()
-    postgres.check_state(topology)  # fail on corrupt state before starting anything
+    postgres.check_state(topology)  # fail on corrupt state or taken ports before starting anything
     kafka.check_storage(topology)
+    _check_ports(topology)
     jars, fetched = ensure_jars(topology)
     with ThreadPoolExecutor(max_workers=2) as pool:
         pg_future = pool.submit(_timed, postgres.start, topology)
@@ -123,6 +125,18 @@ def _up(topology: Topology) -> StackReport:
         "stack up", seconds=round(result.seconds, 1), started=[c.name for c in comps if c.started]
     )
     return result
+
+
+def _check_ports(topology: Topology) -> None:
+    """Raise :class:`PortInUseError` for a port a not-running component needs."""
+    host = topology.host
+    if not postgres.running(None, postgres.paths(topology)):
+        ensure_port_free("postgres", host, topology.postgres.port)
+    if kafka.kafka_service(topology).process(topology).pid() is None:
+        ensure_port_free("kafka", host, topology.kafka.port)
+        ensure_port_free("kafka", host, topology.kafka.controller_port)
+    if kafka.connect_service(topology).process(topology).pid() is None:
+        ensure_port_free("connect", host, topology.connect.port)
 
 
 def status(topology: Topology) -> StackReport:

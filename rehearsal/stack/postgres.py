@@ -89,10 +89,18 @@ def _give_to_service_user(path: Path) -> None:
     if os.geteuid() != 0:
         return
     subprocess.run(["chown", "-R", f"{SERVICE_USER}:", str(path)], check=True)
+    _let_service_user_traverse(path)
+
+
+def _let_service_user_traverse(path: Path) -> None:
+    """Add the search bit (never read) to ancestors of ``path`` that lack it for others,
+    so the postgres user reaches its data under a private folder (a 0700 temp dir)."""
+    if os.geteuid() != 0:
+        return
     for parent in path.resolve().parents:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)  # search only, no read: postgres must reach its data
+            parent.chmod(mode | stat.S_IXOTH)
 
 
 def _run(argv: list[str], what: str) -> str:
@@ -275,6 +283,7 @@ def stop(topology: Topology, timeout: float = 60.0) -> bool:
     bindir = find_bindir(topology.postgres_major)
     if bindir is None or not running(bindir, pp):
         return False
+    _let_service_user_traverse(pp.data)
     _run(
         [
             str(bindir / "pg_ctl"),

@@ -173,6 +173,7 @@ def test_cli_reports_an_occupied_port_in_one_line_and_exits_non_zero(isolated: T
             text=True,
             timeout=300,
         )
+    nothing_started = not any(c.running for c in manager.status(isolated).components)
     manager.down(isolated)
 
     assert proc.returncode == 1
@@ -180,3 +181,4 @@ def test_cli_reports_an_occupied_port_in_one_line_and_exits_non_zero(isolated: T
     assert len(error_lines) == 1
     assert f"port {port} needed by kafka is already in use" in error_lines[0]
     assert "CUTOVER_KAFKA_PORT" in error_lines[0]
+    assert nothing_started

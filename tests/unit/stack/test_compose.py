@@ -12,7 +12,10 @@ import yaml
 from rehearsal.stack.compose import COMPOSE_PATH, render_compose
 from rehearsal.stack.topology import REPO_ROOT, Topology
 
-SCHEMA_PATH = REPO_ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+_SHARED_SCHEMA = REPO_ROOT.parent / "shared" / "schemas" / "compose-spec.json"
+SCHEMA_PATH = (
+    _SHARED_SCHEMA if _SHARED_SCHEMA.exists() else REPO_ROOT / "tests" / "data" / "compose-spec.json"
+)
 
 
 @pytest.fixture(scope="module")
