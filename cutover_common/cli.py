@@ -61,7 +61,8 @@ def run_cli(group: click.Group, argv: Sequence[str] | None = None) -> int:
     if debug:
         args.remove("--debug")
     try:
-        group.main(args=args, prog_name="cutover", standalone_mode=False)
+        # With standalone_mode=False click returns the code of ctx.exit(n) instead of raising.
+        code = group.main(args=args, prog_name="cutover", standalone_mode=False)
     except CutoverError as exc:
         if debug:
             sys.stderr.write(redact(traceback.format_exc()))
@@ -78,4 +79,4 @@ def run_cli(group: click.Group, argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0

@@ -14,6 +14,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "smoke": "rehearsal.cli:smoke",
     "events": "events.cli:events",
     "traffic": "rehearsal.traffic_cli:traffic",
+    "connectors": "cdc.cli:connectors",
     "discover": "phases.cli_commands:discover_cmd",
     "plan": "phases.cli_commands:plan_group",
     "status": "phases.cli_commands:status_cmd",

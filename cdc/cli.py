@@ -1,0 +1,289 @@
+"""``cutover connectors ...``: manage Kafka Connect connectors (a layer over :mod:`cdc.commands`).
+
+The worker URL comes from ``--url`` / ``CUTOVER_CONNECT_URL`` (default: the
+local stack's Connect). Basic auth is read from the environment variable named
+by ``--auth-env`` (value ``user:password``); TLS with ``--ca-bundle`` or
+``--insecure``. Rich tables by default, ``--json`` for machines.
+
+Exit codes (for CI):
+
+====  ==============================================================
+0     success (status: connector and every task RUNNING, healthy)
+1     other toolkit error
+2     usage error
+3     connector (or task, plugin, logger) not found
+4     invalid config: worker validation errors, dangerous config refused,
+      malformed desired-connectors file
+5     unhealthy: connector or a task not RUNNING, slot/heartbeat bad,
+      ``wait`` timed out
+6     worker unreachable (connection, TLS, timeout)
+7     the worker's version does not support the call
+8     authentication/authorisation refused (HTTP 401/403)
+9     conflict (HTTP 409 after retries, e.g. the connector exists)
+10    drift: ``diff`` / ``apply --dry-run`` found changes to make
+====  ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cdc import commands
+from cdc.client import ConnectClient
+from cdc.desired import load_desired_file
+from cdc.errors import EXIT_DRIFT, EXIT_INVALID_CONFIG, EXIT_UNHEALTHY, CdcError, CommandOutcome
+from cdc.health import HealthThresholds, PsycopgSlotProbe
+from cdc.transport import BasicAuth, TlsOptions
+from cutover_common.logging import configure_logging
+from cutover_common.secrets import Secret
+
+
+def _default_url() -> str:
+    """The local stack's Connect URL (rehearsal is optional for library users)."""
+    try:
+        from rehearsal.stack.topology import load_topology
+    except ImportError:
+        return "http://127.0.0.1:8083"
+    return load_topology().connect_url
+
+
+def _client(ctx: click.Context) -> ConnectClient:
+    obj = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else ctx.obj
+    client = obj.get("client") if isinstance(obj, dict) else None
+    if isinstance(client, ConnectClient):
+        return client
+    raise CdcError("no Connect client configured")
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+_OUTCOMES = {
+    EXIT_DRIFT: "drift: the cluster differs from the desired connectors",
+    EXIT_UNHEALTHY: "unhealthy: see the status above",
+    EXIT_INVALID_CONFIG: "invalid configuration: see the field errors above",
+}
+
+
+def _finish(code: int) -> None:
+    """Exit non-zero through the root error boundary (one line on stderr, the exit code)."""
+    if code:
+        raise CommandOutcome(code, _OUTCOMES.get(code, f"exit {code}"))
+
+
+@click.group("connectors")
+@click.option("--url", envvar="CUTOVER_CONNECT_URL", default=None, help="Kafka Connect REST URL.")
+@click.option("--auth-env", default=None, help="Env var holding basic auth as user:password.")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), default=None)
+@click.option("--insecure", is_flag=True, help="Do not verify the worker's TLS certificate.")
+@click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True)
+@click.option("--log-level", default="WARNING", show_default=True)
+@click.pass_context
+def connectors(
+    ctx: click.Context,
+    *,
+    url: str | None,
+    auth_env: str | None,
+    ca_bundle: str | None,
+    insecure: bool,
+    timeout_s: float,
+    log_level: str,
+) -> None:
+    """Manage Kafka Connect connectors (Debezium): list, status, diff, apply, ..."""
+    obj = ctx.ensure_object(dict)
+    configure_logging(level=log_level.upper(), stream=obj.get("log_stream") or sys.stderr)
+    if isinstance(obj.get("client"), ConnectClient):
+        return  # injected (tests)
+    auth = None
+    if auth_env:
+        if auth_env not in os.environ:
+            raise CdcError(f"environment variable {auth_env} (named by --auth-env) is not set")
+        auth = BasicAuth.parse(os.environ[auth_env])
+    tls = TlsOptions(verify=not insecure, ca_bundle=ca_bundle)
+    obj["client"] = ConnectClient.from_url(
+        url or _default_url(), auth=auth, tls=tls, timeout_s=timeout_s
+    )
+
+
+def _out(ctx: click.Context) -> Any:
+    obj = ctx.find_root().obj
+    return (obj or {}).get("stdout") or sys.stdout
+
+
+@connectors.command("list")
+@json_option
+@click.pass_context
+def list_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Every connector with its state and the state of every task."""
+    _finish(commands.list_connectors(_client(ctx), _out(ctx), as_json=as_json))
+
+
+@connectors.command("plugins")
+@click.option(
+    "--all", "all_types", is_flag=True, help="Include transforms, converters, predicates."
+)
+@json_option
+@click.pass_context
+def plugins_cmd(ctx: click.Context, all_types: bool, as_json: bool) -> None:
+    """Installed connector plugins."""
+    _finish(commands.plugins(_client(ctx), _out(ctx), as_json=as_json, all_types=all_types))
+
+
+@connectors.command("status")
+@click.argument("name")
+@click.option(
+    "--dsn-env", default=None, help="Env var with the captured database's DSN (slot, heartbeat)."
+)
+@click.option("--heartbeat-table", default=None, help="Table the heartbeat action query writes.")
+@click.option("--max-lag-bytes", type=int, default=64 * 1024 * 1024, show_default=True)
+@click.option("--max-heartbeat-age", type=float, default=60.0, show_default=True)
+@json_option
+@click.pass_context
+def status_cmd(
+    ctx: click.Context,
+    *,
+    name: str,
+    dsn_env: str | None,
+    heartbeat_table: str | None,
+    max_lag_bytes: int,
+    max_heartbeat_age: float,
+    as_json: bool,
+) -> None:
+    """Connector and every task; with --dsn-env slot lag and heartbeat age. Exit 5 if unhealthy."""
+    probe = None
+    if dsn_env:
+        if dsn_env not in os.environ:
+            raise CdcError(f"environment variable {dsn_env} (named by --dsn-env) is not set")
+        probe = PsycopgSlotProbe(Secret(os.environ[dsn_env]).reveal())
+    limits = HealthThresholds(max_lag_bytes, max_heartbeat_age)
+    code = commands.status(
+        _client(ctx),
+        name,
+        _out(ctx),
+        as_json=as_json,
+        probe=probe,
+        heartbeat_table=heartbeat_table,
+        thresholds=limits,
+    )
+    _finish(code)
+
+
+file_argument = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+@connectors.command("diff")
+@file_argument
+@json_option
+@click.pass_context
+def diff_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Compare the desired connectors in FILE with the cluster. Exit 10 on drift."""
+    _finish(commands.diff(_client(ctx), load_desired_file(file), _out(ctx), as_json=as_json))
+
+
+@connectors.command("apply")
+@file_argument
+@click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option("--no-validate", is_flag=True, help="Skip the worker's validation first.")
+@json_option
+@click.pass_context
+def apply_cmd(
+    ctx: click.Context, file: Path, dry_run: bool, no_validate: bool, as_json: bool
+) -> None:
+    """Create/update connectors from FILE and move them to their desired state."""
+    code = commands.apply(
+        _client(ctx),
+        load_desired_file(file),
+        _out(ctx),
+        dry_run=dry_run,
+        validate=not no_validate,
+        as_json=as_json,
+    )
+    _finish(code)
+
+
+@connectors.command("validate")
+@file_argument
+@json_option
+@click.pass_context
+def validate_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Validate configs (desired YAML or one JSON config) with the worker. Exit 4 on errors."""
+    _finish(
+        commands.validate(_client(ctx), commands.load_configs(file), _out(ctx), as_json=as_json)
+    )
+
+
+@connectors.command("restart")
+@click.argument("name")
+@click.option("--include-tasks", is_flag=True, help="Restart the tasks too.")
+@click.option("--only-failed", is_flag=True, help="Only the failed connector/tasks.")
+@click.option("--task", type=int, default=None, help="Restart this one task only.")
+@json_option
+@click.pass_context
+def restart_cmd(
+    ctx: click.Context,
+    *,
+    name: str,
+    include_tasks: bool,
+    only_failed: bool,
+    task: int | None,
+    as_json: bool,
+) -> None:
+    """Restart a connector, its (failed) tasks, or one task."""
+    include = include_tasks or only_failed
+    code = commands.restart(
+        _client(ctx),
+        name,
+        _out(ctx),
+        include_tasks=include,
+        only_failed=only_failed,
+        task=task,
+        as_json=as_json,
+    )
+    _finish(code)
+
+
+def _lifecycle(action: str, help_text: str) -> click.Command:
+    @click.argument("name")
+    @json_option
+    @click.pass_context
+    def command(ctx: click.Context, name: str, as_json: bool) -> None:
+        _finish(commands.lifecycle(_client(ctx), action, name, _out(ctx), as_json=as_json))
+
+    command.__doc__ = help_text
+    return connectors.command(action)(command)
+
+
+_lifecycle("pause", "Pause a connector and its tasks.")
+_lifecycle("resume", "Resume a paused or stopped connector.")
+_lifecycle("stop", "Stop a connector (no tasks; offsets can then be changed).")
+_lifecycle("delete", "Delete a connector (its slot stays in the database).")
+
+
+@connectors.command("offsets")
+@click.argument("name")
+@click.option("--reset", is_flag=True, help="Delete the offsets (connector must be STOPPED).")
+@click.option(
+    "--set",
+    "set_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help='Set offsets from a JSON file {"offsets": [{"partition":..., "offset":...}]}.',
+)
+@json_option
+@click.pass_context
+def offsets_cmd(
+    ctx: click.Context, name: str, reset: bool, set_file: Path | None, as_json: bool
+) -> None:
+    """Show, reset or set a connector's offsets (KIP-875)."""
+    if reset and set_file:
+        raise click.UsageError("--reset and --set are exclusive")
+    _finish(
+        commands.offsets(
+            _client(ctx), name, _out(ctx), reset=reset, set_file=set_file, as_json=as_json
+        )
+    )

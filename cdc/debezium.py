@@ -1,0 +1,214 @@
+"""Debezium Postgres connector configuration, built from one frozen options object.
+
+:func:`build_postgres_config` turns :class:`PostgresConnectorOptions` into the
+flat Connect config: ``pgoutput``, a slot and a *filtered* publication limited
+to the captured tables, the Outbox Event Router (routing by aggregate type to
+``<topic_prefix>.<aggregatetype>``, key = aggregate id, ``type``,
+``correlation_id`` and ``causation_id`` as headers), heartbeats with an action
+query so a quiet database does not pin WAL, snapshot mode, tombstones and
+exactly-once source support. The password stays a :class:`Secret` (or a
+config-provider reference) until the client sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cutover_common.secrets import Secret, redact_value
+
+POSTGRES_CONNECTOR = "io.debezium.connector.postgresql.PostgresConnector"
+EVENT_ROUTER = "io.debezium.transforms.outbox.EventRouter"
+JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
+STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
+TOPIC_NAME_MATCHES = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
+SNAPSHOT_MODES = (
+    "initial",
+    "initial_only",
+    "no_data",
+    "always",
+    "when_needed",
+    "configuration_based",
+    "custom",
+)
+
+ConfigValue = str | Secret
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordRef:
+    """A password read by the worker through a config provider, e.g. ``${file:/path:key}``.
+
+    The worker must declare that provider, and ``apply`` must allow ``config_providers``.
+    """
+
+    provider: str
+    path: str
+    key: str | None = None
+
+    def render(self) -> str:
+        return f"${{{self.provider}:{self.path}{':' + self.key if self.key else ''}}}"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseOptions:
+    """Where the connector reads changes; the password never prints."""
+
+    hostname: str
+    port: int
+    user: str
+    dbname: str
+    password: Secret | PasswordRef
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxOptions:
+    """The outbox table and how the Event Router maps its columns (the team's layout)."""
+
+    table: str = "public.outbox"
+    id_field: str = "id"
+    key_field: str = "aggregateid"
+    payload_field: str = "payload"
+    route_by_field: str = "aggregatetype"
+    topic_prefix: str = "outbox.event"
+    header_fields: tuple[str, ...] = ("type", "correlation_id", "causation_id")
+    expand_json_payload: bool = True
+
+    @property
+    def topic_replacement(self) -> str:
+        return f"{self.topic_prefix}.${{routedByValue}}"
+
+
+HEARTBEAT_TABLE = "public.debezium_heartbeat"
+
+
+def heartbeat_table_ddl(table: str = HEARTBEAT_TABLE) -> str:
+    """DDL of the one-row table the heartbeat action query updates."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {table} ("
+        "id integer PRIMARY KEY, ts timestamptz NOT NULL DEFAULT now())"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatOptions:
+    """Heartbeats: every ``interval_ms`` the connector runs the action query.
+
+    With ``table`` the query upserts a timestamp there (the table joins the
+    publication, so the slot advances and health can read the timestamp);
+    without it, a logical decoding message advances the slot instead.
+    """
+
+    interval_ms: int = 10_000
+    table: str | None = HEARTBEAT_TABLE
+    action_query: str | None = None
+
+    def query(self) -> str:
+        if self.action_query:
+            return self.action_query
+        if self.table:
+            return (
+                f"INSERT INTO {self.table} (id, ts) VALUES (1, now()) "
+                "ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts"
+            )
+        return "SELECT pg_logical_emit_message(false, 'heartbeat', now()::varchar)"
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresConnectorOptions:
+    """Everything that shapes one Debezium Postgres connector."""
+
+    database: DatabaseOptions
+    topic_prefix: str
+    slot_name: str
+    publication_name: str
+    tables: tuple[str, ...] = ()
+    outbox: OutboxOptions | None = field(default_factory=OutboxOptions)
+    heartbeat: HeartbeatOptions | None = field(default_factory=HeartbeatOptions)
+    snapshot_mode: str = "initial"
+    tombstones_on_delete: bool = False
+    exactly_once: bool = False
+    transaction_metadata: bool = False
+    schemas_enable: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.snapshot_mode not in SNAPSHOT_MODES:
+            raise ValueError(f"snapshot_mode must be one of {SNAPSHOT_MODES}")
+        if not self.outbox and not self.tables:
+            raise ValueError("capture the outbox or at least one table")
+
+    def captured_tables(self) -> tuple[str, ...]:
+        names = [*([self.outbox.table] if self.outbox else []), *self.tables]
+        if self.heartbeat and self.heartbeat.table and not self.heartbeat.action_query:
+            names.append(self.heartbeat.table)
+        return tuple(dict.fromkeys(names))
+
+
+def build_postgres_config(opts: PostgresConnectorOptions) -> dict[str, ConfigValue]:
+    """The Connect config for ``opts`` (the password stays a :class:`Secret`)."""
+    db = opts.database
+    password: ConfigValue = (
+        db.password.render() if isinstance(db.password, PasswordRef) else db.password
+    )
+    config: dict[str, ConfigValue] = {
+        "connector.class": POSTGRES_CONNECTOR,
+        "tasks.max": "1",
+        "plugin.name": "pgoutput",
+        "database.hostname": db.hostname,
+        "database.port": str(db.port),
+        "database.user": db.user,
+        "database.password": password,
+        "database.dbname": db.dbname,
+        "topic.prefix": opts.topic_prefix,
+        "slot.name": opts.slot_name,
+        "publication.name": opts.publication_name,
+        "publication.autocreate.mode": "filtered",
+        "table.include.list": ",".join(opts.captured_tables()),
+        "snapshot.mode": opts.snapshot_mode,
+        "tombstones.on.delete": str(opts.tombstones_on_delete).lower(),
+        "decimal.handling.mode": "string",
+        "value.converter": JSON_CONVERTER,
+        "value.converter.schemas.enable": str(opts.schemas_enable).lower(),
+        "key.converter": JSON_CONVERTER,
+        "key.converter.schemas.enable": str(opts.schemas_enable).lower(),
+    }
+    if opts.heartbeat:
+        config["heartbeat.interval.ms"] = str(opts.heartbeat.interval_ms)
+        config["heartbeat.action.query"] = opts.heartbeat.query()
+    if opts.transaction_metadata:
+        config["provide.transaction.metadata"] = "true"
+    if opts.exactly_once:
+        config["exactly.once.support"] = "required"
+    if opts.outbox:
+        config.update(outbox_router_config(opts.outbox, opts.topic_prefix))
+        if not opts.tables:
+            config["key.converter"] = STRING_CONVERTER
+    config.update(opts.extra)
+    return config
+
+
+def outbox_router_config(outbox: OutboxOptions, topic_prefix: str) -> dict[str, str]:
+    """The Event Router SMT, applied only to the outbox table's topic (a predicate)."""
+    placement = ",".join(f"{f}:header:{f}" for f in outbox.header_fields)
+    outbox_topic = f"{topic_prefix}.{outbox.table}".replace(".", r"\.")
+    return {
+        "transforms": "outbox",
+        "transforms.outbox.type": EVENT_ROUTER,
+        "transforms.outbox.predicate": "isOutbox",
+        "transforms.outbox.table.field.event.id": outbox.id_field,
+        "transforms.outbox.table.field.event.key": outbox.key_field,
+        "transforms.outbox.table.field.event.payload": outbox.payload_field,
+        "transforms.outbox.route.by.field": outbox.route_by_field,
+        "transforms.outbox.route.topic.replacement": outbox.topic_replacement,
+        "transforms.outbox.table.fields.additional.placement": placement,
+        "transforms.outbox.table.expand.json.payload": str(outbox.expand_json_payload).lower(),
+        "predicates": "isOutbox",
+        "predicates.isOutbox.type": TOPIC_NAME_MATCHES,
+        "predicates.isOutbox.pattern": outbox_topic,
+    }
+
+
+def display_config(config: Mapping[str, ConfigValue]) -> dict[str, object]:
+    """The config for people and logs: secrets and sensitive keys masked."""
+    return dict(redact_value(dict(config)))

@@ -1,0 +1,114 @@
+"""Outbox events as the Debezium Outbox Event Router publishes them, decoded into envelopes.
+
+The router writes ``key`` = aggregate id, ``value`` = the payload, headers
+``id``, ``type``, ``correlation_id``, ``causation_id`` and the topic
+``<prefix>.<aggregatetype>``. :func:`decode_outbox` reads that shape into
+:class:`OutboxEvent` (independent of :mod:`events`); :func:`to_envelope`
+turns it into the shared :class:`events.envelope.Envelope`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from cdc.errors import DecodeError
+
+if TYPE_CHECKING:
+    from events.envelope import Envelope
+
+Headers = Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]] | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One routed outbox event."""
+
+    id: str
+    aggregate_type: str
+    aggregate_id: str
+    type: str
+    payload: dict[str, Any] = field(hash=False)
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    topic: str | None = None
+    timestamp_ms: int | None = None
+
+
+def header_map(headers: Headers) -> dict[str, str | None]:
+    """Kafka headers as text (a JSON-encoded string header is unquoted)."""
+    if headers is None:
+        return {}
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: dict[str, str | None] = {}
+    for name, value in items:
+        text = value.decode() if isinstance(value, bytes) else value
+        if text is not None and len(text) >= 2 and text[0] == text[-1] == '"':
+            text = json.loads(text)
+        out[str(name)] = text
+    return out
+
+
+def decode_outbox(
+    key: bytes | str | None,
+    value: bytes | str | None,
+    headers: Headers,
+    *,
+    topic: str,
+    topic_prefix: str = "outbox.event",
+    timestamp_ms: int | None = None,
+) -> OutboxEvent:
+    """Decode one routed outbox message; :class:`DecodeError` keeps the raw value."""
+    raw = value.encode() if isinstance(value, str) else value
+    try:
+        hdrs = header_map(headers)
+        payload: Any = json.loads(raw) if raw else None
+        if isinstance(payload, str):
+            payload = json.loads(payload)  # jsonb payload without expand.json.payload
+        if isinstance(payload, dict) and set(payload) == {"schema", "payload"}:
+            payload = payload["payload"]
+            payload = json.loads(payload) if isinstance(payload, str) else payload
+        if not isinstance(payload, dict):
+            raise ValueError("the payload is not a JSON object")
+        if not hdrs.get("id") or not hdrs.get("type"):
+            raise ValueError("header 'id' or 'type' missing")
+        aggregate_id = key.decode() if isinstance(key, bytes) else key
+        prefix = topic_prefix + "."
+        return OutboxEvent(
+            id=str(hdrs["id"]),
+            aggregate_type=topic[len(prefix) :] if topic.startswith(prefix) else topic,
+            aggregate_id=str(aggregate_id or ""),
+            type=str(hdrs["type"]),
+            payload=payload,
+            correlation_id=hdrs.get("correlation_id") or None,
+            causation_id=hdrs.get("causation_id") or None,
+            topic=topic,
+            timestamp_ms=timestamp_ms,
+        )
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raw_key = key.encode() if isinstance(key, str) else key
+        raise DecodeError(str(exc), raw=raw, key=raw_key, topic=topic) from exc
+
+
+def to_envelope(event: OutboxEvent) -> Envelope:
+    """The shared :class:`events.envelope.Envelope` for an outbox event."""
+    from events.envelope import OUTBOX_SOURCE_PREFIX, Envelope
+
+    time = (
+        datetime.fromtimestamp(event.timestamp_ms / 1000, tz=UTC)
+        if event.timestamp_ms is not None
+        else None
+    )
+    return Envelope(
+        id=event.id,
+        source=OUTBOX_SOURCE_PREFIX + event.aggregate_type,
+        type=event.type,
+        data=dict(event.payload),
+        time=time,
+        subject=event.aggregate_id,
+        correlation_id=event.correlation_id,
+        causation_id=event.causation_id,
+    )

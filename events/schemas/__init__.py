@@ -1,0 +1,1 @@
+"""Packaged JSON Schemas, one file per type and version: ``<type>.v<version>.json``."""
