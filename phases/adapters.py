@@ -1,0 +1,228 @@
+"""Real adapters behind the ports: Kafka (confluent-kafka), Kafka Connect (``cdc``), the
+legacy database, and ``comparators``. Other packages are imported lazily, inside functions,
+so ``phases`` imports without them and a missing API surfaces as
+:class:`~phases.errors.AdapterUnavailable` when the gate needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, create_engine, make_url, text
+
+from cutover_common.secrets import Secret
+from phases.adapters_comparators import ComparatorsInvariants, ComparatorsRunner
+from phases.adapters_kafka import (
+    KafkaLagProbe,
+    KafkaSchemaChecker,
+    KafkaTopicAdmin,
+    OutboxCanary,
+    group_for,
+    kafka_config,
+)
+from phases.errors import AdapterUnavailable, StepFailed
+from phases.plan import Plan
+from phases.ports import (
+    ConnectorSnapshot,
+    Ports,
+    TaskState,
+)
+from phases.store import SqlModeStore
+
+log = structlog.get_logger(__name__)
+HEARTBEAT_TABLE = "public.debezium_heartbeat"
+
+
+def _connect_client(plan: Plan, env: Mapping[str, str]) -> Any:
+    try:
+        from cdc.client import ConnectClient
+        from cdc.transport import BasicAuth
+    except ImportError as exc:
+        raise AdapterUnavailable("ConnectorAdmin", f"cdc not importable: {exc}") from exc
+    auth_env = plan.system.connect.auth_env
+    auth = BasicAuth.parse(env[auth_env]) if auth_env and env.get(auth_env) else None
+    return ConnectClient.from_url(plan.system.connect.url, auth=auth)
+
+
+class CdcConnectorAdmin:
+    """Applies the Debezium outbox connector built by ``cdc.debezium`` from the plan."""
+
+    def __init__(self, plan: Plan, env: Mapping[str, str], database_url: str) -> None:
+        self.plan, self.env, self.database_url = plan, env, database_url
+        self.name = plan.system.connect.connector_name
+
+    def config(self) -> dict[str, Any]:
+        from cdc.debezium import (
+            DatabaseOptions,
+            HeartbeatOptions,
+            OutboxOptions,
+            PostgresConnectorOptions,
+            build_postgres_config,
+        )
+
+        url = make_url(self.database_url)
+        connect = self.plan.system.connect
+        opts = PostgresConnectorOptions(
+            database=DatabaseOptions(
+                url.host or "localhost",
+                url.port or 5432,
+                url.username or "",
+                url.database or "",
+                Secret(url.password or ""),
+            ),
+            topic_prefix=self.name,
+            slot_name=connect.slot_name,
+            publication_name=f"{connect.slot_name}_pub",
+            outbox=OutboxOptions(topic_prefix=self.plan.system.kafka.topic_prefix),
+            heartbeat=HeartbeatOptions(interval_ms=connect.heartbeat_interval_ms),
+        )
+        return dict(build_postgres_config(opts))
+
+    def apply_outbox_connector(self) -> str:
+        client = _connect_client(self.plan, self.env)
+        from cdc.debezium import heartbeat_table_ddl
+
+        engine = create_engine(self.database_url)
+        try:
+            with engine.begin() as conn:  # the heartbeat action query needs its table
+                conn.execute(text(heartbeat_table_ddl()))
+            client.put_config(self.name, self.config())
+            client.wait_for(self.name, "RUNNING", timeout_s=90)
+            wait_slot_active(engine, self.plan.system.connect.slot_name)
+        finally:
+            engine.dispose()
+        return self.name
+
+    def delete_connector(self) -> None:
+        _connect_client(self.plan, self.env).delete_connector(self.name)
+
+
+class CdcHealthProbe:
+    """``cdc.health.check_health``: connector, every task, slot and heartbeat age."""
+
+    def __init__(self, plan: Plan, env: Mapping[str, str], database_url: str) -> None:
+        self.plan, self.env, self.database_url = plan, env, database_url
+
+    def snapshot(self) -> ConnectorSnapshot:
+        try:
+            from cdc.health import PsycopgSlotProbe, check_health
+        except ImportError as exc:
+            raise AdapterUnavailable("ConnectorHealthProbe", f"cdc.health: {exc}") from exc
+        name = self.plan.system.connect.connector_name
+        health = check_health(
+            _connect_client(self.plan, self.env),
+            name,
+            probe=PsycopgSlotProbe(libpq_url(self.database_url)),
+            heartbeat_table=HEARTBEAT_TABLE,
+        )
+        tasks = tuple(TaskState(i, state) for i, state in health.task_states)
+        age = None if health.heartbeat_age_s is None else health.heartbeat_age_s * 1000
+        return ConnectorSnapshot(
+            name,
+            health.connector_state or "UNKNOWN",
+            tasks,
+            health.slot_active,
+            age,
+            health.reasons,
+        )
+
+
+def libpq_url(database_url: str) -> str:
+    """The SQLAlchemy URL as a libpq URI (``postgresql://...``) for psycopg."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def wait_slot_active(engine: Engine, slot: str, timeout_s: float = 60.0) -> None:
+    """Block until the connector's replication slot is streaming (so a canary is captured)."""
+    deadline = time.monotonic() + timeout_s
+    query = text("SELECT active FROM pg_replication_slots WHERE slot_name = :s")
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            if conn.execute(query, {"s": slot}).scalar():
+                return
+        time.sleep(0.5)
+    raise StepFailed(2, "forward", f"replication slot {slot} not active after {timeout_s:.0f}s")
+
+
+class SqlSyncCallCounter:
+    """Counts ``sync_call_attempts`` rows (written by the legacy app in ``events-only``)."""
+
+    def __init__(self, engine: Engine, table: str = "sync_call_attempts") -> None:
+        self.engine, self.table = engine, table
+
+    def count(self, context: str, since: datetime) -> int:
+        query = text(f"SELECT count(*) FROM {self.table} WHERE context = :c AND attempted_at >= :s")
+        with self.engine.connect() as conn:
+            return int(conn.execute(query, {"c": context, "s": since}).scalar_one())
+
+
+class ShadowGroupPipeline:
+    """The shadow workers run as their own processes (``cutover shadow run``); entering
+    dual-write checks their consumer group has active members, leaving it only logs."""
+
+    def __init__(self, plan: Plan, conf: Mapping[str, Any], wait_s: float = 30.0) -> None:
+        self.plan, self.conf, self.wait_s = plan, dict(conf), wait_s
+
+    def members(self, group: str) -> int:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient(self.conf)
+        future = admin.describe_consumer_groups([group], request_timeout=10)[group]
+        try:
+            return len(future.result().members)
+        except Exception:  # an unknown group has no members
+            return 0
+
+    def start(self, contexts: Sequence[str]) -> None:
+        groups = sorted({group_for(self.plan, c) for c in contexts})
+        deadline = time.monotonic() + self.wait_s
+        missing = groups
+        while missing and time.monotonic() < deadline:
+            missing = [g for g in groups if self.members(g) == 0]
+            if missing:
+                time.sleep(1.0)
+        if missing:
+            raise StepFailed(
+                3,
+                "forward",
+                f"no active shadow consumers in {', '.join(missing)}; "
+                "start them with `cutover shadow run`",
+            )
+        log.info("shadow_running", groups=groups, contexts=list(contexts))
+
+    def stop(self, contexts: Sequence[str]) -> None:
+        log.info("shadow_may_stop", contexts=list(contexts))
+
+
+def build_ports(
+    plan: Plan,
+    modes: SqlModeStore,
+    env: Mapping[str, str] | None = None,
+    *,
+    reports_dir: Path | None = None,
+) -> Ports:
+    """The real ports for ``plan``; the legacy database is ``modes.engine``; comparison
+    evidence goes under ``reports_dir/comparisons`` (default: the plan's reports_dir)."""
+    environ = dict(os.environ if env is None else env)
+    engine = modes.engine
+    conf = kafka_config(plan, environ)
+    url = environ.get(plan.system.database.url_env, "")
+    return Ports(
+        modes=modes,
+        topics=KafkaTopicAdmin(conf),
+        connector=CdcConnectorAdmin(plan, environ, url),
+        health=CdcHealthProbe(plan, environ, url),
+        canary=OutboxCanary(plan, engine, conf),
+        lag=KafkaLagProbe(plan, conf),
+        comparison=ComparatorsRunner(plan, environ, reports_dir),
+        schemas=KafkaSchemaChecker(plan, conf),
+        sync_calls=SqlSyncCallCounter(engine),
+        invariants=ComparatorsInvariants(plan, environ, reports_dir),
+        shadow=ShadowGroupPipeline(plan, conf),
+    )

@@ -1,0 +1,117 @@
+"""The comparison and invariant ports backed by ``comparators`` (imported lazily).
+
+``comparators.plan.load_config`` reads the comparison part of the plan (phases writes the
+validated plan as JSON next to the run's evidence and points it there), and
+``comparators.commands.run_compare`` runs it and writes its own evidence (JSON, HTML,
+Markdown, JUnit) into the gate's reports folder. Phase 4's reverse comparison swaps the
+candidate for the plan's ``verify_query`` / ``verify_callable`` source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from phases.errors import AdapterUnavailable
+from phases.plan import Plan
+from phases.ports import ComparisonSummary, InvariantResult
+
+GATE_FOR = {"event": "dual_write", "verify": "async"}
+
+
+class ComparatorsRunner:
+    """Runs one comparators comparison for a context (control = sync side)."""
+
+    def __init__(
+        self, plan: Plan, env: Mapping[str, str] | None = None, reports_dir: Path | None = None
+    ) -> None:
+        self.plan = plan
+        self.env = dict(os.environ if env is None else env)
+        self.reports = (reports_dir or Path(plan.reports_dir)) / "comparisons"
+
+    def _run(self, context: str, candidate: str, min_keys: int | None) -> Any:
+        try:
+            from comparators.commands import run_compare
+            from comparators.plan import load_config
+        except ImportError as exc:
+            raise AdapterUnavailable("ComparisonRunner", f"comparators: {exc}") from exc
+        out_dir = self.reports / f"{context}-{candidate}-{uuid.uuid4().hex[:8]}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        plan_file = out_dir / "plan.json"
+        plan_file.write_text(
+            json.dumps(self.plan.model_dump(mode="json", by_alias=True, exclude_none=True))
+        )
+        config = load_config(plan_file, context, GATE_FOR[candidate], self.env)
+        if candidate == "verify":
+            config = dataclasses.replace(config, candidate=self._verify_source(context))
+        if min_keys is not None:
+            config = dataclasses.replace(
+                config, policy=dataclasses.replace(config.policy, min_settled_keys=min_keys)
+            )
+        return run_compare(config, out_dir=out_dir, stdout=io.StringIO(), as_json=True)
+
+    def _verify_source(self, context: str) -> Any:
+        from comparators.sources import CallableSource, SqlSource
+
+        spec = self.plan.contexts[context].outcome
+        if spec is not None and spec.verify_callable:
+            return CallableSource(spec.verify_callable, name="verify", key=spec.key)
+        if spec is not None and spec.verify_query:
+            ref = spec.verify_database or self.plan.system.database
+            url = self.env.get(ref.url_env)
+            if not url:
+                raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
+            return SqlSource(url, spec.verify_query, name="verify", key=spec.key)
+        raise AdapterUnavailable(
+            "ComparisonRunner", f"context {context} has no outcome.verify_query/verify_callable"
+        )
+
+    def compare(
+        self, context: str, *, candidate: str, window_seconds: float, min_keys: int
+    ) -> ComparisonSummary:
+        run = self._run(context, candidate, min_keys)
+        result, verdict = run.result, run.verdict
+        samples = tuple(s.to_dict() for s in result.samples[:10])
+        return ComparisonSummary(
+            context=context,
+            verdict=str(verdict.status),
+            settled_keys=result.settled,
+            matched=result.matched,
+            counts=dict(result.counts),
+            reasons=tuple(verdict.reasons),
+            report_paths=tuple(str(p) for p in run.files),
+            samples=samples,
+        )
+
+
+class ComparatorsInvariants:
+    """The plan's invariants, as counted by a comparators run (sync vs event)."""
+
+    def __init__(
+        self, plan: Plan, env: Mapping[str, str] | None = None, reports_dir: Path | None = None
+    ) -> None:
+        self.runner = ComparatorsRunner(plan, env, reports_dir)
+
+    def check(
+        self, context: str, invariants: Sequence[str], window_seconds: float
+    ) -> list[InvariantResult]:
+        if not invariants:
+            return []
+        run = self.runner._run(context, "event", None)
+        counts = dict(run.result.violations)
+        samples = [v for v in run.result.violation_samples]
+        return [
+            InvariantResult(
+                n,
+                counts.get(n, 0) == 0,
+                counts.get(n, 0),
+                "; ".join(f"{v.key}: {v.reason}" for v in samples if v.invariant == n)[:500],
+            )
+            for n in invariants
+        ]

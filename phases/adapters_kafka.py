@@ -1,0 +1,261 @@
+"""Kafka adapters (confluent-kafka): topics, the canary round trip, consumer lag, event schemas.
+
+The canary writes one outbox row (``aggregatetype = cutover_canary``) in the legacy
+database and waits for the Outbox Event Router to deliver it on
+``<topic_prefix>.cutover_canary``: outbox -> Debezium -> Kafka, end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from cutover_common.secrets import Secret
+from phases.errors import StepFailed
+from phases.plan import Plan
+from phases.ports import CanaryResult, LagSnapshot, SchemaReport, TopicSpecValue
+
+CANARY_AGGREGATE = "cutover_canary"
+DEFAULT_SHADOW_GROUP = "cutover.shadow"  # shadow.config.ShadowConfig.group_id
+
+
+def kafka_config(plan: Plan, env: Mapping[str, str]) -> dict[str, Any]:
+    """Client config; SASL credentials (``user:password`` in ``auth_env``) when given."""
+    conf: dict[str, Any] = {"bootstrap.servers": plan.system.kafka.bootstrap_servers}
+    if plan.system.kafka.auth_env and env.get(plan.system.kafka.auth_env):
+        user, _, password = env[plan.system.kafka.auth_env].partition(":")
+        conf.update(
+            {
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "PLAIN",
+                "sasl.username": user,
+                "sasl.password": Secret(password).reveal(),
+            }
+        )
+    return conf
+
+
+class KafkaTopicAdmin:
+    """:class:`~phases.ports.TopicAdmin` with confluent-kafka's AdminClient."""
+
+    def __init__(self, conf: Mapping[str, Any]) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        self.admin = AdminClient(dict(conf))
+
+    def existing_topics(self) -> set[str]:
+        return set(self.admin.list_topics(timeout=10).topics)
+
+    def ensure_topics(self, specs: Sequence[TopicSpecValue]) -> list[str]:
+        from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
+
+        existing = self.existing_topics()
+        new = [
+            NewTopic(
+                s.name,
+                num_partitions=s.partitions,
+                replication_factor=s.replication_factor,
+                config={"retention.ms": str(s.retention_ms)} if s.retention_ms else {},
+            )
+            for s in specs
+            if s.name not in existing
+        ]
+        if not new:
+            return []
+        for name, future in self.admin.create_topics(new, request_timeout=30).items():
+            try:
+                future.result()
+            except Exception as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise StepFailed(2, "forward", f"create topic {name}: {exc}") from exc
+        return [t.topic for t in new]
+
+
+class OutboxCanary:
+    """Writes a canary outbox row and waits for it on ``<prefix>.cutover_canary``."""
+
+    def __init__(self, plan: Plan, engine: Engine, conf: Mapping[str, Any]) -> None:
+        self.plan, self.engine, self.conf = plan, engine, dict(conf)
+        self.topic = f"{plan.system.kafka.topic_prefix}.{CANARY_AGGREGATE}"
+
+    def round_trip(self, timeout_ms: float) -> CanaryResult:
+        from confluent_kafka import Consumer, TopicPartition
+
+        KafkaTopicAdmin(self.conf).ensure_topics([TopicSpecValue(self.topic, 1)])
+        consumer = Consumer(
+            {
+                **self.conf,
+                "group.id": f"cutover-canary-{uuid.uuid4().hex[:8]}",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            parts = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
+            tps = []
+            for p in parts:
+                _low, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, p), timeout=10
+                )
+                tps.append(TopicPartition(self.topic, p, high))
+            consumer.assign(tps)
+            event_id = str(uuid.uuid4())
+            started = time.monotonic()
+            self._insert(event_id)
+            return self._await(consumer, event_id, started, timeout_ms)
+        finally:
+            consumer.close()
+
+    def _insert(self, event_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, "
+                    "correlation_id) VALUES (CAST(:id AS uuid), :agg, :aid, 'cutover.canary', "
+                    "CAST(:p AS jsonb), :id)"
+                ),
+                {
+                    "id": event_id,
+                    "agg": CANARY_AGGREGATE,
+                    "aid": event_id,
+                    "p": json.dumps({"canary": event_id}),
+                },
+            )
+
+    def _await(
+        self, consumer: Any, event_id: str, started: float, timeout_ms: float
+    ) -> CanaryResult:
+        while (elapsed := (time.monotonic() - started) * 1000) < timeout_ms:
+            msg = consumer.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            headers = {
+                k: (v.decode() if isinstance(v, bytes) else v) for k, v in msg.headers() or []
+            }
+            if headers.get("id") == event_id or (msg.key() or b"").decode().strip('"') == event_id:
+                return CanaryResult(True, (time.monotonic() - started) * 1000)
+        return CanaryResult(False, None, f"canary {event_id} not seen within {elapsed:.0f} ms")
+
+
+def group_for(plan: Plan, context: str) -> str:
+    """The shadow consumer group reading ``context``'s topic (shadow's default: one group)."""
+    return plan.contexts[context].consumer_group or DEFAULT_SHADOW_GROUP
+
+
+class KafkaLagProbe:
+    """Committed offsets of the context's shadow group vs high watermarks; DLQ size."""
+
+    def __init__(self, plan: Plan, conf: Mapping[str, Any]) -> None:
+        self.plan, self.conf = plan, dict(conf)
+
+    def lag(self, context: str) -> LagSnapshot:
+        from confluent_kafka import Consumer, TopicPartition
+
+        group = group_for(self.plan, context)
+        topic = self.plan.contexts[context].topic.name
+        consumer = Consumer({**self.conf, "group.id": group, "enable.auto.commit": False})
+        try:
+            meta = consumer.list_topics(timeout=10).topics
+            parts = [
+                TopicPartition(topic, p) for p in (meta[topic].partitions if topic in meta else {})
+            ]
+            committed = consumer.committed(parts, timeout=10) if parts else []
+            per: dict[str, int] = {}
+            for tp in committed:
+                _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+                per[str(tp.partition)] = high - (tp.offset if tp.offset >= 0 else 0)
+            dead = self._topic_size(consumer, meta, f"{group}.dlq")
+        finally:
+            consumer.close()
+        return LagSnapshot(group, sum(per.values()), None, dead, per)
+
+    @staticmethod
+    def _topic_size(consumer: Any, meta: Mapping[str, Any], topic: str) -> int:
+        from confluent_kafka import TopicPartition
+
+        if topic not in meta:
+            return 0
+        total = 0
+        for p in meta[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            total += high - low
+        return total
+
+
+class KafkaSchemaChecker:
+    """Samples the last ``sample`` records per partition of each context's topic."""
+
+    def __init__(self, plan: Plan, conf: Mapping[str, Any], sample: int = 50) -> None:
+        self.plan, self.conf, self.sample = plan, dict(conf), sample
+
+    def check(self, context: str, events: Sequence[str]) -> SchemaReport:
+        """Each sampled event: a declared type, a JSON object, valid against a registered
+        schema version of its type (``events.catalog``)."""
+        reasons: list[str] = []
+        for headers, value in self._tail(self.plan.contexts[context].topic.name):
+            kind = headers.get("type")
+            if events and kind not in events:
+                reasons.append(f"event type {kind!r} is not declared for {context}")
+            try:
+                payload = json.loads(value) if value else None
+            except ValueError:
+                payload = None
+            if not isinstance(payload, dict):
+                reasons.append(f"{kind or 'event'} payload is not a JSON object")
+            elif kind:
+                reasons += _schema_reasons(kind, payload)
+        unique = list(dict.fromkeys(reasons))[:5]
+        return SchemaReport(not reasons, tuple(unique))
+
+    def _tail(self, topic: str) -> list[tuple[dict[str, str], bytes | None]]:
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer(
+            {**self.conf, "group.id": "cutover-schema-check", "enable.auto.commit": False}
+        )
+        out: list[tuple[dict[str, str], bytes | None]] = []
+        try:
+            meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            ends: dict[int, int] = {}
+            tps = []
+            for p in meta.partitions if meta else {}:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+                if high > low:
+                    tps.append(TopicPartition(topic, p, max(low, high - self.sample)))
+                    ends[p] = high
+            consumer.assign(tps)
+            idle = 0
+            while ends and idle < 20:
+                msg: Any = consumer.poll(0.25)
+                if msg is None or msg.error():
+                    idle += 1
+                    continue
+                heads = {
+                    k: (v.decode() if isinstance(v, bytes) else str(v))
+                    for k, v in msg.headers() or []
+                }
+                out.append((heads, msg.value()))
+                if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                    ends.pop(msg.partition(), None)
+        finally:
+            consumer.close()
+        return out
+
+
+def _schema_reasons(kind: str, payload: dict[str, Any]) -> list[str]:
+    """Why ``payload`` fits no registered version of ``kind`` (empty when one fits)."""
+    from events.catalog import schema_errors, schema_versions
+
+    versions = schema_versions().get(kind, ())
+    if not versions:
+        return [f"{kind}: no registered schema"]
+    errors: list[str] = []
+    for version in reversed(versions):
+        errors = schema_errors(kind, version, payload)
+        if not errors:
+            return []
+    return [f"{kind} v{versions[-1]}: {errors[0]}"]

@@ -1,0 +1,207 @@
+"""Click wrappers over :mod:`phases.commands` (thin: parse options, call, exit with the code)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO, TypeVar, cast
+
+import click
+
+from phases import commands
+from phases.commands import CommandConfig
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    """--plan, --state-url, --reports-dir, --actor, --json (also from CUTOVER_* env vars)."""
+    options = [
+        click.option(
+            "--plan",
+            "plan_path",
+            envvar="CUTOVER_PLAN",
+            default=commands.DEFAULT_PLAN,
+            show_default=True,
+            type=click.Path(path_type=Path),
+            help="migration plan",
+        ),
+        click.option(
+            "--state-url",
+            envvar="CUTOVER_STATE_URL",
+            default=None,
+            help="state store SQLAlchemy URL (default: the plan's database)",
+        ),
+        click.option(
+            "--reports-dir",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="where evidence bundles go (default: the plan's reports_dir)",
+        ),
+        click.option("--actor", envvar="CUTOVER_ACTOR", default=None, help="who is operating"),
+        click.option("--json", "as_json", is_flag=True, help="machine-readable output"),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is at write time (test runners swap it per invocation)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _logging() -> None:
+    """Logs go to stderr (never mixed into --json on stdout), once per process."""
+    import structlog
+
+    from cutover_common.logging import configure_logging
+
+    if not structlog.is_configured():
+        configure_logging(stream=cast(TextIO, _Stderr()))
+
+
+def _config(
+    plan_path: Path,
+    state_url: str | None,
+    reports_dir: Path | None,
+    actor: str | None,
+    as_json: bool,
+) -> CommandConfig:
+    _logging()
+    config = CommandConfig(
+        plan_path=plan_path,
+        state_url=state_url,
+        reports_dir=reports_dir,
+        json=as_json,
+        stdout=sys.stdout,
+    )
+    if actor:
+        config.actor = actor
+    obj = click.get_current_context().obj
+    if isinstance(obj, dict) and obj.get("ports_factory"):
+        config.ports_factory = obj["ports_factory"]
+    return config
+
+
+def _exit(code: int) -> None:
+    """Exit with ``code`` (SystemExit, so the code survives ``standalone_mode=False`` too)."""
+    if code:
+        raise SystemExit(code)
+
+
+@click.group("plan")
+def plan_group() -> None:
+    """Validate the migration plan or export its JSON Schema."""
+
+
+@plan_group.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def plan_validate_cmd(file: Path, as_json: bool) -> None:
+    """Validate FILE: exit 0 when valid, 2 with one `path: reason` line per problem."""
+    config = CommandConfig(json=as_json, stdout=sys.stdout)
+    _exit(commands.plan_validate(config, file))
+
+
+@plan_group.command("schema")
+def plan_schema_cmd() -> None:
+    """Print the plan's JSON Schema."""
+    _exit(commands.plan_schema(CommandConfig(stdout=sys.stdout)))
+
+
+@click.command("status")
+@common_options
+def status_cmd(**opts: Any) -> None:
+    """Show the current phase, the mode of every context and any interrupted transition."""
+    _exit(commands.status(_config(**opts)))
+
+
+@click.command("advance")
+@click.option("--to", "to", type=click.IntRange(0, 5), default=None, help="target phase")
+@click.option("--context", default=None, help="move one context to async (phase 4)")
+@click.option("--dry-run", is_flag=True, help="print what would happen, change nothing")
+@click.option("--resume", is_flag=True, help="continue an interrupted transition")
+@common_options
+def advance_cmd(
+    to: int | None, context: str | None, dry_run: bool, resume: bool, **opts: Any
+) -> None:
+    """Advance the migration when the current phase's gate passes.
+
+    Exit codes: 0 pass, 3 warn (paused), 4 fail (reverted or paused), 5 low-confidence.
+    """
+    _exit(commands.advance(_config(**opts), to=to, context=context, dry_run=dry_run, resume=resume))
+
+
+@click.command("rollback")
+@click.option("--to", "to", type=click.IntRange(0, 5), default=None, help="target phase")
+@click.option("--context", default=None, help="move one context from async back to dual")
+@click.option("--dry-run", is_flag=True, help="print what would happen, change nothing")
+@common_options
+def rollback_cmd(to: int | None, context: str | None, dry_run: bool, **opts: Any) -> None:
+    """Roll back to the previous phase (or --to N), running each step's backward action."""
+    _exit(commands.rollback(_config(**opts), to=to, context=context, dry_run=dry_run))
+
+
+@click.group("gate")
+def gate_group() -> None:
+    """Evaluate phase gates."""
+
+
+@gate_group.command("check")
+@click.option("--context", default=None, help="only this context")
+@common_options
+def gate_check_cmd(context: str | None, **opts: Any) -> None:
+    """Evaluate the current phase's gate and write its evidence bundle (exit 0/3/4/5)."""
+    _exit(commands.gate_check(_config(**opts), context=context))
+
+
+@click.command("history")
+@click.option("--limit", type=int, default=50, show_default=True)
+@common_options
+def history_cmd(limit: int, **opts: Any) -> None:
+    """Print the audit trail, newest first."""
+    _exit(commands.history(_config(**opts), limit=limit))
+
+
+@click.command("discover")
+@click.option(
+    "--database-url-env",
+    default="LEGACY_DATABASE_URL",
+    show_default=True,
+    help="env var holding the database URL to reflect",
+)
+@click.option(
+    "--calls",
+    "calls_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="JSONL of recorded outbound HTTP calls {method,url,correlation_id,duration_ms}",
+)
+@click.option("--schema", "db_schema", default=None, help="database schema to reflect")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=Path("cutover-plan.yaml"),
+    show_default=True,
+    help="where to write the plan draft",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the proposal as JSON")
+def discover_cmd(
+    database_url_env: str, calls_file: Path | None, db_schema: str | None, out: Path, as_json: bool
+) -> None:
+    """Propose bounded contexts from the database and recorded calls; write a plan draft."""
+    _logging()
+    from phases.discover_command import discover
+
+    config = CommandConfig(json=as_json, stdout=sys.stdout)
+    _exit(
+        discover(config, url_env=database_url_env, calls_file=calls_file, schema=db_schema, out=out)
+    )

@@ -1,0 +1,166 @@
+"""In-memory fakes of every port in :mod:`phases.ports`, for unit tests and ``--dry-run`` demos.
+
+Each fake starts healthy (gates pass) and exposes plain attributes a test flips to make a
+gate warn, fail or lack samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cutover_common.modes import Mode
+from phases.ports import (
+    CanaryResult,
+    ComparisonSummary,
+    ConnectorSnapshot,
+    InvariantResult,
+    LagSnapshot,
+    Ports,
+    SchemaReport,
+    TaskState,
+    TopicSpecValue,
+)
+
+
+class InMemoryModeStore:
+    def __init__(self, modes: Mapping[str, Mode] | None = None) -> None:
+        self.modes: dict[str, Mode] = dict(modes or {})
+        self.writes: list[tuple[str, Mode, str]] = []
+
+    def get_modes(self) -> dict[str, Mode]:
+        return dict(self.modes)
+
+    def set_modes(self, modes: Mapping[str, Mode], *, actor: str) -> None:
+        for context, mode in modes.items():
+            self.modes[context] = mode
+            self.writes.append((context, mode, actor))
+
+
+class FakeTopicAdmin:
+    def __init__(self) -> None:
+        self.topics: dict[str, TopicSpecValue] = {}
+
+    def ensure_topics(self, specs: Sequence[TopicSpecValue]) -> list[str]:
+        created = [s.name for s in specs if s.name not in self.topics]
+        self.topics.update({s.name: s for s in specs})
+        return created
+
+    def existing_topics(self) -> set[str]:
+        return set(self.topics)
+
+
+class FakeConnectorAdmin:
+    def __init__(self, name: str = "cutover-outbox") -> None:
+        self.name = name
+        self.applied = False
+        self.fail_apply: str | None = None
+
+    def apply_outbox_connector(self) -> str:
+        if self.fail_apply:
+            raise RuntimeError(self.fail_apply)
+        self.applied = True
+        return self.name
+
+    def delete_connector(self) -> None:
+        self.applied = False
+
+
+def running_snapshot(name: str = "cutover-outbox") -> ConnectorSnapshot:
+    return ConnectorSnapshot(name, "RUNNING", (TaskState(0, "RUNNING"),), True, 1000.0)
+
+
+class FakeHealthProbe:
+    def __init__(self, snapshot: ConnectorSnapshot | None = None) -> None:
+        self.snap = snapshot or running_snapshot()
+
+    def snapshot(self) -> ConnectorSnapshot:
+        return self.snap
+
+
+class FakeCanary:
+    def __init__(self, result: CanaryResult | None = None) -> None:
+        self.result = result or CanaryResult(True, 120.0)
+
+    def round_trip(self, timeout_ms: float) -> CanaryResult:
+        return self.result
+
+
+class FakeLag:
+    def __init__(self) -> None:
+        self.per_context: dict[str, LagSnapshot] = {}
+
+    def lag(self, context: str) -> LagSnapshot:
+        return self.per_context.get(context, LagSnapshot(f"shadow-{context}", 0, 10.0, 0))
+
+
+@dataclass
+class FakeComparison:
+    """Returns ``pass`` over ``keys`` keys unless a summary is set per (context, candidate)."""
+
+    keys: int = 5000
+    summaries: dict[tuple[str, str], ComparisonSummary] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def compare(
+        self, context: str, *, candidate: str, window_seconds: float, min_keys: int
+    ) -> ComparisonSummary:
+        self.calls.append((context, candidate))
+        default = ComparisonSummary(context, "pass", self.keys, self.keys, {"match": self.keys})
+        return self.summaries.get((context, candidate), default)
+
+
+class FakeSchemas:
+    def __init__(self) -> None:
+        self.incompatible: dict[str, str] = {}
+
+    def check(self, context: str, events: Sequence[str]) -> SchemaReport:
+        reason = self.incompatible.get(context)
+        return SchemaReport(reason is None, (reason,) if reason else ())
+
+
+class FakeSyncCalls:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def count(self, context: str, since: datetime) -> int:
+        return self.counts.get(context, 0)
+
+
+class FakeInvariants:
+    def __init__(self) -> None:
+        self.broken: dict[str, int] = {}
+
+    def check(
+        self, context: str, invariants: Sequence[str], window_seconds: float
+    ) -> list[InvariantResult]:
+        return [InvariantResult(n, n not in self.broken, self.broken.get(n, 0)) for n in invariants]
+
+
+class FakeShadow:
+    def __init__(self) -> None:
+        self.running: set[str] = set()
+
+    def start(self, contexts: Sequence[str]) -> None:
+        self.running.update(contexts)
+
+    def stop(self, contexts: Sequence[str]) -> None:
+        self.running.difference_update(contexts)
+
+
+def fake_ports(modes: InMemoryModeStore | None = None) -> Ports:
+    """A healthy set of fakes (every gate passes until a test changes one)."""
+    return Ports(
+        modes=modes or InMemoryModeStore(),
+        topics=FakeTopicAdmin(),
+        connector=FakeConnectorAdmin(),
+        health=FakeHealthProbe(),
+        canary=FakeCanary(),
+        lag=FakeLag(),
+        comparison=FakeComparison(),
+        schemas=FakeSchemas(),
+        sync_calls=FakeSyncCalls(),
+        invariants=FakeInvariants(),
+        shadow=FakeShadow(),
+    )

@@ -1,0 +1,303 @@
+"""The migration plan: a YAML file validated with pydantic (the edge of the phases package).
+
+:func:`load_plan` reads a file; :func:`parse_plan` validates a mapping. Every problem is a
+:class:`~phases.errors.PlanIssue` with the dotted path of the field (e.g.
+``contexts.payment.compare.tolerance.total: Input should be a valid number``). Three
+passes, all reported together: inline secrets (:mod:`phases.plan_checks`), the pydantic
+schema, then cross references (unknown contexts anywhere).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from phases.errors import PlanInvalid, PlanIssue
+
+EnvVarName = Annotated[
+    str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$", description="environment variable")
+]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]*$", max_length=100)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Rate = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DatabaseRef(_Model):
+    """The legacy database, by environment variable holding its SQLAlchemy URL."""
+
+    url_env: EnvVarName
+
+
+class KafkaConfig(_Model):
+    bootstrap_servers: str = Field(min_length=1)
+    topic_prefix: str = "outbox.event"
+    auth_env: EnvVarName | None = None
+
+
+class ConnectConfig(_Model):
+    url: str = Field(pattern=r"^https?://")
+    auth_env: EnvVarName | None = None
+    connector_name: str = "cutover-outbox"
+    slot_name: str = "cutover_outbox"
+    heartbeat_interval_ms: int = Field(default=5000, gt=0)
+
+
+class SystemConfig(_Model):
+    database: DatabaseRef
+    kafka: KafkaConfig
+    connect: ConnectConfig
+    state_url_env: EnvVarName | None = Field(
+        default=None, description="state store database; defaults to the legacy database"
+    )
+
+
+class TopicSpec(_Model):
+    name: str = Field(min_length=1)
+    partitions: int = Field(default=6, ge=1, le=10_000)
+    replication_factor: int = Field(default=1, ge=1)
+    retention_ms: int | None = Field(default=None, ge=-1)
+
+
+class OutcomeSpec(_Model):
+    """How to read outcome records per side: a SQL query or a ``module:function`` callable.
+
+    ``verify_*`` reads the phase-4 verify-mode results (reverse comparison).
+    """
+
+    key: str = "order_id"
+    sync_query: str | None = None
+    event_query: str | None = None
+    verify_query: str | None = None
+    sync_callable: str | None = None
+    event_callable: str | None = None
+    verify_callable: str | None = None
+    sync_database: DatabaseRef | None = None
+    event_database: DatabaseRef | None = None
+    verify_database: DatabaseRef | None = None
+
+    @model_validator(mode="after")
+    def _both_sides(self) -> OutcomeSpec:
+        for side in ("sync", "event"):
+            if not (getattr(self, f"{side}_query") or getattr(self, f"{side}_callable")):
+                raise ValueError(f"needs {side}_query or {side}_callable")
+        return self
+
+
+class CompareRules(_Model):
+    """Comparison rules (read by ``comparators.plan`` too)."""
+
+    ignore: list[str] = Field(default_factory=list)
+    tolerance: dict[str, PositiveFloat] = Field(default_factory=dict)
+    settle_seconds: float = Field(default=5.0, ge=0)
+    case_insensitive: list[str] = Field(default_factory=list)
+    truncate: dict[str, Literal["minute", "second", "millisecond"]] = Field(
+        default_factory=dict, description="timestamp path -> unit"
+    )
+    decimals: list[str] | None = None
+    unordered: list[str] | None = None
+    normalisers: list[str] = Field(default_factory=list)
+    sample_limit: int = Field(default=20, ge=0)
+
+
+class ContextSpec(_Model):
+    tables: list[str] = Field(min_length=1)
+    aggregate: str | None = None
+    sync_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    sync_endpoints: list[Annotated[str, Field(pattern=r"^https?://")]] = Field(default_factory=list)
+    topic: TopicSpec
+    events: list[str] = Field(default_factory=list)
+    outcome: OutcomeSpec | None = None
+    compare: CompareRules = Field(default_factory=CompareRules)
+    invariants: list[str] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    consumer_group: str | None = Field(
+        default=None, description="shadow consumer group (default cutover.shadow)"
+    )
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every synchronous endpoint of this context."""
+        return [*([self.sync_endpoint] if self.sync_endpoint else []), *self.sync_endpoints]
+
+
+class GateBase(_Model):
+    window_seconds: float = Field(default=300, gt=0)
+    min_sample: int = Field(default=0, ge=0)
+    on_warn: Literal["pause", "proceed"] = "pause"
+    on_fail: Literal["revert", "pause"] = "revert"
+    contexts: list[str] | None = None
+
+
+class IdentifyGate(GateBase):
+    require_outcome_queries: bool = True
+
+
+class BrokerGate(GateBase):
+    max_canary_ms: float = Field(default=10_000, gt=0)
+    max_heartbeat_age_ms: float = Field(default=60_000, gt=0)
+    require_slot_active: bool = True
+
+
+class DualWriteGate(GateBase):
+    min_settled_keys: int = Field(default=1000, ge=0)
+    min_match_rate: Rate = 0.999
+    warn_match_rate: Rate | None = None
+    max_missing: int | None = Field(default=0, ge=0)
+    max_divergent: int | None = Field(default=0, ge=0)
+    max_duplicate: int | None = Field(default=0, ge=0)
+    max_extra: int | None = Field(default=None, ge=0)
+    max_invariant_violations: int | None = Field(default=0, ge=0)
+    max_lag_ms: float = Field(default=2000, ge=0)
+    max_lag_messages: int = Field(default=10_000, ge=0)
+    max_dead_lettered: int = Field(default=0, ge=0)
+    require_schema_compatible: bool = True
+
+
+class AsyncGate(DualWriteGate):
+    drill_min_settled_keys: int = Field(default=100, ge=0)
+
+
+class RemoveSyncGate(GateBase):
+    max_sync_calls: int = Field(default=0, ge=0)
+    require_invariants: bool = True
+
+
+class Gates(_Model):
+    identify: IdentifyGate = Field(default_factory=IdentifyGate)
+    broker: BrokerGate
+    dual_write: DualWriteGate
+    async_: AsyncGate = Field(alias="async")
+    remove_sync: RemoveSyncGate
+
+
+class Plan(_Model):
+    """A validated migration plan."""
+
+    version: Literal[1] = 1
+    system: SystemConfig
+    contexts: dict[Name, ContextSpec] = Field(min_length=1)
+    gates: Gates
+    auto_revert: bool = True
+    reports_dir: str = "reports/cutover"
+    rollout_order: list[str] = Field(default_factory=list)
+    evidence: dict[str, Any] | None = Field(
+        default=None,
+        description="free-form notes, e.g. why `cutover discover` proposed each context",
+    )
+
+    def context_names(self) -> list[str]:
+        """The bounded contexts, in rollout order (plan order when none is given)."""
+        rest = [c for c in self.contexts if c not in self.rollout_order]
+        return [*self.rollout_order, *rest]
+
+    def digest(self) -> str:
+        """sha256 of the plan's canonical JSON form (goes into every evidence bundle)."""
+        data = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(data.encode()).hexdigest()
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the plan file (``cutover plan schema``)."""
+    schema = Plan.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cutover migration plan"
+    return schema
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "<root>"
+
+
+def _schema_issues(exc: ValidationError, skip: set[str]) -> list[PlanIssue]:
+    issues: list[PlanIssue] = []
+    for err in exc.errors(include_url=False):
+        path = _loc(tuple(err["loc"]))
+        if err["type"] == "extra_forbidden" and path in skip:
+            continue
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (not part of the plan schema)"
+        elif err["type"] == "missing":
+            message = "Field required (missing)"
+        issues.append(PlanIssue(path, message))
+    return issues
+
+
+def parse_plan(data: Any, *, source: str = "<plan>") -> Plan:
+    """Validate ``data`` (a mapping from YAML); raise :class:`PlanInvalid` with every issue."""
+    from phases.plan_checks import cross_reference_issues, inline_secret_issues
+
+    if not isinstance(data, dict):
+        raise PlanInvalid(source, [PlanIssue("<root>", "the plan must be a YAML mapping")])
+    secret_issues = inline_secret_issues(data)
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        schema = _schema_issues(exc, {i.path for i in secret_issues})
+        raise PlanInvalid(source, [*secret_issues, *schema]) from None
+    issues = [*secret_issues, *cross_reference_issues(plan)]
+    if issues:
+        raise PlanInvalid(source, issues)
+    return plan
+
+
+def parse_plan_text(text: str, *, source: str = "<plan>") -> Plan:
+    """Parse YAML text and validate it."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<yaml>"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PlanInvalid(source, [PlanIssue(where, f"not valid YAML: {problem}")]) from None
+    try:
+        return parse_plan(data, source=source)
+    except PlanInvalid as exc:
+        lines = yaml_lines(text)
+        raise PlanInvalid(source, [_with_line(i, lines) for i in exc.issues]) from None
+
+
+def yaml_lines(text: str) -> dict[str, int]:
+    """Dotted path -> 1-based line of every node in the YAML document."""
+    out: dict[str, int] = {}
+
+    def walk(node: yaml.Node, path: str) -> None:
+        out[path or "<root>"] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, f"{path}.{key.value}" if path else str(key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{path}.{i}" if path else str(i))
+
+    root = yaml.compose(text)
+    if root is not None:
+        walk(root, "")
+    return out
+
+
+def _with_line(issue: PlanIssue, lines: dict[str, int]) -> PlanIssue:
+    path = issue.path
+    while path not in lines and "." in path:  # a missing field: point at its parent
+        path = path.rsplit(".", 1)[0]
+    line = lines.get(path)
+    return PlanIssue(issue.path, f"{issue.message} (line {line})") if line else issue
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and validate the plan file at ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanInvalid(str(p), [PlanIssue("<file>", f"cannot read: {exc.strerror}")]) from None
+    return parse_plan_text(text, source=str(p))

@@ -1,0 +1,102 @@
+"""Plan checks beyond the schema: inline secrets and cross references between sections."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from cutover_common.secrets import is_sensitive_key
+from phases.errors import PlanIssue
+
+if TYPE_CHECKING:
+    from phases.plan import Plan
+
+_URL_WITH_PASSWORD = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:[^@/\s]+@")
+_AUTH_VALUE = re.compile(r"^\s*(basic|bearer)\s+\S+", re.IGNORECASE)
+_GATE_NAMES = ("identify", "broker", "dual_write", "async_", "remove_sync")
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            child_path = f"{path}.{key}" if path else str(key)
+            yield child_path, str(key), child
+            yield from _walk(child, child_path)
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            child_path = f"{path}.{i}"
+            yield child_path, None, child
+            yield from _walk(child, child_path)
+
+
+def inline_secret_issues(data: dict[str, Any]) -> list[PlanIssue]:
+    """Every place where the raw plan holds a secret instead of an env var reference."""
+    issues: list[PlanIssue] = []
+    for path, key, value in _walk(data, ""):
+        if key is not None and is_sensitive_key(key) and not key.endswith("_env"):
+            if value not in (None, "", {}, []):
+                issues.append(
+                    PlanIssue(
+                        path,
+                        "inline secret not allowed; reference an environment variable "
+                        f"instead (a {key}_env field naming it)",
+                    )
+                )
+            continue
+        if isinstance(value, str) and _URL_WITH_PASSWORD.search(value):
+            issues.append(
+                PlanIssue(path, "URL with an inline password; use url_env with an env var name")
+            )
+        elif isinstance(value, str) and _AUTH_VALUE.match(value):
+            issues.append(PlanIssue(path, "inline credentials; use auth_env with an env var name"))
+    return issues
+
+
+def cross_reference_issues(plan: Plan) -> list[PlanIssue]:
+    """Unknown contexts referenced from depends_on, gates and rollout_order; duplicate topics."""
+    known = set(plan.contexts)
+    issues: list[PlanIssue] = []
+
+    def check(path: str, names: list[str] | None) -> None:
+        for i, name in enumerate(names or []):
+            if name not in known:
+                issues.append(
+                    PlanIssue(
+                        f"{path}.{i}",
+                        f"unknown context {name!r} (defined: {', '.join(sorted(known))})",
+                    )
+                )
+
+    for cname, ctx in plan.contexts.items():
+        check(f"contexts.{cname}.depends_on", ctx.depends_on)
+        if cname in ctx.depends_on:
+            issues.append(
+                PlanIssue(f"contexts.{cname}.depends_on", "a context cannot depend on itself")
+            )
+    for attr in _GATE_NAMES:
+        gate = getattr(plan.gates, attr)
+        alias = "async" if attr == "async_" else attr
+        check(f"gates.{alias}.contexts", gate.contexts)
+    check("rollout_order", plan.rollout_order)
+    if len(set(plan.rollout_order)) != len(plan.rollout_order):
+        issues.append(PlanIssue("rollout_order", "a context is listed twice"))
+    issues.extend(_duplicate_topic_issues(plan))
+    return issues
+
+
+def _duplicate_topic_issues(plan: Plan) -> list[PlanIssue]:
+    seen: dict[str, tuple[str, int, int | None]] = {}
+    issues: list[PlanIssue] = []
+    for cname, ctx in plan.contexts.items():
+        spec = (cname, ctx.topic.partitions, ctx.topic.retention_ms)
+        other = seen.setdefault(ctx.topic.name, spec)
+        if other[0] != cname and other[1:] != spec[1:]:
+            issues.append(
+                PlanIssue(
+                    f"contexts.{cname}.topic",
+                    f"topic {ctx.topic.name!r} is also declared by context {other[0]!r} "
+                    "with different partitions/retention",
+                )
+            )
+    return issues

@@ -1,0 +1,217 @@
+"""The ports the phase steps and gates talk through, with the values they return.
+
+Real adapters live in :mod:`phases.adapters` (Kafka, Connect via ``cdc``, ``comparators``,
+the legacy database); in-memory fakes in :mod:`phases.fakes`. Steps never import those
+packages: they receive a :class:`Ports` bundle on their context object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from cutover_common.modes import Mode
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    """One Kafka Connect task and its state (RUNNING, FAILED, PAUSED, UNASSIGNED)."""
+
+    id: int
+    state: str
+    trace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSnapshot:
+    """What the broker gate needs to know about the outbox connector."""
+
+    name: str
+    state: str
+    tasks: tuple[TaskState, ...] = ()
+    slot_active: bool | None = None
+    heartbeat_age_ms: float | None = None
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "tasks": [{"id": t.id, "state": t.state} for t in self.tasks],
+            "slot_active": self.slot_active,
+            "heartbeat_age_ms": self.heartbeat_age_ms,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryResult:
+    """A canary event's round trip through outbox -> Debezium -> Kafka."""
+
+    ok: bool
+    latency_ms: float | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LagSnapshot:
+    """Consumer-group lag and dead-lettered messages for the shadow pipeline."""
+
+    group: str
+    lag_messages: int
+    lag_ms: float | None = None
+    dead_lettered: int = 0
+    per_partition: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "lag_messages": self.lag_messages,
+            "lag_ms": self.lag_ms,
+            "dead_lettered": self.dead_lettered,
+            "per_partition": dict(self.per_partition),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonSummary:
+    """A comparator run's verdict for one context (control = sync, candidate = event/verify)."""
+
+    context: str
+    verdict: str  # pass | warn | fail | low-confidence
+    settled_keys: int
+    matched: int
+    counts: Mapping[str, int] = field(default_factory=dict)
+    reasons: tuple[str, ...] = ()
+    report_paths: tuple[str, ...] = ()
+    samples: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def match_rate(self) -> float:
+        return self.matched / self.settled_keys if self.settled_keys else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "context": self.context,
+            "verdict": self.verdict,
+            "settled_keys": self.settled_keys,
+            "matched": self.matched,
+            "match_rate": self.match_rate,
+            "counts": dict(self.counts),
+            "reasons": list(self.reasons),
+            "report_paths": list(self.report_paths),
+            "samples": [dict(s) for s in self.samples],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InvariantResult:
+    """One business invariant checked over a window."""
+
+    name: str
+    holds: bool
+    violations: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaReport:
+    """Whether the events seen on a context's topic are compatible with the registered schemas."""
+
+    compatible: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpecValue:
+    """A topic to create (from the plan)."""
+
+    name: str
+    partitions: int
+    replication_factor: int = 1
+    retention_ms: int | None = None
+
+
+class ModeStore(Protocol):
+    """Reads and writes the per-context mode table the legacy app reads."""
+
+    def get_modes(self) -> dict[str, Mode]: ...
+
+    def set_modes(self, modes: Mapping[str, Mode], *, actor: str) -> None: ...
+
+
+class TopicAdmin(Protocol):
+    def ensure_topics(self, specs: Sequence[TopicSpecValue]) -> list[str]:
+        """Create missing topics; return the names created."""
+        ...
+
+    def existing_topics(self) -> set[str]: ...
+
+
+class ConnectorAdmin(Protocol):
+    def apply_outbox_connector(self) -> str:
+        """Create or update the outbox connector from the plan; return its name."""
+        ...
+
+    def delete_connector(self) -> None: ...
+
+
+class ConnectorHealthProbe(Protocol):
+    def snapshot(self) -> ConnectorSnapshot: ...
+
+
+class CanaryProbe(Protocol):
+    def round_trip(self, timeout_ms: float) -> CanaryResult: ...
+
+
+class LagProbe(Protocol):
+    def lag(self, context: str) -> LagSnapshot: ...
+
+
+class ComparisonRunner(Protocol):
+    def compare(
+        self, context: str, *, candidate: str, window_seconds: float, min_keys: int
+    ) -> ComparisonSummary:
+        """Compare sync (control) with ``candidate`` ("event" or "verify") outcomes."""
+        ...
+
+
+class SchemaChecker(Protocol):
+    def check(self, context: str, events: Sequence[str]) -> SchemaReport: ...
+
+
+class SyncCallCounter(Protocol):
+    def count(self, context: str, since: datetime) -> int:
+        """Synchronous calls made for ``context`` since ``since``."""
+        ...
+
+
+class InvariantChecker(Protocol):
+    def check(
+        self, context: str, invariants: Sequence[str], window_seconds: float
+    ) -> list[InvariantResult]: ...
+
+
+class ShadowPipeline(Protocol):
+    def start(self, contexts: Sequence[str]) -> None: ...
+
+    def stop(self, contexts: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """Everything the steps and gates reach the outside world through."""
+
+    modes: ModeStore
+    topics: TopicAdmin
+    connector: ConnectorAdmin
+    health: ConnectorHealthProbe
+    canary: CanaryProbe
+    lag: LagProbe
+    comparison: ComparisonRunner
+    schemas: SchemaChecker
+    sync_calls: SyncCallCounter
+    invariants: InvariantChecker
+    shadow: ShadowPipeline

@@ -1,0 +1,63 @@
+"""Phase 2 — add the broker: topics, the Debezium outbox connector, a canary round trip.
+
+Entering creates the plan's topics, applies the outbox connector and proves a canary
+event makes the round trip within the gate's bound (up to three attempts while the new
+connector warms up; otherwise the entry is undone). The gate's own canary gets one try.
+The exit gate: connector and every task RUNNING, slot active, heartbeat fresh, canary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from phases.context import StepContext
+from phases.errors import StepFailed
+from phases.gates import GateResult, canary_check, connector_checks
+
+revision = 2
+down_revision = 1
+name = "broker"
+gate_name = "broker"
+WARM_UP_ATTEMPTS = 3
+
+
+def precheck(ctx: StepContext, contexts: Sequence[str]) -> list[str]:
+    return []
+
+
+def forward(ctx: StepContext, contexts: Sequence[str]) -> None:
+    created = ctx.ports.topics.ensure_topics(ctx.topic_specs())
+    ctx.say(f"topics created: {', '.join(created) or '(all existed)'}")
+    connector = ctx.ports.connector.apply_outbox_connector()
+    ctx.say(f"connector applied: {connector}")
+    bound = ctx.plan.gates.broker.max_canary_ms
+    for attempt in range(1, WARM_UP_ATTEMPTS + 1):  # a new connector may still be warming up
+        canary = ctx.ports.canary.round_trip(bound)
+        check = canary_check(canary, max_ms=bound)
+        if check.verdict.value == "pass":
+            ctx.say(f"canary round trip {canary.latency_ms:.0f} ms (attempt {attempt})")
+            return
+        ctx.say(f"canary attempt {attempt}: {check.detail}")
+    raise StepFailed(revision, "forward", f"canary round trip: {check.detail}")
+
+
+def backward(ctx: StepContext, contexts: Sequence[str]) -> None:
+    ctx.ports.connector.delete_connector()
+    ctx.say("connector deleted (topics kept)")
+
+
+def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
+    spec = ctx.plan.gates.broker
+    snap = ctx.ports.health.snapshot()
+    canary = ctx.ports.canary.round_trip(spec.max_canary_ms)
+    checks = connector_checks(
+        snap,
+        max_heartbeat_age_ms=spec.max_heartbeat_age_ms,
+        require_slot_active=spec.require_slot_active,
+    )
+    checks.append(canary_check(canary, max_ms=spec.max_canary_ms))
+    snapshots = {
+        "connector": snap.to_dict(),
+        "canary": {"ok": canary.ok, "latency_ms": canary.latency_ms, "reason": canary.reason},
+    }
+    return ctx.result(revision, gate_name, checks, contexts, snapshots)

@@ -1,0 +1,69 @@
+"""Phase 3 — dual-write: sync stays authoritative, the outbox feeds the shadow pipeline.
+
+Entering starts the shadow pipeline and switches contexts to ``dual``. The exit gate, per
+context: comparator verdict over at least the plan's minimum of settled keys, consumer lag
+and dead letters under their bounds, event-schema compatibility.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cutover_common.modes import Mode
+from phases.context import StepContext
+from phases.gates import GateResult, comparison_checks, lag_checks, schema_check
+from phases.steps.common import connector_evidence
+
+revision = 3
+down_revision = 2
+name = "dual_write"
+gate_name = "dual_write"
+
+
+def precheck(ctx: StepContext, contexts: Sequence[str]) -> list[str]:
+    snap = ctx.ports.health.snapshot()
+    if snap.state != "RUNNING":
+        return [f"connector {snap.name} is {snap.state}; events would not flow"]
+    return []
+
+
+def forward(ctx: StepContext, contexts: Sequence[str]) -> None:
+    ctx.ports.shadow.start(contexts)
+    ctx.set_modes(contexts, Mode.DUAL)
+
+
+def backward(ctx: StepContext, contexts: Sequence[str]) -> None:
+    ctx.set_modes(contexts, Mode.SYNC)
+    ctx.ports.shadow.stop(contexts)
+
+
+def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
+    spec = ctx.plan.gates.dual_write
+    checks, connector = connector_evidence(ctx)
+    snapshots: dict[str, Any] = {"comparison": {}, "lag": {}, "connector": connector}
+    for c in ctx.gated_contexts(contexts, spec.contexts):
+        summary = ctx.ports.comparison.compare(
+            c, candidate="event", window_seconds=spec.window_seconds, min_keys=spec.min_settled_keys
+        )
+        checks += comparison_checks(
+            summary,
+            min_keys=max(spec.min_settled_keys, spec.min_sample),
+            min_match_rate=spec.min_match_rate,
+            warn_match_rate=spec.warn_match_rate,
+        )
+        lag = ctx.ports.lag.lag(c)
+        checks += lag_checks(
+            lag,
+            context=c,
+            max_lag_ms=spec.max_lag_ms,
+            max_messages=spec.max_lag_messages,
+            max_dead=spec.max_dead_lettered,
+        )
+        if spec.require_schema_compatible:
+            checks.append(
+                schema_check(ctx.ports.schemas.check(c, ctx.plan.contexts[c].events), context=c)
+            )
+        snapshots["comparison"][c] = summary.to_dict()
+        snapshots["lag"][c] = lag.to_dict()
+    return ctx.result(revision, gate_name, checks, contexts, snapshots)

@@ -1,0 +1,52 @@
+"""Contract tests shared by the fakes and the real adapters (subclassed once per adapter)."""
+
+from __future__ import annotations
+
+from cutover_common.modes import Mode
+from phases.ports import ModeStore, TopicAdmin, TopicSpecValue
+
+
+class ModeStoreContract:
+    """Any :class:`~phases.ports.ModeStore` behaves like this."""
+
+    def make(self) -> ModeStore:
+        raise NotImplementedError
+
+    def test_empty_store_has_no_modes(self) -> None:
+        assert self.make().get_modes() == {}
+
+    def test_set_then_get(self) -> None:
+        store = self.make()
+        store.set_modes({"payment": Mode.DUAL, "order": Mode.SYNC}, actor="a")
+        assert store.get_modes() == {"payment": Mode.DUAL, "order": Mode.SYNC}
+
+    def test_set_overwrites_only_the_given_contexts(self) -> None:
+        store = self.make()
+        store.set_modes({"payment": Mode.DUAL, "order": Mode.DUAL}, actor="a")
+        store.set_modes({"payment": Mode.ASYNC}, actor="b")
+        assert store.get_modes() == {"payment": Mode.ASYNC, "order": Mode.DUAL}
+
+    def test_every_mode_round_trips(self) -> None:
+        store = self.make()
+        for i, mode in enumerate(Mode):
+            store.set_modes({f"c{i}": mode}, actor="a")
+        assert sorted(store.get_modes().values()) == sorted(Mode)
+
+
+class TopicAdminContract:
+    """Any :class:`~phases.ports.TopicAdmin` behaves like this (``prefix`` keeps names unique)."""
+
+    prefix = "contract"
+
+    def make(self) -> TopicAdmin:
+        raise NotImplementedError
+
+    def test_ensure_creates_missing_topics_once(self) -> None:
+        admin = self.make()
+        specs = [
+            TopicSpecValue(f"{self.prefix}.a", 2),
+            TopicSpecValue(f"{self.prefix}.b", 1, 1, 3600000),
+        ]
+        assert sorted(admin.ensure_topics(specs)) == [f"{self.prefix}.a", f"{self.prefix}.b"]
+        assert admin.ensure_topics(specs) == []
+        assert {f"{self.prefix}.a", f"{self.prefix}.b"} <= admin.existing_topics()
