@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
 from cutover_common.cli import LazyGroup, run_cli
+from cutover_common.logging import configure_logging
 
 # Commands owned by other packages, imported only when used.
 LAZY_COMMANDS: dict[str, str] = {
@@ -15,6 +17,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "events": "events.cli:events",
     "traffic": "rehearsal.traffic_cli:traffic",
     "connectors": "cdc.cli:connectors",
+    "app": "legacy_app.cli:app",
     "discover": "phases.cli_commands:discover_cmd",
     "plan": "phases.cli_commands:plan_group",
     "status": "phases.cli_commands:status_cmd",
@@ -32,8 +35,13 @@ LAZY_COMMANDS: dict[str, str] = {
 def cli() -> None:
     """cutover — move a synchronous system to events in gated phases.
 
-    Add --debug to any command to see tracebacks of errors.
+    Add --debug to any command to see tracebacks of errors. Logs go to stderr
+    (CUTOVER_LOG_LEVEL, default INFO; CUTOVER_LOG_JSON=1 for JSON lines).
     """
+    configure_logging(
+        json=os.environ.get("CUTOVER_LOG_JSON") == "1",
+        level=os.environ.get("CUTOVER_LOG_LEVEL", "INFO").upper(),
+    )
 
 
 def main() -> None:

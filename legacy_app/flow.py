@@ -1,0 +1,227 @@
+"""The synchronous order flow (the saga) with its compensations — no HTTP, no SQL here.
+
+reserve every line → charge the total → ship → notify → completed.
+
+* a line short of stock: order ``failed`` (``out_of_stock``), nothing reserved,
+  notification ``order_failed``;
+* a declined charge: the reservation is released, order ``failed``
+  (``payment_declined``), notification ``payment_declined``;
+* a downstream that stays unavailable (timeouts, 5xx, open circuit) or rejects
+  the call: order ``failed`` (``<service>_unavailable`` / ``_rejected`` /
+  ``_sync_disabled``) and what was done is compensated in reverse (refund — also
+  when the charge's answer was lost —, release); notification ``order_failed``;
+* email is best effort: a failed notification is kept in ``errors`` but does
+  not fail an order that is already paid and shipped.
+
+Each call goes through :class:`CallGate`, which applies the context's mode:
+real call (``sync``/``dual``/``naive-dual``), verify call recorded in the
+ledger (``async``, or when the whole flow runs as a verify run), or no call at
+all, counted in the ledger (``events-only``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Protocol, TypeVar
+
+import structlog
+
+from cutover_common.modes import Mode
+from events.values import OrderLine, StockLine
+from legacy_app.downstream import Call, Downstreams
+from legacy_app.errors import (
+    DownstreamError,
+    DownstreamRejected,
+    SyncCallDisabled,
+)
+from legacy_app.modes import ModeSource
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class Ledger(Protocol):
+    """Port: where the flow records verify results and blocked sync calls."""
+
+    def record_verify(
+        self, call: Call, context: str, operation: str, result: dict[str, Any]
+    ) -> None: ...
+
+    def record_blocked(self, call: Call, context: str, operation: str) -> None: ...
+
+
+@dataclass
+class MemoryLedger:
+    """In-memory :class:`Ledger` for unit tests."""
+
+    verified: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    blocked: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def record_verify(
+        self, call: Call, context: str, operation: str, result: dict[str, Any]
+    ) -> None:
+        self.verified.append((call.order_id, context, operation, result))
+
+    def record_blocked(self, call: Call, context: str, operation: str) -> None:
+        self.blocked.append((call.order_id, context, operation))
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """What the flow needs to know about a stored order."""
+
+    order_id: str
+    correlation_id: str
+    customer_email: str
+    lines: tuple[OrderLine, ...]
+    total: Decimal
+    payment_method: str
+
+    @property
+    def stock_lines(self) -> tuple[StockLine, ...]:
+        return tuple(StockLine(ln.sku, ln.qty) for ln in self.lines)
+
+    @property
+    def call(self) -> Call:
+        return Call(self.order_id, self.correlation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResult:
+    """How the flow ended: ``completed`` or ``failed`` (with ``reason``), plus non-fatal errors."""
+
+    status: Literal["completed", "failed"]
+    reason: str | None = None
+    errors: tuple[str, ...] = ()
+
+
+def _as_dict(answer: Any) -> dict[str, Any]:
+    data = asdict(answer)
+    return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in data.items()}
+
+
+class CallGate:
+    """Applies each context's mode to one downstream call."""
+
+    def __init__(self, modes: ModeSource, ledger: Ledger, call: Call, *, verify_all: bool) -> None:
+        self._modes = modes
+        self._ledger = ledger
+        self._call = call
+        self._verify_all = verify_all
+
+    def run(self, context: str, operation: str, fn: Callable[[bool], T]) -> T:
+        mode = self._modes.mode(context)
+        if mode is Mode.EVENTS_ONLY:
+            self._ledger.record_blocked(self._call, context, operation)
+            raise SyncCallDisabled(context, operation)
+        verify = self._verify_all or mode is Mode.ASYNC
+        answer = fn(verify)
+        if verify:
+            self._ledger.record_verify(self._call, context, operation, _as_dict(answer))
+        return answer
+
+
+def _failure_reason(exc: DownstreamError) -> str:
+    if isinstance(exc, SyncCallDisabled):
+        return f"{exc.service}_sync_disabled"
+    if isinstance(exc, DownstreamRejected):
+        return f"{exc.service}_rejected"
+    return f"{exc.service}_unavailable"
+
+
+class OrderSaga:
+    """Runs the flow for one order; ``verify_all`` makes every call a dry run."""
+
+    def __init__(
+        self,
+        order: PlacedOrder,
+        ports: Downstreams,
+        modes: ModeSource,
+        ledger: Ledger,
+        *,
+        verify_all: bool = False,
+    ) -> None:
+        self.order = order
+        self.ports = ports
+        self.gate = CallGate(modes, ledger, order.call, verify_all=verify_all)
+        self._undo: list[tuple[str, Callable[[], object]]] = []
+        self._errors: list[str] = []
+
+    def run(self) -> FlowResult:
+        o, call = self.order, self.order.call
+        try:
+            reserved = self.gate.run(
+                "inventory",
+                "reserve",
+                lambda v: self.ports.inventory.reserve(call, o.stock_lines, verify=v),
+            )
+            if reserved.status == "rejected":
+                return self._fail("out_of_stock", "order_failed")
+            self._push(
+                "release",
+                "inventory",
+                lambda v: self.ports.inventory.release(call, reserved.lines, verify=v),
+            )
+            self._push(
+                "refund", "payment", lambda v: self.ports.payment.refund(call, o.total, verify=v)
+            )
+            charged = self.gate.run(
+                "payment",
+                "charge",
+                lambda v: self.ports.payment.charge(call, o.total, o.payment_method, verify=v),
+            )
+            if charged.status == "declined":
+                self._undo.pop()  # nothing was captured: no refund
+                return self._fail("payment_declined", "payment_declined")
+            self.gate.run(
+                "shipping", "ship", lambda v: self.ports.shipping.ship(call, o.total, verify=v)
+            )
+        except DownstreamError as exc:
+            log.warning("order_step_failed", order_id=o.order_id, error=str(exc))
+            return self._fail(_failure_reason(exc), "order_failed")
+        self._notify("order_confirmation")
+        return FlowResult("completed", None, tuple(self._errors))
+
+    def _push(self, operation: str, context: str, fn: Callable[[bool], object]) -> None:
+        self._undo.append((f"{context}.{operation}", lambda: self.gate.run(context, operation, fn)))
+
+    def _fail(self, reason: str, template: str) -> FlowResult:
+        for name, undo in reversed(self._undo):
+            try:
+                undo()
+            except DownstreamError as exc:
+                log.error(
+                    "compensation_failed", order_id=self.order.order_id, step=name, error=str(exc)
+                )
+                self._errors.append(f"{name}: {exc.reason}")
+        self._undo.clear()
+        self._notify(template)
+        return FlowResult("failed", reason, tuple(self._errors))
+
+    def _notify(self, template: str) -> None:
+        o = self.order
+        try:
+            self.gate.run(
+                "email",
+                "notify",
+                lambda v: self.ports.email.notify(o.call, template, o.customer_email, verify=v),
+            )
+        except DownstreamError as exc:
+            log.warning(
+                "notification_failed", order_id=o.order_id, template=template, error=str(exc)
+            )
+            self._errors.append(f"email.notify: {exc.reason}")
+
+
+def run_saga(
+    order: PlacedOrder,
+    ports: Downstreams,
+    modes: ModeSource,
+    ledger: Ledger,
+    *,
+    verify_all: bool = False,
+) -> FlowResult:
+    """Run the order flow once and say how it ended."""
+    return OrderSaga(order, ports, modes, ledger, verify_all=verify_all).run()

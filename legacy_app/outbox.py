@@ -1,0 +1,119 @@
+"""Events of the order service: the transactional outbox writer and the naive producer.
+
+* :func:`add_to_outbox` adds an outbox row to the caller's session, so it
+  commits (or not) together with the order — the ``dual`` mode.
+* :class:`KafkaPublisher` produces straight to Kafka *after* the commit — the
+  ``naive-dual`` anti-pattern, to the topic the outbox router would use, in
+  the router's message shape. Its fault hook (``CUTOVER_FAULT_CRASH_BEFORE_PRODUCE``)
+  kills the process between commit and produce so rehearsals show the loss.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy.orm import Session
+
+from events.domain import OrderCompleted, OrderCreated, OrderFailed
+from events.envelope import Envelope
+from legacy_app.models import OutboxEvent
+
+log = structlog.get_logger(__name__)
+
+AGGREGATE_TYPE = "order"
+SOURCE = "/legacy/order-service"
+
+
+def envelope_for(
+    payload: OrderCreated | OrderCompleted | OrderFailed,
+    *,
+    correlation_id: str,
+    causation_id: str | None,
+) -> Envelope:
+    """Wrap a domain event of the order service with the request's correlation id."""
+    return Envelope.of(
+        payload, source=SOURCE, correlation_id=correlation_id, causation_id=causation_id
+    )
+
+
+def add_to_outbox(session: Session, envelope: Envelope) -> None:
+    """Stage the outbox row of ``envelope`` in ``session`` (the business rows' transaction)."""
+    session.add(OutboxEvent(**envelope.to_outbox_row(AGGREGATE_TYPE)))
+
+
+def topic_for(prefix: str, aggregate_type: str = AGGREGATE_TYPE) -> str:
+    """The topic the outbox event router routes ``aggregate_type`` to."""
+    return f"{prefix}.{aggregate_type}"
+
+
+class Publisher(Protocol):
+    """Port: publish an event after the commit (``naive-dual`` only)."""
+
+    def publish(self, envelope: Envelope) -> None: ...
+
+
+@dataclass
+class MemoryPublisher:
+    """In-memory :class:`Publisher` for unit tests."""
+
+    published: list[Envelope] = field(default_factory=list)
+
+    def publish(self, envelope: Envelope) -> None:
+        self.published.append(envelope)
+
+
+def crash_hook(
+    probability: float, *, rng: Callable[[], float] = random.random
+) -> Callable[[], None]:
+    """A hook that kills the process with ``probability`` (called between commit and produce)."""
+
+    def hook() -> None:
+        if probability > 0 and rng() < probability:
+            log.error("fault_crash_before_produce", probability=probability)
+            os._exit(17)
+
+    return hook
+
+
+class KafkaPublisher:
+    """confluent-kafka producer shaped like the outbox router: key, JSON value, id/type headers."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        before_produce: Callable[[], None] = lambda: None,
+        producer: Any = None,
+    ) -> None:
+        if producer is None:
+            from confluent_kafka import Producer
+
+            producer = Producer(
+                {"bootstrap.servers": bootstrap_servers, "linger.ms": 5, "enable.idempotence": True}
+            )
+        self._producer = producer
+        self.topic = topic
+        self._before_produce = before_produce
+
+    def publish(self, envelope: Envelope) -> None:
+        self._before_produce()
+        key, value, headers = envelope.to_kafka_message()
+        self._producer.produce(
+            self.topic, key=key, value=value, headers=headers, on_delivery=_delivered
+        )
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 10.0) -> int:
+        """Deliver what is buffered (at shutdown); returns the number still undelivered."""
+        return int(self._producer.flush(timeout))
+
+
+def _delivered(err: Any, msg: Any) -> None:
+    if err is not None:
+        log.error("naive_produce_failed", error=str(err), topic=msg.topic() if msg else None)

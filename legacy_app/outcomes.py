@@ -1,0 +1,223 @@
+"""Outcome records of the sync path, built from the legacy tables (and from verify results).
+
+:func:`iter_sync_outcomes` streams one :class:`~events.outcome.Outcome`
+(``source="sync"``) per finished order (``completed`` or ``failed``), from
+:data:`SYNC_OUTCOMES_SQL`: one portable query (Postgres and SQLite) that lists
+the facts of each order — the order, its reservation lines, payments,
+shipment, notifications — sorted by order id, read through a server-side
+cursor (``yield_per``) and folded per order in Python.
+
+:func:`iter_verify_outcomes` does the same (``source="verify"``) from the
+verify (dry-run) answers recorded in ``async`` mode (:data:`VERIFY_OUTCOMES_SQL`).
+
+Conventions (shared with the event side): reservation lines sorted by SKU,
+``None`` when nothing was reserved (out of stock, inventory unavailable);
+``released`` after a compensation; payment ``attempts`` = payments applied;
+notifications sorted by (template, recipient); ``produced_at`` = when the
+order was finished.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, text
+
+from events.outcome import (
+    Notification,
+    Outcome,
+    Payment,
+    Reservation,
+    ReservationLine,
+    Shipment,
+    money,
+)
+from legacy_app.schema import make_engine
+
+SYNC_OUTCOMES_SQL = """
+WITH finished AS (
+    SELECT id, correlation_id, status, total, finished_at
+    FROM orders WHERE status IN ('completed', 'failed')
+)
+SELECT f.id AS order_id, 0 AS part, f.status AS a, f.correlation_id AS b,
+       CAST(f.total AS VARCHAR(40)) AS c, CAST(NULL AS INTEGER) AS n, f.finished_at AS ts
+FROM finished f
+UNION ALL
+SELECT r.order_id, 1, r.status, l.sku, NULL, l.qty, NULL
+FROM inventory_reservations r
+JOIN finished f ON f.id = r.order_id
+JOIN inventory_reservation_lines l ON l.reservation_id = r.id
+WHERE r.status IN ('reserved', 'released')
+UNION ALL
+SELECT p.order_id, 2, p.status, p.id, CAST(p.amount AS VARCHAR(40)), NULL, p.created_at
+FROM payments p JOIN finished f ON f.id = p.order_id
+UNION ALL
+SELECT s.order_id, 3, s.status, s.carrier, NULL, NULL, NULL
+FROM shipments s JOIN finished f ON f.id = s.order_id
+UNION ALL
+SELECT m.order_id, 4, m.template, m.recipient, NULL, NULL, NULL
+FROM notifications m JOIN finished f ON f.id = m.order_id
+ORDER BY order_id, part, ts, b
+"""
+
+SYNC_OUTCOME_JSON_SQL = """
+SELECT json_build_object(
+    'order_id', o.id,
+    'correlation_id', o.correlation_id,
+    'status', o.status,
+    'total', o.total::text,
+    'reservation', (
+        SELECT json_build_object(
+            'lines', json_agg(json_build_object('sku', l.sku, 'qty', l.qty)
+                              ORDER BY l.sku COLLATE "C"),
+            'released', bool_or(r.status = 'released'))
+        FROM inventory_reservations r
+        JOIN inventory_reservation_lines l ON l.reservation_id = r.id
+        WHERE r.order_id = o.id AND r.status IN ('reserved', 'released')
+        HAVING count(*) > 0),
+    'payment', (
+        SELECT json_build_object(
+            'amount', ((array_agg(p.amount ORDER BY p.created_at DESC, p.id DESC))[1])::text,
+            'status', (array_agg(p.status ORDER BY p.created_at DESC, p.id DESC))[1],
+            'attempts', count(*))
+        FROM payments p WHERE p.order_id = o.id
+        HAVING count(*) > 0),
+    'shipment', (
+        SELECT json_build_object('carrier', s.carrier, 'status', s.status)
+        FROM shipments s WHERE s.order_id = o.id ORDER BY s.created_at LIMIT 1),
+    'notifications', COALESCE((
+        SELECT json_agg(json_build_object('template', m.template, 'recipient', m.recipient)
+                        ORDER BY m.template COLLATE "C", m.recipient COLLATE "C")
+        FROM notifications m WHERE m.order_id = o.id), '[]'::json),
+    'produced_at', o.finished_at,
+    'source', 'sync'
+) AS outcome
+FROM orders o
+WHERE o.status IN ('completed', 'failed')
+"""
+"""Postgres only: the same records as :func:`iter_sync_outcomes`, one JSON ``outcome`` per order
+(``Outcome.to_dict()`` shape), for SQL-driven comparator sources that wrap, filter and order it."""
+
+VERIFY_OUTCOMES_SQL = """
+SELECT v.order_id, v.context, v.operation, v.result, v.correlation_id, v.recorded_at
+FROM sync_verify_results v
+WHERE v.order_id IN (
+    SELECT order_id FROM sync_verify_results WHERE context = 'order' AND operation = 'finish'
+)
+ORDER BY v.order_id, v.id
+"""
+
+
+def _utc(value: Any) -> datetime:
+    ts = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _sync_outcome(order_id: str, rows: Sequence[Row[Any]]) -> Outcome:
+    head = rows[0]
+    lines = [r for r in rows if r.part == 1]
+    pays = [r for r in rows if r.part == 2]
+    ships = [r for r in rows if r.part == 3]
+    notes = sorted((str(r.a), str(r.b)) for r in rows if r.part == 4)
+    reservation = (
+        Reservation(
+            lines=tuple(
+                sorted((ReservationLine(str(r.b), int(r.n)) for r in lines), key=lambda x: x.sku)
+            ),
+            released=any(r.a == "released" for r in lines),
+        )
+        if lines
+        else None
+    )
+    payment = Payment(money(pays[-1].c), pays[-1].a, attempts=len(pays)) if pays else None
+    return Outcome(
+        order_id=order_id,
+        correlation_id=str(head.b or ""),
+        status=head.a,
+        total=money(head.c),
+        reservation=reservation,
+        payment=payment,
+        shipment=Shipment(str(ships[0].b), str(ships[0].a)) if ships else None,
+        notifications=tuple(Notification(t, r) for t, r in notes),
+        produced_at=_utc(head.ts),
+        source="sync",
+    )
+
+
+def _stream(db: Engine | str, sql: str, batch_size: int) -> Iterator[Row[Any]]:
+    engine = make_engine(db, pool_size=1) if isinstance(db, str) else db
+    try:
+        with engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch_size).execute(text(sql))
+            yield from result
+    finally:
+        if isinstance(db, str):
+            engine.dispose()
+
+
+def iter_sync_outcomes(db: Engine | str, *, batch_size: int = 1000) -> Iterator[Outcome]:
+    """One ``sync`` outcome per finished order, streamed, grouped by order id.
+
+    ``db`` is an engine or a database URL (then an engine is made and disposed here).
+    """
+    rows = _stream(db, SYNC_OUTCOMES_SQL, batch_size)
+    for order_id, group in itertools.groupby(rows, key=lambda r: str(r.order_id)):
+        facts = list(group)
+        if facts[0].part == 0:  # facts of an order that finished between the CTE scans are skipped
+            yield _sync_outcome(order_id, facts)
+
+
+def _result(value: Any) -> dict[str, Any]:
+    data = json.loads(value) if isinstance(value, str | bytes) else value
+    return dict(data or {})
+
+
+def verify_outcome(order_id: str, rows: Iterable[Row[Any]]) -> Outcome:
+    """The would-be outcome of one order from its recorded verify answers."""
+    facts = [(str(r.context), str(r.operation), _result(r.result), r) for r in rows]
+    finish = next(f for f in facts if f[:2] == ("order", "finish"))
+    by_op = {f[:2]: f[2] for f in facts}
+    reserve = by_op.get(("inventory", "reserve"), {})
+    charge = by_op.get(("payment", "charge"))
+    refund = by_op.get(("payment", "refund"), {})
+    ship = by_op.get(("shipping", "ship"))
+    reservation = None
+    if reserve.get("status") == "reserved":
+        lines = sorted(
+            (ReservationLine(str(x["sku"]), int(x["qty"])) for x in reserve.get("lines", [])),
+            key=lambda x: x.sku,
+        )
+        released = by_op.get(("inventory", "release"), {}).get("status") == "released"
+        reservation = Reservation(tuple(lines), released)
+    payment = None
+    if charge is not None:
+        status = "refunded" if refund.get("status") == "refunded" else charge["status"]
+        payment = Payment(money(charge["amount"]), status, 1)  # type: ignore[arg-type]
+    notes = sorted(
+        (str(f[2]["template"]), str(f[2]["recipient"]))
+        for f in facts
+        if f[:2] == ("email", "notify")
+    )
+    return Outcome(
+        order_id=order_id,
+        correlation_id=str(finish[3].correlation_id or ""),
+        status=finish[2]["status"],
+        total=money(finish[2]["total"]),
+        reservation=reservation,
+        payment=payment,
+        shipment=None if ship is None else Shipment(str(ship["carrier"]), str(ship["status"])),
+        notifications=tuple(Notification(t, r) for t, r in notes),
+        produced_at=_utc(finish[3].recorded_at),
+        source="verify",
+    )
+
+
+def iter_verify_outcomes(db: Engine | str, *, batch_size: int = 1000) -> Iterator[Outcome]:
+    """One ``verify`` outcome per order verified in ``async`` mode, streamed, grouped by order."""
+    rows = _stream(db, VERIFY_OUTCOMES_SQL, batch_size)
+    for order_id, group in itertools.groupby(rows, key=lambda r: str(r.order_id)):
+        yield verify_outcome(order_id, list(group))

@@ -1,0 +1,203 @@
+"""Placing an order: store it (with its outbox event), run the flow, store how it ended.
+
+The mode of the ``order`` context decides the path:
+
+* ``sync``: the order row; real calls; 201 with the final status.
+* ``dual``: plus outbox ``order.created`` in the same transaction as the order,
+  and ``order.completed``/``order.failed`` in the one of the status change; 201.
+* ``naive-dual``: no outbox; each event produced to Kafka after its commit; 201.
+* ``async``: outbox ``order.created``; verify calls, recorded; 202 ``accepted``.
+* ``events-only``: outbox ``order.created``; no call at all; 202 ``accepted``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cutover_common.modes import Mode
+from events.domain import OrderCompleted, OrderCreated, OrderFailed
+from events.envelope import Envelope
+from events.outcome import money
+from events.values import OrderLine
+from legacy_app.downstream import Downstreams
+from legacy_app.errors import InvalidRequest, OrderNotStored
+from legacy_app.flow import FlowResult, Ledger, PlacedOrder, run_saga
+from legacy_app.models import Customer, Order, OrderItem, Product
+from legacy_app.modes import ModeSource
+from legacy_app.outbox import Publisher, add_to_outbox, envelope_for
+from legacy_app.validation import OrderRequest
+
+log = structlog.get_logger(__name__)
+
+OUTBOX_MODES = frozenset({Mode.DUAL, Mode.ASYNC, Mode.EVENTS_ONLY})
+ACCEPTED_MODES = frozenset({Mode.ASYNC, Mode.EVENTS_ONLY})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDeps:
+    """What placing an order needs: storage, the downstream ports, modes, ledger, publisher."""
+
+    sessions: sessionmaker[Session]
+    downstreams: Downstreams
+    modes: ModeSource
+    ledger: Ledger
+    publisher: Callable[[], Publisher]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def _priced_lines(session: Session, request: OrderRequest) -> tuple[OrderLine, ...]:
+    skus = [line.sku for line in request.items]
+    rows = session.execute(select(Product.sku, Product.price).where(Product.sku.in_(skus)))
+    prices = {sku: price for sku, price in rows}
+    unknown = [
+        {"loc": ["items", str(i), "sku"], "msg": f"unknown sku {line.sku}", "type": "unknown_sku"}
+        for i, line in enumerate(request.items)
+        if line.sku not in prices
+    ]
+    if unknown:
+        raise InvalidRequest(422, unknown)
+    return tuple(OrderLine(line.sku, line.qty, money(prices[line.sku])) for line in request.items)
+
+
+def _customer(session: Session, customer_id: str) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise InvalidRequest(
+            422,
+            [
+                {
+                    "loc": ["customer_id"],
+                    "msg": f"unknown customer {customer_id}",
+                    "type": "unknown_customer",
+                }
+            ],
+        )
+    return customer
+
+
+def _store(
+    deps: OrderDeps, request: OrderRequest, mode: Mode, correlation_id: str
+) -> tuple[PlacedOrder, Envelope, dict[str, Any]]:
+    """One transaction: the order, its items and (in outbox modes) the ``order.created`` row."""
+    try:
+        with deps.sessions() as session, session.begin():
+            customer = _customer(session, request.customer_id)
+            lines = _priced_lines(session, request)
+            total = money(sum((ln.amount for ln in lines), Decimal("0")))
+            status = "accepted" if mode in ACCEPTED_MODES else "pending"
+            order = Order(
+                customer_id=customer.id, customer_email=customer.email, status=status, total=total,
+                currency="EUR", payment_method=request.payment_method, mode=str(mode),
+                correlation_id=correlation_id, created_at=deps.clock(),
+            )  # fmt: skip
+            order.items = [
+                OrderItem(line_no=i + 1, sku=ln.sku, qty=ln.qty, unit_price=ln.unit_price)
+                for i, ln in enumerate(lines)
+            ]
+            session.add(order)
+            session.flush()
+            view = view_of(order)
+            created = OrderCreated(
+                order.id,
+                customer.id,
+                customer.email,
+                lines,
+                total,
+                request.payment_method,
+            )
+            event = envelope_for(created, correlation_id=correlation_id, causation_id=None)
+            if mode in OUTBOX_MODES:
+                add_to_outbox(session, event)
+            placed = PlacedOrder(
+                order.id, correlation_id, customer.email, lines, total, request.payment_method
+            )
+    except SQLAlchemyError as exc:
+        log.error("order_not_stored", correlation_id=correlation_id, error=type(exc).__name__)
+        raise OrderNotStored(type(exc).__name__) from exc
+    return placed, event, view
+
+
+def _finish(
+    deps: OrderDeps, placed: PlacedOrder, result: FlowResult, mode: Mode, created: Envelope
+) -> Envelope:
+    """One transaction: the final status and (in ``dual``) its outbox event."""
+    payload: OrderCompleted | OrderFailed = (
+        OrderCompleted(placed.order_id, placed.total)
+        if result.status == "completed"
+        else OrderFailed(placed.order_id, result.reason or "failed", placed.total)
+    )
+    event = envelope_for(payload, correlation_id=placed.correlation_id, causation_id=created.id)
+    with deps.sessions() as session, session.begin():
+        session.execute(
+            update(Order)
+            .where(Order.id == placed.order_id)
+            .values(
+                status=result.status,
+                failure_reason=result.reason,
+                compensation_errors="; ".join(result.errors)[:1000] or None,
+                finished_at=deps.clock(),
+            )
+        )
+        if mode is Mode.DUAL:
+            add_to_outbox(session, event)
+    return event
+
+
+def place_order(request: OrderRequest, correlation_id: str, deps: OrderDeps) -> dict[str, Any]:
+    """Place one order in the current mode of the ``order`` context; returns its view."""
+    mode = deps.modes.mode("order")
+    placed, created, view = _store(deps, request, mode, correlation_id)
+    log.info(
+        "order_stored", order_id=placed.order_id, correlation_id=correlation_id, mode=str(mode)
+    )
+    if mode is Mode.NAIVE_DUAL:
+        deps.publisher().publish(created)
+    if mode is Mode.ASYNC:
+        would = run_saga(placed, deps.downstreams, deps.modes, deps.ledger, verify_all=True)
+        deps.ledger.record_verify(
+            placed.call, "order", "finish",
+            {"status": would.status, "reason": would.reason, "total": str(placed.total)},
+        )  # fmt: skip
+    if mode in ACCEPTED_MODES:
+        return view
+    result = run_saga(placed, deps.downstreams, deps.modes, deps.ledger)
+    finished = _finish(deps, placed, result, mode, created)
+    if mode is Mode.NAIVE_DUAL:
+        deps.publisher().publish(finished)
+    log.info("order_finished", order_id=placed.order_id, status=result.status, reason=result.reason)
+    return {**view, "status": result.status, "failure_reason": result.reason}
+
+
+def view_of(order: Order) -> dict[str, Any]:
+    """The JSON view of an order (its items loaded)."""
+    return {
+        "id": order.id,
+        "customer_id": order.customer_id,
+        "status": order.status,
+        "total": str(money(order.total)),
+        "currency": order.currency,
+        "payment_method": order.payment_method,
+        "mode": order.mode,
+        "correlation_id": order.correlation_id,
+        "failure_reason": order.failure_reason,
+        "items": [
+            {"sku": it.sku, "qty": it.qty, "unit_price": str(money(it.unit_price))}
+            for it in order.items
+        ],
+    }
+
+
+def order_view(sessions: sessionmaker[Session], order_id: str) -> dict[str, Any] | None:
+    """The JSON view of a stored order, or ``None`` when there is no such order."""
+    with sessions() as session:
+        order = session.get(Order, order_id)
+        return None if order is None else view_of(order)
