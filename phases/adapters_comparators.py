@@ -49,12 +49,33 @@ class ComparatorsRunner:
         )
         config = load_config(plan_file, context, GATE_FOR[candidate], self.env)
         if candidate == "verify":
-            config = dataclasses.replace(config, candidate=self._verify_source(context))
+            # Phase 4: the event path is authoritative (control); the sync calls ran in verify
+            # mode (dry run) and their would-be outcomes are the candidate (reverse comparison).
+            config = dataclasses.replace(
+                config,
+                control=self._async_event_source(context) or config.candidate,
+                candidate=self._verify_source(context),
+            )
         if min_keys is not None:
             config = dataclasses.replace(
                 config, policy=dataclasses.replace(config.policy, min_settled_keys=min_keys)
             )
         return run_compare(config, out_dir=out_dir, stdout=io.StringIO(), as_json=True)
+
+    def _async_event_source(self, context: str) -> Any:
+        """The event side restricted to async-placed orders, when the plan names one."""
+        from comparators.sources import CallableSource, SqlSource
+
+        spec = self.plan.contexts[context].outcome
+        if spec is not None and spec.async_event_callable:
+            return CallableSource(spec.async_event_callable, name="event", key=spec.key)
+        if spec is not None and spec.async_event_query:
+            ref = spec.event_database or self.plan.system.database
+            url = self.env.get(ref.url_env)
+            if not url:
+                raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
+            return SqlSource(url, spec.async_event_query, name="event", key=spec.key)
+        return None
 
     def _verify_source(self, context: str) -> Any:
         from comparators.sources import CallableSource, SqlSource

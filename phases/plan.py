@@ -70,16 +70,20 @@ class TopicSpec(_Model):
 class OutcomeSpec(_Model):
     """How to read outcome records per side: a SQL query or a ``module:function`` callable.
 
-    ``verify_*`` reads the phase-4 verify-mode results (reverse comparison).
+    ``verify_*`` reads the phase-4 verify-mode results (reverse comparison), and
+    ``async_event_*`` the event path's outcomes of the orders placed while the context was
+    ``async`` (the reverse comparison's control; default: the ``event_*`` source).
     """
 
     key: str = "order_id"
     sync_query: str | None = None
     event_query: str | None = None
     verify_query: str | None = None
+    async_event_query: str | None = None
     sync_callable: str | None = None
     event_callable: str | None = None
     verify_callable: str | None = None
+    async_event_callable: str | None = None
     sync_database: DatabaseRef | None = None
     event_database: DatabaseRef | None = None
     verify_database: DatabaseRef | None = None

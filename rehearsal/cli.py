@@ -37,3 +37,73 @@ def smoke(as_json: bool) -> None:
     )
     click.echo(f"took {total:.1f}s")
     sys.stdout.flush()
+
+
+@click.command()
+@click.option(
+    "--scenario", default="default", show_default=True, help="Bundled scenario name or a YAML file."
+)
+@click.option(
+    "--rate",
+    type=float,
+    help="Orders per second during each phase's traffic (overrides the scenario).",
+)
+@click.option(
+    "--seconds", type=float, help="Seconds of traffic per phase (overrides the scenario)."
+)
+@click.option(
+    "--keep", is_flag=True, help="Keep the rehearsal's database, app and connector afterwards."
+)
+@click.option("--cleanup", is_flag=True, help="Only remove what rehearsals kept with --keep left.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+def rehearse(  # noqa: PLR0917 - click passes options positionally
+    scenario: str,
+    rate: float | None,
+    seconds: float | None,
+    keep: bool,
+    cleanup: bool,
+    as_json: bool,
+) -> None:
+    """Rehearse the migration of the sample monolith, phase 1 to 5, on the local stack.
+
+    Exit 0 only when every gate passed honestly; 1 otherwise. A scenario that expects a
+    failure (`negative`) exits 0 when the expected gate failed and the report names it.
+    """
+    from rich.console import Console
+
+    from rehearsal.run import RehearseOptions
+    from rehearsal.run import rehearse as run_rehearsal
+    from rehearsal.scenario import load_scenario
+    from rehearsal.stack.topology import load_topology
+    from rehearsal.summary import render_table, write_report
+
+    topo = load_topology()
+    if cleanup:
+        from rehearsal.environment import cleanup_kept
+
+        click.echo(f"cleaned rehearsals: {', '.join(cleanup_kept(topo)) or 'none'}")
+        return
+    scen = load_scenario(scenario)
+    console = Console(file=sys.stderr if as_json else sys.stdout)
+    with console.status("rehearsing...") as status:
+
+        def say(line: str) -> None:
+            status.update(line)
+            console.log(line)
+
+        result = run_rehearsal(
+            topo, RehearseOptions(scen, keep=keep, rate=rate, seconds=seconds), say=say
+        )
+    paths = write_report(result, topo.state_dir / "rehearsals" / result.run_id, scen.description)
+    result.report_paths = [str(p) for p in paths]
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        render_table(result, sys.stdout)
+    expected_fail = scen.expect.outcome == "fail"
+    if expected_fail:
+        field = scen.expect.failing_key_field or ""
+        ok = not result.passed and any(field in str(s.get("paths", s)) for s in result.failing_keys)
+        click.echo(f"negative scenario: expected failure {'observed' if ok else 'NOT observed'}")
+        sys.exit(0 if ok else 1)
+    sys.exit(0 if result.passed else 1)

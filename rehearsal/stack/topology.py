@@ -106,12 +106,41 @@ class ConnectSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AppSettings:
+    """The sample monolith (``legacy_app``), its shadow workers and their ports.
+
+    The ports equal ``legacy_app.config.DEFAULT_PORTS`` (a test keeps them equal;
+    ``legacy_app`` must not import ``rehearsal``); ``threads`` is each gunicorn's.
+    """
+
+    order_port: int = 5000
+    inventory_port: int = 5001
+    payment_port: int = 5002
+    shipping_port: int = 5003
+    email_port: int = 5004
+    threads: int = 8
+    shadow_replicas: int = 2
+    shadow_metrics_port: int = 9400
+
+    def ports(self) -> dict[str, int]:
+        """Port of each service, in the order order, inventory, payment, shipping, email."""
+        return {
+            "order": self.order_port,
+            "inventory": self.inventory_port,
+            "payment": self.payment_port,
+            "shipping": self.shipping_port,
+            "email": self.email_port,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Topology:
     """Versions, ports and settings of the whole local stack."""
 
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     connect: ConnectSettings = field(default_factory=ConnectSettings)
+    app: AppSettings = field(default_factory=AppSettings)
     kafka_version: str = KAFKA_VERSION
     debezium_version: str = DEBEZIUM_VERSION
     postgres_major: int = POSTGRES_MAJOR

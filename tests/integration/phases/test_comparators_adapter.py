@@ -36,6 +36,8 @@ def test_comparison_runner_reads_both_sides_and_writes_comparators_evidence(
                 )
             )
         conn.execute(text("UPDATE event_out SET status = 'failed' WHERE order_id = 'o007'"))
+        # Phase 4 compares the event path (authoritative) with the verify-mode results.
+        conn.execute(text("UPDATE verify_out SET status = 'failed' WHERE order_id = 'o007'"))
     engine.dispose()
     data: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())
     data["reports_dir"] = str(tmp_path / "reports")

@@ -1,0 +1,191 @@
+"""Shadow pipeline throughput: end-to-end events/s of one worker vs the raw consume rate.
+
+One run, one topic (filled once with ``order.created`` records in the outbox router's shape):
+
+* ``raw``        — a bare confluent-kafka consumer, ``consume(num_messages, timeout)`` in a loop;
+* ``projection`` — ShadowWorker, order read model only (consume -> decode -> handler -> commit);
+* ``full-flow``  — ShadowWorker, the whole dual-mode chain (inventory, payment, shipping, email,
+  order read model, five follow-up events into ``shadow.outbox``) per event.
+
+Each worker variant uses its own consumer group and its own fresh database on the local stack;
+offsets stored after each committed batch, as in production. Run:
+
+    .venv/bin/python bench/bench_shadow.py --events 50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+
+from cutover_common.logging import configure_logging
+from rehearsal.stack.endpoints import load_endpoints
+from rehearsal.stack.pgadmin import create_database, drop_database
+from shadow.catalogue import initial_stock
+from shadow.effects import RecordingEffects
+from shadow.kafka import (
+    KafkaConsumerAdapter,
+    KafkaProducerAdapter,
+    consumer_config,
+    ensure_topics,
+)
+from shadow.processors import FLOW_CONTEXTS, FlowProcessor
+from shadow.runtime import RuntimeSettings, ShadowWorker
+from shadow.samples import order_payload, outbox_headers, outbox_value
+from shadow.store_pg import PostgresStore
+
+PARTITIONS = 6
+
+
+def fill(bootstrap: str, topic: str, n: int) -> float:
+    rng = random.Random(1)
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.num.messages": 10000,
+            "queue.buffering.max.messages": 500000,
+        }
+    )
+    started = time.perf_counter()
+    for i in range(n):
+        lines = [
+            (f"SKU-{rng.randint(1, 50):04d}", rng.randint(1, 3)) for _ in range(rng.randint(1, 3))
+        ]
+        method = "card_declined" if i % 10 == 0 else "card"
+        p = order_payload(
+            f"bench-{i:07d}", lines, payment_method=method, email=f"c{i % 997}@example.com"
+        )
+        producer.produce(
+            topic,
+            key=p["order_id"].encode(),
+            value=outbox_value(p),
+            headers=list(outbox_headers(str(uuid.uuid4()), "order.created", f"corr-{i}")),
+        )
+        if i % 1000 == 0:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    return time.perf_counter() - started
+
+
+def raw_rate(bootstrap: str, topic: str, n: int, batch: int) -> dict[str, Any]:
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    c.subscribe([topic])
+    got = 0
+    first: float | None = None
+    while got < n:
+        msgs = c.consume(batch, 1.0)
+        if msgs and first is None:
+            first = time.perf_counter()
+        got += sum(1 for m in msgs if m.error() is None)
+    elapsed = time.perf_counter() - (first or time.perf_counter())
+    c.close()
+    return {"events": got, "seconds": round(elapsed, 3), "events_per_s": round(got / elapsed)}
+
+
+def worker_rate(
+    bootstrap: str, dsn: str, topic: str, n: int, batch: int, contexts: frozenset[str]
+) -> dict[str, Any]:
+    store = PostgresStore(dsn)
+    store.ensure_schema(initial_stock())
+    group = f"bench-shadow-{uuid.uuid4().hex[:8]}"
+    worker = ShadowWorker(
+        KafkaConsumerAdapter(consumer_config(bootstrap, group)),
+        KafkaProducerAdapter(bootstrap),
+        store,
+        FlowProcessor(RecordingEffects(), contexts=contexts),
+        RuntimeSettings((topic,), f"{group}.dlq", batch_size=batch, batch_timeout=1.0),
+    )
+    worker.start()
+    done = 0
+    first: float | None = None
+    batches = 0
+    while done < n:
+        report = worker.step()
+        if report.consumed and first is None:
+            first = time.perf_counter() - 0.0
+        done += report.statuses.get("done", 0)
+        batches += 1 if report.consumed else 0
+    elapsed = time.perf_counter() - (first or time.perf_counter())
+    worker.close()
+    return {
+        "events": done,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round(done / elapsed),
+        "batches": batches,
+        "batch_size": batch,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50000)
+    parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    configure_logging(level="WARNING", stream=sys.stderr)
+    ep = load_endpoints()
+    topic = f"bench-shadow-{uuid.uuid4().hex[:8]}.order"
+    ensure_topics(ep.bootstrap_servers, {topic: PARTITIONS})
+    try:
+        return _run(ep, topic, args)
+    finally:
+        for fut in (
+            AdminClient({"bootstrap.servers": ep.bootstrap_servers}).delete_topics([topic]).values()
+        ):
+            fut.result(30)
+
+
+def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
+    fill_s = fill(ep.bootstrap_servers, topic, args.events)
+    results: dict[str, Any] = {
+        "events": args.events,
+        "partitions": PARTITIONS,
+        "fill_seconds": round(fill_s, 2),
+    }
+    results["raw"] = raw_rate(ep.bootstrap_servers, topic, args.events, args.batch_size)
+    for name, contexts in (("projection", frozenset({"order"})), ("full-flow", FLOW_CONTEXTS)):
+        db = f"bench_{uuid.uuid4().hex[:10]}"
+        create_database(ep, db)
+        try:
+            results[name] = worker_rate(
+                ep.bootstrap_servers, ep.dsn(db), topic, args.events, args.batch_size, contexts
+            )
+        finally:
+            drop_database(ep, db)
+        results[name]["pct_of_raw"] = round(
+            100 * results[name]["events_per_s"] / results["raw"]["events_per_s"], 1
+        )
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        print(f"topic {topic}: {args.events} events, {PARTITIONS} partitions")
+        for name in ("raw", "projection", "full-flow"):
+            r = results[name]
+            pct = f" ({r['pct_of_raw']}% of raw)" if "pct_of_raw" in r else ""
+            print(
+                f"{name:>11}: {r['events_per_s']:>9,} events/s  [{r['events']} in {r['seconds']}s]{pct}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""``cutover compare run|watch|report|calibrate|merge`` and ``cutover repair``.
+
+Exit codes of ``run``, ``watch``, ``report`` and ``merge`` follow the verdict:
+pass 0, warn 3, fail 4, low-confidence 5 (1 for a toolkit error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import structlog
+
+from comparators import commands
+from comparators.outbox import PostgresOutbox
+from comparators.partition import Partition
+from comparators.plan import CompareConfig, load_config
+from comparators.sources import CallableSource, OutcomeSource, SqlSource
+from comparators.watch import FileWatermarkStore, PostgresWatermarkStore, WatermarkStore
+from cutover_common.cli import echo_json
+from cutover_common.logging import configure_logging
+
+_plan = click.option(
+    "--plan",
+    "plan_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Migration plan (YAML).",
+)
+_context = click.option(
+    "--context", required=True, help="Bounded context to compare (a key of contexts:)."
+)
+_gate = click.option(
+    "--gate", default="dual_write", show_default=True, help="Gate whose thresholds apply."
+)
+_json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def _logs_to_stderr() -> None:
+    """Log lines go to stderr so ``--json`` on stdout stays parseable (unless the entry
+    point configured logging already)."""
+    if not structlog.is_configured():
+        configure_logging(stream=sys.stderr)
+
+
+def _config(plan_path: Path, context: str, gate: str) -> CompareConfig:
+    return load_config(plan_path, context, gate)
+
+
+def _now(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).astimezone(UTC) if text else None
+
+
+@click.group("compare")
+def compare() -> None:
+    """Compare control (sync) and candidate (event) outcomes; judge; write evidence.
+
+    Exit codes: pass 0, warn 3, fail 4, low-confidence 5.
+    """
+    _logs_to_stderr()
+
+
+@compare.command("run")
+@_plan
+@_context
+@_gate
+@click.option(
+    "--partition", default="0/1", show_default=True, help="Key-hash range i/n of this worker."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write evidence.json, report.html, summary.md, junit.xml here.",
+)
+@click.option(
+    "--noise",
+    "noise_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A/A noise floor JSON (from `compare calibrate`).",
+)
+@click.option("--now", "now_text", help="Judge as of this ISO time (default: now).")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@_json
+@click.pass_context
+def run_cmd(  # noqa: PLR0917
+    ctx: click.Context,
+    plan_path: Path,
+    context: str,
+    gate: str,
+    partition: str,
+    out_dir: Path | None,
+    noise_path: Path | None,
+    now_text: str | None,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Compare once over every settled key."""
+    outcome = commands.run_compare(
+        _config(plan_path, context, gate),
+        now=_now(now_text),
+        partition=Partition.parse(partition),
+        noise=commands.load_noise(noise_path) if noise_path else None,
+        out_dir=out_dir,
+        stdout=sys.stdout,
+        as_json=as_json,
+        progress=progress and not as_json and sys.stderr.isatty(),
+    )
+    ctx.exit(outcome.verdict.exit_code)
+
+
+@compare.command("watch")
+@_plan
+@_context
+@_gate
+@click.option("--name", help="Watcher name (default: <context>).")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".cutover/compare"),
+    show_default=True,
+    help="Keep the watermark in a file here.",
+)
+@click.option(
+    "--state-db-env",
+    help="Keep the watermark in table cutover_compare_watermarks of the database "
+    "whose URL is in this environment variable.",
+)
+@click.option(
+    "--interval", type=float, default=10.0, show_default=True, help="Seconds between steps."
+)
+@click.option(
+    "--iterations", type=int, help="Stop after this many steps (default: run until interrupted)."
+)
+@click.option("--partition", default="0/1", show_default=True)
+@click.pass_context
+def watch_cmd(  # noqa: PLR0917
+    ctx: click.Context,
+    plan_path: Path,
+    context: str,
+    gate: str,
+    name: str | None,
+    state_dir: Path,
+    state_db_env: str | None,
+    interval: float,
+    iterations: int | None,
+    partition: str,
+) -> None:
+    """Compare continuously, judging keys as their settle windows close."""
+    store: WatermarkStore
+    if state_db_env:
+        if state_db_env not in os.environ:
+            raise click.BadParameter(f"environment variable {state_db_env} is not set")
+        store = PostgresWatermarkStore(os.environ[state_db_env])
+    else:
+        store = FileWatermarkStore(state_dir)
+    verdict = commands.watch_compare(
+        _config(plan_path, context, gate),
+        store,
+        name=name or context,
+        interval=interval,
+        iterations=iterations,
+        partition=Partition.parse(partition),
+    )
+    ctx.exit(verdict.exit_code)
+
+
+@compare.command("report")
+@click.argument("evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.pass_context
+def report_cmd(ctx: click.Context, evidence: Path, out_dir: Path) -> None:
+    """Render a saved evidence.json as HTML, Markdown and JUnit XML again."""
+    doc = json.loads(evidence.read_text())
+    for path in commands.write_reports(doc, out_dir):
+        click.echo(str(path))
+    ctx.exit(int(doc["verdict"]["exit_code"]))
+
+
+@compare.command("merge")
+@click.argument(
+    "evidence",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
+@_json
+@click.pass_context
+def merge_cmd(
+    ctx: click.Context, evidence: tuple[Path, ...], out_dir: Path | None, as_json: bool
+) -> None:
+    """Merge the evidence of partition runs into one result and verdict."""
+    docs = [json.loads(p.read_text()) for p in evidence]
+    doc = commands.merge_evidence(docs)
+    if out_dir:
+        commands.write_reports(doc, out_dir)
+    if as_json:
+        echo_json(doc)
+    else:
+        commands.print_summary(doc, sys.stdout)
+    ctx.exit(doc["verdict"]["exit_code"])
+
+
+@compare.command("calibrate")
+@_plan
+@_context
+@click.option("--second-sql", help="SQL of the second (identical) candidate pipeline.")
+@click.option("--second-callable", help="'module:function' of the second candidate pipeline.")
+@click.option(
+    "--second-db-env", help="Environment variable holding the second pipeline's database URL."
+)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def calibrate_cmd(  # noqa: PLR0917
+    plan_path: Path,
+    context: str,
+    second_sql: str | None,
+    second_callable: str | None,
+    second_db_env: str | None,
+    out_path: Path,
+) -> None:
+    """A/A: measure the noise floor between two identical candidate pipelines."""
+    config = _config(plan_path, context, "dual_write")
+    second: OutcomeSource
+    if second_callable:
+        second = CallableSource(second_callable, name="candidate-b", key=config.options.key)
+    elif second_sql and second_db_env and second_db_env in os.environ:
+        second = SqlSource(
+            os.environ[second_db_env], second_sql, name="candidate-b", key=config.options.key
+        )
+    else:
+        raise click.UsageError("give --second-callable, or --second-sql with a set --second-db-env")
+    noise, result = commands.calibrate_noise(config.candidate, second, config)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(
+        json.dumps({"noise": noise.to_dict(), "result": result.to_dict()}, default=str)
+    )
+    click.echo(f"noise floor {noise.rate:.6f} over {noise.settled} keys -> {out_path}")
+
+
+@click.command("repair")
+@_plan
+@_context
+@click.option("--apply", is_flag=True, help="Write the events (default: dry run).")
+@click.option("--yes", is_flag=True, help="Confirm --apply without a prompt.")
+@click.option(
+    "--outbox-db-env",
+    help="Environment variable with the URL of the database holding the outbox "
+    "(default: the plan's system database).",
+)
+@click.option(
+    "--event-type", help="Event type to emit for missing keys (default: the context's first event)."
+)
+@click.option(
+    "--run-id", help="Repair run id (default: a new one); same id twice writes nothing new."
+)
+@_json
+def repair(  # noqa: PLR0917
+    plan_path: Path,
+    context: str,
+    apply: bool,
+    yes: bool,
+    outbox_db_env: str | None,
+    event_type: str | None,
+    run_id: str | None,
+    as_json: bool,
+) -> None:
+    """Propose (and with --apply --yes write) compensating outbox events for missing keys."""
+    _logs_to_stderr()
+    config = _config(plan_path, context, "dual_write")
+    if apply and not yes:
+        raise click.UsageError("--apply writes to the outbox: add --yes to confirm")
+    writer = None
+    if apply:
+        env = outbox_db_env or _system_db_env(plan_path)
+        if not env or env not in os.environ:
+            raise click.UsageError("no outbox database: set --outbox-db-env to a set variable")
+        writer = PostgresOutbox(os.environ[env])
+    commands.repair(
+        config, writer=writer, apply=apply, run_id=run_id, as_json=as_json, event_type=event_type
+    )
+
+
+def _system_db_env(plan_path: Path) -> str | None:
+    import yaml
+
+    data = yaml.safe_load(plan_path.read_text()) or {}
+    ref = ((data.get("system") or {}).get("database") or {}).get("url_env")
+    return str(ref) if ref else None

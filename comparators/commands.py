@@ -1,0 +1,295 @@
+"""The comparators' commands as plain functions (the CLI is a thin layer over these).
+
+Each takes its inputs as values and an injectable ``stdout``; each returns what
+it computed so tests (and ``phases`` gates) can use it without the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from comparators import report
+from comparators.diff import Scope, observe, summarise
+from comparators.invariants import resolve_all
+from comparators.noise import NoiseFloor
+from comparators.outbox import OutboxWriter
+from comparators.partition import Partition
+from comparators.plan import CompareConfig
+from comparators.repair import RepairPlan, propose
+from comparators.result import Category, ComparisonResult, KeyResult, merge
+from comparators.sources import OutcomeSource, ReadWindow, pushdown_window
+from comparators.verdict import Verdict, VerdictPolicy, decide
+from comparators.watch import WatermarkStore, watch_step
+from cutover_common.cli import echo_json
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """A finished run: the result, the verdict and the evidence document."""
+
+    result: ComparisonResult
+    verdict: Verdict
+    evidence: dict[str, Any]
+    files: tuple[Path, ...] = ()
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+
+
+def _with_progress(
+    items: Iterable[KeyResult], enabled: bool, stream: TextIO
+) -> Iterator[KeyResult]:
+    if not enabled:
+        yield from items
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description} {task.completed:,} keys"))
+    console = Console(file=stream, stderr=stream is sys.stderr)
+    with Progress(*columns, TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("comparing", total=None)
+        for n, item in enumerate(items, 1):
+            if n % 2000 == 0:
+                bar.update(task, completed=n)
+            yield item
+
+
+def write_reports(doc: dict[str, Any], out_dir: Path) -> tuple[Path, ...]:
+    """Write evidence.json, report.html, summary.md and junit.xml into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "evidence.json": json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n",
+        "report.html": report.html(doc),
+        "summary.md": report.markdown(doc),
+        "junit.xml": report.junit(doc),
+    }
+    paths = []
+    for name, text in files.items():
+        path = out_dir / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return tuple(paths)
+
+
+def print_summary(doc: dict[str, Any], stdout: TextIO) -> None:
+    """A rich table of the verdict and counts, for humans."""
+    console = Console(file=stdout, highlight=False)
+    v, f = doc["verdict"], doc["figures"]
+    table = Table(title=f"compare {doc['context']}: {v['status'].upper()}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name in (
+        "settled",
+        "matched",
+        "pending",
+        "match_rate",
+        "wilson_lower",
+        "adjusted_match_rate",
+    ):
+        table.add_row(name, "n/a" if f[name] is None else str(f[name]))
+    for name, n in doc["counts"].items():
+        table.add_row(f"keys {name}", str(n))
+    console.print(table)
+    for reason in v["reasons"]:
+        console.print(f"- {reason}")
+    for sample in doc["result"]["samples"][:10]:
+        paths = ", ".join(d["path"] for d in sample["differences"]) or "-"
+        console.print(f"  {sample['category']:<10} {sample['key']}  {paths}")
+
+
+def run_compare(
+    config: CompareConfig,
+    *,
+    now: datetime | None = None,
+    partition: Partition | None = None,
+    noise: NoiseFloor | None = None,
+    out_dir: Path | None = None,
+    stdout: TextIO | None = None,
+    as_json: bool = False,
+    progress: bool = False,
+    run_id: str | None = None,
+) -> RunOutcome:
+    """Compare control and candidate of one context once; write evidence; print the verdict."""
+    out = stdout or sys.stdout
+    part = partition or Partition()
+    clock = now or datetime.now(UTC)
+    invariants = resolve_all(config.invariants)
+    window = pushdown_window(
+        config.control,
+        config.candidate,
+        config.options.ignore,
+        bool(invariants),
+        ReadWindow(partition=part),
+    )
+    started = time.perf_counter()
+    keys = observe(
+        config.control.observations(window),
+        config.candidate.observations(window),
+        config.options,
+        Scope(now=clock, partition=part),
+        invariants,
+    )
+    result = summarise(_with_progress(keys, progress, sys.stderr), config.options)
+    verdict = decide(result, config.policy, noise)
+    info = report.RunInfo(
+        run_id=run_id or new_run_id(),
+        context=config.context,
+        control=config.control.name,
+        candidate=config.candidate.name,
+        partition=str(part),
+        plan_hash=config.plan_hash,
+        generated_at=clock,
+    )
+    rules = report.options_summary(config.options)
+    doc = report.evidence(
+        result, verdict, policy=config.policy, info=info, rules=rules, noise=noise
+    )
+    log.info(
+        "compare.done",
+        context=config.context,
+        status=str(verdict.status),
+        settled=result.settled,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    files = write_reports(doc, out_dir) if out_dir else ()
+    if as_json:
+        echo_json(doc, stream=out)
+    else:
+        print_summary(doc, out)
+    return RunOutcome(result, verdict, doc, files)
+
+
+def merge_evidence(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One evidence document from the documents of partition runs (results merged, re-judged)."""
+    first = docs[0]
+    result = merge(ComparisonResult.from_dict(d["result"]) for d in docs)
+    policy = VerdictPolicy(**first["thresholds"])
+    noise = NoiseFloor(**first["noise"])
+    verdict = decide(result, policy, noise)
+    info = report.RunInfo(
+        run_id="merged-" + "+".join(sorted(d["run_id"] for d in docs)),
+        context=first["context"],
+        control=first["sources"]["control"],
+        candidate=first["sources"]["candidate"],
+        partition=",".join(d["partition"] for d in docs),
+        plan_hash=first.get("plan_hash"),
+    )
+    return report.evidence(
+        result, verdict, policy=policy, info=info, rules=first["rules"], noise=noise
+    )
+
+
+def calibrate_noise(
+    first: OutcomeSource,
+    second: OutcomeSource,
+    config: CompareConfig,
+    *,
+    now: datetime | None = None,
+) -> tuple[NoiseFloor, ComparisonResult]:
+    """A/A: compare two candidate sources; their disagreement rate is the noise floor."""
+    window = pushdown_window(first, second, config.options.ignore, False, ReadWindow())
+    scope = Scope(now=now or datetime.now(UTC))
+    keys = observe(first.observations(window), second.observations(window), config.options, scope)
+    result = summarise(keys, config.options)
+    return NoiseFloor.from_result(result), result
+
+
+def load_noise(path: Path) -> NoiseFloor:
+    data = json.loads(path.read_text())
+    noise = data.get("noise", data)
+    return NoiseFloor(float(noise["rate"]), int(noise["settled"]), int(noise["disagreements"]))
+
+
+def watch_compare(
+    config: CompareConfig,
+    store: WatermarkStore,
+    *,
+    name: str,
+    interval: float = 10.0,
+    iterations: int | None = None,
+    stdout: TextIO | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+    partition: Partition | None = None,
+) -> Verdict:
+    """Compare continuously: each step judges newly settled keys and persists the watermark."""
+    out = stdout or sys.stdout
+    state = store.load(name)
+    invariants = resolve_all(config.invariants)
+    verdict = decide(state.result, config.policy)
+    step_no = 0
+    while iterations is None or step_no < iterations:
+        if step_no:
+            sleep(interval)
+        step = watch_step(
+            config.control,
+            config.candidate,
+            config.options,
+            state,
+            clock(),
+            invariants=invariants,
+            partition=partition,
+        )
+        state = step.state
+        store.save(name, state)
+        verdict = decide(state.result, config.policy)
+        out.write(
+            f"step {state.steps}: +{step.increment.settled} settled, {step.pending} pending, "
+            f"total {state.result.settled} settled, match rate "
+            f"{verdict.match_rate:.6f}, verdict {verdict.status}\n"
+        )
+        out.flush()
+        step_no += 1
+    return verdict
+
+
+def repair(
+    config: CompareConfig,
+    *,
+    writer: OutboxWriter | None,
+    apply: bool = False,
+    run_id: str | None = None,
+    now: datetime | None = None,
+    stdout: TextIO | None = None,
+    as_json: bool = False,
+    event_type: str | None = None,
+) -> tuple[RepairPlan, int]:
+    """Propose compensating outbox events for missing keys; write them only when ``apply``."""
+    out = stdout or sys.stdout
+    window = pushdown_window(
+        config.control, config.candidate, config.options.ignore, False, ReadWindow()
+    )
+    keys = observe(
+        config.control.observations(window),
+        config.candidate.observations(window),
+        config.options,
+        Scope(now=now or datetime.now(UTC)),
+    )
+    wanted = (k for k in keys if k.category in (Category.MISSING, Category.DIVERGENT))
+    plan = propose(wanted, event_type or config.event_type, run_id or new_run_id())
+    written = writer.write(plan.events) if apply and writer is not None else 0
+    if as_json:
+        echo_json({**plan.to_dict(), "applied": apply, "written": written}, stream=out)
+    else:
+        mode = f"applied ({written} new rows)" if apply else "dry run (nothing written)"
+        out.write(f"repair {plan.run_id}: {len(plan.events)} events for missing keys, {mode}\n")
+        for e in plan.events:
+            out.write(f"  emit {e.type} for {e.aggregateid} (causation {e.causation_id})\n")
+        for d in plan.divergent:
+            paths = ", ".join(x.path for x in d.differences)
+            out.write(f"  divergent {d.key}: {paths}\n")
+    return plan, written

@@ -1,0 +1,88 @@
+"""Errors raised by the comparators, all under :class:`ComparatorError`."""
+
+from __future__ import annotations
+
+from cutover_common.errors import CutoverError
+
+
+class ComparatorError(CutoverError):
+    """Base of every error the comparators raise on purpose."""
+
+
+class RuleError(ComparatorError):
+    """Raised when a comparison rule (path, tolerance, unit, normaliser) is malformed."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(f"bad comparison rule {rule!r}: {reason}")
+        self.rule = rule
+        self.reason = reason
+
+
+class ImportTargetError(ComparatorError):
+    """Raised when a ``"module:attribute"`` reference (callable source, invariant,
+    normaliser, payload builder) cannot be imported."""
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(
+            f"cannot load {target!r}: {reason}", hint="use the form 'package.module:name'"
+        )
+        self.target = target
+        self.reason = reason
+
+
+class UnsortedSourceError(ComparatorError):
+    """Raised when a source that promised key order yields a key smaller than the previous one."""
+
+    def __init__(self, side: str, previous: str, key: str) -> None:
+        super().__init__(
+            f"{side} source is not sorted by key: {key!r} came after {previous!r}",
+            hint='order the query by the key (the comparators add ORDER BY key COLLATE "C")',
+        )
+        self.side = side
+        self.previous = previous
+        self.key = key
+
+
+class SourceError(ComparatorError):
+    """Raised when an outcome source cannot be read (bad SQL, lost connection, bad row)."""
+
+    def __init__(self, side: str, reason: str) -> None:
+        super().__init__(f"{side} source failed: {reason}")
+        self.side = side
+        self.reason = reason
+
+
+class UnknownInvariantError(ComparatorError):
+    """Raised when the plan names an invariant that is neither built in nor importable."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"unknown invariant {name!r}",
+            hint="use a built-in name or 'module:function' for a custom one",
+        )
+        self.name = name
+
+
+class PlanError(ComparatorError):
+    """Raised when the plan's comparison section is missing or invalid for a context."""
+
+    def __init__(self, context: str, reason: str) -> None:
+        super().__init__(f"plan context {context!r}: {reason}")
+        self.context = context
+        self.reason = reason
+
+
+class PartitionError(ComparatorError):
+    """Raised for a malformed ``--partition i/n`` value."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"bad partition {text!r}", hint="use i/n with 0 <= i < n, e.g. 0/4")
+        self.text = text
+
+
+class MergeError(ComparatorError):
+    """Raised when results that cannot be merged (different sample limits/buckets) are merged."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cannot merge comparison results: {reason}")
+        self.reason = reason

@@ -1,0 +1,172 @@
+"""The comparison part of the migration plan (an edge: pydantic models, then plain values).
+
+``phases`` owns the whole plan schema; this module reads only what the
+comparators need for one context, tolerating everything else::
+
+    system:   {database: {url_env: LEGACY_DATABASE_URL}}
+    contexts:
+      order:
+        events: [order.created]
+        outcome: {sync_query: "...", event_query: "...", key: order_id,
+                  event_database: {url_env: SHADOW_DATABASE_URL}}
+                  # or sync_callable / event_callable: "module:function"
+        compare: {ignore: [produced_at], tolerance: {total: 0.005}, settle_seconds: 5,
+                  truncate: {produced_at: second},
+                  case_insensitive: [notifications.recipient],
+                  normalisers: ["pkg.mod:Normaliser"]}
+        invariants: [payment_captured_once, payment_equals_total]
+    gates:
+      dual_write: {min_settled_keys: 1000, min_match_rate: 0.999, ...}
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from comparators.errors import PlanError
+from comparators.report import plan_hash
+from comparators.rules import CompareOptions, Tolerance, TruncateTimestamps, load_normaliser
+from comparators.sources import CallableSource, OutcomeSource, SqlSource
+from comparators.verdict import VerdictPolicy
+
+DEFAULT_IGNORE = ("produced_at", "source")
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class DatabaseRef(_Loose):
+    url_env: str | None = None
+
+
+class OutcomeSpec(_Loose):
+    key: str = "order_id"
+    sync_query: str | None = None
+    event_query: str | None = None
+    sync_callable: str | None = None
+    event_callable: str | None = None
+    sync_database: DatabaseRef | None = None
+    event_database: DatabaseRef | None = None
+
+
+class CompareSpec(_Loose):
+    ignore: list[str] = []
+    decimals: list[str] = ["total", "payment.amount"]
+    tolerance: dict[str, Decimal] = {}
+    truncate: dict[str, str] = {}
+    case_insensitive: list[str] = []
+    unordered: list[str] = ["reservation.lines", "notifications"]
+    normalisers: list[str] = []
+    settle_seconds: float = 5.0
+    sample_limit: int = 20
+
+
+class ContextSpec(_Loose):
+    events: list[str] = []
+    outcome: OutcomeSpec = OutcomeSpec()
+    compare: CompareSpec = CompareSpec()
+    invariants: list[str] = []
+
+
+class SystemSpec(_Loose):
+    database: DatabaseRef = DatabaseRef()
+
+
+class PlanSpec(_Loose):
+    system: SystemSpec = SystemSpec()
+    contexts: dict[str, ContextSpec] = {}
+    gates: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class CompareConfig:
+    """Everything a comparison run of one context needs, resolved from the plan."""
+
+    context: str
+    control: OutcomeSource
+    candidate: OutcomeSource
+    options: CompareOptions
+    invariants: tuple[str, ...] = ()
+    policy: VerdictPolicy = field(default_factory=VerdictPolicy)
+    event_type: str = "order.created"
+    plan_hash: str | None = None
+
+
+def options_from(spec: CompareSpec, key: str) -> CompareOptions:
+    by_unit: dict[str, list[str]] = {}
+    for path, unit in spec.truncate.items():
+        by_unit.setdefault(unit, []).append(path)
+    return CompareOptions(
+        key=key,
+        ignore=tuple(dict.fromkeys((*DEFAULT_IGNORE, *spec.ignore))),
+        decimals=tuple(spec.decimals),
+        tolerances=tuple(Tolerance(p, Decimal(str(t))) for p, t in spec.tolerance.items()),
+        truncate=tuple(TruncateTimestamps(tuple(ps), unit) for unit, ps in by_unit.items()),
+        case_insensitive=tuple(spec.case_insensitive),
+        unordered=tuple(spec.unordered),
+        normalisers=tuple(load_normaliser(n) for n in spec.normalisers),
+        settle=timedelta(seconds=spec.settle_seconds),
+        sample_limit=spec.sample_limit,
+    )
+
+
+def policy_from(gate: dict[str, Any]) -> VerdictPolicy:
+    known = set(VerdictPolicy.__dataclass_fields__)
+    return VerdictPolicy(**{k: v for k, v in gate.items() if k in known})
+
+
+def _url(context: str, ref: DatabaseRef | None, fallback: DatabaseRef, env: dict[str, str]) -> str:
+    name = (ref or fallback).url_env
+    if not name:
+        raise PlanError(context, "no database url_env for an SQL outcome source")
+    if name not in env:
+        raise PlanError(context, f"environment variable {name} is not set")
+    return env[name]
+
+
+def _source(
+    context: str, side: str, spec: OutcomeSpec, system: SystemSpec, env: dict[str, str]
+) -> OutcomeSource:
+    query = spec.sync_query if side == "sync" else spec.event_query
+    target = spec.sync_callable if side == "sync" else spec.event_callable
+    db = spec.sync_database if side == "sync" else spec.event_database
+    if target:
+        return CallableSource(target, name=f"{side}:{target}", key=spec.key)
+    if query:
+        return SqlSource(_url(context, db, system.database, env), query, name=side, key=spec.key)
+    raise PlanError(context, f"outcome needs {side}_query or {side}_callable")
+
+
+def load_config(
+    path: Path, context: str, gate: str = "dual_write", env: dict[str, str] | None = None
+) -> CompareConfig:
+    """Read the plan file and resolve the comparison of ``context`` under ``gate``."""
+    raw = path.read_bytes()
+    try:
+        plan = PlanSpec.model_validate(yaml.safe_load(raw) or {})
+    except (ValidationError, yaml.YAMLError) as exc:
+        summary = " ".join(str(exc).split())[:300]
+        raise PlanError(context, f"invalid plan {path}: {summary}") from exc
+    if context not in plan.contexts:
+        raise PlanError(context, f"not in the plan (have: {', '.join(sorted(plan.contexts))})")
+    ctx = plan.contexts[context]
+    environ = dict(os.environ if env is None else env)
+    return CompareConfig(
+        context=context,
+        control=_source(context, "sync", ctx.outcome, plan.system, environ),
+        candidate=_source(context, "event", ctx.outcome, plan.system, environ),
+        options=options_from(ctx.compare, ctx.outcome.key),
+        invariants=tuple(ctx.invariants),
+        policy=policy_from(plan.gates.get(gate, {})),
+        event_type=ctx.events[0] if ctx.events else "order.created",
+        plan_hash=plan_hash(raw),
+    )

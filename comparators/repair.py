@@ -1,0 +1,135 @@
+"""Repair proposals (pure): compensating outbox events for missing keys, reports for divergent ones.
+
+For a ``missing`` key (the control did it, the candidate never saw it) the
+repair is to emit the event the candidate missed again, through the outbox,
+so the normal CDC path delivers it: ``type`` is the missing event type,
+``aggregateid`` the key, ``causation_id`` ``"repair:<run id>"``. The event id
+is derived from the run id and the key (UUID v5), so applying the same run
+twice inserts nothing new. Divergent keys are not rewritten: the report says
+what differs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from comparators.explain import Difference
+from comparators.result import Category, KeyResult
+from comparators.values import parse_decimal
+
+PayloadBuilder = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+_NAMESPACE = uuid.UUID("6f1c3c8e-3f55-4a53-9b3e-6c7f2f0b9a10")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One row for the ``outbox`` table (Debezium Outbox Event Router layout)."""
+
+    id: uuid.UUID
+    aggregatetype: str
+    aggregateid: str
+    type: str
+    payload: dict[str, Any]
+    correlation_id: str | None
+    causation_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": str(self.id),
+            "aggregatetype": self.aggregatetype,
+            "aggregateid": self.aggregateid,
+            "type": self.type,
+            "payload": self.payload,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DivergenceReport:
+    """What differs for a divergent key (nothing is written for it)."""
+
+    key: str
+    differences: tuple[Difference, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "differences": [d.to_dict() for d in self.differences]}
+
+
+@dataclass(frozen=True, slots=True)
+class RepairPlan:
+    """Everything a repair run would do."""
+
+    run_id: str
+    events: tuple[OutboxEvent, ...]
+    divergent: tuple[DivergenceReport, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "events": [e.to_dict() for e in self.events],
+            "divergent": [d.to_dict() for d in self.divergent],
+        }
+
+
+def default_payload(event_type: str, control: Mapping[str, Any]) -> dict[str, Any]:
+    """Rebuild an event payload from the control outcome (the contract's shape where known).
+
+    For ``order.created`` the fields the outcome carries are filled in
+    (items from the reservation when the row has no ``items``); any other type
+    carries the control outcome itself. Rows may add columns (``customer_id``,
+    ``customer_email``, ``items``, ``payment_method``) to make it complete.
+    """
+    if event_type != "order.created":
+        return {"order_id": str(control.get("order_id")), "outcome": dict(control), "repair": True}
+    res = control.get("reservation")
+    lines = res.get("lines", []) if isinstance(res, Mapping) else []
+    items = control.get("items") or [{"sku": ln["sku"], "qty": ln["qty"]} for ln in lines]
+    notes = control.get("notifications") or []
+    email = control.get("customer_email") or (notes[0].get("recipient") if notes else None)
+    total = parse_decimal(control.get("total"))
+    payload: dict[str, Any] = {
+        "order_id": str(control.get("order_id")),
+        "customer_id": control.get("customer_id"),
+        "customer_email": email,
+        "items": items,
+        "total": f"{total:.2f}" if total is not None else None,
+        "currency": "EUR",
+        "payment_method": control.get("payment_method"),
+        "repair": True,
+    }
+    return payload
+
+
+def propose(
+    results: Iterable[KeyResult],
+    event_type: str,
+    run_id: str,
+    payload: PayloadBuilder = default_payload,
+    aggregatetype: str | None = None,
+) -> RepairPlan:
+    """Outbox events for every missing key, reports for every divergent key."""
+    agg = aggregatetype or event_type.split(".", 1)[0]
+    events: list[OutboxEvent] = []
+    divergent: list[DivergenceReport] = []
+    for res in results:
+        if res.category is Category.MISSING and res.control is not None:
+            corr = res.control.get("correlation_id")
+            events.append(
+                OutboxEvent(
+                    id=uuid.uuid5(_NAMESPACE, f"{run_id}/{event_type}/{res.key}"),
+                    aggregatetype=agg,
+                    aggregateid=res.key,
+                    type=event_type,
+                    payload=payload(event_type, res.control),
+                    correlation_id=str(corr) if corr else None,
+                    causation_id=f"repair:{run_id}",
+                )
+            )
+        elif res.category is Category.DIVERGENT:
+            divergent.append(DivergenceReport(res.key, res.differences))
+    return RepairPlan(run_id, tuple(events), tuple(divergent))

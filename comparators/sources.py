@@ -1,0 +1,280 @@
+"""Outcome sources (I/O): where control and candidate observations come from.
+
+Every source yields :class:`~comparators.diff.Observation` sorted by key, for
+one :class:`ReadWindow` (rows newer than a watermark, one key-hash partition).
+
+* :class:`SqlSource` — any SQL returning one row per order, with columns named
+  like ``Outcome.to_dict()`` keys or a single JSON column ``outcome``; read
+  through a psycopg server-side (named) cursor in ``itersize`` batches, ordered
+  and filtered on the server, so memory stays bounded. ``jsonb`` columns stay
+  unparsed text until a record must be looked into (:class:`RawJson`). With
+  digest pushdown (both sides SQL, no invariants) Postgres hashes every row and
+  only the keys whose digests differ are fetched in full (:class:`DeferredRecord`).
+* :class:`CallableSource` — ``"module:function"`` returning an iterable of
+  :class:`~events.outcome.Outcome` (or dicts of the same shape).
+* :class:`InMemorySource` — a list, for tests and the A/A calibration of fakes.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import psycopg
+import structlog
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
+from psycopg.rows import dict_row
+
+from comparators.diff import Observation, observation, sort_observations
+from comparators.errors import SourceError
+from comparators.partition import Partition
+from comparators.rules import load_target
+from comparators.values import RawJson
+from events.outcome import Outcome
+
+log = structlog.get_logger(__name__)
+
+JSON_COLUMN = "outcome"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadWindow:
+    """Which rows to read: ``produced_at`` after ``since`` (if set), keys in ``partition``.
+
+    ``digest_ignore`` (set by :func:`pushdown_window` when both sides can) asks SQL
+    sources for digests instead of rows: Postgres hashes each row's JSON form
+    without those top-level fields, and full rows are fetched only for keys
+    whose digests differ.
+    """
+
+    since: datetime | None = None
+    partition: Partition = field(default_factory=Partition)
+    digest_ignore: tuple[str, ...] | None = None
+
+    def admits(self, obs: Observation) -> bool:
+        return (self.since is None or obs.produced_at > self.since) and self.partition.contains(
+            obs.key
+        )
+
+
+class OutcomeSource(Protocol):
+    """A port: key-sorted observations of one side."""
+
+    @property
+    def name(self) -> str: ...
+
+    def observations(self, window: ReadWindow) -> Iterator[Observation]: ...
+
+
+def _as_record(item: Outcome | Mapping[str, Any]) -> Mapping[str, Any]:
+    return item.to_dict() if isinstance(item, Outcome) else item
+
+
+@dataclass(frozen=True, slots=True)
+class InMemorySource:
+    """Records held in memory (``Outcome`` objects or ``to_dict()`` dicts)."""
+
+    records: Sequence[Outcome | Mapping[str, Any]]
+    name: str = "memory"
+    key: str = "order_id"
+
+    def observations(self, window: ReadWindow) -> Iterator[Observation]:
+        items = (observation(_as_record(r), self.key, self.name) for r in self.records)
+        yield from sort_observations(o for o in items if window.admits(o))
+
+
+@dataclass(frozen=True, slots=True)
+class CallableSource:
+    """``"module:function"`` returning an iterable of outcomes; ``kwargs`` are passed to it.
+
+    Unless ``presorted`` (the function yields in key order, ``str`` comparison),
+    the rows are sorted in memory.
+    """
+
+    target: str
+    name: str = "callable"
+    key: str = "order_id"
+    presorted: bool = False
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def observations(self, window: ReadWindow) -> Iterator[Observation]:
+        fn: Callable[..., Iterable[Outcome | Mapping[str, Any]]] = load_target(self.target)
+        items = (observation(_as_record(r), self.key, self.name) for r in fn(**self.kwargs))
+        admitted = (o for o in items if window.admits(o))
+        yield from admitted if self.presorted else sort_observations(admitted)
+
+
+@contextmanager
+def translate_errors(side: str) -> Iterator[None]:
+    """psycopg errors become :class:`SourceError` (without the connection string)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise SourceError(side, f"{type(exc).__name__}: {exc}".strip()) from exc
+
+
+def libpq_url(url: str) -> str:
+    """Accept SQLAlchemy URLs too: ``postgresql+psycopg://`` -> ``postgresql://``."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+')[0]}{sep}{rest}" if sep else url
+
+
+@dataclass(frozen=True, slots=True)
+class SqlSource:
+    """Rows of ``sql`` (one per order) read with a server-side cursor.
+
+    ``conninfo`` is a libpq/SQLAlchemy URL or DSN (it holds the password: it is
+    never logged). The query is wrapped, never edited: the source adds the
+    window filter and ``ORDER BY key COLLATE "C"`` around it.
+    """
+
+    conninfo: str = field(repr=False)
+    sql: str
+    name: str = "sql"
+    key: str = "order_id"
+    itersize: int = 5000
+    lazy_json: bool = True
+    pushdown: bool = True
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(libpq_url(self.conninfo))
+        if self.lazy_json:
+            conn.adapters.register_loader("jsonb", _RawJsonLoader)
+            conn.adapters.register_loader("json", _RawJsonLoader)
+        return conn
+
+    def columns(self, conn: psycopg.Connection[Any]) -> list[str]:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM ({self._inner()}) AS src LIMIT 0")
+            return [c.name for c in cur.description or ()]
+
+    def _inner(self) -> str:
+        return self.sql.strip().rstrip(";")
+
+    def _exprs(self, columns: Sequence[str]) -> tuple[str, str, str]:
+        """SQL for the key, ``produced_at`` and the row's JSON document."""
+        if list(columns) == [JSON_COLUMN]:
+            doc = f"(src.{JSON_COLUMN})::jsonb"
+            return f"{doc}->>'{self.key}'", f"({doc}->>'produced_at')::timestamptz", doc
+        if self.key in columns:
+            return f'src."{self.key}"::text', 'src."produced_at"', "to_jsonb(src)"
+        raise SourceError(self.name, f"query has no column {self.key!r} (nor one JSON 'outcome')")
+
+    def query(self, columns: Sequence[str], window: ReadWindow) -> tuple[str, dict[str, Any]]:
+        """The wrapped SQL and its parameters for ``window`` (rows, or digests)."""
+        key_expr, at_expr, doc_expr = self._exprs(columns)
+        where = [window.partition.sql_predicate(key_expr)]
+        params: dict[str, Any] = {}
+        if window.since is not None:
+            where.append(f"{at_expr} > %(since)s")
+            params["since"] = window.since
+        select = "*"
+        if window.digest_ignore is not None:
+            params["ignore"] = list(window.digest_ignore)
+            select = (
+                f"{key_expr} AS k, {at_expr} AS at, "
+                f"md5((({doc_expr}) - %(ignore)s::text[])::text) AS d"
+            )
+        sql = (
+            f"SELECT {select} FROM ({self._inner()}) AS src WHERE {' AND '.join(where)} "
+            f'ORDER BY ({key_expr}) COLLATE "C"'
+        )
+        return sql, params
+
+    def fetch(
+        self, conn: psycopg.Connection[Any], columns: Sequence[str], key: str
+    ) -> Mapping[str, Any]:
+        """The full row of one key (the first, if the source has several)."""
+        key_expr = self._exprs(columns)[0]
+        sql = f"SELECT * FROM ({self._inner()}) AS src WHERE ({key_expr}) = %(key)s LIMIT 1"
+        with translate_errors(self.name), conn.cursor(row_factory=dict_row) as cur:
+            row = cur.execute(sql, {"key": key}).fetchone()
+        if row is None:
+            raise SourceError(self.name, f"row {key!r} vanished while comparing")
+        return _json_record(row[JSON_COLUMN]) if list(columns) == [JSON_COLUMN] else row
+
+    def observations(self, window: ReadWindow) -> Iterator[Observation]:
+        with translate_errors(self.name), self._connect() as conn:
+            cols = self.columns(conn)
+            sql, params = self.query(cols, window)
+            json_mode = cols == [JSON_COLUMN]
+            cursor_name = f"cutover_{self.name}_{uuid.uuid4().hex[:8]}"
+            with conn.cursor(name=cursor_name, row_factory=dict_row) as cur:
+                cur.itersize = self.itersize
+                cur.execute(sql, params)
+                log.info("source.reading", source=self.name, partition=str(window.partition))
+                if window.digest_ignore is not None:
+                    loader = functools.partial(self.fetch, conn, cols)
+                    for row in cur:
+                        deferred = DeferredRecord(row["k"], loader)
+                        yield Observation(row["k"], deferred, row["at"], bytes.fromhex(row["d"]))
+                    return
+                for row in cur:
+                    record = _json_record(row[JSON_COLUMN]) if json_mode else row
+                    yield observation(record, self.key, self.name)
+
+
+class DeferredRecord(Mapping[str, Any]):
+    """A row fetched from its source on first access (digest pushdown).
+
+    It can be read while the source's iterator is open (the engine reads it while
+    judging its key); afterwards the connection is closed.
+    """
+
+    __slots__ = ("_data", "_key", "_loader")
+
+    def __init__(self, key: str, loader: Callable[[str], Mapping[str, Any]]) -> None:
+        self._key = key
+        self._loader = loader
+        self._data: Mapping[str, Any] | None = None
+
+    def _row(self) -> Mapping[str, Any]:
+        if self._data is None:
+            self._data = self._loader(self._key)
+        return self._data
+
+    def __getitem__(self, name: str) -> Any:
+        return self._row()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row())
+
+    def __len__(self) -> int:
+        return len(self._row())
+
+
+def pushdown_window(
+    control: OutcomeSource,
+    candidate: OutcomeSource,
+    ignore: Sequence[str],
+    invariants: bool,
+    window: ReadWindow,
+) -> ReadWindow:
+    """``window`` with digest pushdown switched on when it is safe and useful: both sides
+    SQL, no invariants (they need every row), every ignored path top-level."""
+    if not (isinstance(control, SqlSource) and isinstance(candidate, SqlSource)):
+        return window
+    if invariants or any("." in p for p in ignore) or not (control.pushdown and candidate.pushdown):
+        return window
+    return replace(window, digest_ignore=tuple(ignore))
+
+
+class _RawJsonLoader(Loader):
+    """Loads json/jsonb as :class:`RawJson` text (parsed later, only if needed)."""
+
+    def load(self, data: Buffer) -> RawJson:
+        return RawJson(bytes(data).decode("utf-8"))
+
+
+def _json_record(value: Any) -> Mapping[str, Any]:
+    data = json.loads(value) if isinstance(value, str | bytes) else value
+    if not isinstance(data, Mapping):
+        raise SourceError("sql", "the 'outcome' column is not a JSON object")
+    return data

@@ -1,0 +1,183 @@
+"""Continuous comparison with a watermark (``cutover compare watch``).
+
+Each step judges the keys whose settle window closed since the previous step:
+it reads rows produced after ``watermark - lookback`` (the lookback lets a
+candidate that arrived a little before its control still pair up), judges
+keys whose time is in ``(watermark, now - settle]`` and adds them to the
+cumulative result; keys not yet settled are reported as pending and judged by
+a later step. The new watermark is ``now - settle``, persisted with the
+cumulative result in a small file or table, so a restarted watcher continues.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from comparators.diff import Scope, compare
+from comparators.invariants import Invariant
+from comparators.partition import Partition
+from comparators.result import ComparisonResult, merge
+from comparators.rules import CompareOptions
+from comparators.sources import (
+    OutcomeSource,
+    ReadWindow,
+    libpq_url,
+    pushdown_window,
+    translate_errors,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchState:
+    """What a watcher remembers: the watermark and everything judged so far."""
+
+    watermark: datetime | None = None
+    result: ComparisonResult = field(default_factory=ComparisonResult)
+    steps: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "watermark": self.watermark.isoformat() if self.watermark else None,
+            "result": self.result.to_dict(),
+            "steps": self.steps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WatchState:
+        mark = data.get("watermark")
+        return cls(
+            watermark=datetime.fromisoformat(mark) if mark else None,
+            result=ComparisonResult.from_dict(data.get("result", {})),
+            steps=int(data.get("steps", 0)),
+        )
+
+
+class WatermarkStore(Protocol):
+    """A port: load and save the state of one named watcher."""
+
+    def load(self, name: str) -> WatchState: ...
+
+    def save(self, name: str, state: WatchState) -> None: ...
+
+
+class InMemoryWatermarkStore:
+    """Watch states in a dict (tests)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, WatchState] = {}
+
+    def load(self, name: str) -> WatchState:
+        return self.states.get(name, WatchState())
+
+    def save(self, name: str, state: WatchState) -> None:
+        self.states[name] = state
+
+
+class FileWatermarkStore:
+    """One JSON file per watcher in ``directory`` (written atomically)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, name: str) -> Path:
+        return self.directory / f"{name}.watch.json"
+
+    def load(self, name: str) -> WatchState:
+        path = self._path(name)
+        return WatchState.from_dict(json.loads(path.read_text())) if path.exists() else WatchState()
+
+    def save(self, name: str, state: WatchState) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(state.to_dict(), fh, default=str)
+        os.replace(tmp, self._path(name))
+
+
+WATERMARK_DDL = """
+CREATE TABLE IF NOT EXISTS cutover_compare_watermarks (
+    name        varchar(200) PRIMARY KEY,
+    watermark   timestamptz,
+    state       jsonb        NOT NULL,
+    updated_at  timestamptz  NOT NULL DEFAULT now()
+)
+"""
+
+
+class PostgresWatermarkStore:
+    """Watch states in the table ``cutover_compare_watermarks`` (created on first use)."""
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = libpq_url(conninfo)
+
+    def load(self, name: str) -> WatchState:
+        with translate_errors("watermarks"), psycopg.connect(self._conninfo) as conn:
+            conn.execute(WATERMARK_DDL)
+            row = conn.execute(
+                "SELECT state FROM cutover_compare_watermarks WHERE name = %s", (name,)
+            ).fetchone()
+        return WatchState.from_dict(row[0]) if row else WatchState()
+
+    def save(self, name: str, state: WatchState) -> None:
+        payload = json.dumps(state.to_dict(), default=str)
+        with translate_errors("watermarks"), psycopg.connect(self._conninfo) as conn:
+            conn.execute(WATERMARK_DDL)
+            conn.execute(
+                "INSERT INTO cutover_compare_watermarks (name, watermark, state) "
+                "VALUES (%s, %s, %s::jsonb) ON CONFLICT (name) DO UPDATE SET "
+                "watermark = EXCLUDED.watermark, state = EXCLUDED.state, updated_at = now()",
+                (name, state.watermark, payload),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class WatchStep:
+    """One step: the increment judged now, the cumulative result and the pending count."""
+
+    state: WatchState
+    increment: ComparisonResult
+    pending: int
+
+
+def watch_step(
+    control: OutcomeSource,
+    candidate: OutcomeSource,
+    options: CompareOptions,
+    state: WatchState,
+    now: datetime,
+    *,
+    invariants: Sequence[Invariant] = (),
+    partition: Partition | None = None,
+    lookback: timedelta | None = None,
+) -> WatchStep:
+    """Judge the keys settled since ``state.watermark``; return the advanced state."""
+    part = partition or Partition()
+    slack = lookback if lookback is not None else options.settle
+    since = state.watermark - slack if state.watermark else None
+    window = pushdown_window(
+        control,
+        candidate,
+        options.ignore,
+        bool(invariants),
+        ReadWindow(since=since, partition=part),
+    )
+    scope = Scope(now=now, since=state.watermark, partition=part)
+    result = compare(
+        control.observations(window), candidate.observations(window), options, scope, invariants
+    )
+    increment = result.without_pending()
+    new_state = WatchState(
+        watermark=now - options.settle,
+        result=merge([state.result, increment]),
+        steps=state.steps + 1,
+    )
+    return WatchStep(new_state, increment, result.pending)

@@ -1,0 +1,198 @@
+"""Fault injection for rehearsals: each fault acts on real processes and real data.
+
+A fault returns a :class:`FaultRecord` saying what it did; whether the system survived
+it is judged afterwards by the comparators and gates (zero lost, zero double-applied
+outcomes), never by the fault itself.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from rehearsal.scenario import Fault, FaultKind
+from rehearsal.stack import manager
+from rehearsal.stack.topology import Topology
+from rehearsal.workers import ShadowWorkers
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FaultRecord:
+    """What one injected fault did."""
+
+    kind: str
+    phase: int
+    detail: str
+    seconds: float
+    injected: int = 1
+
+
+class FaultTarget(Protocol):
+    """What faults act on: the rehearsal environment."""
+
+    topology: Topology
+    workers: ShadowWorkers
+
+    @property
+    def order_topic(self) -> str: ...
+
+    @property
+    def bootstrap_servers(self) -> str: ...
+
+    def restart_app(self, fault_env: dict[str, str]) -> None: ...
+
+    def wait_pipeline_healthy(self, timeout: float = 120.0) -> float: ...
+
+    def rewind_connector(self) -> str: ...
+
+
+def _kill_shadow_worker(env: FaultTarget, fault: Fault) -> str:
+    pid = env.workers.kill_one(0)
+    time.sleep(1.0)
+    env.workers.start()
+    return f"kill -9 of shadow worker pid {pid} mid-batch, restarted"
+
+
+def _restart(component: str) -> Callable[[FaultTarget, Fault], str]:
+    def restart(env: FaultTarget, fault: Fault) -> str:
+        t0 = time.monotonic()
+        stopped = manager.down(env.topology, only=(component,))
+        report = manager.up(env.topology)
+        if not report.healthy:
+            raise RuntimeError(f"stack unhealthy after restarting {component}")
+        env.wait_pipeline_healthy()
+        return f"restarted {', '.join(stopped) or component} in {time.monotonic() - t0:.1f}s"
+
+    return restart
+
+
+def _downstream_errors(env: FaultTarget, fault: Fault) -> str:
+    svc = fault.service.upper()
+    env.restart_app(
+        {
+            f"CUTOVER_FAULT_{svc}_ERROR_RATE": str(fault.error_rate),
+            f"CUTOVER_FAULT_{svc}_TIMEOUT_RATE": str(fault.timeout_rate),
+        }
+    )
+    return f"{fault.service}: {fault.error_rate:.0%} HTTP 500s, {fault.timeout_rate:.0%} timeouts"
+
+
+POISON = (
+    (
+        "undecodable",
+        b"\xff\xfe not json",
+        [("id", b"poison-undecodable"), ("type", b"order.created")],
+    ),
+    (
+        "unknown_type",
+        b'{"order_id": "x"}',
+        [("id", b"poison-unknown"), ("type", b"order.teleported")],
+    ),
+    (
+        "schema_invalid",
+        b'{"order_id": 42}',
+        [("id", b"poison-invalid"), ("type", b"order.created")],
+    ),
+)
+
+
+def _poison_events(env: FaultTarget, fault: Fault) -> str:
+    producer = Producer({"bootstrap.servers": env.bootstrap_servers, "acks": "all"})
+    sent = 0
+    for i in range(fault.count):
+        label, value, headers = POISON[i % len(POISON)]
+        unique: list[tuple[str, str | bytes | None]] = [
+            (k, v + f"-{uuid.uuid4().hex[:8]}".encode()) if k == "id" else (k, v)
+            for k, v in headers
+        ]
+        producer.produce(
+            env.order_topic, key=f"poison-{label}-{i}".encode(), value=value, headers=unique
+        )
+        sent += 1
+    producer.flush(30)
+    return (
+        f"{sent} poison messages ({', '.join(p[0] for p in POISON)}) produced to {env.order_topic}"
+    )
+
+
+def _duplicate_deliveries(env: FaultTarget, fault: Fault) -> str:
+    """Re-produce the last ``count`` messages of the topic unchanged (same event ids)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": env.bootstrap_servers,
+            "group.id": f"rehearsal-dup-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+        }
+    )
+    producer = Producer({"bootstrap.servers": env.bootstrap_servers, "acks": "all"})
+    copied = 0
+    try:
+        meta = consumer.list_topics(env.order_topic, timeout=10).topics[env.order_topic]
+        for pid in meta.partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(env.order_topic, pid), timeout=10
+            )
+            take = min(fault.count - copied, high - low)
+            if take <= 0:
+                continue
+            consumer.assign([TopicPartition(env.order_topic, pid, high - take)])
+            got = consumer.consume(take, timeout=10)
+            for msg in got:
+                if msg.error() is None:
+                    producer.produce(
+                        msg.topic() or env.order_topic,
+                        key=msg.key(),
+                        value=msg.value(),
+                        headers=msg.headers() or [],
+                    )
+                    copied += 1
+            if copied >= fault.count:
+                break
+    finally:
+        consumer.close()
+    producer.flush(30)
+    return f"{copied} already-delivered events produced again with their original ids"
+
+
+def _offset_rewind(env: FaultTarget, fault: Fault) -> str:
+    return env.rewind_connector()
+
+
+INJECTORS: dict[FaultKind, Callable[[FaultTarget, Fault], str]] = {
+    FaultKind.KILL_SHADOW_WORKER: _kill_shadow_worker,
+    FaultKind.RESTART_CONNECT: _restart("connect"),
+    FaultKind.RESTART_KAFKA: _restart("kafka"),
+    FaultKind.RESTART_POSTGRES: _restart("postgres"),
+    FaultKind.DOWNSTREAM_ERRORS: _downstream_errors,
+    FaultKind.POISON_EVENTS: _poison_events,
+    FaultKind.DUPLICATE_DELIVERIES: _duplicate_deliveries,
+    FaultKind.OFFSET_REWIND: _offset_rewind,
+}
+
+
+def inject(env: FaultTarget, fault: Fault) -> FaultRecord:
+    """Inject ``fault`` into the running rehearsal and say what was done."""
+    injector = INJECTORS.get(fault.kind)
+    if injector is None:
+        raise ValueError(f"{fault.kind} is run as its own comparison, not injected mid-phase")
+    t0 = time.monotonic()
+    detail = injector(env, fault)
+    record = FaultRecord(
+        fault.kind.value,
+        fault.phase,
+        detail,
+        time.monotonic() - t0,
+        injected=fault.count
+        if fault.kind in (FaultKind.POISON_EVENTS, FaultKind.DUPLICATE_DELIVERIES)
+        else 1,
+    )
+    log.info("fault injected", kind=record.kind, phase=record.phase, detail=detail)
+    return record

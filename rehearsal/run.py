@@ -1,0 +1,387 @@
+"""`cutover rehearse`: migrate the sample monolith phase by phase on the local stack.
+
+Stack up → fresh database → app services → phase 1 (discover, identify) → phase 2
+(topics, Debezium outbox connector, canary) → phase 3 (dual-write, shadow workers,
+traffic, faults, comparator gate) → phase 4 (async, rollback drill, reverse comparison)
+→ phase 5 (events-only, zero sync calls, invariants). Every gate is evaluated by
+:mod:`phases` on real evidence; the rehearsal passes only when every gate passed.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from rehearsal.environment import RehearsalEnvironment
+from rehearsal.faults import FaultRecord, inject
+from rehearsal.scenario import Fault, FaultKind, Scenario
+from rehearsal.sources import DATABASE_ENV
+from rehearsal.stack.topology import Topology
+
+log = structlog.get_logger(__name__)
+
+# 40 is the rollback drill with traffic inside phase 4: back to dual, compare, forward again.
+PHASE_NAMES = {
+    1: "identify",
+    2: "broker",
+    3: "dual-write",
+    4: "async",
+    40: "rollback drill",
+    5: "events-only",
+}
+
+
+@dataclass
+class PhaseRow:
+    """One phase of the rehearsal as the summary shows it."""
+
+    phase: int
+    name: str
+    status: str = "pending"  # entered | gate passed | gate failed | reverted | skipped
+    verdict: str = "-"
+    keys: int | None = None
+    match_rate: float | None = None
+    lag: int | None = None
+    dead_lettered: int | None = None
+    orders_sent: int = 0
+    faults: list[FaultRecord] = field(default_factory=list)
+    seconds: float = 0.0
+    evidence: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase,
+            "name": self.name,
+            "status": self.status,
+            "verdict": self.verdict,
+            "keys": self.keys,
+            "match_rate": self.match_rate,
+            "lag": self.lag,
+            "dead_lettered": self.dead_lettered,
+            "orders_sent": self.orders_sent,
+            "faults": [_fault_dict(f) for f in self.faults],
+            "seconds": round(self.seconds, 1),
+            "evidence": self.evidence,
+            "reasons": self.reasons,
+        }
+
+
+def _fault_dict(f: FaultRecord) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "phase": f.phase,
+        "detail": f.detail,
+        "seconds": round(f.seconds, 1),
+        "injected": f.injected,
+    }
+
+
+@dataclass
+class RehearsalResult:
+    """What the rehearsal did and whether every gate passed honestly."""
+
+    scenario: str
+    run_id: str
+    rows: list[PhaseRow]
+    passed: bool
+    seconds: float
+    failing_keys: list[dict[str, Any]] = field(default_factory=list)
+    report_paths: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "run_id": self.run_id,
+            "passed": self.passed,
+            "seconds": round(self.seconds, 1),
+            "phases": [r.to_dict() for r in self.rows],
+            "failing_keys": self.failing_keys,
+            "report_paths": self.report_paths,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RehearseOptions:
+    """Knobs of one rehearsal."""
+
+    scenario: Scenario
+    keep: bool = False
+    rate: float | None = None
+    seconds: float | None = None
+
+
+Say = Callable[[str], None]
+
+
+class Rehearsal:
+    """Runs the phases of one scenario; see the module docstring."""
+
+    def __init__(self, topology: Topology, options: RehearseOptions, say: Say) -> None:
+        traffic = options.scenario.traffic
+        if options.rate or options.seconds:
+            traffic = traffic.model_copy(
+                update={
+                    "rate": options.rate or traffic.rate,
+                    "seconds": options.seconds or traffic.seconds,
+                }
+            )
+        self.scenario = options.scenario.model_copy(update={"traffic": traffic})
+        self.options = options
+        self.say = say
+        self.run_id = time.strftime("%H%M%S") + uuid.uuid4().hex[:4]
+        self.env = RehearsalEnvironment(topology, self.scenario, self.run_id)
+        self.rows = {p: PhaseRow(p, n) for p, n in PHASE_NAMES.items()}
+        self.seed_offset = 0
+        self.failing_keys: list[dict[str, Any]] = []
+        self.runner: Any = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _build_runner(self) -> Any:
+        import os
+
+        from phases.commands import CommandConfig, build_runner
+
+        poison = sum(f.count for f in self.scenario.faults if f.kind is FaultKind.POISON_EVENTS)
+        self.env.poison_injected = poison
+        self.env.write_plan(min_settled_keys=self._min_keys())
+        # The plan's outcome callables run in this process and read the database from here.
+        os.environ.update(self.env.environ())
+        config = CommandConfig(
+            plan_path=self.env.plan_path,
+            reports_dir=self.env.reports_dir,
+            actor="rehearsal",
+            stdout=io.StringIO(),
+            environ={**os.environ, **self.env.environ()},
+        )
+        return build_runner(config, say=self.say)
+
+    def _min_keys(self) -> int:
+        t = self.scenario.traffic
+        return max(20, int(t.rate * t.seconds * 0.4))
+
+    def _traffic(self, phase: int, seconds: float | None = None) -> None:
+        """Generate the phase's traffic, injecting its faults at evenly spaced moments."""
+        from rehearsal.traffic import TrafficConfig, run_traffic
+
+        t = self.scenario.traffic
+        if seconds is not None:
+            t = t.model_copy(update={"seconds": seconds})
+        faults = [
+            f for f in self.scenario.faults_in(phase) if f.kind is not FaultKind.NAIVE_DUAL_CRASH
+        ]
+        mid = [f for f in faults if f.kind is not FaultKind.RESTART_POSTGRES]
+        quiet = [f for f in faults if f.kind is FaultKind.RESTART_POSTGRES]
+        config = TrafficConfig(
+            base_url=f"http://{self.env.endpoints.host}:5000",
+            rate=t.rate,
+            duration=t.seconds,
+            concurrency=t.concurrency,
+            seed=t.seed + self.seed_offset,
+            run_id=f"{self.run_id}p{phase}",
+        )
+        self.seed_offset += 1
+        result: dict[str, Any] = {}
+        worker = threading.Thread(
+            target=lambda: result.update(report=run_traffic(config)), daemon=True
+        )
+        worker.start()
+        for fault in mid:
+            time.sleep(t.seconds / (len(mid) + 1))
+            self.rows[phase].faults.append(self._inject(fault))
+        worker.join()
+        report = result.get("report")
+        if report is not None:
+            self.rows[phase].orders_sent += int(getattr(report, "sent", 0))
+        if any(f.kind is FaultKind.DOWNSTREAM_ERRORS for f in mid):
+            self.env.restart_app({})
+        for fault in quiet:  # restarts of the database run between bursts of traffic
+            self.rows[phase].faults.append(self._inject(fault))
+
+    def _inject(self, fault: Fault) -> FaultRecord:
+        self.say(f"fault: {fault.kind.value}")
+        return inject(self.env, fault)
+
+    def _record(self, phase: int, outcome: Any, t0: float) -> bool:
+        """Fill the row of the phase whose gate ``outcome`` evaluated; True when it passed."""
+        row = self.rows[phase]
+        row.seconds += time.monotonic() - t0
+        gate = outcome.gate
+        if gate is not None:
+            row.verdict = gate.verdict.value
+            row.reasons = list(gate.reasons)
+            self._absorb_snapshots(row, gate.snapshots)
+        if outcome.evidence is not None:
+            row.evidence = outcome.evidence.path
+        passed = outcome.status == "done" and (
+            gate is None or gate.verdict.value in ("pass", "warn")
+        )
+        row.status = (
+            "gate passed"
+            if passed
+            else (
+                "gate failed, reverted"
+                if outcome.status == "reverted"
+                else f"gate {outcome.status}"
+            )
+        )
+        return passed
+
+    def _absorb_snapshots(self, row: PhaseRow, snapshots: Any) -> None:
+        ctx = self.scenario.context
+        comparison = (snapshots.get("comparison") or snapshots.get("reverse_comparison") or {}).get(
+            ctx
+        )
+        if comparison:
+            row.keys = int(comparison.get("settled_keys", 0))
+            row.match_rate = float(comparison.get("match_rate", 0.0))
+            if comparison.get("verdict") not in ("pass", "warn"):
+                self.failing_keys.extend(dict(s) for s in comparison.get("samples", []))
+        lag = (snapshots.get("lag") or {}).get(ctx)
+        if lag:
+            row.lag = int(lag.get("lag_messages", 0))
+            row.dead_lettered = int(lag.get("dead_lettered", 0))
+
+    # -- the phases ---------------------------------------------------------------------------
+    def run(self) -> RehearsalResult:
+        t_start = time.monotonic()
+        passed = False
+        error: str | None = None
+        try:
+            passed = self._phases()
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("rehearsal failed", error=error)
+            raise
+        finally:
+            self.env.teardown(keep=self.options.keep)
+        return RehearsalResult(
+            self.scenario.name,
+            self.run_id,
+            list(self.rows.values()),
+            passed,
+            time.monotonic() - t_start,
+            self.failing_keys,
+            error=error,
+        )
+
+    def _phases(self) -> bool:
+        ctx = self.scenario.context
+        t0 = time.monotonic()
+        self.say("setting up: stack, database, sample app")
+        self.env.setup()
+        self.runner = self._build_runner()
+        self._discover()
+        self._record(1, self.runner.advance(1), t0)
+        self.rows[1].status = "entered"
+
+        t0 = time.monotonic()
+        self.say("phase 2: add the broker (topics, Debezium outbox connector, canary)")
+        if not self._record(1, self.runner.advance(2), t0):
+            return False
+        self.rows[2].status = "entered"
+
+        t0 = time.monotonic()
+        self.say("phase 3: dual-write with the shadow pipeline")
+        self.env.workers.start()
+        self._wait_group_members()
+        if not self._record(2, self.runner.advance(3), t0):
+            return False
+        self.rows[3].status = "entered"
+        t0 = time.monotonic()
+        self._traffic(3)
+        self.env.wait_settled()
+
+        self.say("phase 4: migrate to async (gate of phase 3, rollback drill later)")
+        if not self._record(3, self.runner.advance(4, context=ctx), t0):
+            return False
+        self.rows[4].status = "entered"
+        t0 = time.monotonic()
+        self.env.workers.restart(mode="async")
+        self._wait_group_members()
+        self._traffic(4)
+        self.env.wait_settled()
+
+        if not self._rollback_drill(ctx):
+            return False
+
+        self.say("phase 5: remove synchronous calls (gate of phase 4 with rollback drill)")
+        if not self._record(4, self.runner.advance(5), t0):
+            return False
+        self.rows[5].status = "entered"
+        t0 = time.monotonic()
+        self.env.workers.restart(mode="events-only")
+        self._wait_group_members()
+        self._traffic(5)
+        self.env.wait_settled()
+        return self._record(5, self.runner.check_gate(), t0)
+
+    def _rollback_drill(self, ctx: str) -> bool:
+        """The way back, with traffic: roll the context back to dual, run orders through the
+        synchronous path again, prove the outcomes still match, then go forward again."""
+        t0 = time.monotonic()
+        self.say(f"rollback drill: {ctx} back to dual with traffic")
+        self.runner.rollback(context=ctx)
+        self.env.workers.restart(mode="dual")
+        self._wait_group_members()
+        half = self.scenario.traffic.seconds / 2
+        self._traffic(40, seconds=half)
+        self.env.wait_settled()
+        if not self._record(40, self.runner.check_gate(context=ctx), t0):
+            return False
+        t0 = time.monotonic()
+        self.say(f"rollback drill passed: {ctx} forward to async again")
+        if not self._record(40, self.runner.advance(4, context=ctx), t0):
+            return False
+        self.env.workers.restart(mode="async")
+        self._wait_group_members()
+        self._traffic(4, seconds=half)
+        self.env.wait_settled()
+        return True
+
+    def _discover(self) -> None:
+        from phases.commands import CommandConfig
+        from phases.discover_command import discover
+
+        out = io.StringIO()
+        draft = self.env.run_dir / "plan-draft.yaml"
+        discover(
+            CommandConfig(json=True, stdout=out, environ=self.env.environ()),
+            url_env=DATABASE_ENV,
+            calls_file=None,
+            schema=None,
+            out=draft,
+        )
+        self.say(f"phase 1: discovery wrote a plan draft to {draft}")
+
+    def _wait_group_members(self, timeout: float = 60.0) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.env.bootstrap_servers})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            future = admin.describe_consumer_groups([self.env.group])[self.env.group]
+            try:
+                desc = future.result(timeout=10)
+                if desc.members and len(desc.members) >= 1:
+                    return
+            except Exception as exc:  # the group does not exist yet
+                log.debug("shadow group not ready", error=str(exc))
+            time.sleep(0.5)
+        raise RuntimeError(f"shadow group {self.env.group} has no members after {timeout}s")
+
+
+def rehearse(
+    topology: Topology, options: RehearseOptions, *, say: Say | None = None
+) -> RehearsalResult:
+    """Run one rehearsal and return its result (the CLI renders it)."""
+    return Rehearsal(topology, options, say or (lambda _line: None)).run()

@@ -1,0 +1,103 @@
+"""Shadow worker processes of a rehearsal: start, kill -9, restart, stop.
+
+Each worker is ``python -m shadow ... run`` in its own process (pid file and log under
+the rehearsal's run folder); several workers share one consumer group and split its
+partitions, as they would in production.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rehearsal.stack.process import ManagedProcess
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """What every shadow worker of a rehearsal runs with."""
+
+    database: str
+    group: str
+    topics: tuple[str, ...]
+    run_dir: Path
+    mode: str = "dual"
+    env: dict[str, str] = field(default_factory=dict)
+
+    def argv(self) -> list[str]:
+        args = [
+            sys.executable,
+            "-m",
+            "shadow",
+            "--database",
+            self.database,
+            "--group",
+            self.group,
+            "--mode",
+            self.mode,
+        ]
+        for topic in self.topics:
+            args += ["--topic", topic]
+        return [*args, "run", "--workers", "1"]
+
+
+class ShadowWorkers:
+    """A fixed number of shadow worker processes."""
+
+    def __init__(self, spec: WorkerSpec, count: int) -> None:
+        self.spec = spec
+        self.procs = [
+            ManagedProcess(
+                f"shadow-{i}", spec.run_dir / f"shadow-{i}.pid", spec.run_dir / f"shadow-{i}.log"
+            )
+            for i in range(count)
+        ]
+        self.kills = 0
+
+    def start(self) -> None:
+        """Start every worker that is not running."""
+        env = {**os.environ, **self.spec.env}
+        for proc in self.procs:
+            if proc.pid() is None:
+                proc.start(self.spec.argv(), env=env)
+
+    def alive(self) -> int:
+        return sum(1 for p in self.procs if p.pid() is not None)
+
+    def kill_one(self, index: int = 0) -> int:
+        """``kill -9`` worker ``index`` (mid-batch: no chance to commit); returns its pid."""
+        pid = self.procs[index].pid()
+        if pid is None:
+            raise RuntimeError(f"shadow worker {index} is not running")
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while self.procs[index].pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.kills += 1
+        return pid
+
+    def restart(self, mode: str | None = None) -> None:
+        """Stop every worker gracefully and start them again (optionally in another mode)."""
+        self.stop()
+        if mode is not None:
+            self.spec = WorkerSpec(
+                self.spec.database,
+                self.spec.group,
+                self.spec.topics,
+                self.spec.run_dir,
+                mode,
+                self.spec.env,
+            )
+        self.start()
+
+    def stop(self) -> None:
+        """SIGTERM every worker (finish the batch, commit, close)."""
+        for proc in self.procs:
+            proc.stop(timeout=30)
+
+    def logs(self) -> list[Path]:
+        return [p.log_file for p in self.procs]

@@ -1,0 +1,172 @@
+"""``cutover shadow`` — run, replay and inspect the shadow pipeline.
+
+Connection settings come from options, then ``CUTOVER_SHADOW_*`` variables,
+then the local stack (``rehearsal.stack.endpoints``, imported only then).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from cutover_common.cli import echo_json
+from cutover_common.modes import Mode
+from cutover_common.secrets import Secret
+from shadow.config import ALL_CONTEXTS, ShadowConfig
+
+
+def _local_defaults(database: str | None) -> dict[str, Any]:
+    from rehearsal.stack.endpoints import load_endpoints
+
+    ep = load_endpoints()
+    return {"bootstrap_servers": ep.bootstrap_servers, "dsn": Secret(ep.dsn(database))}
+
+
+def _config(ctx: click.Context, **extra: Any) -> ShadowConfig:
+    opts: dict[str, Any] = dict(ctx.obj)
+    opts.update({k: v for k, v in extra.items() if v is not None})
+    env = os.environ
+    if not (opts.get("bootstrap_servers") or env.get("CUTOVER_SHADOW_BOOTSTRAP")) or not (
+        opts.get("dsn") or env.get("CUTOVER_SHADOW_DSN")
+    ):
+        for key, value in _local_defaults(opts.pop("database", None)).items():
+            opts.setdefault(key, value)
+    opts.pop("database", None)
+    if isinstance(opts.get("dsn"), str):
+        opts["dsn"] = Secret(opts["dsn"])
+    return ShadowConfig.from_env(**{k: v for k, v in opts.items() if v is not None})
+
+
+@click.group("shadow")
+@click.option("--bootstrap", "bootstrap_servers", help="Kafka bootstrap servers.")
+@click.option("--dsn", help="Shadow store DSN (default: the local stack).", envvar=None)
+@click.option("--database", help="Database of the local stack holding the shadow schema.")
+@click.option("--group", "group_id", help="Consumer group (default cutover.shadow).")
+@click.option(
+    "--topic", "topics", multiple=True, help="Topic(s) to consume (default outbox.event.order)."
+)
+@click.option("--schema", help="Shadow store schema (default shadow).")
+@click.option(
+    "--mode", type=click.Choice([m.value for m in (Mode.DUAL, Mode.ASYNC, Mode.EVENTS_ONLY)])
+)
+@click.option(
+    "--coordination",
+    type=click.Choice(["choreography", "saga"]),
+    help="How the order flow is coordinated.",
+)
+@click.pass_context
+def shadow(ctx: click.Context, /, **options: Any) -> None:
+    """The shadow asynchronous pipeline: consumers that derive outcomes from events."""
+    opts = {k: v for k, v in options.items() if v not in (None, ())}
+    if "topics" in opts:
+        opts["topics"] = tuple(opts["topics"])
+    if "mode" in opts:
+        opts["mode"] = Mode(opts["mode"])
+    if "coordination" in opts:
+        opts["coordination"] = {"order": opts["coordination"]}
+    ctx.obj = opts
+
+
+@shadow.command("run")
+@click.option(
+    "--contexts",
+    default=",".join(ALL_CONTEXTS),
+    show_default=True,
+    help="Comma-separated contexts.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes per group.",
+)
+@click.option(
+    "--metrics-port", type=int, help="Serve Prometheus metrics from this port (one per process)."
+)
+@click.option("--batch-size", type=click.IntRange(1, 100000))
+@click.option("--idle-stop", type=float, help="Stop after this many seconds without records.")
+@click.pass_context
+def run_cmd(  # noqa: PLR0917 - click passes options positionally
+    ctx: click.Context, contexts: str, workers: int, metrics_port: int | None,
+    batch_size: int | None, idle_stop: float | None,
+) -> None:  # fmt: skip
+    """Consume and apply events until SIGTERM (finish the batch, commit, close)."""
+    from cutover_common.logging import configure_logging
+    from shadow.commands import run
+
+    configure_logging(json=not sys.stderr.isatty())
+    selected = tuple(c.strip() for c in contexts.split(",") if c.strip())
+    config = _config(ctx, contexts=selected, metrics_port=metrics_port, batch_size=batch_size)
+    failed = run(config, workers=workers, out=sys.stdout, idle_stop=idle_stop)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from exc
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+@shadow.command("replay")
+@click.option(
+    "--since", required=True, help="ISO 8601 time; events from its minute on are replayed."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def replay_cmd(ctx: click.Context, since: str, as_json: bool) -> None:
+    """Reset the groups' offsets to SINCE and rebuild the shadow store (stop the workers first)."""
+    from shadow.commands import replay
+
+    report = replay(_config(ctx), _parse_time(since), out=sys.stderr if as_json else sys.stdout)
+    if as_json:
+        echo_json(report.to_dict())
+
+
+@shadow.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Lag per partition, dead-lettered records and delivery anomalies."""
+    from shadow.commands import status
+
+    data = status(_config(ctx))
+    if as_json:
+        echo_json(data)
+        return
+    print_status(data, Console())
+
+
+def print_status(data: dict[str, Any], console: Console) -> None:
+    """Rich tables of :func:`shadow.commands.status` output."""
+    lag = Table(title="Consumer lag")
+    for col in ("group", "topic", "partition", "committed", "high", "lag"):
+        lag.add_column(col)
+    for group, parts in data["lag"].items():
+        for p in parts:
+            lag.add_row(
+                group,
+                p["topic"],
+                str(p["partition"]),
+                str(p["committed"]),
+                str(p["high"]),
+                str(p["lag"]),
+            )
+    console.print(lag)
+    console.print(f"dead-lettered: {data['dead_lettered']} in {data['dead_letter_topic']}")
+    anomalies = Table(title="Delivery anomalies")
+    for col in ("context", "kind", "count"):
+        anomalies.add_column(col)
+    for context, kinds in sorted(data["anomalies"].items()):
+        for kind, count in sorted(kinds.items()):
+            anomalies.add_row(context, kind, str(count))
+    console.print(anomalies)

@@ -1,0 +1,249 @@
+"""The order flow on the event side: context handlers (choreography) and their dispatcher.
+
+Choreography, in process. Each context has handlers that react to the previous
+event (inventory reacts to ``order.created``, payment to ``inventory.reserved``,
+shipping to ``payment.completed``, email to ``shipment.created``/``order.failed``,
+the order read model to all of them). A handler that emits the next event
+writes it to ``shadow.outbox`` (in the same transaction as its effect, never to
+Kafka) and the :class:`FlowContext` queue hands it straight to the handlers that
+react to it, inside the same shadow transaction.
+
+Why in process: in ``dual`` mode the shadow must derive one order's outcome
+atomically and fast (one transaction per batch); a round trip of every
+follow-up event through Debezium and Kafka would add seconds per step and make
+the shadow outcome settle much later than the sync one. The follow-up events
+still land in ``shadow.outbox`` for any other consumer (Debezium can capture it
+like the legacy outbox), with deterministic ids (uuid5 of the root event id), so
+a redelivered or replayed root event emits byte-identical follow-ups. Only
+``ENTRY_TYPES`` are taken from Kafka: the legacy's own ``order.completed`` /
+``order.failed`` on the same topic are known but ignored, never re-handled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from events.domain import (
+    Carrier,
+    InventoryReleased,
+    InventoryReserved,
+    NotificationSent,
+    OrderCompleted,
+    OrderFailed,
+    PaymentCompleted,
+    PaymentFailed,
+    PaymentMethod,
+    ShipmentCreated,
+)
+from events.envelope import Payload
+from events.values import StockLine
+from shadow.changes import OrderStatusRow, OutboxRow
+from shadow.domain import Order
+from shadow.effects import EffectPort, Recorder
+
+NAMESPACE = uuid.UUID("6f1c3c1e-4a55-4f3e-9d8e-5b0c2a7e9d11")
+MAX_CHAIN = 32
+_NS_BYTES = NAMESPACE.bytes
+
+
+def derived_id(name: str) -> str:
+    """``str(uuid.uuid5(NAMESPACE, name))``, computed without building UUID objects."""
+    digest = bytearray(hashlib.sha1(_NS_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """A follow-up event, as handed to the next handlers."""
+
+    event_id: str
+    type: str
+    data: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class FlowContext:
+    """Everything a handler needs for one root event."""
+
+    order: Order
+    root_event_id: str
+    correlation_id: str
+    rec: Recorder
+    effects: EffectPort
+    event_ts: datetime
+    queue: deque[Emitted] = field(default_factory=deque)
+    emitted: int = 0
+
+    def emit(self, payload: Payload, *, cause: str) -> Emitted:
+        """Write ``payload`` to the shadow outbox and queue it for the next handlers."""
+        self.emitted += 1
+        event_id = derived_id(f"{self.root_event_id}:{payload.type}:{self.emitted}")
+        data = payload.to_dict()
+        self.rec.changes.outbox.append(
+            OutboxRow(
+                id=event_id,
+                aggregatetype=str(getattr(payload, "aggregate_type", "order")),
+                aggregateid=payload.subject,
+                type=payload.type,
+                payload=data,
+                correlation_id=self.correlation_id,
+                causation_id=cause,
+            )
+        )
+        out = Emitted(event_id, payload.type, data)
+        self.queue.append(out)
+        return out
+
+    def project(self, status: str, *, finished: bool = False) -> None:
+        """Update the order read model (``shadow.order_status``)."""
+        o = self.order
+        self.rec.changes.put_order(
+            OrderStatusRow(
+                order_id=o.order_id,
+                correlation_id=self.correlation_id,
+                status=status,
+                total=o.total,
+                customer_email=o.customer_email,
+                updated_at=self.rec.now,
+                finished_at=self.rec.now if finished else None,
+                event_ts=self.event_ts,
+            )
+        )
+
+    def stock_lines(self) -> tuple[StockLine, ...]:
+        return tuple(StockLine(s, q) for s, q in self.order.quantities().items())
+
+    def method(self) -> PaymentMethod:
+        return cast(PaymentMethod, self.order.payment_method)
+
+
+Handler = Callable[[Emitted, FlowContext], None]
+
+
+# ----------------------------------------------------------------- inventory
+def inventory_reserve(ev: Emitted, ctx: FlowContext) -> None:
+    result = ctx.effects.reserve(ctx.order, ctx.rec)
+    if result.reserved:
+        ctx.emit(InventoryReserved(ctx.order.order_id, ctx.stock_lines()), cause=ev.event_id)
+    else:
+        ctx.emit(
+            OrderFailed(ctx.order.order_id, "out_of_stock", ctx.order.total), cause=ev.event_id
+        )
+
+
+def inventory_release(ev: Emitted, ctx: FlowContext) -> None:
+    ctx.effects.release(ctx.order, ctx.rec)
+    o = ctx.order
+    ctx.emit(
+        InventoryReleased(o.order_id, ctx.stock_lines(), "payment_declined"), cause=ev.event_id
+    )
+
+
+# ------------------------------------------------------------------- payment
+def payment_charge(ev: Emitted, ctx: FlowContext) -> None:
+    o = ctx.order
+    result = ctx.effects.charge(o, ctx.rec)
+    if result.status == "captured":
+        ctx.emit(
+            PaymentCompleted(o.order_id, result.amount, ctx.method(), result.attempts),
+            cause=ev.event_id,
+        )
+    else:
+        failed = PaymentFailed(
+            o.order_id, result.amount, "card_declined", ctx.method(), result.attempts
+        )
+        ctx.emit(failed, cause=ev.event_id)
+
+
+# ------------------------------------------------------------------ shipping
+def shipping_ship(ev: Emitted, ctx: FlowContext) -> None:
+    result = ctx.effects.ship(ctx.order, ctx.rec)
+    carrier: Carrier = "express" if result.carrier == "express" else "standard"
+    ctx.emit(ShipmentCreated(ctx.order.order_id, carrier, result.status), cause=ev.event_id)
+
+
+# --------------------------------------------------------------------- email
+def _notify(ev: Emitted, ctx: FlowContext, template: str) -> None:
+    ctx.effects.notify(ctx.order, template, ctx.rec)
+    sent = NotificationSent(ctx.order.order_id, cast(Any, template), ctx.order.customer_email)
+    ctx.emit(sent, cause=ev.event_id)
+
+
+def email_confirmation(ev: Emitted, ctx: FlowContext) -> None:
+    _notify(ev, ctx, "order_confirmation")
+
+
+def email_failure(ev: Emitted, ctx: FlowContext) -> None:
+    declined = ev.data.get("reason") == "payment_declined"
+    _notify(ev, ctx, "payment_declined" if declined else "order_failed")
+
+
+# ------------------------------------------------------- order (read model)
+def order_pending(ev: Emitted, ctx: FlowContext) -> None:
+    ctx.project("pending")
+
+
+def order_payment_failed(ev: Emitted, ctx: FlowContext) -> None:
+    ctx.project("failed")
+    ctx.emit(
+        OrderFailed(ctx.order.order_id, "payment_declined", ctx.order.total), cause=ev.event_id
+    )
+
+
+def order_failed(ev: Emitted, ctx: FlowContext) -> None:
+    ctx.project("failed")
+
+
+def order_notified(ev: Emitted, ctx: FlowContext) -> None:
+    if ev.data.get("template") == "order_confirmation":
+        ctx.project("completed", finished=True)
+        ctx.emit(OrderCompleted(ctx.order.order_id, ctx.order.total), cause=ev.event_id)
+    else:
+        ctx.project("failed", finished=True)
+
+
+# (context, event type) -> handler; the order of the list is the order of dispatch.
+CHOREOGRAPHY: tuple[tuple[str, str, Handler], ...] = (
+    ("order", "order.created", order_pending),
+    ("inventory", "order.created", inventory_reserve),
+    ("payment", "inventory.reserved", payment_charge),
+    ("inventory", "payment.failed", inventory_release),
+    ("order", "payment.failed", order_payment_failed),
+    ("shipping", "payment.completed", shipping_ship),
+    ("email", "shipment.created", email_confirmation),
+    ("email", "order.failed", email_failure),
+    ("order", "order.failed", order_failed),
+    ("order", "notification.sent", order_notified),
+)
+
+
+def routes(contexts: frozenset[str]) -> dict[str, list[Handler]]:
+    """Event type -> handlers of the active ``contexts``, in dispatch order."""
+    out: dict[str, list[Handler]] = {}
+    for context, event_type, handler in CHOREOGRAPHY:
+        if context in contexts:
+            out.setdefault(event_type, []).append(handler)
+    return out
+
+
+def run_choreography(root: Emitted, ctx: FlowContext, table: Mapping[str, list[Handler]]) -> int:
+    """Dispatch ``root`` and every follow-up it causes; returns the number of handler calls."""
+    ctx.queue.append(root)
+    calls = 0
+    while ctx.queue:
+        ev = ctx.queue.popleft()
+        for handler in table.get(ev.type, ()):
+            handler(ev, ctx)
+            calls += 1
+            if calls > MAX_CHAIN:
+                raise RuntimeError(f"event chain of {root.type} exceeds {MAX_CHAIN} steps")
+    return calls

@@ -1,0 +1,292 @@
+"""confluent-kafka adapters of the runtime ports, and the admin operations of the CLI.
+
+Consumer settings that make the runtime at-least-once: ``enable.auto.offset.store``
+is off (the runtime stores an offset only after the shadow transaction committed),
+``enable.auto.commit`` is on (stored offsets are committed every second, in the
+background), and revocation/shutdown commit synchronously.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from shadow.errors import KafkaOperationError
+from shadow.messages import Headers, RawMessage
+from shadow.ports import TP, DeliveryHook, RebalanceHook
+
+log = structlog.get_logger(__name__)
+
+OFFSET_END = -1
+
+
+def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> dict[str, Any]:
+    """librdkafka settings of a shadow consumer (``overrides`` win)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": group_id,
+        "enable.auto.commit": True,
+        "auto.commit.interval.ms": 1000,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "session.timeout.ms": 10000,
+        "heartbeat.interval.ms": 1000,
+        "max.poll.interval.ms": 300000,
+        "fetch.min.bytes": 1,
+        "queued.max.messages.kbytes": 65536,
+    }
+    config.update(overrides)
+    return config
+
+
+def _raw(m: Any) -> RawMessage:
+    hdrs = m.headers()
+    return RawMessage(
+        m.topic(), m.partition(), m.offset(), m.key(), m.value(),
+        tuple(hdrs) if hdrs else (), m.timestamp()[1],
+    )  # fmt: skip
+
+
+class KafkaConsumerAdapter:
+    """:class:`~shadow.ports.ConsumerPort` over ``confluent_kafka.Consumer``."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self._consumer = Consumer(dict(config))
+
+    def subscribe(
+        self, topics: Sequence[str], on_assign: RebalanceHook, on_revoke: RebalanceHook
+    ) -> None:
+        def assign(_c: Any, parts: list[TopicPartition]) -> None:
+            on_assign([(p.topic, p.partition) for p in parts])
+
+        def revoke(_c: Any, parts: list[TopicPartition]) -> None:
+            on_revoke([(p.topic, p.partition) for p in parts])
+
+        self._consumer.subscribe(list(topics), on_assign=assign, on_revoke=revoke)
+
+    def consume(self, num_messages: int, timeout: float) -> list[RawMessage]:
+        out: list[RawMessage] = []
+        for m in self._consumer.consume(num_messages, timeout):
+            err = m.error()
+            if err is None:
+                out.append(_raw(m))
+            elif err.code() != KafkaError._PARTITION_EOF:
+                if err.fatal():
+                    raise KafkaOperationError("consume", str(err))
+                log.warning("consume_error", error=str(err))
+        return out
+
+    def store_offsets(self, offsets: dict[TP, int]) -> None:
+        if offsets:
+            self._consumer.store_offsets(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+            )
+
+    def commit(self) -> None:
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("commit_failed", error=str(exc))
+
+    def seek(self, tp: TP, offset: int) -> None:
+        try:
+            self._consumer.seek(TopicPartition(tp[0], tp[1], offset))
+        except KafkaException as exc:
+            log.warning("seek_failed", topic=tp[0], partition=tp[1], offset=offset, error=str(exc))
+
+    def pause(self, tps: Sequence[TP]) -> None:
+        self._consumer.pause([TopicPartition(t, p) for t, p in tps])
+
+    def resume(self, tps: Sequence[TP]) -> None:
+        self._consumer.resume([TopicPartition(t, p) for t, p in tps])
+
+    def assignment(self) -> list[TP]:
+        return [(p.topic, p.partition) for p in self._consumer.assignment()]
+
+    def positions(self) -> dict[TP, int]:
+        parts = self._consumer.assignment()
+        if not parts:
+            return {}
+        return {
+            (p.topic, p.partition): p.offset
+            for p in self._consumer.position(parts)
+            if p.offset >= 0
+        }
+
+    def lag(self) -> dict[TP, int]:
+        parts = self._consumer.assignment()
+        if not parts:
+            return {}
+        out: dict[TP, int] = {}
+        try:
+            positions = self._consumer.position(parts)
+            for p in positions:
+                # cached: the high watermark arrives with every fetch response (no round trip)
+                low, high = self._consumer.get_watermark_offsets(p, cached=True)
+                if high < 0:
+                    continue
+                out[(p.topic, p.partition)] = max(0, high - (p.offset if p.offset >= 0 else low))
+        except KafkaException as exc:
+            log.warning("lag_unavailable", error=str(exc))
+        return out
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+class KafkaProducerAdapter:
+    """:class:`~shadow.ports.ProducerPort` over ``confluent_kafka.Producer`` (idempotent)."""
+
+    def __init__(self, bootstrap_servers: str, **overrides: Any) -> None:
+        config: dict[str, Any] = {
+            "bootstrap.servers": bootstrap_servers,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+        }
+        config.update(overrides)
+        self._producer = Producer(config)
+
+    def produce(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        on_delivery: DeliveryHook,
+    ) -> None:
+        def delivered(err: Any, _msg: Any) -> None:
+            on_delivery(None if err is None else str(err))
+
+        self._producer.produce(
+            topic, key=key, value=value, headers=list(headers), on_delivery=delivered
+        )
+        self._producer.poll(0)
+
+    def poll(self, timeout: float) -> int:
+        return int(self._producer.poll(timeout))
+
+    def flush(self, timeout: float) -> int:
+        return int(self._producer.flush(timeout))
+
+
+# ------------------------------------------------------------------ admin
+def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], timeout: float = 30.0) -> None:
+    """Create ``topic -> partitions`` where missing (replication factor 1, the local stack)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.create_topics(
+        [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in topics.items()]
+    )
+    for topic, fut in futures.items():
+        try:
+            fut.result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise KafkaOperationError("create_topics", f"{topic}: {exc}") from exc
+
+
+def _partitions(
+    bootstrap_servers: str, topics: Sequence[str], consumer: Any
+) -> list[TopicPartition]:
+    meta = consumer.list_topics(timeout=10)
+    out: list[TopicPartition] = []
+    for topic in topics:
+        tmeta = meta.topics.get(topic)
+        if tmeta is None or tmeta.error is not None:
+            raise KafkaOperationError(
+                "list_topics", f"topic {topic} not found on {bootstrap_servers}"
+            )
+        out.extend(TopicPartition(topic, p) for p in sorted(tmeta.partitions))
+    return out
+
+
+def reset_offsets_to_time(
+    bootstrap_servers: str, group_id: str, topics: Sequence[str], since_ms: int
+) -> dict[TP, int]:
+    """Point ``group_id`` at the first record at or after ``since_ms`` in each partition.
+
+    The group must have no active member (stop the workers first). Partitions with
+    no record that late are pointed at their end.
+    """
+    probe = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": f"{group_id}.probe"})
+    try:
+        parts = _partitions(bootstrap_servers, topics, probe)
+        found = probe.offsets_for_times(
+            [TopicPartition(p.topic, p.partition, since_ms) for p in parts], timeout=10
+        )
+        target: list[TopicPartition] = []
+        for p in found:
+            offset = p.offset
+            if offset < 0:
+                offset = probe.get_watermark_offsets(p, timeout=10, cached=False)[1]
+            target.append(TopicPartition(p.topic, p.partition, offset))
+    finally:
+        probe.close()
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    futures = admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group_id, target)])
+    for fut in futures.values():
+        try:
+            fut.result(30)
+        except KafkaException as exc:
+            raise KafkaOperationError("alter_consumer_group_offsets", str(exc)) from exc
+    return {(p.topic, p.partition): p.offset for p in target}
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    """Committed offset, high watermark and lag of one partition for one group."""
+
+    topic: str
+    partition: int
+    committed: int
+    high: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.high - max(self.committed, 0))
+
+
+def group_lag(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> list[PartitionLag]:
+    """Lag of ``group_id`` on each partition of ``topics`` (committed vs high watermark)."""
+    probe = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False}
+    )
+    try:
+        parts = _partitions(bootstrap_servers, topics, probe)
+        committed = probe.committed(parts, timeout=10)
+        out = []
+        for p in committed:
+            _low, high = probe.get_watermark_offsets(p, timeout=10, cached=False)
+            out.append(PartitionLag(p.topic, p.partition, p.offset, high))
+        return out
+    finally:
+        probe.close()
+
+
+def topic_size(bootstrap_servers: str, topic: str) -> int:
+    """Records currently in ``topic`` (sum of high minus low watermarks)."""
+    probe = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": "cutover.shadow.size-probe"}
+    )
+    try:
+        total = 0
+        for p in _partitions(bootstrap_servers, [topic], probe):
+            low, high = probe.get_watermark_offsets(p, timeout=10, cached=False)
+            total += high - low
+        return total
+    finally:
+        probe.close()

@@ -1,0 +1,163 @@
+"""Messages as the runtime sees them, and their decoding into events.
+
+:class:`RawMessage` is a broker-independent copy of one Kafka record (the
+confluent-kafka adapter and the in-memory fake both produce it), so the runtime
+and the dead-letter builder never touch a client object. :func:`decode` turns a
+record written by the Debezium Outbox Event Router into an :class:`InboundEvent`,
+or classifies it: a tombstone or a snapshot record is a delivery anomaly, not
+poison; anything else that cannot be read raises :class:`PoisonMessageError`
+while the raw record stays in the runtime's hands for the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from shadow.errors import PoisonMessageError
+
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One Kafka record, exactly as received."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    timestamp_ms: int = 0
+
+    def header(self, name: str) -> str | None:
+        """The last header called ``name`` as text (JSON-quoted strings unquoted), or None."""
+        found: bytes | None = None
+        for key, value in self.headers:
+            if key == name:
+                found = value
+        return None if found is None else _text(found)
+
+    @property
+    def key_text(self) -> str | None:
+        return None if self.key is None else _text(self.key)
+
+
+def _text(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    if text[:1] == '"' and text[-1:] == '"' and len(text) >= 2:
+        try:
+            loaded = json.loads(text)
+        except ValueError:
+            return text
+        return str(loaded)
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """An event decoded from the outbox, with the tracing ids carried in its headers."""
+
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    payload: Mapping[str, Any]
+    correlation_id: str = ""
+    causation_id: str = ""
+    sequence: int | None = None
+    context: str = ""
+    timestamp_ms: int = 0
+    raw: RawMessage | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A record that is not an event but is no poison either (counted as an anomaly)."""
+
+    kind: Literal["tombstone", "snapshot"]
+    context: str
+    raw: RawMessage
+
+
+def context_of(topic: str) -> str:
+    """The context a topic belongs to: its last dot-separated part (``outbox.event.order``)."""
+    return topic.rsplit(".", 1)[-1]
+
+
+_SEQUENCE_HEADERS: Sequence[str] = ("sequence", "aggregate_version", "version_seq")
+
+
+def decode(msg: RawMessage, known_types: frozenset[str] | None = None) -> InboundEvent | Skipped:
+    """Decode an Outbox Event Router record (value = payload JSON, id/type/... in headers)."""
+    context = context_of(msg.topic)
+    if msg.value is None:
+        return Skipped("tombstone", context, msg)
+    payload = _payload(msg.value)
+    hdrs = {k: _text(v) for k, v in msg.headers if v is not None}
+    if _is_snapshot(hdrs, payload):
+        return Skipped("snapshot", context, msg)
+    event_type = hdrs.get("type") or (payload.get("type") if isinstance(payload, dict) else None)
+    event_id = hdrs.get("id")
+    if not event_id or not event_type:
+        raise PoisonMessageError(
+            "undecodable", "missing id or type header", error_class="MissingHeader"
+        )
+    if not isinstance(payload, dict):
+        raise PoisonMessageError(
+            "undecodable", "payload is not a JSON object", error_class="TypeError"
+        )
+    if known_types is not None and event_type not in known_types:
+        raise PoisonMessageError(
+            "unknown_type", f"no handler knows {event_type!r}", error_class="UnknownEventType"
+        )
+    return InboundEvent(
+        event_id=event_id,
+        event_type=str(event_type),
+        aggregate_id=msg.key_text or str(payload.get("order_id", "")),
+        payload=payload,
+        correlation_id=hdrs.get("correlation_id") or "",
+        causation_id=hdrs.get("causation_id") or "",
+        sequence=_sequence(hdrs),
+        context=context,
+        timestamp_ms=msg.timestamp_ms,
+        raw=msg,
+    )
+
+
+def _payload(value: bytes) -> Any:
+    try:
+        data = json.loads(value)
+        if isinstance(data, str):  # JsonConverter without expand.json.payload: JSON in a string
+            data = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonMessageError(
+            "undecodable", f"value is not JSON: {exc}", error_class=type(exc).__name__
+        ) from exc
+    return data
+
+
+def _is_snapshot(hdrs: Mapping[str, str], payload: Any) -> bool:
+    if hdrs.get("__debezium.op") == "r" or hdrs.get("__op") == "r":
+        return True
+    if isinstance(payload, dict) and payload.get("op") == "r" and "source" in payload:
+        return True
+    source = payload.get("source") if isinstance(payload, dict) else None
+    return isinstance(source, dict) and str(source.get("snapshot", "false")) in (
+        "true",
+        "last",
+        "first",
+    )
+
+
+def _sequence(hdrs: Mapping[str, str]) -> int | None:
+    for name in _SEQUENCE_HEADERS:
+        value = hdrs.get(name)
+        if value is not None:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,421 @@
+"""The consumer runtime: batched, at-least-once, idempotent, ordered per key.
+
+One :meth:`ShadowWorker.step`:
+
+1. ``consume(batch_size, timeout)`` — a batch of records from the assigned partitions;
+2. decode each record; tombstones and snapshot records are counted and skipped,
+   undecodable / unknown-type / schema-invalid records become dead letters;
+3. one shadow-store transaction for the whole batch: events this consumer
+   already applied are skipped (idempotency: ``processed_events`` row written
+   with the effect), every other event runs through the processor into its own
+   change buffer — a failing event is retried, then dead-lettered, without
+   touching its neighbours — and the merged buffer is written in bulk. If the
+   bulk write itself is refused, the batch is redone with a savepoint per event
+   so only the bad one is dead-lettered;
+4. dead letters are produced (``poll(0)``; one ``flush`` only when the batch had any);
+5. offsets are stored (``store_offsets``) only now, after the commit; the
+   consumer commits stored offsets periodically, on revocation and at shutdown.
+
+Per-key ordering: records of one partition are handled in offset order, and when
+an event cannot be handled now (a downstream's circuit is open, a transient
+error persists) its partition is paused and rewound to that event; later
+records of that partition wait, other partitions go on. It resumes when the
+breaker allows a probe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from shadow.anomalies import AnomalyCounts, sequence_anomalies
+from shadow.batch import BatchReport, Blocked, Item, classify, mark_batch_duplicates, plan_offsets
+from shadow.changes import Changes, ProcessedRow
+from shadow.dlq import DeadLetter
+from shadow.effects import Recorder
+from shadow.errors import CircuitOpenError, PoisonMessageError, TransientError
+from shadow.messages import InboundEvent, RawMessage
+from shadow.metrics import Metrics
+from shadow.ports import TP, ConsumerPort, ProducerPort
+from shadow.processors import Processor
+from shadow.store import (
+    AlreadyProcessedError,
+    ShadowStore,
+    StoreTx,
+    StoreUnavailableError,
+    StoreWriteError,
+)
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
+    """Knobs of one worker."""
+
+    topics: tuple[str, ...]
+    dlq_topic: str
+    batch_size: int = 1000
+    batch_timeout: float = 0.5
+    max_attempts: int = 3
+    transient_attempts: int = 3
+    backoff_base: float = 0.05
+    backoff_cap: float = 2.0
+    pause_seconds: float = 5.0
+    lag_interval: float = 5.0
+    dlq_flush_timeout: float = 30.0
+    max_batch_redo: int = 5
+
+    def backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempt - 1))))
+
+
+class ShadowWorker:
+    """One consumer in a group, applying a :class:`Processor` to the shadow store."""
+
+    def __init__(
+        self,
+        consumer: ConsumerPort,
+        producer: ProducerPort,
+        store: ShadowStore,
+        processor: Processor,
+        settings: RuntimeSettings,
+        *,
+        metrics: Metrics | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self.store = store
+        self.processor = processor
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self._sleep = sleep
+        self._clock = clock
+        self._paused: dict[TP, float] = {}  # partition -> monotonic time to resume
+        self._rewind: dict[TP, int] = {}  # paused partition -> offset to read again on resume
+        self._stored: dict[TP, int] = {}  # last offset stored per partition
+        self._next_lag = 0.0
+        self._dlq_errors: list[str] = []
+        self.stop_requested = False
+        self._latency = self.metrics.latency.labels(processor.name)
+        self._should_stop: Callable[[], bool] = lambda: self.stop_requested
+
+    # ------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.consumer.subscribe(list(self.settings.topics), self._on_assign, self._on_revoke)
+
+    def _on_assign(self, tps: Sequence[TP]) -> None:
+        for tp in tps:
+            self._paused.pop(tp, None)
+            self._rewind.pop(tp, None)
+            self._stored.pop(tp, None)
+        log.info("partitions_assigned", partitions=[f"{t}[{p}]" for t, p in tps])
+
+    def _on_revoke(self, tps: Sequence[TP]) -> None:
+        self.consumer.commit()
+        for tp in tps:
+            self._paused.pop(tp, None)
+            self._rewind.pop(tp, None)
+        log.info("partitions_revoked", partitions=[f"{t}[{p}]" for t, p in tps])
+
+    def run(self, should_stop: Callable[[], bool], *, idle_stop: float | None = None) -> None:
+        """Step until ``should_stop()`` (or ``idle_stop`` seconds without records), then close."""
+        idle_since = self._clock()
+        try:
+            self._should_stop = lambda: should_stop() or self.stop_requested
+            while not self._should_stop():
+                report = self.step()
+                if report.consumed:
+                    idle_since = self._clock()
+                elif idle_stop is not None and self._clock() - idle_since >= idle_stop:
+                    break
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Deliver dead letters, commit stored offsets, leave the group."""
+        self.producer.flush(self.settings.dlq_flush_timeout)
+        try:
+            self.consumer.commit()
+        finally:
+            self.consumer.close()
+            self.store.close()
+        log.info("worker_closed", processor=self.processor.name)
+
+    # ----------------------------------------------------------------- step
+    def step(self) -> BatchReport:
+        """Consume one batch and apply it (see the module docstring)."""
+        self._resume_due()
+        msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout)
+        self.producer.poll(0)
+        report = BatchReport(consumed=len(msgs))
+        if msgs:
+            started = time.perf_counter()
+            self._handle(msgs, report)
+            self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        else:
+            self._store_idle_positions()
+        self._update_lag()
+        return report
+
+    def _handle(self, msgs: list[RawMessage], report: BatchReport) -> None:
+        counts: AnomalyCounts = Counter()
+        items = [classify(m, self.processor, counts, self._paused) for m in msgs]
+        for topic, n in Counter(m.topic for m in msgs).items():
+            self.metrics.inc_consumed(topic, n)
+        mark_batch_duplicates(items, counts)
+        final = self._transact(items, counts)
+        letters = [self._letter(it) for it in final if it.status == "poison"]
+        self._send_dead_letters(letters, final)
+        offsets, blocked = plan_offsets(final, self.settings.pause_seconds)
+        self.consumer.store_offsets(offsets)
+        self._stored.update(offsets)
+        self._pause(blocked)
+        report.statuses.update(it.status for it in final)
+        report.dead_lettered = len(letters)
+        report.paused = list(blocked)
+        for status, n in report.statuses.items():
+            if status in ("ignored", "duplicate", "skipped", "held"):
+                self.metrics.skipped.labels(status).inc(n)
+        self.metrics.processed.labels(self.processor.name).inc(report.statuses.get("done", 0))
+
+    # ------------------------------------------------------------- decoding
+    # ---------------------------------------------------------- transaction
+    def _transact(self, items: list[Item], counts: AnomalyCounts) -> list[Item]:
+        safe = False
+        redo = 0
+        while True:
+            trial = [
+                Item(it.msg, it.event, it.order, it.status, it.poison, it.attempts) for it in items
+            ]
+            trial_counts: AnomalyCounts = Counter(counts)
+            try:
+                with self.store.transaction() as tx:
+                    self._apply_batch(tx, trial, trial_counts, safe=safe)
+                return trial
+            except AlreadyProcessedError as exc:
+                redo += 1
+                log.warning("batch_redo_already_processed", events=len(exc.event_ids), redo=redo)
+            except StoreWriteError as exc:
+                if safe:
+                    raise
+                safe = True
+                log.warning("batch_write_refused_retry_per_event", cause=exc.cause, error=str(exc))
+            except StoreUnavailableError as exc:
+                redo += 1
+                log.warning("store_unavailable_retry", cause=exc.cause, redo=redo)
+                self._sleep(self.settings.backoff(redo))
+                if self._should_stop():
+                    raise
+                continue
+            if redo > self.settings.max_batch_redo and not safe:
+                safe = True
+
+    def _apply_batch(
+        self, tx: StoreTx, items: list[Item], counts: AnomalyCounts, *, safe: bool
+    ) -> None:
+        name = self.processor.name
+        todo = [it for it in items if it.status == "pending"]
+        done_before = tx.processed_ids(name, [it.event.event_id for it in todo if it.event])
+        for it in todo:
+            if it.event is not None and it.event.event_id in done_before:
+                it.status = "duplicate"
+                counts[(it.event.context, "duplicate")] += 1
+        todo = [it for it in todo if it.status == "pending"]
+        self._sequence_checks(tx, todo, counts)
+        skus = {ln.sku for it in todo if it.order for ln in it.order.items}
+        stock = tx.lock_stock(skus)
+        batch = Changes()
+        now = datetime.now(UTC)
+        blocked: set[TP] = set()
+        for it in todo:
+            if it.tp in blocked:
+                it.status = "deferred"
+                continue
+            changes = self._run_one(it, batch, stock, now)
+            if changes is None:
+                if it.status == "deferred":
+                    blocked.add(it.tp)
+                continue
+            if safe and not self._apply_one(tx, it, changes):
+                continue
+            batch.merge(changes)
+            it.status = "done"
+        tx.add_anomalies(counts)
+        if not safe:
+            tx.apply(batch)
+
+    def _sequence_checks(self, tx: StoreTx, todo: list[Item], counts: AnomalyCounts) -> None:
+        by_context: dict[str, list[InboundEvent]] = {}
+        for it in todo:
+            if it.event is not None and it.event.sequence is not None:
+                by_context.setdefault(it.event.context, []).append(it.event)
+        for context, events in by_context.items():
+            last = tx.last_sequences(context, {e.aggregate_id for e in events})
+            found, high = sequence_anomalies(events, last)
+            counts.update(found)
+            tx.set_sequences(context, high)
+
+    def _run_one(
+        self, it: Item, batch: Changes, stock: dict[str, int], now: datetime
+    ) -> Changes | None:
+        """Run the processor on one event with retries; its changes, or None (poison/deferred)."""
+        assert it.event is not None and it.order is not None
+        ev = it.event
+        transient = 0
+        while True:
+            it.attempts += 1
+            changes = Changes()
+            started = time.perf_counter()
+            try:
+                self.processor.apply(ev, it.order, Recorder(changes, batch, stock, now))
+            except CircuitOpenError as exc:
+                self._defer(it, exc.service or "?", exc.retry_after, str(exc))
+                return None
+            except TransientError as exc:
+                transient += 1
+                self.metrics.failed.labels("transient").inc()
+                if transient >= self.settings.transient_attempts:
+                    self._defer(it, exc.service or "?", self.settings.pause_seconds, str(exc))
+                    return None
+                self._sleep(self.settings.backoff(transient))
+                continue
+            except PoisonMessageError as exc:
+                it.status, it.poison = "poison", exc
+                return None
+            except Exception as exc:  # a handler bug: retry, then dead-letter
+                self.metrics.failed.labels("handler_error").inc()
+                log.warning(
+                    "handler_failed", error=repr(exc)[:300], attempt=it.attempts,
+                    event_id=ev.event_id, correlation_id=ev.correlation_id,
+                    order_id=ev.aggregate_id,
+                )  # fmt: skip
+                if it.attempts >= self.settings.max_attempts:
+                    it.status = "poison"
+                    it.poison = PoisonMessageError(
+                        "handler_error", repr(exc)[:500], error_class=type(exc).__name__
+                    )
+                    return None
+                self._sleep(self.settings.backoff(it.attempts))
+                continue
+            self._latency.observe(time.perf_counter() - started)
+            ts = datetime.fromtimestamp(ev.timestamp_ms / 1000, UTC) if ev.timestamp_ms else now
+            changes.processed.append(ProcessedRow(self.processor.name, ev.event_id, ts))
+            return changes
+
+    def _apply_one(self, tx: StoreTx, it: Item, changes: Changes) -> bool:
+        """Safe mode: write one event's changes in a savepoint; dead-letter it if always refused."""
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                with tx.savepoint():
+                    tx.apply(changes)
+                return True
+            except StoreWriteError as exc:
+                if attempt == self.settings.max_attempts:
+                    it.status = "poison"
+                    it.attempts = attempt
+                    it.poison = PoisonMessageError("handler_error", str(exc), error_class=exc.cause)
+        return False
+
+    def _defer(self, it: Item, service: str, retry_after: float, reason: str) -> None:
+        it.status = "deferred"
+        it.retry_after = max(retry_after, 0.05)
+        self.metrics.deferred.labels(service).inc()
+        ev = it.event
+        log.warning(
+            "partition_paused", topic=it.msg.topic, partition=it.msg.partition,
+            offset=it.msg.offset,
+            service=service, reason=reason, correlation_id=ev.correlation_id if ev else None,
+        )  # fmt: skip
+
+    # ------------------------------------------------ dead letters, offsets
+    def _letter(self, it: Item) -> DeadLetter:
+        assert it.poison is not None
+        p = it.poison
+        ev = it.event
+        log.warning(
+            "dead_lettered", kind=p.kind, reason=p.reason[:300], topic=it.msg.topic,
+            partition=it.msg.partition, offset=it.msg.offset,
+            correlation_id=ev.correlation_id if ev else it.msg.header("correlation_id"),
+        )  # fmt: skip
+        return DeadLetter(
+            it.msg, p.kind, p.error_class, p.reason, max(it.attempts, 1), self.processor.name
+        )
+
+    def _send_dead_letters(self, letters: list[DeadLetter], items: list[Item]) -> None:
+        if not letters:
+            return
+        failed: list[RawMessage] = []
+        for letter in letters:
+
+            def hook(err: str | None, msg: RawMessage = letter.original) -> None:
+                if err is not None:
+                    failed.append(msg)
+
+            self.producer.produce(
+                self.settings.dlq_topic,
+                letter.original.key,
+                letter.original.value,
+                letter.headers(),
+                hook,
+            )
+            self.metrics.dead_lettered.labels(letter.kind).inc()
+        remaining = self.producer.flush(self.settings.dlq_flush_timeout)
+        undelivered = {(m.topic, m.partition, m.offset) for m in failed}
+        if remaining or undelivered:
+            log.error("dead_letters_undelivered", remaining=remaining, failed=len(undelivered))
+            for it in items:
+                if it.status == "poison" and (remaining or (*it.tp, it.msg.offset) in undelivered):
+                    it.status = "deferred"
+                    it.retry_after = self.settings.pause_seconds
+
+    def _pause(self, blocked: Blocked) -> None:
+        if not blocked:
+            return
+        self.consumer.pause(list(blocked))
+        now = self._clock()
+        for tp, (offset, seconds) in blocked.items():
+            self.consumer.seek(tp, offset)
+            self._paused[tp] = now + seconds
+            self._rewind[tp] = offset
+
+    def _store_idle_positions(self) -> None:
+        """When idle, store positions past trailing transaction markers, so lag can reach 0.
+
+        Safe: every record returned so far was handled; paused partitions are left alone.
+        """
+        moved = {
+            tp: pos
+            for tp, pos in self.consumer.positions().items()
+            if tp not in self._paused and pos > self._stored.get(tp, -1)
+        }
+        if moved:
+            self.consumer.store_offsets(moved)
+            self._stored.update(moved)
+
+    def _resume_due(self) -> None:
+        if not self._paused:
+            return
+        now = self._clock()
+        due = [tp for tp, at in self._paused.items() if at <= now]
+        if due:
+            self.consumer.resume(due)
+            for tp in due:
+                del self._paused[tp]
+                offset = self._rewind.pop(tp, None)
+                if offset is not None:
+                    self.consumer.seek(tp, offset)
+            log.info("partitions_resumed", partitions=[f"{t}[{p}]" for t, p in due])
+
+    def _update_lag(self) -> None:
+        now = self._clock()
+        if now >= self._next_lag:
+            self._next_lag = now + self.settings.lag_interval
+            self.metrics.set_lag(self.consumer.lag())

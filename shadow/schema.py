@@ -1,0 +1,90 @@
+"""DDL of the shadow store (PostgreSQL schema ``shadow`` by default).
+
+The schema name is a parameter so two identical shadow pipelines can run side by
+side (A/A noise calibration); everything else uses :data:`DEFAULT_SCHEMA`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from shadow.errors import ShadowConfigError
+
+DEFAULT_SCHEMA = "shadow"
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def checked_schema(schema: str) -> str:
+    """``schema`` if it is a plain lower-case identifier (it is spliced into SQL)."""
+    if not _IDENT.match(schema):
+        raise ShadowConfigError("schema", f"{schema!r} is not a plain identifier")
+    return schema
+
+
+def ddl(schema: str = DEFAULT_SCHEMA) -> list[str]:
+    """Statements creating the shadow store; each is idempotent."""
+    s = checked_schema(schema)
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {s}",
+        f"""CREATE TABLE IF NOT EXISTS {s}.processed_events (
+            consumer varchar(100) NOT NULL, event_id varchar(255) NOT NULL,
+            event_ts timestamptz NOT NULL, processed_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (consumer, event_id))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.stock (
+            sku varchar(64) PRIMARY KEY, available bigint NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.reservations (
+            order_id varchar(255) NOT NULL, sku varchar(64) NOT NULL, qty integer NOT NULL,
+            released boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (order_id, sku))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.payments (
+            order_id varchar(255) PRIMARY KEY, amount numeric(12,2) NOT NULL,
+            status varchar(20) NOT NULL, attempts integer NOT NULL DEFAULT 1,
+            updated_at timestamptz NOT NULL DEFAULT now())""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.shipments (
+            order_id varchar(255) PRIMARY KEY, carrier varchar(40) NOT NULL,
+            status varchar(20) NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.notifications (
+            order_id varchar(255) NOT NULL, template varchar(80) NOT NULL,
+            recipient varchar(320) NOT NULL, created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (order_id, template))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.order_status (
+            order_id varchar(255) PRIMARY KEY, correlation_id varchar(255) NOT NULL DEFAULT '',
+            status varchar(20) NOT NULL, status_rank smallint NOT NULL,
+            total numeric(12,2) NOT NULL, customer_email varchar(320) NOT NULL,
+            updated_at timestamptz NOT NULL, finished_at timestamptz,
+            event_ts timestamptz NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.outbox (
+            id uuid PRIMARY KEY, aggregatetype varchar(255) NOT NULL,
+            aggregateid varchar(255) NOT NULL, type varchar(255) NOT NULL, payload jsonb NOT NULL,
+            correlation_id varchar(255), causation_id varchar(255),
+            created_at timestamptz NOT NULL DEFAULT now())""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.sagas (
+            order_id varchar(255) PRIMARY KEY, state varchar(40) NOT NULL,
+            steps jsonb NOT NULL, updated_at timestamptz NOT NULL)""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.analytics_product_minute (
+            minute timestamptz NOT NULL, sku varchar(64) NOT NULL, orders bigint NOT NULL,
+            quantity bigint NOT NULL, revenue numeric(14,2) NOT NULL, PRIMARY KEY (minute, sku))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.delivery_anomalies (
+            context varchar(100) NOT NULL, kind varchar(40) NOT NULL, count bigint NOT NULL,
+            last_seen_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (context, kind))""",
+        f"""CREATE TABLE IF NOT EXISTS {s}.aggregate_sequences (
+            context varchar(100) NOT NULL, aggregate_id varchar(255) NOT NULL,
+            last_sequence bigint NOT NULL, PRIMARY KEY (context, aggregate_id))""",
+    ]
+
+
+TABLES: tuple[str, ...] = (
+    "processed_events",
+    "stock",
+    "reservations",
+    "payments",
+    "shipments",
+    "notifications",
+    "order_status",
+    "outbox",
+    "sagas",
+    "analytics_product_minute",
+    "delivery_anomalies",
+    "aggregate_sequences",
+)

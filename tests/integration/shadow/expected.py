@@ -1,0 +1,44 @@
+"""Expected event-side outcomes, computed with the in-memory store from the same outbox rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from shadow.catalogue import initial_stock
+from shadow.changes import Changes
+from shadow.domain import parse_order
+from shadow.effects import Recorder, RecordingEffects
+from shadow.messages import InboundEvent
+from shadow.processors import Coordination, FlowProcessor
+from shadow.store_memory import InMemoryStore
+
+
+def comparable(outcome: Any) -> dict[str, Any]:
+    data = outcome.to_dict()
+    data.pop("produced_at")
+    data.pop("source")
+    return data
+
+
+def expected_outcomes(
+    rows: list[dict[str, Any]], coordination: Coordination = Coordination.CHOREOGRAPHY
+) -> tuple[dict[str, dict], InMemoryStore]:
+    store = InMemoryStore()
+    store.ensure_schema(initial_stock())
+    proc = FlowProcessor(RecordingEffects(), coordination=coordination)
+    now = datetime.now(UTC)
+    with store.transaction() as tx:
+        stock = tx.lock_stock(initial_stock())
+        batch = Changes()
+        for row in rows:
+            payload = json.loads(row["payload"])
+            ev = InboundEvent(
+                row["id"], "order.created", row["aggregateid"], payload, row["correlation_id"]
+            )
+            changes = Changes()
+            proc.apply(ev, parse_order(payload), Recorder(changes, batch, stock, now))
+            batch.merge(changes)
+        tx.apply(batch)
+    return {o.order_id: comparable(o) for o in store.outcomes()}, store

@@ -1,0 +1,61 @@
+"""Several worker processes of one group split the partitions; metrics are served over HTTP."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+
+import requests
+
+from shadow.outcomes import event_outcomes
+from shadow.samples import order_payload
+from tests.integration.shadow.conftest import Pipeline, committed_total, wait_until
+
+N = 900
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_processes_share_the_partitions_and_expose_metrics(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    port = _free_port()
+    log = tmp_path / "workers.log"
+    parent = pipeline.start_worker(
+        "--workers", "2", "--contexts", "order,inventory,payment,shipping,email",
+        "--metrics-port", str(port), "--batch-size", "100", log=log,
+    )  # fmt: skip
+    pipeline.insert_orders([order_payload(f"sc-{i:04d}", [("SKU-0003", 1)]) for i in range(N)])
+    pipeline.wait_processed(N, timeout=120)
+    wait_until(
+        lambda: committed_total(pipeline.endpoints, pipeline.group, pipeline.topic) >= N,
+        30,
+        "offsets committed",
+    )
+
+    scraped = ""
+    for p in (port, port + 1):
+        scraped += requests.get(f"http://127.0.0.1:{p}/metrics", timeout=5).text
+    processed = sum(
+        float(v)
+        for v in re.findall(
+            r'shadow_events_processed_total\{processor="shadow.flow"\} (\S+)', scraped
+        )
+    )
+    assert processed == N
+    assert "shadow_handler_latency_seconds_bucket" in scraped and "shadow_consumer_lag" in scraped
+
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(60) == 0
+    time.sleep(0.5)
+    text = log.read_text()
+    assert text.count("worker_closed") == 2, text[-2000:]
+    assert len({o.order_id for o in event_outcomes(pipeline.dsn)}) == N
+    assert text.count("partitions_assigned") >= 2, "both workers joined the group"

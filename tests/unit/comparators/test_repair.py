@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from comparators.diff import Scope, observe
+from comparators.outbox import InMemoryOutbox
+from comparators.repair import default_payload, propose
+from comparators.rules import CompareOptions
+from tests.unit.comparators.factories import LATER, obs, pair, record
+
+
+def _plan(run_id: str = "r1"):  # type: ignore[no-untyped-def]
+    c1, d1 = pair(1, total="1.00")
+    results = observe(
+        [c1, obs(2), obs(3)], [d1, obs(3, source="event")], CompareOptions(), Scope(now=LATER)
+    )
+    return propose(results, "order.created", run_id)
+
+
+def test_missing_key_gets_a_compensating_outbox_event() -> None:
+    plan = _plan()
+    (event,) = plan.events
+    assert event.aggregateid == "ord-000002"
+    assert event.aggregatetype == "order" and event.type == "order.created"
+    assert event.causation_id == "repair:r1" and event.correlation_id == "corr-2"
+    assert event.payload["items"] == [{"sku": "SKU-0001", "qty": 2}, {"sku": "SKU-0003", "qty": 1}]
+    assert event.payload["total"] == "23.75" and event.payload["currency"] == "EUR"
+
+
+def test_divergent_key_is_reported_not_repaired() -> None:
+    plan = _plan()
+    assert [d.key for d in plan.divergent] == ["ord-000001"]
+    assert [x.path for x in plan.divergent[0].differences] == ["payment.amount", "total"]
+
+
+def test_same_run_id_is_idempotent() -> None:
+    outbox = InMemoryOutbox()
+    assert outbox.write(_plan("r1").events) == 1
+    assert outbox.write(_plan("r1").events) == 0
+    assert outbox.write(_plan("r2").events) == 1
+
+
+def test_payload_for_other_types_carries_outcome() -> None:
+    payload = default_payload("payment.requested", record(5))
+    assert payload["order_id"] == "ord-000005" and payload["outcome"]["total"] == "23.75"

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+from comparators.diff import Scope, compare
+from comparators.report import (
+    SCHEMA_VERSION,
+    RunInfo,
+    evidence,
+    html,
+    junit,
+    markdown,
+    options_summary,
+    plan_hash,
+)
+from comparators.rules import CompareOptions
+from comparators.verdict import VerdictPolicy, decide
+from tests.unit.comparators.factories import LATER, T0, obs, pair
+
+
+def _doc(**candidate: object) -> dict[str, object]:
+    c1, d1 = pair(1, total="9.99")
+    c2, d2 = pair(2, **candidate)
+    opts = CompareOptions()
+    result = compare([c1, c2, obs(3)], [d1, d2], opts, Scope(now=LATER))
+    policy = VerdictPolicy(min_settled_keys=1)
+    info = RunInfo("run-1", "order", "sync", "event", plan_hash=plan_hash(b"plan"), generated_at=T0)
+    return evidence(
+        result, decide(result, policy), policy=policy, info=info, rules=options_summary(opts)
+    )
+
+
+def test_evidence_document_has_versioned_fields() -> None:
+    doc = _doc()
+    assert doc["schema_version"] == SCHEMA_VERSION
+    assert doc["plan_hash"] == plan_hash(b"plan") and str(doc["plan_hash"]).startswith("sha256:")
+    assert doc["counts"]["divergent"] == 1 and doc["counts"]["missing"] == 1  # type: ignore[index]
+    assert doc["verdict"]["status"] == "fail"  # type: ignore[index]
+    assert doc["differing_paths"] == {"payment.amount": 1, "total": 1}
+    json.dumps(doc)
+
+
+def test_evidence_redacts_secrets_in_samples() -> None:
+    doc = _doc(email="bob@example.com", correlation_id="token=abc123secret")
+    text = json.dumps(doc)
+    assert "abc123secret" not in text
+
+
+def test_html_escapes_every_value() -> None:
+    doc = _doc(email="<script>alert(1)</script>")
+    page = html(doc)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+    assert page.count("<svg") == 3 and "http://" not in page.replace(
+        "http://www.w3.org/2000/svg", ""
+    )
+
+
+def test_markdown_names_keys_and_paths() -> None:
+    text = markdown(_doc())
+    assert "**FAIL**" in text
+    assert "| ord-000001 | divergent | payment.amount, total |" in text
+
+
+def test_junit_has_failures_for_failed_checks() -> None:
+    root = ET.fromstring(junit(_doc()))
+    assert root.get("failures") == "3"
+    failed = {c.get("name") for c in root.iter("testcase") if c.find("failure") is not None}
+    assert failed == {"verdict", "missing_keys", "divergent_keys"}
+
+
+def test_report_time_is_the_run_time() -> None:
+    assert _doc()["generated_at"] == (T0 + timedelta()).isoformat()

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shadow.catalogue import initial_stock
+from shadow.effects import RecordingEffects
+from shadow.fakes import InMemoryBroker, InMemoryConsumer, InMemoryProducer
+from shadow.messages import RawMessage
+from shadow.processors import Coordination, FlowProcessor, Processor
+from shadow.runtime import RuntimeSettings, ShadowWorker
+from shadow.samples import order_payload, outbox_headers, outbox_value
+from shadow.store_memory import InMemoryStore
+
+TOPIC = "outbox.event.order"
+DLQ = "shadow-test.dlq"
+
+
+@pytest.fixture
+def broker() -> InMemoryBroker:
+    return InMemoryBroker(partitions=3)
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    s = InMemoryStore()
+    s.ensure_schema(initial_stock())
+    return s
+
+
+def publish(
+    broker: InMemoryBroker,
+    payload: dict[str, Any],
+    *,
+    event_id: str | None = None,
+    correlation_id: str = "corr-1",
+    event_type: str = "order.created",
+    extra_headers: tuple[tuple[str, bytes], ...] = (),
+) -> RawMessage:
+    eid = event_id or str(uuid.uuid4())
+    headers = outbox_headers(eid, event_type, correlation_id) + extra_headers
+    return broker.append(TOPIC, payload["order_id"].encode(), outbox_value(payload), headers)
+
+
+WorkerFactory = Callable[..., ShadowWorker]
+
+
+@pytest.fixture
+def make_worker(broker: InMemoryBroker, store: InMemoryStore) -> WorkerFactory:
+    def factory(
+        processor: Processor | None = None,
+        *,
+        group: str = "g1",
+        sleep: Any = None,
+        clock: Any = None,
+        **settings: Any,
+    ) -> ShadowWorker:
+        proc = processor or FlowProcessor(
+            RecordingEffects(), coordination=Coordination.CHOREOGRAPHY
+        )
+        cfg = RuntimeSettings(topics=(TOPIC,), dlq_topic=DLQ, backoff_base=0.0, **settings)
+        kwargs: dict[str, Any] = {"sleep": sleep or (lambda _s: None)}
+        if clock is not None:
+            kwargs["clock"] = clock
+        worker = ShadowWorker(
+            InMemoryConsumer(broker, group), InMemoryProducer(broker), store, proc, cfg, **kwargs
+        )
+        worker.start()
+        return worker
+
+    return factory
+
+
+__all__ = ["DLQ", "TOPIC", "order_payload", "publish"]
