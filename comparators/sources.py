@@ -150,26 +150,46 @@ class SqlSource:
             conn.adapters.register_loader("json", _RawJsonLoader)
         return conn
 
-    def columns(self, conn: psycopg.Connection[Any]) -> list[str]:
+    def describe(self, conn: psycopg.Connection[Any]) -> list[tuple[str, int]]:
+        """Names and type OIDs of the query's columns."""
         with conn.cursor() as cur:
             cur.execute(f"SELECT * FROM ({self._inner()}) AS src LIMIT 0")
-            return [c.name for c in cur.description or ()]
+            return [(c.name, c.type_code) for c in cur.description or ()]
 
     def _inner(self) -> str:
         return self.sql.strip().rstrip(";")
 
-    def _exprs(self, columns: Sequence[str]) -> tuple[str, str, str]:
-        """SQL for the key, ``produced_at`` and the row's JSON document."""
+    def _exprs(self, columns: Sequence[str]) -> tuple[str, str]:
+        """SQL for the key and ``produced_at``."""
         if list(columns) == [JSON_COLUMN]:
             doc = f"(src.{JSON_COLUMN})::jsonb"
-            return f"{doc}->>'{self.key}'", f"({doc}->>'produced_at')::timestamptz", doc
+            return f"{doc}->>'{self.key}'", f"({doc}->>'produced_at')::timestamptz"
         if self.key in columns:
-            return f'src."{self.key}"::text', 'src."produced_at"', "to_jsonb(src)"
+            return f'src."{self.key}"::text', 'src."produced_at"'
         raise SourceError(self.name, f"query has no column {self.key!r} (nor one JSON 'outcome')")
 
-    def query(self, columns: Sequence[str], window: ReadWindow) -> tuple[str, dict[str, Any]]:
+    def _digest_expr(
+        self, described: Sequence[tuple[str, int]], ignore: Sequence[str], params: dict[str, Any]
+    ) -> str:
+        """md5 of the row without ignored columns: its composite text plus the column names
+        and types (so equal digests need equal types too); jsonb for a JSON column."""
+        names = [n for n, _ in described]
+        if names == [JSON_COLUMN]:
+            params["ignore"] = list(ignore)
+            return f"md5((((src.{JSON_COLUMN})::jsonb) - %(ignore)s::text[])::text)"
+        kept = sorted((n, t) for n, t in described if n not in ignore)
+        params["signature"] = "|" + ",".join(f"{n}:{t}" for n, t in kept)
+        fields = ", ".join('src."' + n.replace('"', '""') + '"' for n, _ in kept)
+        return f"md5(ROW({fields})::text || %(signature)s)"
+
+    def query(
+        self,
+        columns: Sequence[str],
+        window: ReadWindow,
+        described: Sequence[tuple[str, int]] = (),
+    ) -> tuple[str, dict[str, Any]]:
         """The wrapped SQL and its parameters for ``window`` (rows, or digests)."""
-        key_expr, at_expr, doc_expr = self._exprs(columns)
+        key_expr, at_expr = self._exprs(columns)
         where = [window.partition.sql_predicate(key_expr)]
         params: dict[str, Any] = {}
         if window.since is not None:
@@ -177,11 +197,9 @@ class SqlSource:
             params["since"] = window.since
         select = "*"
         if window.digest_ignore is not None:
-            params["ignore"] = list(window.digest_ignore)
-            select = (
-                f"{key_expr} AS k, {at_expr} AS at, "
-                f"md5((({doc_expr}) - %(ignore)s::text[])::text) AS d"
-            )
+            typed = described or [(c, 0) for c in columns]
+            digest_sql = self._digest_expr(typed, window.digest_ignore, params)
+            select = f"{key_expr} AS k, {at_expr} AS at, {digest_sql} AS d"
         sql = (
             f"SELECT {select} FROM ({self._inner()}) AS src WHERE {' AND '.join(where)} "
             f'ORDER BY ({key_expr}) COLLATE "C"'
@@ -202,30 +220,50 @@ class SqlSource:
 
     def observations(self, window: ReadWindow) -> Iterator[Observation]:
         with translate_errors(self.name), self._connect() as conn:
-            cols = self.columns(conn)
-            sql, params = self.query(cols, window)
+            described = self.describe(conn)
+            cols = [name for name, _ in described]
+            sql, params = self.query(cols, window, described)
+            log.info("source.reading", source=self.name, partition=str(window.partition))
+            if window.digest_ignore is not None:
+                yield from self._digests(conn, cols, sql, params)
+                return
             json_mode = cols == [JSON_COLUMN]
-            cursor_name = f"cutover_{self.name}_{uuid.uuid4().hex[:8]}"
-            with conn.cursor(name=cursor_name, row_factory=dict_row) as cur:
+            with conn.cursor(name=self._cursor_name(), row_factory=dict_row) as cur:
                 cur.itersize = self.itersize
                 cur.execute(sql, params)
-                log.info("source.reading", source=self.name, partition=str(window.partition))
-                if window.digest_ignore is not None:
-                    loader = functools.partial(self.fetch, conn, cols)
-                    for row in cur:
-                        deferred = DeferredRecord(row["k"], loader)
-                        yield Observation(row["k"], deferred, row["at"], bytes.fromhex(row["d"]))
-                    return
                 for row in cur:
                     record = _json_record(row[JSON_COLUMN]) if json_mode else row
                     yield observation(record, self.key, self.name)
+
+    def _digests(
+        self, conn: psycopg.Connection[Any], cols: list[str], sql: str, params: dict[str, Any]
+    ) -> Iterator[Observation]:
+        loader = functools.partial(self._fetch_any, conn, cols)
+        with conn.cursor(name=self._cursor_name()) as cur:
+            cur.itersize = self.itersize
+            cur.execute(sql, params)
+            for key, at, hexdigest in cur:
+                yield Observation(key, DeferredRecord(key, loader), at, bytes.fromhex(hexdigest))
+
+    def _fetch_any(
+        self, conn: psycopg.Connection[Any], cols: list[str], key: str
+    ) -> Mapping[str, Any]:
+        """Fetch on the reading connection, or on a new one once reading has finished
+        (the engine judges the last keys after the stream is exhausted)."""
+        if not conn.closed:
+            return self.fetch(conn, cols, key)
+        with translate_errors(self.name), self._connect() as fresh:
+            return self.fetch(fresh, cols, key)
+
+    def _cursor_name(self) -> str:
+        return f"cutover_{self.name}_{uuid.uuid4().hex[:8]}"
 
 
 class DeferredRecord(Mapping[str, Any]):
     """A row fetched from its source on first access (digest pushdown).
 
-    It can be read while the source's iterator is open (the engine reads it while
-    judging its key); afterwards the connection is closed.
+    While the source is being read it uses the reading connection; afterwards it
+    opens a connection of its own.
     """
 
     __slots__ = ("_data", "_key", "_loader")

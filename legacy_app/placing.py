@@ -5,7 +5,7 @@ The mode of the ``order`` context decides the path:
 * ``sync``: the order row; real calls; 201 with the final status.
 * ``dual``: plus outbox ``order.created`` in the same transaction as the order,
   and ``order.completed``/``order.failed`` in the one of the status change; 201.
-* ``naive-dual``: no outbox; each event produced to Kafka after its commit; 201.
+* ``naive-dual``: no outbox; the events produced to Kafka after the final commit; 201.
 * ``async``: outbox ``order.created``; verify calls, recorded; 202 ``accepted``.
 * ``events-only``: outbox ``order.created``; no call at all; 202 ``accepted``.
 """
@@ -159,8 +159,6 @@ def place_order(request: OrderRequest, correlation_id: str, deps: OrderDeps) -> 
     log.info(
         "order_stored", order_id=placed.order_id, correlation_id=correlation_id, mode=str(mode)
     )
-    if mode is Mode.NAIVE_DUAL:
-        deps.publisher().publish(created)
     if mode is Mode.ASYNC:
         would = run_saga(placed, deps.downstreams, deps.modes, deps.ledger, verify_all=True)
         deps.ledger.record_verify(
@@ -171,7 +169,8 @@ def place_order(request: OrderRequest, correlation_id: str, deps: OrderDeps) -> 
         return view
     result = run_saga(placed, deps.downstreams, deps.modes, deps.ledger)
     finished = _finish(deps, placed, result, mode, created)
-    if mode is Mode.NAIVE_DUAL:
+    if mode is Mode.NAIVE_DUAL:  # after the last commit: a crash here loses both events
+        deps.publisher().publish(created)
         deps.publisher().publish(finished)
     log.info("order_finished", order_id=placed.order_id, status=result.status, reason=result.reason)
     return {**view, "status": result.status, "failure_reason": result.reason}

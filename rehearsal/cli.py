@@ -75,7 +75,7 @@ def rehearse(  # noqa: PLR0917 - click passes options positionally
     from rehearsal.run import rehearse as run_rehearsal
     from rehearsal.scenario import load_scenario
     from rehearsal.stack.topology import load_topology
-    from rehearsal.summary import render_table, write_report
+    from rehearsal.summary import diff_paths, render_table, write_report
 
     topo = load_topology()
     if cleanup:
@@ -103,7 +103,7 @@ def rehearse(  # noqa: PLR0917 - click passes options positionally
     expected_fail = scen.expect.outcome == "fail"
     if expected_fail:
         field = scen.expect.failing_key_field or ""
-        ok = not result.passed and any(field in str(s.get("paths", s)) for s in result.failing_keys)
+        ok = not result.passed and any(field in diff_paths(s) for s in result.failing_keys)
         click.echo(f"negative scenario: expected failure {'observed' if ok else 'NOT observed'}")
         sys.exit(0 if ok else 1)
     sys.exit(0 if result.passed else 1)

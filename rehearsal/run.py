@@ -169,25 +169,28 @@ class Rehearsal:
         t = self.scenario.traffic
         return max(20, int(t.rate * t.seconds * 0.4))
 
-    def _traffic(self, phase: int, seconds: float | None = None) -> None:
-        """Generate the phase's traffic, injecting its faults at evenly spaced moments."""
+    def traffic_burst(
+        self, phase: int, seconds: float | None = None, faults: list[Fault] | None = None
+    ) -> Any:
+        """Generate one burst of traffic, injecting ``faults`` (default: the scenario's for
+        ``phase``) at evenly spaced moments; restarts of Postgres run after the burst.
+        Returns the traffic report."""
         from rehearsal.traffic import TrafficConfig, run_traffic
 
         t = self.scenario.traffic
         if seconds is not None:
             t = t.model_copy(update={"seconds": seconds})
-        faults = [
-            f for f in self.scenario.faults_in(phase) if f.kind is not FaultKind.NAIVE_DUAL_CRASH
-        ]
-        mid = [f for f in faults if f.kind is not FaultKind.RESTART_POSTGRES]
-        quiet = [f for f in faults if f.kind is FaultKind.RESTART_POSTGRES]
+        chosen = self.scenario.faults_in(phase) if faults is None else faults
+        chosen = [f for f in chosen if f.kind is not FaultKind.NAIVE_DUAL_CRASH]
+        mid = [f for f in chosen if f.kind is not FaultKind.RESTART_POSTGRES]
+        quiet = [f for f in chosen if f.kind is FaultKind.RESTART_POSTGRES]
         config = TrafficConfig(
             base_url=f"http://{self.env.endpoints.host}:5000",
             rate=t.rate,
             duration=t.seconds,
             concurrency=t.concurrency,
             seed=t.seed + self.seed_offset,
-            run_id=f"{self.run_id}p{phase}",
+            run_id=f"{self.run_id}b{self.seed_offset}",
         )
         self.seed_offset += 1
         result: dict[str, Any] = {}
@@ -201,11 +204,15 @@ class Rehearsal:
         worker.join()
         report = result.get("report")
         if report is not None:
-            self.rows[phase].orders_sent += int(getattr(report, "sent", 0))
+            self.rows[phase].orders_sent += report.sent
+            self.rows[phase].reasons.extend(
+                f"traffic: {c.name}: {c.detail}" for c in report.checks if not c.passed
+            )
         if any(f.kind is FaultKind.DOWNSTREAM_ERRORS for f in mid):
             self.env.restart_app({})
         for fault in quiet:  # restarts of the database run between bursts of traffic
             self.rows[phase].faults.append(self._inject(fault))
+        return report
 
     def _inject(self, fault: Fault) -> FaultRecord:
         self.say(f"fault: {fault.kind.value}")
@@ -218,7 +225,7 @@ class Rehearsal:
         gate = outcome.gate
         if gate is not None:
             row.verdict = gate.verdict.value
-            row.reasons = list(gate.reasons)
+            row.reasons.extend(gate.reasons)
             self._absorb_snapshots(row, gate.snapshots)
         if outcome.evidence is not None:
             row.evidence = outcome.evidence.path
@@ -274,8 +281,9 @@ class Rehearsal:
             error=error,
         )
 
-    def _phases(self) -> bool:
-        ctx = self.scenario.context
+    def enter_dual_write(self) -> bool:
+        """Set up, then phases 1 to 3: identify, add the broker, dual-write with the shadow
+        workers running. False when a gate on the way did not pass."""
         t0 = time.monotonic()
         self.say("setting up: stack, database, sample app")
         self.env.setup()
@@ -293,12 +301,18 @@ class Rehearsal:
         t0 = time.monotonic()
         self.say("phase 3: dual-write with the shadow pipeline")
         self.env.workers.start()
-        self._wait_group_members()
+        self.wait_group_members()
         if not self._record(2, self.runner.advance(3), t0):
             return False
         self.rows[3].status = "entered"
+        return True
+
+    def _phases(self) -> bool:
+        ctx = self.scenario.context
+        if not self.enter_dual_write():
+            return False
         t0 = time.monotonic()
-        self._traffic(3)
+        self.traffic_burst(3)
         self.env.wait_settled()
 
         self.say("phase 4: migrate to async (gate of phase 3, rollback drill later)")
@@ -307,8 +321,8 @@ class Rehearsal:
         self.rows[4].status = "entered"
         t0 = time.monotonic()
         self.env.workers.restart(mode="async")
-        self._wait_group_members()
-        self._traffic(4)
+        self.wait_group_members()
+        self.traffic_burst(4)
         self.env.wait_settled()
 
         if not self._rollback_drill(ctx):
@@ -320,8 +334,8 @@ class Rehearsal:
         self.rows[5].status = "entered"
         t0 = time.monotonic()
         self.env.workers.restart(mode="events-only")
-        self._wait_group_members()
-        self._traffic(5)
+        self.wait_group_members()
+        self.traffic_burst(5)
         self.env.wait_settled()
         return self._record(5, self.runner.check_gate(), t0)
 
@@ -332,9 +346,9 @@ class Rehearsal:
         self.say(f"rollback drill: {ctx} back to dual with traffic")
         self.runner.rollback(context=ctx)
         self.env.workers.restart(mode="dual")
-        self._wait_group_members()
+        self.wait_group_members()
         half = self.scenario.traffic.seconds / 2
-        self._traffic(40, seconds=half)
+        self.traffic_burst(40, seconds=half)
         self.env.wait_settled()
         if not self._record(40, self.runner.check_gate(context=ctx), t0):
             return False
@@ -343,8 +357,8 @@ class Rehearsal:
         if not self._record(40, self.runner.advance(4, context=ctx), t0):
             return False
         self.env.workers.restart(mode="async")
-        self._wait_group_members()
-        self._traffic(4, seconds=half)
+        self.wait_group_members()
+        self.traffic_burst(4, seconds=half)
         self.env.wait_settled()
         return True
 
@@ -363,7 +377,7 @@ class Rehearsal:
         )
         self.say(f"phase 1: discovery wrote a plan draft to {draft}")
 
-    def _wait_group_members(self, timeout: float = 60.0) -> None:
+    def wait_group_members(self, timeout: float = 60.0) -> None:
         from confluent_kafka.admin import AdminClient
 
         admin = AdminClient({"bootstrap.servers": self.env.bootstrap_servers})

@@ -50,10 +50,24 @@ def render_table(result: RehearsalResult, out: TextIO) -> None:
     console.print(f"{verdict} in {result.seconds:.0f}s")
     for sample in result.failing_keys[:5]:
         console.print(
-            f"  mismatch: key {sample.get('key')} {sample.get('category')} {sample.get('paths')}"
+            f"  mismatch: key {sample.get('key')} {sample.get('category')} {describe(sample)}"
         )
     for path in result.report_paths:
         console.print(f"  report: {path}")
+
+
+def diff_paths(sample: dict[str, Any]) -> list[str]:
+    """The field paths a mismatch sample differs in (``total``, ``payment.amount``...)."""
+    return [str(d.get("path")) for d in sample.get("differences", []) or []]
+
+
+def describe(sample: dict[str, Any]) -> str:
+    """``total: 186.25 (sync) vs 186.3 (event); ...`` for a divergent sample."""
+    parts = [
+        f"{d.get('path')}: {d.get('control')} (sync) vs {d.get('candidate')} (event)"
+        for d in sample.get("differences", []) or []
+    ]
+    return "; ".join(parts) or str(sample.get("category", ""))
 
 
 def _bars(values: list[tuple[str, float]], *, max_value: float, fmt: str, colour: str) -> str:
@@ -89,8 +103,16 @@ def write_report(result: RehearsalResult, out_dir: Path, description: str) -> li
     traffic_svg = _bars(
         sent, max_value=max([v for _, v in sent] + [1.0]), fmt="{:.0f}", colour="#0969da"
     )
+    samples = [
+        {"key": x.get("key"), "category": x.get("category"), "detail": describe(x)}
+        for x in data.get("failing_keys", [])[:50]
+    ]
     html = env.get_template("rehearsal.html.j2").render(
-        result=data, description=description, match_svg=match_svg, traffic_svg=traffic_svg
+        result=data,
+        description=description,
+        match_svg=match_svg,
+        traffic_svg=traffic_svg,
+        samples=samples,
     )
     html_path = out_dir / "rehearsal.html"
     html_path.write_text(html)

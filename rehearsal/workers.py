@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rehearsal.stack.process import ManagedProcess
 
+FLOW_CONTEXTS = ("order", "inventory", "payment", "shipping", "email")
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
@@ -42,7 +44,8 @@ class WorkerSpec:
         ]
         for topic in self.topics:
             args += ["--topic", topic]
-        return [*args, "run", "--workers", "1"]
+        # The order flow only: one process per worker, so kill -9 kills all of it.
+        return [*args, "run", "--workers", "1", "--contexts", ",".join(FLOW_CONTEXTS)]
 
 
 class ShadowWorkers:
@@ -73,7 +76,7 @@ class ShadowWorkers:
         pid = self.procs[index].pid()
         if pid is None:
             raise RuntimeError(f"shadow worker {index} is not running")
-        os.kill(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)  # its own session: the whole worker, children too
         deadline = time.monotonic() + 10
         while self.procs[index].pid() is not None and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -54,6 +54,7 @@ class ShadowConfig:
     batch_timeout: float = 0.5
     max_attempts: int = 3
     metrics_port: int | None = None
+    bug: str | None = None  # a deliberately wrong handler (shadow.bugs), negative rehearsals only
 
     def __post_init__(self) -> None:
         unknown = set(self.contexts) - set(ALL_CONTEXTS)
@@ -105,6 +106,8 @@ class ShadowConfig:
             values["topics"] = tuple(t for t in e["CUTOVER_SHADOW_TOPICS"].split(",") if t)
         if "CUTOVER_SHADOW_MODE" in e:
             values["mode"] = Mode(e["CUTOVER_SHADOW_MODE"])
+        if e.get("CUTOVER_SHADOW_BUG"):
+            values["bug"] = e["CUTOVER_SHADOW_BUG"]
         if "CUTOVER_SHADOW_COORDINATION" in e:
             values["coordination"] = {"order": e["CUTOVER_SHADOW_COORDINATION"]}
         values.update({k: v for k, v in given.items() if v is not None})
@@ -128,13 +131,18 @@ def processor_for(config: ShadowConfig, kind: WorkerKind) -> Processor:
         return AnalyticsProcessor()
     contexts = set(config.contexts) & FLOW_CONTEXTS
     coordination = Coordination(config.coordination.get("order", Coordination.CHOREOGRAPHY.value))
-    return FlowProcessor(effects_for(config), contexts=contexts, coordination=coordination)
+    from shadow.bugs import with_bug
+
+    flow = FlowProcessor(effects_for(config), contexts=contexts, coordination=coordination)
+    return with_bug(flow, config.bug)
 
 
-def settings_for(config: ShadowConfig) -> RuntimeSettings:
+def settings_for(config: ShadowConfig, kind: WorkerKind = "flow") -> RuntimeSettings:
+    """Runtime settings of one consumer group. Each group dead-letters into its own topic
+    (``<group>.dlq``), so a poison message seen by two groups is counted once per group."""
     return RuntimeSettings(
         topics=config.topics,
-        dlq_topic=config.dead_letter_topic,
+        dlq_topic=config.dlq_topic or dlq_topic_for(config.group_for(kind)),
         batch_size=config.batch_size,
         batch_timeout=config.batch_timeout,
         max_attempts=config.max_attempts,
@@ -158,7 +166,7 @@ def build_worker(
         producer,
         store,
         processor_for(config, kind),
-        settings_for(config),
+        settings_for(config, kind),
         metrics=metrics,
     )
     worker.start()

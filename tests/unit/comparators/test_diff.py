@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from comparators.diff import Observation, Scope, compare, diff_records, observation, observe
 from comparators.errors import SourceError, UnsortedSourceError
@@ -172,3 +173,18 @@ def test_swapping_sides_swaps_missing_and_extra(
     for cat in (Category.DIVERGENT, Category.DUPLICATE):
         assert forward.count(cat) == backward.count(cat)
     assert forward.settled == backward.settled
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.decimals(min_value=0, max_value=1000, places=3),
+    st.decimals(min_value=-10, max_value=10, places=0),
+)
+def test_values_within_tolerance_always_match(base: Decimal, steps: Decimal) -> None:
+    tol = Decimal("0.005")
+    other = base + steps * Decimal("0.001")
+    opts = CompareOptions(tolerances=(Tolerance("total", tol), Tolerance("payment.amount", tol)))
+    c, d = obs(1, total=str(base)), obs(1, total=str(other), source="event")
+    expected = Category.MATCH if abs(base - other) <= tol else Category.DIVERGENT
+    (res,) = observe([c], [d], opts, SCOPE)
+    assert res.category is expected

@@ -45,3 +45,26 @@ def test_callable_bad_target() -> None:
 def test_libpq_url_strips_driver() -> None:
     assert libpq_url("postgresql+psycopg://u:p@h:1/db") == "postgresql://u:p@h:1/db"
     assert libpq_url("host=x dbname=y") == "host=x dbname=y"
+
+
+def test_digest_query_hashes_row_without_ignored_columns_and_with_types() -> None:
+    from comparators.sources import SqlSource
+
+    src = SqlSource("postgresql://x", "SELECT * FROM t;")
+    described = [("order_id", 25), ("total", 1700), ("produced_at", 1184), ("source", 25)]
+    window = ReadWindow(digest_ignore=("produced_at", "source"))
+    sql, params = src.query([n for n, _ in described], window, described)
+    assert 'md5(ROW(src."order_id", src."total")::text || %(signature)s) AS d' in sql
+    assert params["signature"] == "|order_id:25,total:1700"
+    assert sql.endswith('ORDER BY (src."order_id"::text) COLLATE "C"')
+    assert "FROM (SELECT * FROM t) AS src" in sql
+
+
+def test_digest_query_for_json_column_uses_jsonb() -> None:
+    from comparators.sources import SqlSource
+
+    src = SqlSource("postgresql://x", "SELECT doc AS outcome FROM t")
+    window = ReadWindow(digest_ignore=("produced_at",))
+    sql, params = src.query(["outcome"], window, [("outcome", 3802)])
+    assert "md5((((src.outcome)::jsonb) - %(ignore)s::text[])::text) AS d" in sql
+    assert params["ignore"] == ["produced_at"]
