@@ -6,10 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: rehearse test bench lint stack-up stack-down clean
 
-## Run the main job: the end-to-end rehearsal on the local stack.
+## Run the main job: the end-to-end rehearsal on the local stack (SCENARIO=negative to see a gate fail).
+SCENARIO ?= default
 rehearse: $(STAMP)
 	@start=$$(date +%s); \
-	$(BIN)/cutover smoke; rc=$$?; \
+	$(BIN)/cutover rehearse --scenario $(SCENARIO); rc=$$?; \
 	echo "make rehearse took $$(( $$(date +%s) - start ))s"; exit $$rc
 
 ## Run the whole test suite (lint, unit, integration on the real stack).
@@ -18,7 +19,8 @@ test: $(STAMP)
 
 ## Run every benchmark under bench/.
 bench: $(STAMP)
-	@for b in bench/bench_*.py; do echo "==> $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	@$(BIN)/python bench/run_all.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

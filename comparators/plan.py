@@ -120,8 +120,14 @@ def options_from(spec: CompareSpec, key: str) -> CompareOptions:
 
 
 def policy_from(gate: dict[str, Any]) -> VerdictPolicy:
+    """The verdict policy of a plan gate. A gate that sets ``min_match_rate`` but no
+    ``warn_match_rate`` has no warn band (warn threshold = min), never a warn threshold
+    above its own minimum."""
     known = set(VerdictPolicy.__dataclass_fields__)
-    return VerdictPolicy(**{k: v for k, v in gate.items() if k in known})
+    values = {k: v for k, v in gate.items() if k in known and v is not None}
+    if "min_match_rate" in values and "warn_match_rate" not in values:
+        values["warn_match_rate"] = min(values["min_match_rate"], VerdictPolicy().warn_match_rate)
+    return VerdictPolicy(**values)
 
 
 def _url(context: str, ref: DatabaseRef | None, fallback: DatabaseRef, env: dict[str, str]) -> str:

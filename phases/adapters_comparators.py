@@ -62,36 +62,35 @@ class ComparatorsRunner:
             )
         return run_compare(config, out_dir=out_dir, stdout=io.StringIO(), as_json=True)
 
+    def _source(self, context: str, field: str, name: str, database: str) -> Any:
+        """The plan's ``<field>_callable`` or ``<field>_query`` source, or None."""
+        from comparators.sources import CallableSource, SqlSource
+
+        spec = self.plan.contexts[context].outcome
+        if spec is None:
+            return None
+        if getattr(spec, f"{field}_callable"):
+            return CallableSource(getattr(spec, f"{field}_callable"), name=name, key=spec.key)
+        query = getattr(spec, f"{field}_query")
+        if not query:
+            return None
+        ref = getattr(spec, f"{database}_database") or self.plan.system.database
+        url = self.env.get(ref.url_env)
+        if not url:
+            raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
+        return SqlSource(url, query, name=name, key=spec.key)
+
     def _async_event_source(self, context: str) -> Any:
         """The event side restricted to async-placed orders, when the plan names one."""
-        from comparators.sources import CallableSource, SqlSource
-
-        spec = self.plan.contexts[context].outcome
-        if spec is not None and spec.async_event_callable:
-            return CallableSource(spec.async_event_callable, name="event", key=spec.key)
-        if spec is not None and spec.async_event_query:
-            ref = spec.event_database or self.plan.system.database
-            url = self.env.get(ref.url_env)
-            if not url:
-                raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
-            return SqlSource(url, spec.async_event_query, name="event", key=spec.key)
-        return None
+        return self._source(context, "async_event", "event", "event")
 
     def _verify_source(self, context: str) -> Any:
-        from comparators.sources import CallableSource, SqlSource
-
-        spec = self.plan.contexts[context].outcome
-        if spec is not None and spec.verify_callable:
-            return CallableSource(spec.verify_callable, name="verify", key=spec.key)
-        if spec is not None and spec.verify_query:
-            ref = spec.verify_database or self.plan.system.database
-            url = self.env.get(ref.url_env)
-            if not url:
-                raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
-            return SqlSource(url, spec.verify_query, name="verify", key=spec.key)
-        raise AdapterUnavailable(
-            "ComparisonRunner", f"context {context} has no outcome.verify_query/verify_callable"
-        )
+        source = self._source(context, "verify", "verify", "verify")
+        if source is None:
+            raise AdapterUnavailable(
+                "ComparisonRunner", f"context {context} has no outcome.verify_query/verify_callable"
+            )
+        return source
 
     def compare(
         self, context: str, *, candidate: str, window_seconds: float, min_keys: int

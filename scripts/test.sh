@@ -19,7 +19,7 @@ fi
 started=$($BIN/python -c 'import json; print(" ".join("--only " + c["name"] for c in json.load(open(".cutover/test-stack.json"))["components"] if c["started"]))')
 
 echo "==> pytest (unit + integration)"
-$BIN/pytest tests "$@"
+$BIN/pytest tests --durations=15 "$@"
 rc=$?
 [ $rc -eq 5 ] && { echo "no tests ran: that is a failure" >&2; rc=1; }
 [ $rc -ne 0 ] && status=1

@@ -18,7 +18,7 @@ import structlog
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from legacy_app.config import AppConfig, FaultSettings, load_config
@@ -144,3 +144,40 @@ def create_service_app(
     app.register_blueprint(blueprint)
     app.register_blueprint(_health_blueprint(service))
     return app
+
+
+R = TypeVar("R")
+
+
+def create_once(
+    find: Callable[[Session], R | None],
+    build: Callable[[Session], R],
+    answer: Callable[[R], dict[str, Any]],
+    *,
+    on_repeat: Callable[[R], None] | None = None,
+) -> tuple[Response, int]:
+    """Apply a side effect once per idempotency key.
+
+    ``find`` looks the key up; a repeat answers 200 with the stored record (after
+    ``on_repeat``, in the same transaction). Otherwise ``build`` makes the record, which is
+    stored and answered with 201. When a concurrent retry with the same key wins the insert
+    race (unique violation), the winner's record is answered with 200.
+    """
+    try:
+        with sessions()() as session, session.begin():
+            existing = find(session)
+            if existing is not None:
+                if on_repeat is not None:
+                    on_repeat(existing)
+                return jsonify(answer(existing)), 200
+            record = build(session)
+            session.add(record)
+            session.flush()
+            body = answer(record)
+    except IntegrityError:
+        with sessions()() as session:
+            again = find(session)
+            if again is None:
+                raise
+            return jsonify(answer(again)), 200
+    return jsonify(body), 201

@@ -8,16 +8,15 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from legacy_app.models import NotificationRecord
 from legacy_app.services.common import (
     body_as,
+    create_once,
     create_service_app,
     idempotency_key,
     request_correlation,
-    sessions,
 )
 
 bp = Blueprint("email", __name__)
@@ -48,25 +47,14 @@ def _by_key(session: Session, key: str) -> NotificationRecord | None:
 @bp.post("/notifications")
 def notify() -> tuple[Response, int]:
     key, body = idempotency_key(), body_as(NotifyBody)
-    try:
-        with sessions()() as session, session.begin():
-            existing = _by_key(session, key)
-            if existing is not None:
-                return jsonify(_answer(existing)), 200
-            record = NotificationRecord(
-                order_id=body.order_id, idempotency_key=key, template=body.template,
-                recipient=body.recipient, correlation_id=request_correlation(),
-            )  # fmt: skip
-            session.add(record)
-            session.flush()
-            answer = _answer(record)
-    except IntegrityError:
-        with sessions()() as session:
-            again = _by_key(session, key)
-            if again is None:
-                raise
-            return jsonify(_answer(again)), 200
-    return jsonify(answer), 201
+
+    def build(_session: Session) -> NotificationRecord:
+        return NotificationRecord(
+            order_id=body.order_id, idempotency_key=key, template=body.template,
+            recipient=body.recipient, correlation_id=request_correlation(),
+        )  # fmt: skip
+
+    return create_once(lambda session: _by_key(session, key), build, _answer)
 
 
 @bp.post("/notifications/verify")

@@ -14,12 +14,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from legacy_app.models import InventoryStock, Reservation, ReservationLine
 from legacy_app.services.common import (
     body_as,
+    create_once,
     create_service_app,
     idempotency_key,
     request_correlation,
@@ -81,31 +81,21 @@ def _take(session: Session, lines: list[Line]) -> str | None:
 @bp.post("/reserve")
 def reserve() -> tuple[Response, int]:
     key, body = idempotency_key(), body_as(LinesBody)
-    try:
-        with sessions()() as session, session.begin():
-            existing = _by_key(session, key)
-            if existing is not None:
-                return jsonify(_answer(existing)), 200
-            reason = _take(session, body.lines)
-            res = Reservation(
-                order_id=body.order_id, idempotency_key=key, correlation_id=request_correlation(),
-                status="rejected" if reason else "reserved", reason=reason,
-            )  # fmt: skip
-            if reason is None:
-                res.lines = [
-                    ReservationLine(sku=ln.sku, qty=ln.qty)
-                    for ln in sorted(body.lines, key=lambda x: x.sku)
-                ]
-            session.add(res)
-            session.flush()
-            answer = _answer(res)
-    except IntegrityError:  # a concurrent retry with the same key won
-        with sessions()() as session:
-            again = _by_key(session, key)
-            if again is None:
-                raise
-            return jsonify(_answer(again)), 200
-    return jsonify(answer), 201
+
+    def build(session: Session) -> Reservation:
+        reason = _take(session, body.lines)
+        res = Reservation(
+            order_id=body.order_id, idempotency_key=key, correlation_id=request_correlation(),
+            status="rejected" if reason else "reserved", reason=reason,
+        )  # fmt: skip
+        if reason is None:
+            res.lines = [
+                ReservationLine(sku=ln.sku, qty=ln.qty)
+                for ln in sorted(body.lines, key=lambda x: x.sku)
+            ]
+        return res
+
+    return create_once(lambda session: _by_key(session, key), build, _answer)
 
 
 @bp.post("/reserve/verify")

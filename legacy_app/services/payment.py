@@ -15,13 +15,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from events.outcome import money
 from legacy_app.models import PaymentRecord
 from legacy_app.services.common import (
     body_as,
+    create_once,
     create_service_app,
     idempotency_key,
     request_correlation,
@@ -65,28 +65,21 @@ def _by_key(session: Session, key: str) -> PaymentRecord | None:
 @bp.post("/charge")
 def charge() -> tuple[Response, int]:
     key, body = idempotency_key(), body_as(ChargeBody)
-    try:
-        with sessions()() as session, session.begin():
-            existing = _by_key(session, key)
-            if existing is not None:
-                existing.requests += 1
-                return jsonify(_answer(existing)), 200
-            payment = PaymentRecord(
-                order_id=body.order_id, idempotency_key=key, amount=money(body.amount),
-                currency=body.currency, payment_method=body.payment_method,
-                status=decide(body.payment_method), requests=1,
-                correlation_id=request_correlation(),
-            )  # fmt: skip
-            session.add(payment)
-            session.flush()
-            answer = _answer(payment)
-    except IntegrityError:
-        with sessions()() as session:
-            again = _by_key(session, key)
-            if again is None:
-                raise
-            return jsonify(_answer(again)), 200
-    return jsonify(answer), 201
+
+    def build(_session: Session) -> PaymentRecord:
+        return PaymentRecord(
+            order_id=body.order_id, idempotency_key=key, amount=money(body.amount),
+            currency=body.currency, payment_method=body.payment_method,
+            status=decide(body.payment_method), requests=1,
+            correlation_id=request_correlation(),
+        )  # fmt: skip
+
+    def count_request(existing: PaymentRecord) -> None:
+        existing.requests += 1
+
+    return create_once(
+        lambda session: _by_key(session, key), build, _answer, on_repeat=count_request
+    )
 
 
 @bp.post("/charge/verify")

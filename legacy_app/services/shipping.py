@@ -9,13 +9,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from events.domain import carrier_for
 from legacy_app.models import ShipmentRecord
 from legacy_app.services.common import (
     body_as,
+    create_once,
     create_service_app,
     idempotency_key,
     request_correlation,
@@ -44,25 +44,14 @@ def _by_key(session: Session, key: str) -> ShipmentRecord | None:
 @bp.post("/shipments")
 def ship() -> tuple[Response, int]:
     key, body = idempotency_key(), body_as(ShipBody)
-    try:
-        with sessions()() as session, session.begin():
-            existing = _by_key(session, key)
-            if existing is not None:
-                return jsonify(_answer(existing)), 200
-            shipment = ShipmentRecord(
-                order_id=body.order_id, idempotency_key=key, carrier=carrier_for(body.total),
-                status="created", correlation_id=request_correlation(),
-            )  # fmt: skip
-            session.add(shipment)
-            session.flush()
-            answer = _answer(shipment)
-    except IntegrityError:
-        with sessions()() as session:
-            again = _by_key(session, key)
-            if again is None:
-                raise
-            return jsonify(_answer(again)), 200
-    return jsonify(answer), 201
+
+    def build(_session: Session) -> ShipmentRecord:
+        return ShipmentRecord(
+            order_id=body.order_id, idempotency_key=key, carrier=carrier_for(body.total),
+            status="created", correlation_id=request_correlation(),
+        )  # fmt: skip
+
+    return create_once(lambda session: _by_key(session, key), build, _answer)
 
 
 @bp.post("/shipments/verify")
