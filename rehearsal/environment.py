@@ -17,10 +17,9 @@ from typing import Any
 import psycopg
 import structlog
 import yaml
-from confluent_kafka import Consumer, TopicPartition
 
-from cutover_common.errors import CutoverError
 from cutover_common.secrets import Secret
+from rehearsal.errors import NotReadyError, RehearsalError
 from rehearsal.scenario import Scenario
 from rehearsal.sources import DATABASE_ENV
 from rehearsal.stack import manager
@@ -33,7 +32,7 @@ from rehearsal.workers import ShadowWorkers, WorkerSpec
 log = structlog.get_logger(__name__)
 
 
-class AppPortBusyError(CutoverError):
+class AppPortBusyError(RehearsalError):
     """Raised when a port of the sample app is taken (often a rehearsal kept with --keep)."""
 
     def __init__(self, service: str, port: int) -> None:
@@ -126,7 +125,7 @@ class RehearsalEnvironment:
         """Stack up, fresh database, app services up (schema + seed), plan file written."""
         report = manager.up(self.topology)
         if not report.healthy:
-            raise RuntimeError("the local stack is not healthy")
+            raise NotReadyError("the local stack", "a component is unhealthy")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         drop_database(self.endpoints, self.database)
         create_database(self.endpoints, self.database)
@@ -274,27 +273,14 @@ class RehearsalEnvironment:
 
     # -- waiting for the event path ----------------------------------------------------------
     def group_lag(self) -> int:
-        """Messages of the order topic not yet committed by the shadow group."""
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap_servers,
-                "group.id": self.group,
-                "enable.auto.commit": False,
-            }
-        )
-        try:
-            meta = consumer.list_topics(self.order_topic, timeout=10).topics.get(self.order_topic)
-            if meta is None or not meta.partitions:
-                return 0
-            parts = [TopicPartition(self.order_topic, p) for p in meta.partitions]
-            committed = consumer.committed(parts, timeout=10)
-            lag = 0
-            for tp in committed:
-                _low, high = consumer.get_watermark_offsets(tp, timeout=10)
-                lag += max(0, high - max(tp.offset, 0)) if tp.offset >= 0 else high - _low
-            return lag
-        finally:
-            consumer.close()
+        """Messages of the order topic not yet committed by the shadow group (the same
+        probe the phase gates use)."""
+        from phases.adapters_kafka import KafkaLagProbe
+        from phases.plan import load_plan
+
+        plan = load_plan(self.plan_path)
+        probe = KafkaLagProbe(plan, {"bootstrap.servers": self.bootstrap_servers})
+        return probe.lag(self.scenario.context).lag_messages
 
     def counts(self) -> tuple[int, int]:
         """(orders written to the legacy outbox, orders the shadow store has finished)."""
@@ -342,7 +328,9 @@ class RehearsalEnvironment:
                 return time.monotonic() - t0
             reasons = list(health.reasons)
             time.sleep(1.0)
-        raise RuntimeError(f"outbox connector not healthy after {timeout:.0f}s: {reasons}")
+        raise NotReadyError(
+            f"outbox connector {self.connector_name}", f"after {timeout:.0f}s: {reasons}"
+        )
 
     def rewind_connector(self) -> str:
         """Stop the outbox connector, reset its offsets, resume: Debezium re-emits history."""

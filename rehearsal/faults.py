@@ -16,6 +16,7 @@ from typing import Protocol
 import structlog
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from rehearsal.errors import NotReadyError
 from rehearsal.scenario import Fault, FaultKind
 from rehearsal.stack import manager
 from rehearsal.stack.topology import Topology
@@ -67,7 +68,7 @@ def _restart(component: str) -> Callable[[FaultTarget, Fault], str]:
         stopped = manager.down(env.topology, only=(component,))
         report = manager.up(env.topology)
         if not report.healthy:
-            raise RuntimeError(f"stack unhealthy after restarting {component}")
+            raise NotReadyError("the local stack", f"unhealthy after restarting {component}")
         env.wait_pipeline_healthy()
         return f"restarted {', '.join(stopped) or component} in {time.monotonic() - t0:.1f}s"
 

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from rehearsal.environment import RehearsalEnvironment
+from rehearsal.errors import NotReadyError
 from rehearsal.faults import FaultRecord, inject
 from rehearsal.scenario import Fault, FaultKind, Scenario
 from rehearsal.sources import DATABASE_ENV
@@ -386,12 +387,12 @@ class Rehearsal:
             future = admin.describe_consumer_groups([self.env.group])[self.env.group]
             try:
                 desc = future.result(timeout=10)
-                if desc.members and len(desc.members) >= 1:
+                if desc.members:
                     return
             except Exception as exc:  # the group does not exist yet
                 log.debug("shadow group not ready", error=str(exc))
             time.sleep(0.5)
-        raise RuntimeError(f"shadow group {self.env.group} has no members after {timeout}s")
+        raise NotReadyError(f"shadow group {self.env.group}", f"no members after {timeout}s")
 
 
 def rehearse(

@@ -13,12 +13,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cutover_common.errors import CutoverError
+from rehearsal.errors import RehearsalError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 
-class ScenarioError(CutoverError):
+class ScenarioError(RehearsalError):
     """Raised when a scenario file is missing or invalid (``errors`` holds path: reason)."""
 
     exit_code = 2

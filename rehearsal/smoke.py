@@ -20,7 +20,7 @@ import psycopg
 import requests
 from confluent_kafka import Consumer
 
-from cutover_common.errors import CutoverError
+from rehearsal.errors import RehearsalError
 from rehearsal.stack.endpoints import Endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 
@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
-class SmokeError(CutoverError):
+class SmokeError(RehearsalError):
     """Raised when the smoke round trip does not complete."""
 
 

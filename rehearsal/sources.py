@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from cutover_common.errors import CutoverError
 from events.outcome import Outcome
+from rehearsal.errors import RehearsalError
 
 DATABASE_ENV = "LEGACY_DATABASE_URL"
 
 
-class SourceConfigError(CutoverError):
+class SourceConfigError(RehearsalError):
     """Raised when the environment variable naming the database is not set."""
 
     def __init__(self, name: str) -> None:

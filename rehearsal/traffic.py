@@ -27,7 +27,7 @@ from typing import Any, Literal
 import requests
 import structlog
 
-from cutover_common.errors import CutoverError
+from rehearsal.errors import RehearsalError
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +38,7 @@ FIRST_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances",
 LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson")
 
 
-class TrafficError(CutoverError):
+class TrafficError(RehearsalError):
     """Raised when traffic cannot start: a bad mix, a bad option, or the API is unreachable."""
 
     def __init__(self, message: str, *, base_url: str | None = None) -> None:

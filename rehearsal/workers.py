@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rehearsal.errors import NotReadyError
 from rehearsal.stack.process import ManagedProcess
 
 FLOW_CONTEXTS = ("order", "inventory", "payment", "shipping", "email")
@@ -75,7 +76,7 @@ class ShadowWorkers:
         """``kill -9`` worker ``index`` (mid-batch: no chance to commit); returns its pid."""
         pid = self.procs[index].pid()
         if pid is None:
-            raise RuntimeError(f"shadow worker {index} is not running")
+            raise NotReadyError(f"shadow worker {index}", "not running")
         os.killpg(pid, signal.SIGKILL)  # its own session: the whole worker, children too
         deadline = time.monotonic() + 10
         while self.procs[index].pid() is not None and time.monotonic() < deadline:

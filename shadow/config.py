@@ -51,7 +51,7 @@ class ShadowConfig:
     mode: Mode = Mode.DUAL
     service_urls: Mapping[str, str] = field(default_factory=default_service_urls)
     batch_size: int = 1000
-    batch_timeout: float = 0.5
+    batch_timeout: float = 0.1  # a batch closes when full or after this: bounds the added lag
     max_attempts: int = 3
     metrics_port: int | None = None
     bug: str | None = None  # a deliberately wrong handler (shadow.bugs), negative rehearsals only
