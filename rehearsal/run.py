@@ -379,20 +379,19 @@ class Rehearsal:
         self.say(f"phase 1: discovery wrote a plan draft to {draft}")
 
     def wait_group_members(self, timeout: float = 60.0) -> None:
-        from confluent_kafka.admin import AdminClient
+        """Wait until the shadow group has an active member (the gates' own probe)."""
+        from phases.adapters import ShadowGroupPipeline
 
-        admin = AdminClient({"bootstrap.servers": self.env.bootstrap_servers})
+        probe = ShadowGroupPipeline(
+            self.runner.plan, {"bootstrap.servers": self.env.bootstrap_servers}
+        )
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            future = admin.describe_consumer_groups([self.env.group])[self.env.group]
-            try:
-                desc = future.result(timeout=10)
-                if desc.members:
-                    return
-            except Exception as exc:  # the group does not exist yet
-                log.debug("shadow group not ready", error=str(exc))
+        while probe.members(self.env.group) == 0:
+            if time.monotonic() > deadline:
+                raise NotReadyError(
+                    f"shadow group {self.env.group}", f"no members after {timeout}s"
+                )
             time.sleep(0.5)
-        raise NotReadyError(f"shadow group {self.env.group}", f"no members after {timeout}s")
 
 
 def rehearse(

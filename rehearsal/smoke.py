@@ -14,12 +14,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
-import requests
 from confluent_kafka import Consumer
 
+from cdc.client import ConnectClient
+from cdc.debezium import (
+    DatabaseOptions,
+    OutboxOptions,
+    PostgresConnectorOptions,
+    build_postgres_config,
+)
 from rehearsal.errors import RehearsalError
 from rehearsal.stack.endpoints import Endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
@@ -54,39 +59,21 @@ class SmokeResult:
     seconds: float
 
 
-def outbox_connector_config(
+def outbox_connector_options(
     endpoints: Endpoints, database: str, name: str, prefix: str
-) -> dict[str, str]:
-    """Minimal Debezium outbox connector config for the smoke check."""
-    return {
-        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
-        "tasks.max": "1",
-        "database.hostname": endpoints.host,
-        "database.port": str(endpoints.pg_port),
-        "database.user": endpoints.pg_user,
-        "database.password": endpoints.pg_password.reveal(),
-        "database.dbname": database,
-        "topic.prefix": prefix,
-        "plugin.name": "pgoutput",
-        "slot.name": f"slot_{name}",
-        "publication.name": f"pub_{name}",
-        "publication.autocreate.mode": "filtered",
-        "table.include.list": "public.outbox",
-        "snapshot.mode": "no_data",
-        "tombstones.on.delete": "false",
-        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
-        "transforms": "outbox",
-        "transforms.outbox.type": "io.debezium.transforms.outbox.EventRouter",
-        "transforms.outbox.table.field.event.id": "id",
-        "transforms.outbox.table.field.event.key": "aggregateid",
-        "transforms.outbox.table.field.event.payload": "payload",
-        "transforms.outbox.route.by.field": "aggregatetype",
-        "transforms.outbox.route.topic.replacement": f"{prefix}.${{routedByValue}}",
-        "transforms.outbox.table.fields.additional.placement": (
-            "type:header:type,correlation_id:header:correlation_id,causation_id:header:causation_id"
+) -> PostgresConnectorOptions:
+    """The Debezium outbox connector of the smoke check (``cdc``'s builder, no heartbeat)."""
+    return PostgresConnectorOptions(
+        database=DatabaseOptions(
+            endpoints.host, endpoints.pg_port, endpoints.pg_user, database, endpoints.pg_password
         ),
-    }
+        topic_prefix=prefix,
+        slot_name=f"slot_{name}",
+        publication_name=f"pub_{name}",
+        outbox=OutboxOptions(topic_prefix=prefix),
+        heartbeat=None,
+        snapshot_mode="no_data",
+    )
 
 
 @contextmanager
@@ -99,38 +86,16 @@ def _scratch_database(endpoints: Endpoints, name: str) -> Iterator[None]:
 
 
 @contextmanager
-def _connector(endpoints: Endpoints, name: str, config: dict[str, str]) -> Iterator[None]:
-    url = f"{endpoints.connect_url}/connectors/{name}"
-    resp = requests.put(f"{url}/config", json=config, timeout=30)
-    if not resp.ok:
-        raise SmokeError(
-            f"creating connector {name} failed: HTTP {resp.status_code} {resp.text[:300]}"
-        )
+def _connector(
+    endpoints: Endpoints, name: str, options: PostgresConnectorOptions
+) -> Iterator[None]:
+    client = ConnectClient.from_url(endpoints.connect_url)
+    client.create_connector(name, build_postgres_config(options))
     try:
-        _wait_running(url, timeout=60)
+        client.wait_for(name, "RUNNING", timeout_s=60)
         yield
     finally:
-        requests.delete(url, timeout=30)
-
-
-def _wait_running(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        resp = requests.get(f"{url}/status", timeout=10)
-        if resp.ok:
-            last = resp.json()
-            tasks = last.get("tasks", []) if isinstance(last, dict) else []
-            if (
-                last["connector"]["state"] == "RUNNING"
-                and tasks
-                and all(t["state"] == "RUNNING" for t in tasks)
-            ):
-                return
-        time.sleep(0.5)
-    raise SmokeError(
-        f"connector did not reach RUNNING with all tasks RUNNING in {timeout}s: {last}"
-    )
+        client.delete_connector(name)
 
 
 def run_smoke(endpoints: Endpoints, timeout: float = 60.0) -> SmokeResult:
@@ -144,7 +109,7 @@ def run_smoke(endpoints: Endpoints, timeout: float = 60.0) -> SmokeResult:
         with psycopg.connect(endpoints.dsn(database), autocommit=True) as conn:
             conn.execute(OUTBOX_DDL)
         with _connector(
-            endpoints, name, outbox_connector_config(endpoints, database, name, prefix)
+            endpoints, name, outbox_connector_options(endpoints, database, name, prefix)
         ):
             with psycopg.connect(endpoints.dsn(database), autocommit=True) as conn:
                 conn.execute(
