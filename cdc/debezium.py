@@ -4,10 +4,10 @@
 flat Connect config: ``pgoutput``, a slot and a *filtered* publication limited
 to the captured tables, the Outbox Event Router (routing by aggregate type to
 ``<topic_prefix>.<aggregatetype>``, key = aggregate id, ``type``,
-``correlation_id`` and ``causation_id`` as headers), heartbeats with an action
-query so a quiet database does not pin WAL, snapshot mode, tombstones and
-exactly-once source support. The password stays a :class:`Secret` (or a
-config-provider reference) until the client sends it.
+``correlation_id``, ``causation_id`` and ``aggregate_version`` as headers),
+heartbeats with an action query so a quiet database does not pin WAL, snapshot
+mode, tombstones and exactly-once source support. The password stays a
+:class:`Secret` (or a config-provider reference) until the client sends it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ SNAPSHOT_MODES = (
     "configuration_based",
     "custom",
 )
+
+MISSING_FIELD_POLICIES = ("error", "ignore")
 
 ConfigValue = str | Secret
 
@@ -63,7 +65,16 @@ class DatabaseOptions:
 
 @dataclass(frozen=True, slots=True)
 class OutboxOptions:
-    """The outbox table and how the Event Router maps its columns (the team's layout)."""
+    """The outbox table and how the Event Router maps its columns (the team's layout).
+
+    Each of ``header_fields`` becomes a header of the same name. ``aggregate_version``
+    (an integer column) arrives as its decimal text, e.g. ``b"2"``.
+    ``missing_header_fields`` is the router's ``table.field.additional.missing``:
+    ``ignore`` (the default) sends a row that lacks one of those columns without
+    that header, so an outbox table created before the ``aggregate_version``
+    column existed keeps flowing (its events are simply not checked for gaps);
+    ``error`` fails the connector task on such a row.
+    """
 
     table: str = "public.outbox"
     id_field: str = "id"
@@ -71,8 +82,18 @@ class OutboxOptions:
     payload_field: str = "payload"
     route_by_field: str = "aggregatetype"
     topic_prefix: str = "outbox.event"
-    header_fields: tuple[str, ...] = ("type", "correlation_id", "causation_id")
+    header_fields: tuple[str, ...] = (
+        "type",
+        "correlation_id",
+        "causation_id",
+        "aggregate_version",
+    )
+    missing_header_fields: str = "ignore"
     expand_json_payload: bool = True
+
+    def __post_init__(self) -> None:
+        if self.missing_header_fields not in MISSING_FIELD_POLICIES:
+            raise ValueError(f"missing_header_fields must be one of {MISSING_FIELD_POLICIES}")
 
     @property
     def topic_replacement(self) -> str:
@@ -206,6 +227,7 @@ def outbox_router_config(outbox: OutboxOptions, topic_prefix: str) -> dict[str, 
         "transforms.outbox.route.by.field": outbox.route_by_field,
         "transforms.outbox.route.topic.replacement": outbox.topic_replacement,
         "transforms.outbox.table.fields.additional.placement": placement,
+        "transforms.outbox.table.field.additional.missing": outbox.missing_header_fields,
         "transforms.outbox.table.expand.json.payload": str(outbox.expand_json_payload).lower(),
         "predicates": "isOutbox",
         "predicates.isOutbox.type": TOPIC_NAME_MATCHES,

@@ -12,6 +12,9 @@
           topic_prefix: shop
           slot_name: shop_outbox
           publication_name: shop_outbox
+          outbox: {}                   # cdc.debezium.OutboxOptions' defaults, or override:
+                                       # table, topic_prefix, expand_json_payload,
+                                       # header_fields, missing_header_fields
         config: {}                     # ... or given raw (merged over the built one)
 
 A secret is referenced, never inline: ``{env: NAME}`` as a config value (or
@@ -68,13 +71,17 @@ class _Database(_Strict):
     password_ref: _ProviderRef | None = None
 
 
+# The outbox defaults are cdc.debezium's (one source of truth): a file that leaves a
+# field out gets what a connector built in code gets, e.g. the ``aggregate_version`` header.
+_OUTBOX_DEFAULTS = OutboxOptions()
+
+
 class _Outbox(_Strict):
-    table: str = "public.outbox"
-    topic_prefix: str = "outbox.event"
-    expand_json_payload: bool = True
-    header_fields: list[str] = Field(
-        default_factory=lambda: ["type", "correlation_id", "causation_id"]
-    )
+    table: str = _OUTBOX_DEFAULTS.table
+    topic_prefix: str = _OUTBOX_DEFAULTS.topic_prefix
+    expand_json_payload: bool = _OUTBOX_DEFAULTS.expand_json_payload
+    header_fields: list[str] = Field(default_factory=lambda: list(_OUTBOX_DEFAULTS.header_fields))
+    missing_header_fields: str = _OUTBOX_DEFAULTS.missing_header_fields  # checked by OutboxOptions
 
 
 class _Heartbeat(_Strict):
@@ -197,6 +204,7 @@ def _options(spec: _Debezium, environ: Mapping[str, str]) -> PostgresConnectorOp
             topic_prefix=outbox.topic_prefix,
             expand_json_payload=outbox.expand_json_payload,
             header_fields=tuple(outbox.header_fields),
+            missing_header_fields=outbox.missing_header_fields,
         ),
         heartbeat=None
         if hb is None

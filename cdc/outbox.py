@@ -1,10 +1,16 @@
 """Outbox events as the Debezium Outbox Event Router publishes them, decoded into envelopes.
 
 The router writes ``key`` = aggregate id, ``value`` = the payload, headers
-``id``, ``type``, ``correlation_id``, ``causation_id`` and the topic
-``<prefix>.<aggregatetype>``. :func:`decode_outbox` reads that shape into
-:class:`OutboxEvent` (independent of :mod:`events`); :func:`to_envelope`
+``id``, ``type``, ``correlation_id``, ``causation_id``, ``aggregate_version``
+and the topic ``<prefix>.<aggregatetype>``. :func:`decode_outbox` reads that
+shape into :class:`OutboxEvent` (independent of :mod:`events`); :func:`to_envelope`
 turns it into the shared :class:`events.envelope.Envelope`.
+
+``aggregate_version`` (the event's position in its aggregate's history) arrives
+as the decimal text of the outbox column (``b"2"``). It is absent when the row
+has no such column (the router's ``table.field.additional.missing=ignore``) and
+``0`` when the writer did not know it (the column's default); both decode to
+``None``: not versioned, not checked for gaps.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class OutboxEvent:
     causation_id: str | None = None
     topic: str | None = None
     timestamp_ms: int | None = None
+    aggregate_version: int | None = None
 
 
 def header_map(headers: Headers) -> dict[str, str | None]:
@@ -50,6 +57,18 @@ def header_map(headers: Headers) -> dict[str, str | None]:
             text = json.loads(text)
         out[str(name)] = text
     return out
+
+
+def aggregate_version_of(text: str | None) -> int | None:
+    """The ``aggregate_version`` header as a version; absent, empty or ``0`` is ``None``.
+
+    Raises :class:`ValueError` for anything but a non-negative decimal integer.
+    """
+    if text is None or text == "":
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"header 'aggregate_version' {text!r} is not a non-negative integer")
+    return int(text) or None
 
 
 def decode_outbox(
@@ -87,6 +106,7 @@ def decode_outbox(
             causation_id=hdrs.get("causation_id") or None,
             topic=topic,
             timestamp_ms=timestamp_ms,
+            aggregate_version=aggregate_version_of(hdrs.get("aggregate_version")),
         )
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raw_key = key.encode() if isinstance(key, str) else key
@@ -111,4 +131,5 @@ def to_envelope(event: OutboxEvent) -> Envelope:
         subject=event.aggregate_id,
         correlation_id=event.correlation_id,
         causation_id=event.causation_id,
+        aggregate_version=event.aggregate_version,
     )

@@ -1,67 +1,193 @@
-"""Writing repair events to the ``outbox`` table (I/O), and an in-memory fake."""
+"""Writing repair events to the ``outbox`` table (I/O), and an in-memory fake.
+
+Aggregate versions: when the outbox has an ``aggregate_version`` column and the
+event's aggregate type keeps a version counter (:class:`VersionedAggregate`; in
+the bundled legacy app ``orders.version``, which ``legacy_app.outbox.advance_order``
+bumps for every order event), the writer does what the application does. In the
+transaction that inserts the event it bumps the counter
+(``UPDATE ... SET version = version + 1 ... RETURNING version``: the row lock makes
+the application and the repair hand out each version once) and writes the new
+version in the row. The repair event is then the next event in the aggregate's
+history, after the ones the application wrote, and consumers check it like any
+other. An event already in the outbox (the same repair run again) advances
+nothing. In any other case (an outbox without the column, an aggregate type
+without a counter, an aggregate without a row) the event is written unversioned
+(the column's ``0``), and consumers do not check it.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol
 
 import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
 
 from comparators.repair import OutboxEvent
 from comparators.sources import libpq_url, translate_errors
 
+VERSION_COLUMN = "aggregate_version"
+_COLUMNS = (
+    "id",
+    "aggregatetype",
+    "aggregateid",
+    "type",
+    "payload",
+    "correlation_id",
+    "causation_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedAggregate:
+    """Where an aggregate type keeps its version: ``table.version_column`` of the row whose
+    ``key_column`` is the event's ``aggregateid``."""
+
+    table: str
+    key_column: str = "id"
+    version_column: str = "version"
+
+
+# The legacy app's layout: one counter per order (legacy_app.models.Order.version).
+LEGACY_VERSIONED_AGGREGATES: Mapping[str, VersionedAggregate] = MappingProxyType(
+    {"order": VersionedAggregate("orders")}
+)
+
 
 class OutboxWriter(Protocol):
-    """Port: append events to an outbox; returns how many rows were new."""
+    """Port: append events to an outbox (versioned as above); returns how many rows were new."""
 
     def write(self, events: Sequence[OutboxEvent]) -> int: ...
 
 
 class InMemoryOutbox:
-    """Events kept in a dict by id (idempotent like the real table)."""
+    """Events kept in a dict by id (idempotent like the real table).
 
-    def __init__(self) -> None:
+    ``versions`` holds the current version of each versioned aggregate, by
+    ``(aggregatetype, aggregateid)``: a new event of one of them advances it and
+    takes the new version; any other event is unversioned (``0``).
+    ``aggregate_versions`` is the version written with each event id.
+    """
+
+    def __init__(self, versions: Mapping[tuple[str, str], int] | None = None) -> None:
         self.rows: dict[str, OutboxEvent] = {}
+        self.versions: dict[tuple[str, str], int] = dict(versions or {})
+        self.aggregate_versions: dict[str, int] = {}
 
     def write(self, events: Sequence[OutboxEvent]) -> int:
-        new = [e for e in events if str(e.id) not in self.rows]
-        for event in new:
+        written = 0
+        for event in events:
+            if str(event.id) in self.rows:
+                continue
+            aggregate = (event.aggregatetype, event.aggregateid)
+            version = 0
+            if aggregate in self.versions:
+                version = self.versions[aggregate] = self.versions[aggregate] + 1
             self.rows[str(event.id)] = event
-        return len(new)
+            self.aggregate_versions[str(event.id)] = version
+            written += 1
+        return written
 
 
 class PostgresOutbox:
-    """Inserts into ``outbox`` in one transaction; an id already there is skipped."""
+    """Inserts into ``outbox`` in one transaction; an id already there is skipped.
 
-    def __init__(self, conninfo: str, table: str = "outbox") -> None:
+    ``versioned`` names the aggregate types with a version counter (default: the
+    legacy app's); their events are numbered as the module docstring says.
+    """
+
+    def __init__(
+        self,
+        conninfo: str,
+        table: str = "outbox",
+        versioned: Mapping[str, VersionedAggregate] = LEGACY_VERSIONED_AGGREGATES,
+    ) -> None:
         self._conninfo = libpq_url(conninfo)
         self.table = table
+        self.versioned = versioned
 
     def write(self, events: Sequence[OutboxEvent]) -> int:
-        sql = (
-            f"INSERT INTO {self.table} (id, aggregatetype, aggregateid, type, payload, "
-            "correlation_id, causation_id) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s) "
-            "ON CONFLICT (id) DO NOTHING"
-        )
         written = 0
+        # aggregates locked in one order, so two repairs cannot deadlock each other
+        ordered = sorted(events, key=lambda e: (e.aggregatetype, e.aggregateid))
         with (
             translate_errors("outbox"),
             psycopg.connect(self._conninfo) as conn,
+            conn.transaction(),
             conn.cursor() as cur,
         ):
-            for e in events:
-                cur.execute(
-                    sql,
-                    (
-                        e.id,
-                        e.aggregatetype,
-                        e.aggregateid,
-                        e.type,
-                        json.dumps(e.payload, default=str),
-                        e.correlation_id,
-                        e.causation_id,
-                    ),
-                )
-                written += cur.rowcount
+            counters = self._counters(cur, {e.aggregatetype for e in events})
+            for event in ordered:
+                with conn.transaction():  # a savepoint: a row already there takes back its bump
+                    version = _advance(cur, counters.get(event.aggregatetype), event.aggregateid)
+                    cur.execute(self._insert(version is not None), _params(event, version))
+                    if cur.rowcount == 0:
+                        raise psycopg.Rollback
+                    written += 1
         return written
+
+    def _counters(
+        self, cur: psycopg.Cursor[TupleRow], types: set[str]
+    ) -> dict[str, VersionedAggregate]:
+        """The versioned aggregate types among ``types`` whose counters exist, if the
+        outbox has the version column (else none)."""
+        if not _has_column(cur, self.table, VERSION_COLUMN):
+            return {}
+        wanted = {t: self.versioned[t] for t in sorted(types) if t in self.versioned}
+        return {t: v for t, v in wanted.items() if _has_column(cur, v.table, v.version_column)}
+
+    def _insert(self, versioned: bool) -> sql.Composed:
+        columns = [*_COLUMNS, VERSION_COLUMN] if versioned else list(_COLUMNS)
+        return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING").format(
+            _table(self.table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.SQL("%s::jsonb" if c == "payload" else "%s") for c in columns),
+        )
+
+
+def _table(name: str) -> sql.Identifier:
+    return sql.Identifier(*name.split("."))
+
+
+def _has_column(cur: psycopg.Cursor[TupleRow], table: str, column: str) -> bool:
+    cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+        " AND attname = %s AND attnum > 0 AND NOT attisdropped)",
+        (_table(table).as_string(cur), column),
+    )
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def _advance(
+    cur: psycopg.Cursor[TupleRow], counter: VersionedAggregate | None, key: str
+) -> int | None:
+    """Bump the aggregate's version (taking its row lock); the new one, None if unversioned."""
+    if counter is None:
+        return None
+    version = sql.Identifier(counter.version_column)
+    cur.execute(
+        sql.SQL("UPDATE {} SET {} = {} + 1 WHERE {} = %s RETURNING {}").format(
+            _table(counter.table), version, version, sql.Identifier(counter.key_column), version
+        ),
+        (key,),
+    )
+    row = cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+def _params(event: OutboxEvent, version: int | None) -> tuple[object, ...]:
+    params: tuple[object, ...] = (
+        event.id,
+        event.aggregatetype,
+        event.aggregateid,
+        event.type,
+        json.dumps(event.payload, default=str),
+        event.correlation_id,
+        event.causation_id,
+    )
+    return params if version is None else (*params, version)

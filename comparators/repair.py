@@ -7,6 +7,10 @@ so the normal CDC path delivers it: ``type`` is the missing event type,
 is derived from the run id and the key (UUID v5), so applying the same run
 twice inserts nothing new. Divergent keys are not rewritten: the report says
 what differs.
+
+A proposal carries no aggregate version: the writer (:mod:`comparators.outbox`)
+assigns it in the transaction that inserts the event, by advancing the
+aggregate's counter as the application does (the legacy app's ``orders.version``).
 """
 
 from __future__ import annotations

@@ -9,11 +9,21 @@ Three wire forms, one value:
 * a Kafka message in the shape the Debezium Outbox Event Router produces
   (:meth:`Envelope.to_kafka_message` / :meth:`Envelope.from_outbox_message`):
   key = subject (the aggregate id), value = the data as JSON, ``id``, ``type``,
-  ``correlation_id``, ``causation_id`` (and ``version`` when known) as headers;
+  ``correlation_id``, ``causation_id`` (and ``version``, ``aggregate_version``
+  when known) as headers;
 * an outbox row (:meth:`Envelope.to_outbox_row` / :meth:`Envelope.from_outbox_row`).
 
 ``version`` is the schema version of ``data``; ``None`` means the producer did
 not say (an outbox row has no version column) and decoders treat it as current.
+
+``aggregate_version`` is the position of the event in its aggregate's history
+(1 for the event that created the aggregate, then 2, 3...), assigned by the
+producer in the transaction that writes the event. Consumers use it to notice
+gaps and reordering per aggregate. ``None`` means the producer did not say; on
+the wire (header ``aggregate_version``, CloudEvents attribute
+``aggregateversion``, outbox column ``aggregate_version``) it is a decimal
+integer, and ``0`` (the outbox column's default for writers that do not know the
+version) reads back as ``None``.
 """
 
 from __future__ import annotations
@@ -86,6 +96,7 @@ class Envelope:
     specversion: str = SPECVERSION
     datacontenttype: str = JSON_CONTENT_TYPE
     dataschema: str | None = None
+    aggregate_version: int | None = None
 
     # ----------------------------------------------------------------- building
     @classmethod
@@ -138,6 +149,12 @@ class Envelope:
         schema = schema_uri(self.type, version) if version is not None else self.dataschema
         return replace(self, data=dict(data), version=version, dataschema=schema)
 
+    def with_aggregate_version(self, aggregate_version: int) -> Envelope:
+        """The same envelope as event number ``aggregate_version`` of its aggregate."""
+        if isinstance(aggregate_version, bool) or aggregate_version < 1:
+            raise ValueError(f"aggregate version must be >= 1, not {aggregate_version!r}")
+        return replace(self, aggregate_version=aggregate_version)
+
     # ----------------------------------------------------------- structured JSON
     def to_dict(self) -> dict[str, Any]:
         """CloudEvents structured-mode JSON object (absent optional attributes are omitted)."""
@@ -155,6 +172,7 @@ class Envelope:
             "dataversion": self.version,
             "correlationid": self.correlation_id,
             "causationid": self.causation_id,
+            "aggregateversion": self.aggregate_version,
         }
         out.update({k: v for k, v in optional.items() if v is not None})
         out["data"] = self.data
@@ -178,6 +196,9 @@ class Envelope:
             raise EnvelopeDecodeError(raw, "data must be a JSON object")
         try:
             version = _opt_int(_first(obj, "dataversion", "version"))
+            aggregate_version = _opt_aggregate_version(
+                _first(obj, "aggregateversion", "aggregate_version")
+            )
             time = _parse_time(obj.get("time"))
         except ValueError as exc:
             raise EnvelopeDecodeError(raw, str(exc)) from exc
@@ -194,6 +215,7 @@ class Envelope:
             specversion=SPECVERSION,
             datacontenttype=str(obj.get("datacontenttype") or JSON_CONTENT_TYPE),
             dataschema=_opt_str(obj.get("dataschema")),
+            aggregate_version=aggregate_version,
         )
 
     @classmethod
@@ -209,13 +231,19 @@ class Envelope:
 
     # ------------------------------------------------------------ Kafka / outbox
     def to_kafka_headers(self) -> KafkaHeaders:
-        """The ids, type and version as bytes headers (the outbox event router's names)."""
+        """The ids, type and versions as bytes headers (the outbox event router's names).
+
+        ``aggregate_version`` is the decimal text Debezium's header converter writes
+        for the outbox's integer column (``b"2"``), so both producers send the same bytes.
+        """
+        aggregate_version = self.aggregate_version
         pairs = [
             ("id", self.id),
             ("type", self.type),
             ("correlation_id", self.correlation_id),
             ("causation_id", self.causation_id),
             ("version", None if self.version is None else str(self.version)),
+            ("aggregate_version", None if aggregate_version is None else str(aggregate_version)),
         ]
         return [(k, v.encode()) for k, v in pairs if v is not None]
 
@@ -252,6 +280,7 @@ class Envelope:
         try:
             data = _unwrap_payload(value_bytes)
             version = _opt_int(hdrs.get("version"))
+            aggregate_version = _opt_aggregate_version(hdrs.get("aggregate_version"))
         except ValueError as exc:
             raise fail(str(exc)) from exc
         subject = _header_text(key) if key is not None else None
@@ -266,6 +295,7 @@ class Envelope:
             correlation_id=hdrs.get("correlation_id") or None,
             causation_id=hdrs.get("causation_id") or None,
             dataschema=schema_uri(hdrs["type"], version) if version is not None else None,
+            aggregate_version=aggregate_version,
         )
 
     from_kafka_message = from_outbox_message
@@ -292,7 +322,11 @@ class Envelope:
             raise
 
     def to_outbox_row(self, aggregatetype: str) -> dict[str, Any]:
-        """Column values for an ``outbox`` insert (``created_at`` is left to the database)."""
+        """Column values for an ``outbox`` insert (``created_at`` is left to the database).
+
+        ``aggregate_version`` is ``None`` when the envelope has none: the writer must
+        assign it (the legacy order service does) or leave it to the column's default.
+        """
         return {
             "id": uuid.UUID(self.id),
             "aggregatetype": aggregatetype,
@@ -301,6 +335,7 @@ class Envelope:
             "payload": self.data,
             "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
+            "aggregate_version": self.aggregate_version,
         }
 
     @classmethod
@@ -319,6 +354,7 @@ class Envelope:
                 subject=str(row["aggregateid"]),
                 correlation_id=_opt_str(row.get("correlation_id")),
                 causation_id=_opt_str(row.get("causation_id")),
+                aggregate_version=_opt_aggregate_version(row.get("aggregate_version")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EnvelopeDecodeError(dict(row), f"bad outbox row: {exc!r}") from exc
@@ -375,6 +411,19 @@ def _opt_int(value: Any) -> int | None:
     if isinstance(value, bool) or not str(value).isdigit():
         raise ValueError(f"version {value!r} is not a positive integer")
     return int(value)
+
+
+def _opt_aggregate_version(value: Any) -> int | None:
+    """An aggregate version from a header, attribute or column; ``0`` means "not versioned"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"aggregate version {value!r} is negative")
+        return value or None
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise ValueError(f"aggregate version {value!r} is not a non-negative integer")
+    return int(value) or None
 
 
 def _parse_time(value: Any) -> datetime | None:

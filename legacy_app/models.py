@@ -19,7 +19,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, Numeric, String, Uuid, func
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -62,6 +73,13 @@ class Product(Base):
 
 
 class Order(Base):
+    """An order; ``version`` counts its state changes (1 when created, 2 once finished).
+
+    Every event of the order carries the version its change produced (the outbox's
+    ``aggregate_version``); it is bumped by the UPDATE that makes the change, so the
+    row lock hands out each version once and commits follow version order.
+    """
+
     __tablename__ = "orders"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
@@ -77,6 +95,7 @@ class Order(Base):
     compensation_errors: Mapped[str | None] = mapped_column(String(1000), default=None)
     created_at: Mapped[datetime] = _ts()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.line_no", cascade="all, delete-orphan"
@@ -96,9 +115,27 @@ class OrderItem(Base):
 
 
 class OutboxEvent(Base):
-    """The Debezium Outbox Event Router layout shared by the whole team."""
+    """The Debezium Outbox Event Router layout shared by the whole team.
+
+    ``aggregate_version`` is the event's position in its aggregate's history (the
+    order's ``version`` after the change, 1 for ``order.created``); the router sends
+    it as the ``aggregate_version`` header. ``0`` (the default) marks a row from a
+    writer that does not know the version (e.g. a repair whose outbox or order row
+    cannot be versioned): consumers do not check it. A partial unique index forbids two rows with the same version of one aggregate.
+    """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "uq_outbox_aggregate_version",
+            "aggregatetype",
+            "aggregateid",
+            "aggregate_version",
+            unique=True,
+            postgresql_where=text("aggregate_version > 0"),
+            sqlite_where=text("aggregate_version > 0"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     aggregatetype: Mapped[str] = mapped_column(String(255))
@@ -107,6 +144,7 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     correlation_id: Mapped[str | None] = mapped_column(String(255))
     causation_id: Mapped[str | None] = mapped_column(String(255))
+    aggregate_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = _ts()
 
 

@@ -6,6 +6,10 @@
   ``naive-dual`` anti-pattern, to the topic the outbox router would use, in
   the router's message shape. Its fault hook (``CUTOVER_FAULT_CRASH_BEFORE_PRODUCE``)
   kills the process between commit and produce so rehearsals show the loss.
+
+Every event carries its order's version (``aggregate_version``): the outbox
+column, and the header of the same name on Kafka — the router copies the
+column, the naive producer writes the same bytes (``b"1"``, ``b"2"``).
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from events.domain import OrderCompleted, OrderCreated, OrderFailed
 from events.envelope import Envelope
-from legacy_app.models import OutboxEvent
+from legacy_app.models import Order, OutboxEvent
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +46,30 @@ def envelope_for(
     )
 
 
+def advance_order(session: Session, order_id: str, **changes: object) -> int:
+    """Apply ``changes`` to the order row and bump its version, in one UPDATE; the new version.
+
+    The UPDATE takes the row lock until the transaction ends, so concurrent writers
+    of one order get consecutive versions, never the same one, and commit in
+    version order (Debezium then reads their outbox rows in that order).
+    Raises ``sqlalchemy.exc.NoResultFound`` when there is no such order.
+    """
+    bumped = session.execute(
+        update(Order)
+        .where(Order.id == order_id)
+        .values(version=Order.version + 1, **changes)
+        .returning(Order.version)
+    )
+    return int(bumped.scalar_one())
+
+
 def add_to_outbox(session: Session, envelope: Envelope) -> None:
-    """Stage the outbox row of ``envelope`` in ``session`` (the business rows' transaction)."""
+    """Stage the outbox row of ``envelope`` in ``session`` (the business rows' transaction).
+
+    The envelope must carry its order's version (:meth:`Envelope.with_aggregate_version`).
+    """
+    if envelope.aggregate_version is None:
+        raise ValueError(f"outbox event {envelope.id} ({envelope.type}) has no aggregate version")
     session.add(OutboxEvent(**envelope.to_outbox_row(AGGREGATE_TYPE)))
 
 
@@ -81,7 +108,8 @@ def crash_hook(
 
 
 class KafkaPublisher:
-    """confluent-kafka producer shaped like the outbox router: key, JSON value, id/type headers."""
+    """confluent-kafka producer shaped like the outbox router: key, JSON value, id/type/...
+    headers including ``aggregate_version``."""
 
     def __init__(
         self,

@@ -8,6 +8,9 @@ The mode of the ``order`` context decides the path:
 * ``naive-dual``: no outbox; the events produced to Kafka after the final commit; 201.
 * ``async``: outbox ``order.created``; verify calls, recorded; 202 ``accepted``.
 * ``events-only``: outbox ``order.created``; no call at all; 202 ``accepted``.
+
+In every mode the order row's ``version`` is 1 when stored and bumped by the
+status change; each event carries the version of its change (``aggregate_version``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,7 +36,7 @@ from legacy_app.errors import InvalidRequest, OrderNotStored
 from legacy_app.flow import FlowResult, Ledger, PlacedOrder, run_saga
 from legacy_app.models import Customer, Order, OrderItem, Product
 from legacy_app.modes import ModeSource
-from legacy_app.outbox import Publisher, add_to_outbox, envelope_for
+from legacy_app.outbox import Publisher, add_to_outbox, advance_order, envelope_for
 from legacy_app.validation import OrderRequest
 
 log = structlog.get_logger(__name__)
@@ -97,7 +100,7 @@ def _store(
             order = Order(
                 customer_id=customer.id, customer_email=customer.email, status=status, total=total,
                 currency="EUR", payment_method=request.payment_method, mode=str(mode),
-                correlation_id=correlation_id, created_at=deps.clock(),
+                correlation_id=correlation_id, created_at=deps.clock(), version=1,
             )  # fmt: skip
             order.items = [
                 OrderItem(line_no=i + 1, sku=ln.sku, qty=ln.qty, unit_price=ln.unit_price)
@@ -114,7 +117,9 @@ def _store(
                 total,
                 request.payment_method,
             )
-            event = envelope_for(created, correlation_id=correlation_id, causation_id=None)
+            event = envelope_for(
+                created, correlation_id=correlation_id, causation_id=None
+            ).with_aggregate_version(order.version)
             if mode in OUTBOX_MODES:
                 add_to_outbox(session, event)
             placed = PlacedOrder(
@@ -137,16 +142,15 @@ def _finish(
     )
     event = envelope_for(payload, correlation_id=placed.correlation_id, causation_id=created.id)
     with deps.sessions() as session, session.begin():
-        session.execute(
-            update(Order)
-            .where(Order.id == placed.order_id)
-            .values(
-                status=result.status,
-                failure_reason=result.reason,
-                compensation_errors="; ".join(result.errors)[:1000] or None,
-                finished_at=deps.clock(),
-            )
+        version = advance_order(
+            session,
+            placed.order_id,
+            status=result.status,
+            failure_reason=result.reason,
+            compensation_errors="; ".join(result.errors)[:1000] or None,
+            finished_at=deps.clock(),
         )
+        event = event.with_aggregate_version(version)
         if mode is Mode.DUAL:
             add_to_outbox(session, event)
     return event

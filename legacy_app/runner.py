@@ -2,8 +2,10 @@
 
 ``start_services`` creates the schema, seeds the catalogue, starts a gunicorn
 master (one worker, threads) per service with ``CUTOVER_*`` configuration in
-its environment, and waits until each answers ``/health``. Pid files, logs and
-the ports used live under the run directory (``<state_dir>/app`` for the CLI).
+its environment, and waits until each answers ``/health``; ``restart_service``
+replaces one of them (new settings, e.g. a rehearsal fault) without a gap, leaving
+the others running. Pid files, logs and the ports used live under the run directory
+(``<state_dir>/app`` for the CLI).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -105,14 +108,33 @@ def service_env(spec: RunSpec) -> dict[str, str]:
     return env
 
 
-def _spawn(spec: RunSpec, service: str, env: dict[str, str]) -> int:
+def _port_busy(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _spawn(spec: RunSpec, service: str, env: dict[str, str], probe_port: int | None = None) -> int:
+    """Start one gunicorn master. Its socket is ``SO_REUSEPORT`` so a replacement can bind
+    the same port before it goes (see :func:`restart_service`); ``probe_port`` is a second,
+    private bind whose ``/health`` answers for this process only."""
     gunicorn = Path(sys.executable).with_name("gunicorn")
     log_path = spec.run_dir / f"{service}.log"
+    binds = [f"{spec.host}:{spec.ports[service]}"]
+    if probe_port is not None:
+        binds.append(f"{spec.host}:{probe_port}")
     cmd = [
-        str(gunicorn), "--bind", f"{spec.host}:{spec.ports[service]}", "--workers", "1",
-        "--worker-class", "gthread", "--threads", str(spec.threads), "--timeout", "60",
-        "--graceful-timeout", "5", "--access-logfile", "-", "--log-level", "warning",
-        f'legacy_app.wsgi:create("{service}")',
+        str(gunicorn), *(a for b in binds for a in ("--bind", b)), "--reuse-port",
+        "--workers", "1", "--worker-class", "gthread", "--threads", str(spec.threads),
+        "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", "-",
+        "--log-level", "warning", f'legacy_app.wsgi:create("{service}")',
     ]  # fmt: skip
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
@@ -127,12 +149,14 @@ def _spawn(spec: RunSpec, service: str, env: dict[str, str]) -> int:
     return proc.pid
 
 
-def _wait_ready(spec: RunSpec, pids: Mapping[str, int]) -> None:
+def _wait_ready(
+    spec: RunSpec, pids: Mapping[str, int], urls: Mapping[str, str] | None = None
+) -> None:
     deadline = time.monotonic() + spec.ready_timeout
     waiting = dict(pids)
     while waiting:
         for service, pid in list(waiting.items()):
-            if _healthy(spec.url(service)):
+            if _healthy((urls or {}).get(service) or spec.url(service)):
                 waiting.pop(service)
             elif not _alive(pid) or time.monotonic() > deadline:
                 reason = "exited at start" if not _alive(pid) else "not healthy in time"
@@ -159,6 +183,9 @@ def start_services(spec: RunSpec, *, seed: bool = True) -> list[ServiceStatus]:
         pid = _read_pid(spec.run_dir, service)
         if pid is not None and _alive(pid):
             continue
+        if _port_busy(spec.host, spec.ports[service]):
+            stop_services(spec.run_dir)
+            raise ServiceStartError(service, f"port {spec.ports[service]} is busy")
         started[service] = _spawn(spec, service, env)
         log.info("service_started", service=service, pid=started[service], port=spec.ports[service])
     try:
@@ -169,22 +196,59 @@ def start_services(spec: RunSpec, *, seed: bool = True) -> list[ServiceStatus]:
     return service_status(spec.run_dir)
 
 
+def _stop_pid(pid: int, timeout: float) -> None:
+    """SIGTERM a service's master (SIGKILL its process group after ``timeout``)."""
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+        _alive(pid)
+
+
+def _stop_one(run_dir: Path, service: str, timeout: float) -> bool:
+    """Stop ``service`` if it runs and forget its pid; True when it was running."""
+    pid = _read_pid(run_dir, service)
+    running = pid is not None and _alive(pid)
+    if pid is not None and running:
+        _stop_pid(pid, timeout)
+    _pid_file(run_dir, service).unlink(missing_ok=True)
+    return running
+
+
 def stop_services(run_dir: Path, *, timeout: float = 10.0) -> list[str]:
     """SIGTERM each running service (SIGKILL after ``timeout``); returns the ones stopped."""
-    stopped: list[str] = []
-    for service in SERVICES:
-        pid = _read_pid(run_dir, service)
-        if pid is not None and _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-                _alive(pid)
-            stopped.append(service)
-        _pid_file(run_dir, service).unlink(missing_ok=True)
-    return stopped
+    return [service for service in SERVICES if _stop_one(run_dir, service, timeout)]
+
+
+def restart_service(spec: RunSpec, service: str, *, timeout: float = 10.0) -> ServiceStatus:
+    """Replace one running service by a new process with ``spec``'s environment (new
+    settings, e.g. a rehearsal fault), without a gap: the new process binds the same port
+    beside the old one (``SO_REUSEPORT``), and only once it answers ``/health`` (on a private
+    probe port of its own) is the old one stopped, finishing its requests in flight. The
+    other services are not touched. If the new process does not come up healthy it is
+    stopped, the old one keeps serving and :class:`ServiceStartError` is raised.
+    """
+    if service not in SERVICES:
+        raise ServiceStartError(service, f"unknown service (have: {', '.join(SERVICES)})")
+    spec.run_dir.mkdir(parents=True, exist_ok=True)
+    old = _read_pid(spec.run_dir, service)
+    probe = _free_port(spec.host)
+    pid = _spawn(spec, service, service_env(spec), probe_port=probe)
+    try:
+        _wait_ready(spec, {service: pid}, {service: f"http://{spec.host}:{probe}"})
+    except ServiceStartError:
+        if _alive(pid):
+            _stop_pid(pid, timeout)
+        if old is not None:
+            _pid_file(spec.run_dir, service).write_text(str(old))
+        raise
+    if old is not None and _alive(old):
+        _stop_pid(old, timeout)
+    log.info("service_restarted", service=service, pid=pid, old_pid=old, port=spec.ports[service])
+    log_path = str(spec.run_dir / f"{service}.log")
+    return ServiceStatus(service, pid, spec.ports[service], True, True, log_path)
 
 
 def service_status(run_dir: Path) -> list[ServiceStatus]:

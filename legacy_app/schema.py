@@ -1,11 +1,34 @@
-"""Engines and schema creation for the legacy database."""
+"""Engines and schema creation for the legacy database.
+
+:func:`create_schema` creates what is missing and upgrades a database created
+before the aggregate versions existed (:data:`VERSION_UPGRADE`): ``orders.version``
+(2 for a finished order, else 1) and ``outbox.aggregate_version`` numbered per
+aggregate in the order the rows were written, then the unique index.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
 from cutover_common.modes import MODES_DDL
 from legacy_app.models import Base
+
+# Serialises concurrent upgrades of one database (any constant; "cutover legacy" in ASCII).
+UPGRADE_LOCK_KEY = 0x6375746F766572
+
+VERSION_UPGRADE: dict[str, tuple[str, ...]] = {
+    "orders.version": (
+        "ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+        "UPDATE orders SET version = 2 WHERE finished_at IS NOT NULL",
+    ),
+    "outbox.aggregate_version": (
+        "ALTER TABLE outbox ADD COLUMN aggregate_version INTEGER NOT NULL DEFAULT 0",
+        "UPDATE outbox SET aggregate_version = v.n FROM ("
+        " SELECT id, row_number() OVER ("
+        "  PARTITION BY aggregatetype, aggregateid ORDER BY created_at, id) AS n"
+        " FROM outbox) AS v WHERE outbox.id = v.id",
+    ),
+}
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -16,13 +39,36 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every legacy table and the migration-mode table when they do not exist."""
-    Base.metadata.create_all(engine)
+    """Create every legacy table and the migration-mode table when they do not exist;
+    add the aggregate-version columns to tables created without them."""
     ddl = MODES_DDL
     if engine.dialect.name == "sqlite":  # unit tests: SQLite has no now()
         ddl = ddl.replace("DEFAULT now()", "DEFAULT CURRENT_TIMESTAMP")
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
+        upgrade_versions(conn)
+        Base.metadata.create_all(conn)
+        for index in Base.metadata.tables["outbox"].indexes:  # an outbox from before them
+            index.create(conn, checkfirst=True)
         conn.execute(text(ddl))
+
+
+def upgrade_versions(conn: Connection) -> list[str]:
+    """Add ``orders.version`` and ``outbox.aggregate_version`` where missing (existing rows
+    numbered, see :data:`VERSION_UPGRADE`); returns the columns added."""
+    inspector = inspect(conn)
+    added: list[str] = []
+    for column, statements in VERSION_UPGRADE.items():
+        table, name = column.split(".")
+        if not inspector.has_table(table):
+            continue  # create_all makes it with the column
+        if name in {c["name"] for c in inspector.get_columns(table)}:
+            continue
+        for statement in statements:
+            conn.execute(text(statement))
+        added.append(column)
+    return added
 
 
 def create_all(url: str) -> None:

@@ -213,6 +213,7 @@ def build_ports(
     engine = modes.engine
     conf = kafka_config(plan, environ)
     url = environ.get(plan.system.database.url_env, "")
+    comparisons = ComparatorsRunner(plan, environ, reports_dir)
     return Ports(
         modes=modes,
         topics=KafkaTopicAdmin(conf),
@@ -220,9 +221,9 @@ def build_ports(
         health=CdcHealthProbe(plan, environ, url),
         canary=OutboxCanary(plan, engine, conf),
         lag=KafkaLagProbe(plan, conf),
-        comparison=ComparatorsRunner(plan, environ, reports_dir),
+        comparison=comparisons,
         schemas=KafkaSchemaChecker(plan, conf),
         sync_calls=SqlSyncCallCounter(engine),
-        invariants=ComparatorsInvariants(plan, environ, reports_dir),
+        invariants=ComparatorsInvariants(plan, runner=comparisons),
         shadow=ShadowGroupPipeline(plan, conf),
     )

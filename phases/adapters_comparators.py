@@ -5,6 +5,11 @@ validated plan as JSON next to the run's evidence and points it there), and
 ``comparators.commands.run_compare`` runs it and writes its own evidence (JSON, HTML,
 Markdown, JUnit) into the gate's reports folder. Phase 4's reverse comparison swaps the
 candidate for the plan's ``verify_query`` / ``verify_callable`` source.
+
+One run answers both ports: the invariant violations travel on the
+:class:`~phases.ports.ComparisonSummary` of the run, so :class:`ComparatorsInvariants` is
+one comparison (not a second one beside it) and a caller holding a summary reads the
+invariants off it (:meth:`~phases.ports.ComparisonSummary.invariant_results`).
 """
 
 from __future__ import annotations
@@ -14,30 +19,49 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phases.errors import AdapterUnavailable
 from phases.plan import Plan
 from phases.ports import ComparisonSummary, InvariantResult
 
+if TYPE_CHECKING:
+    from comparators.commands import RunOutcome
+    from comparators.plan import CompareConfig
+
 GATE_FOR = {"event": "dual_write", "verify": "async"}
+DETAIL_CHARS = 500
+
+Execute = Callable[["CompareConfig", Path], "RunOutcome"]
+"""Runs one resolved comparison, writing its evidence into the folder (the comparators seam)."""
+
+
+def run_comparators(config: CompareConfig, out_dir: Path) -> RunOutcome:
+    from comparators.commands import run_compare
+
+    return run_compare(config, out_dir=out_dir, stdout=io.StringIO(), as_json=True)
 
 
 class ComparatorsRunner:
     """Runs one comparators comparison for a context (control = sync side)."""
 
     def __init__(
-        self, plan: Plan, env: Mapping[str, str] | None = None, reports_dir: Path | None = None
+        self,
+        plan: Plan,
+        env: Mapping[str, str] | None = None,
+        reports_dir: Path | None = None,
+        *,
+        execute: Execute | None = None,
     ) -> None:
         self.plan = plan
         self.env = dict(os.environ if env is None else env)
         self.reports = (reports_dir or Path(plan.reports_dir)) / "comparisons"
+        self.execute = execute or run_comparators
 
-    def _run(self, context: str, candidate: str, min_keys: int | None) -> Any:
+    def _run(self, context: str, candidate: str, min_keys: int | None) -> RunOutcome:
         try:
-            from comparators.commands import run_compare
             from comparators.plan import load_config
         except ImportError as exc:
             raise AdapterUnavailable("ComparisonRunner", f"comparators: {exc}") from exc
@@ -60,7 +84,7 @@ class ComparatorsRunner:
             config = dataclasses.replace(
                 config, policy=dataclasses.replace(config.policy, min_settled_keys=min_keys)
             )
-        return run_compare(config, out_dir=out_dir, stdout=io.StringIO(), as_json=True)
+        return self.execute(config, out_dir)
 
     def _source(self, context: str, field: str, name: str, database: str) -> Any:
         """The plan's ``<field>_callable`` or ``<field>_query`` source, or None."""
@@ -95,43 +119,55 @@ class ComparatorsRunner:
     def compare(
         self, context: str, *, candidate: str, window_seconds: float, min_keys: int
     ) -> ComparisonSummary:
-        run = self._run(context, candidate, min_keys)
-        result, verdict = run.result, run.verdict
-        samples = tuple(s.to_dict() for s in result.samples[:10])
-        return ComparisonSummary(
-            context=context,
-            verdict=str(verdict.status),
-            settled_keys=result.settled,
-            matched=result.matched,
-            counts=dict(result.counts),
-            reasons=tuple(verdict.reasons),
-            report_paths=tuple(str(p) for p in run.files),
-            samples=samples,
-        )
+        return summarise_run(context, self._run(context, candidate, min_keys))
+
+
+def summarise_run(context: str, run: RunOutcome) -> ComparisonSummary:
+    """The port's view of one comparators run: verdict, counts, samples, invariants."""
+    result, verdict = run.result, run.verdict
+    violations: dict[str, int] = {}
+    for name_at_side, n in result.violations:  # counted per "invariant@side"
+        name = name_at_side.rpartition("@")[0] or name_at_side
+        violations[name] = violations.get(name, 0) + n
+    details: dict[str, list[str]] = {}
+    for v in result.violation_samples:
+        details.setdefault(v.invariant, []).append(f"{v.key} ({v.side}): {v.reason}")
+    return ComparisonSummary(
+        context=context,
+        verdict=str(verdict.status),
+        settled_keys=result.settled,
+        matched=result.matched,
+        counts=dict(result.counts),
+        reasons=tuple(verdict.reasons),
+        report_paths=tuple(str(p) for p in run.files),
+        samples=tuple(s.to_dict() for s in result.samples[:10]),
+        violations=violations,
+        violation_details={n: "; ".join(d)[:DETAIL_CHARS] for n, d in details.items()},
+        noise_floor=verdict.noise_floor,
+    )
 
 
 class ComparatorsInvariants:
-    """The plan's invariants, as counted by a comparators run (sync vs event)."""
+    """The plan's invariants, as counted by one comparators run (sync vs event).
+
+    Shares the comparison port's runner (see :func:`phases.adapters.build_ports`); a gate
+    that already compared the context reads the invariants off that summary instead.
+    """
 
     def __init__(
-        self, plan: Plan, env: Mapping[str, str] | None = None, reports_dir: Path | None = None
+        self,
+        plan: Plan,
+        env: Mapping[str, str] | None = None,
+        reports_dir: Path | None = None,
+        *,
+        runner: ComparatorsRunner | None = None,
     ) -> None:
-        self.runner = ComparatorsRunner(plan, env, reports_dir)
+        self.runner = runner or ComparatorsRunner(plan, env, reports_dir)
 
     def check(
         self, context: str, invariants: Sequence[str], window_seconds: float
     ) -> list[InvariantResult]:
         if not invariants:
             return []
-        run = self.runner._run(context, "event", None)
-        counts = dict(run.result.violations)
-        samples = [v for v in run.result.violation_samples]
-        return [
-            InvariantResult(
-                n,
-                counts.get(n, 0) == 0,
-                counts.get(n, 0),
-                "; ".join(f"{v.key}: {v.reason}" for v in samples if v.invariant == n)[:500],
-            )
-            for n in invariants
-        ]
+        summary = summarise_run(context, self.runner._run(context, "event", None))
+        return summary.invariant_results(invariants)

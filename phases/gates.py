@@ -168,7 +168,8 @@ def comparison_checks(
     warn_match_rate: float | None,
     name: str = "comparison",
 ) -> list[Check]:
-    """Sample size first (low-confidence), then the match rate and the comparator verdict."""
+    """Sample size first (low-confidence), then the match rate (with the A/A noise floor the
+    comparator credited) and the comparator verdict."""
     ctx = summary.context
     if summary.settled_keys < min_keys or summary.verdict == Verdict.LOW_CONFIDENCE:
         return [
@@ -181,7 +182,7 @@ def comparison_checks(
                 ctx,
             )
         ]
-    rate = summary.match_rate
+    rate = summary.adjusted_match_rate
     if rate >= min_match_rate:
         rate_verdict = Verdict.PASS
     elif warn_match_rate is not None and rate >= warn_match_rate:
@@ -196,7 +197,8 @@ def comparison_checks(
             rate_verdict,
             round(rate, 6),
             min_match_rate,
-            f"{summary.matched}/{summary.settled_keys} matched {dict(summary.counts)}",
+            f"{summary.matched}/{summary.settled_keys} matched {dict(summary.counts)}"
+            + (f", noise floor {summary.noise_floor:.6f} credited" if summary.noise_floor else ""),
             ctx,
         ),
         Check(

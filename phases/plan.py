@@ -155,6 +155,11 @@ class DualWriteGate(GateBase):
     min_settled_keys: int = Field(default=1000, ge=0)
     min_match_rate: Rate = 0.999
     warn_match_rate: Rate | None = None
+    noise_floor: Rate = Field(
+        default=0.0,
+        description="A/A disagreement rate (`cutover compare calibrate`), credited to the "
+        "match rate by the comparator and the gate",
+    )
     max_missing: int | None = Field(default=0, ge=0)
     max_divergent: int | None = Field(default=0, ge=0)
     max_duplicate: int | None = Field(default=0, ge=0)

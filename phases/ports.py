@@ -77,7 +77,13 @@ class LagSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class ComparisonSummary:
-    """A comparator run's verdict for one context (control = sync, candidate = event/verify)."""
+    """A comparator run's verdict for one context (control = sync, candidate = event/verify).
+
+    ``violations`` counts each business invariant's violations (over both sides) found by
+    the same run, ``violation_details`` samples their reasons, so one run answers both the
+    comparison and the invariants (:meth:`invariant_results`). ``noise_floor`` is the A/A
+    disagreement rate the comparator credited (from the gate's ``noise_floor``).
+    """
 
     context: str
     verdict: str  # pass | warn | fail | low-confidence
@@ -87,10 +93,30 @@ class ComparisonSummary:
     reasons: tuple[str, ...] = ()
     report_paths: tuple[str, ...] = ()
     samples: tuple[Mapping[str, Any], ...] = ()
+    violations: Mapping[str, int] = field(default_factory=dict)
+    violation_details: Mapping[str, str] = field(default_factory=dict)
+    noise_floor: float = 0.0
 
     @property
     def match_rate(self) -> float:
         return self.matched / self.settled_keys if self.settled_keys else 0.0
+
+    @property
+    def adjusted_match_rate(self) -> float:
+        """The match rate with the A/A noise floor credited (at most 1)."""
+        return min(1.0, self.match_rate + self.noise_floor) if self.settled_keys else 0.0
+
+    def invariant_results(self, names: Sequence[str]) -> list[InvariantResult]:
+        """``names`` judged from this run's violations (no second comparison)."""
+        return [
+            InvariantResult(
+                n,
+                self.violations.get(n, 0) == 0,
+                self.violations.get(n, 0),
+                self.violation_details.get(n, ""),
+            )
+            for n in names
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,7 +125,10 @@ class ComparisonSummary:
             "settled_keys": self.settled_keys,
             "matched": self.matched,
             "match_rate": self.match_rate,
+            "noise_floor": self.noise_floor,
+            "adjusted_match_rate": self.adjusted_match_rate,
             "counts": dict(self.counts),
+            "violations": dict(self.violations),
             "reasons": list(self.reasons),
             "report_paths": list(self.report_paths),
             "samples": [dict(s) for s in self.samples],

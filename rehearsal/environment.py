@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import structlog
@@ -28,6 +28,9 @@ from rehearsal.stack.pgadmin import create_database, drop_database
 from rehearsal.stack.process import port_open
 from rehearsal.stack.topology import Topology
 from rehearsal.workers import ShadowWorkers, WorkerSpec
+
+if TYPE_CHECKING:
+    from legacy_app.runner import RunSpec
 
 log = structlog.get_logger(__name__)
 
@@ -132,17 +135,13 @@ class RehearsalEnvironment:
         self.start_app()
         self.write_plan()
 
-    def start_app(self) -> None:
+    def _app_spec(self) -> RunSpec:
         from legacy_app.config import DEFAULT_PORTS
-        from legacy_app.runner import RunSpec, start_services
+        from legacy_app.runner import RunSpec
 
-        ports = self.app_ports or dict(DEFAULT_PORTS)
-        for service, port in ports.items():
-            if port_open(self.endpoints.host, port):
-                raise AppPortBusyError(service, port)
-        spec = RunSpec(
+        return RunSpec(
             run_dir=self.run_dir / "app",
-            ports=ports,
+            ports=self.app_ports or dict(DEFAULT_PORTS),
             database_url=Secret(self.database_url()),
             host=self.endpoints.host,
             env={
@@ -151,6 +150,14 @@ class RehearsalEnvironment:
                 **self.fault_env,
             },
         )
+
+    def start_app(self) -> None:
+        from legacy_app.runner import start_services
+
+        spec = self._app_spec()
+        for service, port in spec.ports.items():
+            if port_open(self.endpoints.host, port):
+                raise AppPortBusyError(service, port)
         start_services(spec)
 
     def stop_app(self) -> None:
@@ -163,6 +170,14 @@ class RehearsalEnvironment:
         self.stop_app()
         self.fault_env = dict(fault_env)
         self.start_app()
+
+    def restart_service(self, service: str, fault_env: dict[str, str]) -> None:
+        """Restart one app service with ``fault_env`` added to the fault settings; the other
+        services keep running (and serving traffic) untouched."""
+        from legacy_app.runner import restart_service
+
+        self.fault_env = {**self.fault_env, **fault_env}
+        restart_service(self._app_spec(), service)
 
     def teardown(self, *, keep: bool = False) -> None:
         self.workers.stop()

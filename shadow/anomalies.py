@@ -4,13 +4,22 @@ Counted per context (the topic's aggregate type) in ``shadow.delivery_anomalies`
 and read by the comparators through :func:`anomaly_counts`. Kinds:
 
 * ``duplicate`` — an event id seen twice (within a batch or already processed);
-* ``gap`` — an aggregate's sequence jumped (``seq > last + 1``);
-* ``reorder`` — an aggregate's sequence went back (``seq <= last``, new event id);
+* ``gap`` — an aggregate's sequence jumped (``seq > last + 1``, or a first ``seq > 1``);
+* ``reorder`` — an aggregate's sequence went back (``seq < last``, new event id);
 * ``tombstone`` — a record with a null value;
 * ``snapshot`` — a Debezium snapshot record (``op = r``) instead of an outbox event.
 
 Sequences come from a ``sequence`` (or ``aggregate_version``) header when the
-producer sets one; events without it are not checked for gaps or reordering.
+producer sets one — the legacy outbox sends ``aggregate_version`` (1 for
+``order.created``, 2 for its ``order.completed``/``order.failed``); events
+without it (or with ``0``) are not checked for gaps or reordering.
+
+The same sequence again (``seq == last``, new event id) counts as nothing: the
+event id check already catches this consumer's redeliveries. The highest sequence
+per aggregate is kept per consumer (groups sharing a store never judge each other).
+The runtime checks every event a batch settles for good, taken or ignored by its
+processor, and leaves out redeliveries and records it will read again
+(:meth:`shadow.runtime.ShadowWorker._sequence_checks`).
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ def sequence_anomalies(
         if prev is not None:
             if ev.sequence > prev + 1:
                 counts[(ev.context, "gap")] += 1
-            elif ev.sequence <= prev:
+            elif ev.sequence < prev:
                 counts[(ev.context, "reorder")] += 1
         elif ev.sequence > 1:
             counts[(ev.context, "gap")] += 1

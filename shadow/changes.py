@@ -14,10 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from cutover_common.records import record
+
 ORDER_STATUS_RANK: dict[str, int] = {"pending": 0, "failed": 1, "completed": 1}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProcessedRow:
     """An event a consumer has applied (idempotency key: consumer + event id)."""
 
@@ -26,7 +28,7 @@ class ProcessedRow:
     event_ts: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReservationRow:
     order_id: str
     sku: str
@@ -34,7 +36,7 @@ class ReservationRow:
     released: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PaymentRow:
     order_id: str
     amount: Decimal
@@ -42,21 +44,21 @@ class PaymentRow:
     attempts: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShipmentRow:
     order_id: str
     carrier: str
     status: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NotificationRow:
     order_id: str
     template: str
     recipient: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OrderStatusRow:
     """The CQRS read model: one row per order, its latest status."""
 
@@ -74,7 +76,7 @@ class OrderStatusRow:
         return ORDER_STATUS_RANK.get(self.status, 0)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OutboxRow:
     """A follow-up event for the shadow store's own outbox (legacy outbox layout)."""
 
@@ -87,7 +89,7 @@ class OutboxRow:
     causation_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SagaRow:
     """Persisted state of one :class:`~shadow.saga.OrderSaga`."""
 
@@ -97,7 +99,7 @@ class SagaRow:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AnalyticsRow:
     """Increments of orders, quantity and revenue for one product in one minute."""
 
@@ -143,18 +145,26 @@ class Changes:
         self.analytics[key] = row
 
     def merge(self, other: Changes) -> None:
-        """Apply ``other`` on top of this buffer."""
-        self.processed.extend(other.processed)
-        self.reservations.update(other.reservations)
-        for sku, delta in other.stock_delta.items():
-            self.stock_delta[sku] = self.stock_delta.get(sku, 0) + delta
-        self.payments.update(other.payments)
-        self.shipments.update(other.shipments)
-        self.notifications.update(other.notifications)
+        """Apply ``other`` on top of this buffer (one message's buffer fills few tables)."""
+        if other.processed:
+            self.processed.extend(other.processed)
+        if other.reservations:
+            self.reservations.update(other.reservations)
+        if other.stock_delta:
+            for sku, delta in other.stock_delta.items():
+                self.stock_delta[sku] = self.stock_delta.get(sku, 0) + delta
+        if other.payments:
+            self.payments.update(other.payments)
+        if other.shipments:
+            self.shipments.update(other.shipments)
+        if other.notifications:
+            self.notifications.update(other.notifications)
         for row in other.orders.values():
             self.put_order(row)
-        self.outbox.extend(other.outbox)
-        self.sagas.update(other.sagas)
+        if other.outbox:
+            self.outbox.extend(other.outbox)
+        if other.sagas:
+            self.sagas.update(other.sagas)
         for arow in other.analytics.values():
             self.add_analytics(arow)
 

@@ -24,6 +24,7 @@ from shadow.config import ShadowConfig, WorkerKind, build_worker
 from shadow.errors import KafkaOperationError
 from shadow.kafka import group_lag, reset_offsets_to_time, topic_size
 from shadow.metrics import Metrics
+from shadow.runtime import tune_gc
 from shadow.store_pg import PostgresStore
 
 log = structlog.get_logger(__name__)
@@ -46,6 +47,7 @@ def run_worker(config: ShadowConfig, kind: WorkerKind, *, idle_stop: float | Non
     if config.metrics_port is not None:
         metrics.serve(config.metrics_port)
     worker = build_worker(config, kind, metrics=metrics)
+    tune_gc()
     log.info("worker_started", kind=kind, group=config.group_for(kind), topics=list(config.topics))
     worker.run(stop.is_set, idle_stop=idle_stop)
 

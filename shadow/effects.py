@@ -17,7 +17,6 @@ Either way the outcome lands in the shadow store through a :class:`Recorder`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -25,6 +24,7 @@ from typing import Any, Literal, Protocol
 import requests
 import structlog
 
+from cutover_common.records import record
 from events.outcome import money
 from shadow.breaker import CircuitBreaker
 from shadow.changes import (
@@ -47,20 +47,20 @@ SERVICE_PORTS: dict[str, int] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReserveResult:
     reserved: bool
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ChargeResult:
     status: Literal["captured", "declined"]
     amount: Decimal
     attempts: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ShipResult:
     carrier: str
     status: str

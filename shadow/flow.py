@@ -13,7 +13,7 @@ atomically and fast (one transaction per batch); a round trip of every
 follow-up event through Debezium and Kafka would add seconds per step and make
 the shadow outcome settle much later than the sync one. The follow-up events
 still land in ``shadow.outbox`` for any other consumer (Debezium can capture it
-like the legacy outbox), with deterministic ids (uuid5 of the root event id), so
+like the legacy outbox), with deterministic ids (derived from the root event id), so
 a redelivered or replayed root event emits byte-identical follow-ups. Only
 ``ENTRY_TYPES`` are taken from Kafka: the legacy's own ``order.completed`` /
 ``order.failed`` on the same topic are known but ignored, never re-handled.
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from cutover_common.records import record
 from events.domain import (
     Carrier,
     InventoryReleased,
@@ -61,7 +62,7 @@ def derived_id(name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Emitted:
     """A follow-up event, as handed to the next handlers."""
 
@@ -82,21 +83,30 @@ class FlowContext:
     event_ts: datetime
     queue: deque[Emitted] = field(default_factory=deque)
     emitted: int = 0
+    _id_base: str = ""
+    _stock_lines: tuple[StockLine, ...] | None = None
 
     def emit(self, payload: Payload, *, cause: str) -> Emitted:
-        """Write ``payload`` to the shadow outbox and queue it for the next handlers."""
+        """Write ``payload`` to the shadow outbox and queue it for the next handlers.
+
+        Its id is the root event's :func:`derived_id` with the emission's number in the last
+        16 bits: deterministic (a redelivered root emits the same ids), unique per root, and
+        one hash per root instead of one per follow-up.
+        """
         self.emitted += 1
-        event_id = derived_id(f"{self.root_event_id}:{payload.type}:{self.emitted}")
+        if not self._id_base:
+            self._id_base = derived_id(self.root_event_id)[:-4]
+        event_id = f"{self._id_base}{self.emitted:04x}"
         data = payload.to_dict()
         self.rec.changes.outbox.append(
             OutboxRow(
-                id=event_id,
-                aggregatetype=str(getattr(payload, "aggregate_type", "order")),
-                aggregateid=payload.subject,
-                type=payload.type,
-                payload=data,
-                correlation_id=self.correlation_id,
-                causation_id=cause,
+                event_id,
+                getattr(payload, "aggregate_type", "order"),
+                payload.subject,
+                payload.type,
+                data,
+                self.correlation_id,
+                cause,
             )
         )
         out = Emitted(event_id, payload.type, data)
@@ -106,21 +116,24 @@ class FlowContext:
     def project(self, status: str, *, finished: bool = False) -> None:
         """Update the order read model (``shadow.order_status``)."""
         o = self.order
+        now = self.rec.now
         self.rec.changes.put_order(
             OrderStatusRow(
-                order_id=o.order_id,
-                correlation_id=self.correlation_id,
-                status=status,
-                total=o.total,
-                customer_email=o.customer_email,
-                updated_at=self.rec.now,
-                finished_at=self.rec.now if finished else None,
-                event_ts=self.event_ts,
+                o.order_id,
+                self.correlation_id,
+                status,
+                o.total,
+                o.customer_email,
+                now,
+                now if finished else None,
+                self.event_ts,
             )
         )
 
     def stock_lines(self) -> tuple[StockLine, ...]:
-        return tuple(StockLine(s, q) for s, q in self.order.quantities().items())
+        if self._stock_lines is None:
+            self._stock_lines = tuple(StockLine(s, q) for s, q in self.order.quantities().items())
+        return self._stock_lines
 
     def method(self) -> PaymentMethod:
         return cast(PaymentMethod, self.order.payment_method)

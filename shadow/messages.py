@@ -11,17 +11,22 @@ while the raw record stays in the runtime's hands for the dead-letter topic.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
+
+from cutover_common.records import record
 from shadow.errors import PoisonMessageError
 
 Headers = tuple[tuple[str, bytes | None], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawMessage:
     """One Kafka record, exactly as received."""
 
@@ -49,6 +54,8 @@ class RawMessage:
 def _text(raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
     if text[:1] == '"' and text[-1:] == '"' and len(text) >= 2:
+        if "\\" not in text and '"' not in text[1:-1]:
+            return text[1:-1]  # the common case: a plain quoted string, nothing to unescape
         try:
             loaded = json.loads(text)
         except ValueError:
@@ -57,7 +64,7 @@ def _text(raw: bytes) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InboundEvent:
     """An event decoded from the outbox, with the tracing ids carried in its headers."""
 
@@ -73,13 +80,20 @@ class InboundEvent:
     raw: RawMessage | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Skipped:
     """A record that is not an event but is no poison either (counted as an anomaly)."""
 
     kind: Literal["tombstone", "snapshot"]
     context: str
     raw: RawMessage
+
+
+@functools.lru_cache(maxsize=8192)
+def event_time(timestamp_ms: int) -> datetime:
+    """A record's timestamp (ms since the epoch) as an aware UTC time; records of a batch
+    share milliseconds, so the conversion is cached."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, UTC)
 
 
 def context_of(topic: str) -> str:
@@ -129,9 +143,9 @@ def decode(msg: RawMessage, known_types: frozenset[str] | None = None) -> Inboun
 
 def _payload(value: bytes) -> Any:
     try:
-        data = json.loads(value)
+        data = orjson.loads(value)
         if isinstance(data, str):  # JsonConverter without expand.json.payload: JSON in a string
-            data = json.loads(data)
+            data = orjson.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PoisonMessageError(
             "undecodable", f"value is not JSON: {exc}", error_class=type(exc).__name__
@@ -153,11 +167,14 @@ def _is_snapshot(hdrs: Mapping[str, str], payload: Any) -> bool:
 
 
 def _sequence(hdrs: Mapping[str, str]) -> int | None:
+    """The aggregate version from the first sequence header present (Debezium sends the
+    outbox's integer column as its decimal text, ``b"2"``); ``0`` or junk means "unversioned"."""
     for name in _SEQUENCE_HEADERS:
         value = hdrs.get(name)
         if value is not None:
             try:
-                return int(value)
+                seq = int(value)
             except ValueError:
                 return None
+            return seq if seq > 0 else None
     return None

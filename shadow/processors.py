@@ -9,7 +9,7 @@ catalogue are poison (``unknown_type``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -21,7 +21,7 @@ from shadow.domain import Order, parse_order
 from shadow.effects import EffectPort, Recorder
 from shadow.errors import ShadowConfigError
 from shadow.flow import Emitted, FlowContext, routes, run_choreography
-from shadow.messages import InboundEvent
+from shadow.messages import InboundEvent, event_time
 from shadow.saga import OrderSaga
 
 FLOW_CONTEXTS: frozenset[str] = frozenset({"order", "inventory", "payment", "shipping", "email"})
@@ -49,11 +49,7 @@ class Processor(Protocol):
 
 
 def _ts(event: InboundEvent) -> datetime:
-    return (
-        datetime.fromtimestamp(event.timestamp_ms / 1000, UTC)
-        if event.timestamp_ms
-        else datetime.now(UTC)
-    )
+    return event_time(event.timestamp_ms) if event.timestamp_ms else datetime.now(UTC)
 
 
 class FlowProcessor:
@@ -79,6 +75,7 @@ class FlowProcessor:
         self.coordination = coordination
         self.name = name
         self._routes = routes(self.contexts)
+        self._bind: Callable[[str], None] | None = getattr(effects, "bind_correlation", None)
 
     def parse(self, event: InboundEvent) -> Order:
         return parse_order(event.payload)
@@ -92,9 +89,8 @@ class FlowProcessor:
             effects=self.effects,
             event_ts=_ts(event),
         )
-        bind = getattr(self.effects, "bind_correlation", None)
-        if bind is not None:
-            bind(event.correlation_id)
+        if self._bind is not None:
+            self._bind(event.correlation_id)
         root = Emitted(event.event_id, event.event_type, event.payload)
         if self.coordination is Coordination.SAGA:
             OrderSaga(ctx, root).run()

@@ -73,11 +73,13 @@ class StoreTx(Protocol):
     def add_anomalies(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Add ``(context, kind) -> n`` to the delivery-anomaly counters."""
 
-    def last_sequences(self, context: str, aggregate_ids: Collection[str]) -> dict[str, int]:
-        """The highest sequence seen per aggregate of ``context``."""
+    def last_sequences(
+        self, consumer: str, context: str, aggregate_ids: Collection[str]
+    ) -> dict[str, int]:
+        """The highest sequence ``consumer`` has seen per aggregate of ``context``."""
 
-    def set_sequences(self, context: str, sequences: Mapping[str, int]) -> None:
-        """Remember the highest sequence seen per aggregate."""
+    def set_sequences(self, consumer: str, context: str, sequences: Mapping[str, int]) -> None:
+        """Remember the highest sequence ``consumer`` has seen per aggregate."""
 
     def savepoint(self) -> AbstractContextManager[None]:
         """A nested transaction: an exception inside rolls back only its writes."""

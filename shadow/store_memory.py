@@ -41,7 +41,7 @@ class MemoryState:
     sagas: dict[str, SagaRow] = field(default_factory=dict)
     analytics: dict[tuple[datetime, str], AnalyticsRow] = field(default_factory=dict)
     anomalies: dict[tuple[str, str], int] = field(default_factory=dict)
-    sequences: dict[tuple[str, str], int] = field(default_factory=dict)
+    sequences: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
 
 class MemoryStoreTx:
@@ -101,13 +101,17 @@ class MemoryStoreTx:
             if n:
                 self._st.anomalies[key] = self._st.anomalies.get(key, 0) + n
 
-    def last_sequences(self, context: str, aggregate_ids: Collection[str]) -> dict[str, int]:
+    def last_sequences(
+        self, consumer: str, context: str, aggregate_ids: Collection[str]
+    ) -> dict[str, int]:
         seqs = self._st.sequences
-        return {a: seqs[(context, a)] for a in aggregate_ids if (context, a) in seqs}
+        return {
+            a: seqs[(consumer, context, a)] for a in aggregate_ids if (consumer, context, a) in seqs
+        }
 
-    def set_sequences(self, context: str, sequences: Mapping[str, int]) -> None:
+    def set_sequences(self, consumer: str, context: str, sequences: Mapping[str, int]) -> None:
         for agg, seq in sequences.items():
-            key = (context, agg)
+            key = (consumer, context, agg)
             self._st.sequences[key] = max(seq, self._st.sequences.get(key, seq))
 
     @contextmanager

@@ -221,10 +221,10 @@ def _healthy(*services: str) -> dict[str, dict[str, str]]:
 def gunicorn_args(topo: Topology, service: str) -> list[str]:
     """gunicorn's arguments for ``service``: those of ``legacy_app.runner``, bound to all addresses."""
     return [
-        "--bind", f"0.0.0.0:{topo.app.ports()[service]}", "--workers", "1",
-        "--worker-class", "gthread", "--threads", str(topo.app.threads), "--timeout", "60",
-        "--graceful-timeout", "5", "--access-logfile", "-", "--log-level", "warning",
-        f'legacy_app.wsgi:create("{service}")',
+        "--bind", f"0.0.0.0:{topo.app.ports()[service]}", "--reuse-port",
+        "--workers", "1", "--worker-class", "gthread", "--threads", str(topo.app.threads),
+        "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", "-",
+        "--log-level", "warning", f'legacy_app.wsgi:create("{service}")',
     ]  # fmt: skip
 
 

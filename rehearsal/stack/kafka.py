@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+import structlog
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
@@ -18,6 +19,8 @@ from rehearsal.stack.errors import CorruptStateError, StackError
 from rehearsal.stack.jars import JarLayout, java_binary
 from rehearsal.stack.process import ManagedProcess, ensure_port_free, port_open, wait_until
 from rehearsal.stack.topology import Topology
+
+log = structlog.get_logger(__name__)
 
 LOG4J2 = """\
 status = warn
@@ -220,6 +223,7 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
     if proc.pid() is not None:
         return False
     ensure_port_free("connect", topology.host, topology.connect.port)
+    abort_hanging_transactions(topology, jars)
     svc.write_config(connect_properties(topology, jars))
     proc.start(svc.argv(jars, str(svc.properties_file)), env=_jvm_env())
     wait_until(
@@ -230,6 +234,58 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
         exited=proc.exit_code,
     )
     return True
+
+
+TRANSACTIONS_TOOL = "org.apache.kafka.tools.TransactionsCommand"
+
+
+def abort_hanging_transactions(
+    topology: Topology, jars: JarLayout, *, older_than_minutes: int = 0
+) -> list[str]:
+    """Abort transactions left open on the broker that their coordinator no longer knows.
+
+    A broker restart while a Connect task (exactly-once source support) is between writing
+    its records and committing can leave such a "hanging" transaction (KIP-664): the
+    coordinator forgot it, so nobody ever aborts it, and every ``read_committed`` reader of
+    that partition stops at its start, including the next Connect worker's reading of
+    ``_connect_offsets`` at start-up, which then never finishes. Kafka's own
+    ``TransactionsCommand`` finds them (``find-hanging``) and writes the abort markers
+    (``abort``). Returns ``topic-partition@offset`` of each aborted one.
+    """
+    found = _transactions_tool(
+        topology, jars, "find-hanging", "--broker-id", str(topology.kafka.node_id),
+        "--max-transaction-timeout", str(older_than_minutes),
+    )  # fmt: skip
+    aborted: list[str] = []
+    for line in found.splitlines()[1:]:
+        cols = line.split()
+        if len(cols) < 6 or not cols[1].isdigit() or not cols[5].isdigit():
+            continue
+        topic, partition, start = cols[0], cols[1], cols[5]
+        _transactions_tool(
+            topology, jars, "abort", "--topic", topic, "--partition", partition,
+            "--start-offset", start,
+        )  # fmt: skip
+        aborted.append(f"{topic}-{partition}@{start}")
+    if aborted:
+        log.warning("hanging_transactions_aborted", transactions=aborted)
+    return aborted
+
+
+def _transactions_tool(topology: Topology, jars: JarLayout, *args: str) -> str:
+    bootstrap = f"{topology.host}:{topology.kafka.port}"
+    argv = [java_binary(), "-Xmx256m", "-cp", jars.classpath(), TRANSACTIONS_TOOL,
+            "--bootstrap-server", bootstrap, *args]  # fmt: skip
+    try:
+        done = subprocess.run(
+            argv, check=False, capture_output=True, text=True, timeout=120, env=_jvm_env()
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise StackError(f"kafka transactions tool ({args[0]}) timed out after 120s") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise StackError(f"kafka transactions tool ({args[0]}) failed: {tail[0][:300]}")
+    return done.stdout
 
 
 def _jvm_env() -> dict[str, str]:

@@ -50,6 +50,7 @@ DDL = [
     "create table outbox (id uuid primary key, aggregatetype varchar(255) not null, "
     "aggregateid varchar(255) not null, type varchar(255) not null, payload jsonb not null, "
     "correlation_id varchar(255), causation_id varchar(255), "
+    "aggregate_version integer not null default 0, "
     "created_at timestamptz not null default now())",
     heartbeat_table_ddl(),
 ]
@@ -158,7 +159,8 @@ def main() -> None:
             order_id = str(uuid.uuid4())
             conn.execute(
                 "insert into outbox (id, aggregatetype, aggregateid, type, payload, correlation_id,"
-                " causation_id) values (%s, 'order', %s, 'order.created', %s, 'corr-1', null)",
+                " causation_id, aggregate_version)"
+                " values (%s, 'order', %s, 'order.created', %s, 'corr-1', null, 1)",
                 (str(uuid.uuid4()), order_id, json.dumps({"order_id": order_id, "total": "12.50"})),
             )
         cases = wanted_cases(plain.topic_prefix, schema.topic_prefix, f"recoe{suffix}")

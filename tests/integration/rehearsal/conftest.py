@@ -46,7 +46,13 @@ def compare(rehearsal: Rehearsal, candidate: str = "event") -> ComparisonSummary
     return ports.comparison.compare("order", candidate=candidate, window_seconds=3600, min_keys=1)
 
 
-def invariants(rehearsal: Rehearsal) -> list[InvariantResult]:
+def invariants(
+    rehearsal: Rehearsal, summary: ComparisonSummary | None = None
+) -> list[InvariantResult]:
+    """The invariants off ``summary`` (an event comparison just run: no second run), else
+    through the invariants port (its own comparison)."""
+    if summary is not None:
+        return summary.invariant_results(INVARIANTS)
     return rehearsal.runner.ctx.ports.invariants.check("order", INVARIANTS, 3600)
 
 

@@ -29,8 +29,16 @@ from cdc.debezium import (
 )
 from cdc.errors import ConnectorNotFound
 from rehearsal.stack.endpoints import Endpoints
-from shadow.kafka import ensure_topics
+from shadow.kafka import (
+    KafkaConsumerAdapter,
+    KafkaProducerAdapter,
+    consumer_config,
+    ensure_topics,
+)
+from shadow.processors import Processor
+from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import INSERT_OUTBOX, OUTBOX_DDL, outbox_row
+from shadow.store import ShadowStore
 
 REPO = Path(__file__).resolve().parents[3]
 PARTITIONS = 3
@@ -227,3 +235,23 @@ def pipeline(endpoints: Endpoints, outbox_db: str, unique: str) -> Iterator[Pipe
         pipe.stop_workers()
         with contextlib.suppress(ConnectorNotFound):
             ConnectClient.from_url(endpoints.connect_url).delete_connector(name)
+
+
+def kafka_worker(
+    endpoints: Endpoints,
+    store: ShadowStore,
+    processor: Processor,
+    topic: str,
+    group: str,
+    **settings: Any,
+) -> ShadowWorker:
+    """A started in-process worker of ``group`` on the real broker (dead letters: ``group.dlq``)."""
+    worker = ShadowWorker(
+        KafkaConsumerAdapter(consumer_config(endpoints.bootstrap_servers, group)),
+        KafkaProducerAdapter(endpoints.bootstrap_servers),
+        store,
+        processor,
+        RuntimeSettings((topic,), settings.pop("dlq", f"{group}.dlq"), **settings),
+    )
+    worker.start()
+    return worker

@@ -20,13 +20,12 @@ from rehearsal.stack.endpoints import Endpoints
 from shadow.breaker import CircuitBreaker
 from shadow.catalogue import initial_stock
 from shadow.effects import HttpEffects
-from shadow.kafka import KafkaConsumerAdapter, KafkaProducerAdapter, consumer_config, ensure_topics
+from shadow.kafka import ensure_topics
 from shadow.processors import FlowProcessor
-from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import order_payload, outbox_headers, outbox_value
 from shadow.store_pg import PostgresStore
 from tests.integration.legacy_app.conftest import free_ports
-from tests.integration.shadow.conftest import topic_size_of, wait_until
+from tests.integration.shadow.conftest import kafka_worker, topic_size_of, wait_until
 from tests.integration.shadow.expected import comparable, expected_outcomes
 
 
@@ -97,12 +96,10 @@ def test_async_mode_performs_effects_and_pauses_while_a_service_is_down(
     )
     store = PostgresStore(endpoints.dsn(fresh_database))
     store.ensure_schema(initial_stock())
-    worker = ShadowWorker(
-        KafkaConsumerAdapter(consumer_config(endpoints.bootstrap_servers, group)),
-        KafkaProducerAdapter(endpoints.bootstrap_servers), store, FlowProcessor(effects),
-        RuntimeSettings((topic,), f"{group}.dlq", batch_timeout=0.3, backoff_base=0.05, transient_attempts=2),
+    worker = kafka_worker(
+        endpoints, store, FlowProcessor(effects), topic, group,
+        batch_timeout=0.3, backoff_base=0.05, transient_attempts=2,
     )  # fmt: skip
-    worker.start()
     reader = PostgresStore(endpoints.dsn(fresh_database))
     dsn = endpoints.dsn(fresh_database)
     try:

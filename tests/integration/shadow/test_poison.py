@@ -11,13 +11,12 @@ from rehearsal.stack.endpoints import Endpoints
 from shadow.catalogue import initial_stock
 from shadow.domain import Order
 from shadow.effects import Recorder, RecordingEffects
-from shadow.kafka import KafkaConsumerAdapter, KafkaProducerAdapter, consumer_config, ensure_topics
+from shadow.kafka import ensure_topics
 from shadow.messages import InboundEvent
 from shadow.processors import FlowProcessor
-from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import order_payload, outbox_headers, outbox_value
 from shadow.store_pg import PostgresStore
-from tests.integration.shadow.conftest import read_topic
+from tests.integration.shadow.conftest import kafka_worker, read_topic
 
 
 class BuggyFlow(FlowProcessor):
@@ -68,14 +67,10 @@ def test_each_poison_kind_is_dead_lettered_with_reason_and_neighbours_processed(
 
     store = PostgresStore(endpoints.dsn(fresh_database))
     store.ensure_schema(initial_stock())
-    worker = ShadowWorker(
-        KafkaConsumerAdapter(consumer_config(endpoints.bootstrap_servers, group)),
-        KafkaProducerAdapter(endpoints.bootstrap_servers),
-        store,
-        BuggyFlow(RecordingEffects()),
-        RuntimeSettings((topic,), dlq, max_attempts=3, backoff_base=0.01),
-    )
-    worker.start()
+    worker = kafka_worker(
+        endpoints, store, BuggyFlow(RecordingEffects()), topic, group,
+        dlq=dlq, max_attempts=3, backoff_base=0.01,
+    )  # fmt: skip
     worker.run(lambda: False, idle_stop=5.0)
 
     reader = PostgresStore(endpoints.dsn(fresh_database))

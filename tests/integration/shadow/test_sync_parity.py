@@ -24,12 +24,10 @@ from legacy_app.wsgi import SERVICES
 from rehearsal.stack.endpoints import Endpoints
 from shadow.catalogue import initial_stock
 from shadow.effects import RecordingEffects
-from shadow.kafka import KafkaConsumerAdapter, KafkaProducerAdapter, consumer_config
 from shadow.processors import Coordination, FlowProcessor
-from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.store_pg import PostgresStore
 from tests.integration.legacy_app.conftest import Running, free_ports
-from tests.integration.shadow.conftest import register_outbox_connector, wait_until
+from tests.integration.shadow.conftest import kafka_worker, register_outbox_connector, wait_until
 from tests.integration.shadow.expected import comparable
 
 
@@ -89,14 +87,10 @@ def test_declined_payment_compensates_alike_on_both_paths(
     store = PostgresStore(endpoints.dsn(fresh_database))
     store.ensure_schema(initial_stock())
     group = f"shadow-parity-{unique}-{coordination.value}"
-    worker = ShadowWorker(
-        KafkaConsumerAdapter(consumer_config(endpoints.bootstrap_servers, group)),
-        KafkaProducerAdapter(endpoints.bootstrap_servers),
-        store,
-        FlowProcessor(RecordingEffects(), coordination=coordination),
-        RuntimeSettings((topic,), f"{group}.dlq", batch_timeout=0.5),
-    )
-    worker.start()
+    worker = kafka_worker(
+        endpoints, store, FlowProcessor(RecordingEffects(), coordination=coordination), topic,
+        group, batch_timeout=0.5,
+    )  # fmt: skip
     reader = PostgresStore(endpoints.dsn(fresh_database))
     try:
         wait_until(

@@ -60,10 +60,24 @@ def test_outbox_event_router_routing_and_headers() -> None:
     assert cfg["transforms.outbox.route.by.field"] == "aggregatetype"
     assert cfg["transforms.outbox.route.topic.replacement"] == "outbox.event.${routedByValue}"
     assert cfg["transforms.outbox.table.fields.additional.placement"] == (
-        "type:header:type,correlation_id:header:correlation_id,causation_id:header:causation_id"
+        "type:header:type,correlation_id:header:correlation_id,causation_id:header:causation_id,"
+        "aggregate_version:header:aggregate_version"
     )
+    assert cfg["transforms.outbox.table.field.additional.missing"] == "ignore"
     assert cfg["predicates.isOutbox.pattern"] == r"shop\.public\.outbox"
     assert cfg["key.converter"] == STRING_CONVERTER
+
+
+def test_missing_header_columns_can_fail_the_task_instead() -> None:
+    outbox = OutboxOptions(header_fields=("type",), missing_header_fields="error")
+    cfg = build_postgres_config(options(outbox=outbox))
+    assert cfg["transforms.outbox.table.fields.additional.placement"] == "type:header:type"
+    assert cfg["transforms.outbox.table.field.additional.missing"] == "error"
+
+
+def test_unknown_missing_header_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="missing_header_fields"):
+        OutboxOptions(missing_header_fields="skip")
 
 
 def test_heartbeat_interval_and_action_query() -> None:

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from cdc import reconcile
 from cdc.client import ConnectClient
+from cdc.debezium import (
+    DatabaseOptions,
+    OutboxOptions,
+    PostgresConnectorOptions,
+    build_postgres_config,
+)
 from cdc.desired import load_desired, load_desired_file
 from cdc.errors import DangerousConfig, DesiredStateError, InvalidConnectorConfig
 from cdc.fake import FakeConnectWorker
+from cutover_common.secrets import Secret
 
 PASSWORD = "desired-pw-42"
 ENV = {"SHOP_DB_PASSWORD": PASSWORD}
@@ -87,6 +95,50 @@ def test_raw_config_with_env_reference() -> None:
     )
     assert desired.config["tasks.max"] == "1"
     assert desired.config["database.password"].reveal() == PASSWORD  # type: ignore[union-attr]
+
+
+def outbox_keys(config: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in config.items() if k.startswith("transforms.outbox.")}
+
+
+def test_desired_outbox_defaults_are_the_builders_and_send_the_aggregate_version() -> None:
+    [desired] = load_desired(spec(), env=ENV)
+    built = build_postgres_config(
+        PostgresConnectorOptions(
+            database=DatabaseOptions("127.0.0.1", 5432, "app", "shop", Secret(PASSWORD)),
+            topic_prefix="shop",
+            slot_name="shop_slot",
+            publication_name="shop_pub",
+            outbox=OutboxOptions(),
+        )
+    )
+    assert outbox_keys(desired.config) == outbox_keys(built)
+    placement = desired.config["transforms.outbox.table.fields.additional.placement"]
+    assert "aggregate_version:header:aggregate_version" in str(placement).split(",")
+    assert desired.config["transforms.outbox.table.field.additional.missing"] == "ignore"
+
+
+def test_desired_outbox_headers_and_missing_policy_can_be_overridden() -> None:
+    connector = spec()
+    connector["connectors"]["shop-outbox"]["debezium_postgres"]["outbox"] = {
+        "header_fields": ["type", "aggregate_version"],
+        "missing_header_fields": "error",
+    }
+    [desired] = load_desired(connector, env=ENV)
+    assert desired.config["transforms.outbox.table.fields.additional.placement"] == (
+        "type:header:type,aggregate_version:header:aggregate_version"
+    )
+    assert desired.config["transforms.outbox.table.field.additional.missing"] == "error"
+
+
+def test_unknown_missing_header_policy_in_a_desired_file_is_reported() -> None:
+    connector = spec()
+    connector["connectors"]["shop-outbox"]["debezium_postgres"]["outbox"] = {
+        "missing_header_fields": "skip"
+    }
+    with pytest.raises(DesiredStateError) as info:
+        load_desired(connector, env=ENV)
+    assert "connectors.shop-outbox: missing_header_fields must be one of" in str(info.value)
 
 
 def test_diff_shows_create_then_nothing_after_apply() -> None:

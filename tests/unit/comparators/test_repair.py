@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from comparators.diff import Scope, observe
-from comparators.outbox import InMemoryOutbox
+from comparators.outbox import InMemoryOutbox, OutboxWriter
 from comparators.repair import default_payload, propose
 from comparators.rules import CompareOptions
 from tests.unit.comparators.factories import LATER, obs, pair, record
+from tests.unit.comparators.outbox_contract import OutboxWriterContract
 
 
 def _plan(run_id: str = "r1"):  # type: ignore[no-untyped-def]
@@ -41,3 +44,20 @@ def test_same_run_id_is_idempotent() -> None:
 def test_payload_for_other_types_carries_outcome() -> None:
     payload = default_payload("payment.requested", record(5))
     assert payload["order_id"] == "ord-000005" and payload["outcome"]["total"] == "23.75"
+
+
+class TestInMemoryOutboxContract(OutboxWriterContract):
+    def make_writer(
+        self, orders: Mapping[str, int], *, versioned_outbox: bool = True
+    ) -> OutboxWriter:
+        self.orders = dict(orders)  # an outbox without versions leaves them alone
+        counters = {("order", k): v for k, v in orders.items()} if versioned_outbox else None
+        self.outbox = InMemoryOutbox(counters)
+        return self.outbox
+
+    def written_versions(self) -> dict[str, int]:
+        return dict(self.outbox.aggregate_versions)
+
+    def order_versions(self) -> dict[str, int]:
+        counted = {k: v for (t, k), v in self.outbox.versions.items() if t == "order"}
+        return {**self.orders, **counted}

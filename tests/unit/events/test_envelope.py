@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -174,7 +175,7 @@ def test_outbox_message_errors_keep_the_whole_message(
 
 
 def test_outbox_row_round_trip() -> None:
-    env = make()
+    env = make().with_aggregate_version(2)
     row = env.to_outbox_row("order")
     assert row == {
         "id": uuid.UUID(EID),
@@ -184,6 +185,7 @@ def test_outbox_row_round_trip() -> None:
         "payload": {"order_id": "o-1"},
         "correlation_id": "corr-1",
         "causation_id": "cause-1",
+        "aggregate_version": 2,
     }
     back = Envelope.from_outbox_row({**row, "created_at": T0})
     assert (back.id, back.source, back.subject, back.time, back.data) == (
@@ -194,6 +196,56 @@ def test_outbox_row_round_trip() -> None:
         {"order_id": "o-1"},
     )
     assert (back.correlation_id, back.causation_id) == ("corr-1", "cause-1")
+    assert back.aggregate_version == 2
+
+
+def test_recorded_debezium_message_has_aggregate_version_1() -> None:
+    path = Path(__file__).resolve().parents[2] / "data" / "debezium" / "outbox_event.json"
+    rec = json.loads(path.read_text())
+    env = Envelope.from_outbox_message(rec["key"], rec["value"], rec["headers"])
+    assert (env.type, env.aggregate_version) == ("order.created", 1)
+
+
+def test_unversioned_outbox_row_has_no_aggregate_version() -> None:
+    row = make().to_outbox_row("order")
+    assert row["aggregate_version"] is None
+    assert Envelope.from_outbox_row({**row, "aggregate_version": 0}).aggregate_version is None
+    assert Envelope.from_outbox_row(row).aggregate_version is None
+
+
+def test_aggregate_version_travels_as_a_decimal_header_and_back() -> None:
+    env = make().with_aggregate_version(2)
+    key, value, headers = env.to_kafka_message()
+    assert ("aggregate_version", b"2") in headers
+    back = Envelope.from_outbox_message(key, value, headers, source=env.source, time=T0)
+    assert back == env and back.aggregate_version == 2
+
+
+def test_aggregate_version_survives_structured_json() -> None:
+    env = make().with_aggregate_version(3)
+    assert json.loads(env.to_json())["aggregateversion"] == 3
+    assert Envelope.from_json(env.to_json()) == env
+    raw = json.dumps({"id": "1", "source": "/s", "type": "t", "aggregate_version": "4"})
+    assert Envelope.from_json(raw).aggregate_version == 4
+
+
+@pytest.mark.parametrize("header", [b"0", b""])
+def test_a_zero_or_empty_aggregate_version_header_means_unversioned(header: bytes) -> None:
+    headers = [("id", b"e"), ("type", b"t"), ("aggregate_version", header)]
+    assert Envelope.from_outbox_message(b"k", b"{}", headers).aggregate_version is None
+
+
+def test_a_non_numeric_aggregate_version_header_is_a_decode_error() -> None:
+    headers = [("id", b"e"), ("type", b"t"), ("aggregate_version", b"two")]
+    with pytest.raises(OutboxMessageDecodeError) as info:
+        Envelope.from_outbox_message(b"k", b"{}", headers)
+    assert "aggregate version" in info.value.reason
+
+
+@pytest.mark.parametrize("bad", [0, -1, True])
+def test_with_aggregate_version_refuses_non_positive_versions(bad: int) -> None:
+    with pytest.raises(ValueError, match="aggregate version"):
+        make().with_aggregate_version(bad)
 
 
 def test_outbox_row_with_text_payload_and_naive_time() -> None:

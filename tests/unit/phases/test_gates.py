@@ -87,6 +87,14 @@ def test_comparison_below_warn_rate_fails() -> None:
     assert combine(checks) is Verdict.FAIL
 
 
+def test_the_noise_floor_the_comparator_credited_is_credited_to_the_match_rate() -> None:
+    noisy = ComparisonSummary("payment", "pass", 1000, 995, noise_floor=0.005)
+    checks = comparison_checks(noisy, min_keys=100, min_match_rate=0.999, warn_match_rate=0.99)
+    rate = next(c for c in checks if c.name == "comparison_match_rate")
+    assert (rate.verdict, rate.observed) == (Verdict.PASS, 1.0)
+    assert "noise floor 0.005000 credited" in rate.detail
+
+
 def test_comparator_verdict_fail_fails_even_with_a_good_rate() -> None:
     checks = comparison_checks(
         summary(1000, 1000, "fail"), min_keys=100, min_match_rate=0.9, warn_match_rate=None

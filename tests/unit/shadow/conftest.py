@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from shadow.catalogue import initial_stock
-from shadow.effects import RecordingEffects
+from shadow.domain import Order
+from shadow.effects import Recorder, RecordingEffects
+from shadow.errors import CircuitOpenError
 from shadow.fakes import InMemoryBroker, InMemoryConsumer, InMemoryProducer
-from shadow.messages import RawMessage
+from shadow.messages import InboundEvent, RawMessage
 from shadow.processors import Coordination, FlowProcessor, Processor
 from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import order_payload, outbox_headers, outbox_value
@@ -75,3 +77,16 @@ def make_worker(broker: InMemoryBroker, store: InMemoryStore) -> WorkerFactory:
 
 
 __all__ = ["DLQ", "TOPIC", "order_payload", "publish"]
+
+
+class Flaky(FlowProcessor):
+    """The flow, with a downstream whose circuit is open (for 2 s) for the ``blocked`` order."""
+
+    def __init__(self, blocked: str) -> None:
+        super().__init__(RecordingEffects())
+        self.blocked = blocked
+
+    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
+        if order.order_id == self.blocked:
+            raise CircuitOpenError("payment", 2.0)
+        super().apply(event, order, rec)

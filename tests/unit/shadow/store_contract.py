@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -126,11 +127,13 @@ class StoreContract:
     def test_anomalies_and_sequences_accumulate(self, store: ShadowStore) -> None:
         with store.transaction() as tx:
             tx.add_anomalies({("order", "duplicate"): 2, ("order", "gap"): 1})
-            tx.set_sequences("order", {"a": 3})
+            tx.set_sequences("flow", "order", {"a": 3})
         with store.transaction() as tx:
             tx.add_anomalies({("order", "duplicate"): 1})
-            tx.set_sequences("order", {"a": 2})
-            assert tx.last_sequences("order", ["a", "b"]) == {"a": 3}
+            tx.set_sequences("flow", "order", {"a": 2})
+            tx.set_sequences("analytics", "order", {"a": 1})
+            assert tx.last_sequences("flow", "order", ["a", "b"]) == {"a": 3}
+            assert tx.last_sequences("analytics", "order", ["a"]) == {"a": 1}
         assert store.anomaly_counts() == {"order": {"duplicate": 3, "gap": 1}}
 
     def test_analytics_increments_add_up(self, store: ShadowStore) -> None:
@@ -153,3 +156,32 @@ class StoreContract:
         with store.transaction() as tx:
             assert tx.lock_stock(["SKU-0001"]) == {"SKU-0001": 98}
             assert tx.processed_ids("shadow.flow", ["e-old", "e-new"]) == {"e-old"}
+
+    def test_rows_for_existing_keys_merge_beside_new_ones(self, store: ShadowStore) -> None:
+        """A batch mixing known and new keys: known rows are merged per table, new ones added."""
+        first = order_changes("o-m1")
+        with store.transaction() as tx:
+            tx.apply(first)
+        again = order_changes("o-m2", event="e-again")
+        again.reservations[("o-m1", "SKU-0001")] = ReservationRow("o-m1", "SKU-0001", 2, True)
+        again.payments["o-m1"] = PaymentRow("o-m1", Decimal("12.50"), "declined", 2)
+        again.shipments["o-m1"] = ShipmentRow("o-m1", "express", "shipped")
+        again.notifications[("o-m1", "order_confirmation")] = NotificationRow(
+            "o-m1", "order_confirmation", "other@b.c"
+        )
+        again.outbox.append(replace(first.outbox[0], payload={"changed": True}))
+        again.sagas["o-m1"] = SagaRow("o-m1", "compensated", ("start", "undo"), T0)
+        with store.transaction() as tx:
+            tx.apply(again)
+        by_id = {o.order_id: o for o in store.outcomes()}
+        assert set(by_id) == {"o-m1", "o-m2"}
+        m1 = by_id["o-m1"]
+        assert m1.reservation is not None and m1.reservation.released
+        assert m1.payment is not None and (m1.payment.status, m1.payment.attempts) == (
+            "declined",
+            2,
+        )
+        assert m1.shipment is not None and m1.shipment.carrier == "express"
+        assert [n.recipient for n in m1.notifications] == ["a@b.c"]  # first one kept
+        counts = store.table_counts()
+        assert (counts["outbox"], counts["sagas"], counts["processed_events"]) == (2, 2, 2)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -126,6 +127,10 @@ def test_follow_up_events_have_deterministic_ids_and_causality() -> None:
     assert first.outbox[0].causation_id == "e-1"
     assert first.outbox[1].causation_id == first.outbox[0].id
     assert {r.correlation_id for r in first.outbox} == {"corr-1"}
+    _, other = run(order_payload("o-8"), Coordination.CHOREOGRAPHY, event_id="e-2")
+    ids = [r.id for r in first.outbox + other.outbox]
+    assert len(set(ids)) == len(ids), "unique across roots"
+    assert all(str(uuid.UUID(i)) == i for i in ids), "valid UUID text (the outbox id column)"
 
 
 def test_only_selected_contexts_react() -> None:

@@ -11,14 +11,13 @@ from shadow.changes import Changes
 from shadow.dlq import dlq_headers
 from shadow.domain import Order, parse_order
 from shadow.effects import HttpEffects, Recorder, RecordingEffects
-from shadow.errors import CircuitOpenError
 from shadow.fakes import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from shadow.messages import InboundEvent
 from shadow.processors import FlowProcessor
 from shadow.samples import order_payload
 from shadow.store import StoreWriteError
 from shadow.store_memory import InMemoryStore, MemoryStoreTx
-from tests.unit.shadow.conftest import DLQ, TOPIC, WorkerFactory, publish
+from tests.unit.shadow.conftest import DLQ, TOPIC, Flaky, WorkerFactory, publish
 
 
 def drain(worker: Any, steps: int = 5) -> None:
@@ -189,17 +188,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Flaky(FlowProcessor):
-    def __init__(self, blocked: str) -> None:
-        super().__init__(RecordingEffects())
-        self.blocked = blocked
-
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
-        if order.order_id == self.blocked:
-            raise CircuitOpenError("payment", 2.0)
-        super().apply(event, order, rec)
 
 
 def test_open_circuit_pauses_only_that_partition_and_keeps_key_order(
@@ -394,3 +382,18 @@ def test_store_outage_is_retried_with_backoff_not_dead_lettered(broker: InMemory
     assert report.statuses["done"] == 1 and report.dead_lettered == 0
     assert sleeps == [0.05]
     assert [o.order_id for o in store.outcomes()] == ["flaky-1"]
+
+
+def test_tune_gc_freezes_the_start_up_heap_and_raises_the_young_threshold() -> None:
+    import gc
+
+    from shadow.runtime import GC_GEN0_THRESHOLD, tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == (GC_GEN0_THRESHOLD, before[1], before[2])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
