@@ -179,6 +179,14 @@ class RehearsalEnvironment:
         self.fault_env = {**self.fault_env, **fault_env}
         restart_service(self._app_spec(), service)
 
+    def clear_service_faults(self, service: str) -> None:
+        """Take ``service``'s fault settings back (restarting only that service)."""
+        from legacy_app.runner import restart_service
+
+        prefix = f"CUTOVER_FAULT_{service.upper()}_"
+        self.fault_env = {k: v for k, v in self.fault_env.items() if not k.startswith(prefix)}
+        restart_service(self._app_spec(), service)
+
     def teardown(self, *, keep: bool = False) -> None:
         self.workers.stop()
         if keep:
