@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import random
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psycopg
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -113,13 +115,12 @@ def raw_rate(bootstrap: str, topic: str, n: int, batch: int) -> dict[str, Any]:
     }
 
 
-def worker_rate(
-    bootstrap: str, dsn: str, topic: str, n: int, batch: int, contexts: frozenset[str]
-) -> dict[str, Any]:
+def _worker(
+    bootstrap: str, dsn: str, topic: str, batch: int, contexts: frozenset[str], group: str
+) -> ShadowWorker:
     store = PostgresStore(dsn)
     store.ensure_schema(initial_stock())
-    group = f"bench-shadow-{uuid.uuid4().hex[:8]}"
-    worker = ShadowWorker(
+    return ShadowWorker(
         KafkaConsumerAdapter(consumer_config(bootstrap, group)),
         KafkaProducerAdapter(bootstrap),
         store,
@@ -131,6 +132,67 @@ def worker_rate(
             batch_timeout=ShadowConfig.__dataclass_fields__["batch_timeout"].default,
         ),
     )
+
+
+def _scale_child(args: tuple[str, str, str, int, frozenset[str], str], stop: Any) -> None:
+    configure_logging(level="WARNING", stream=sys.stderr)
+    worker = _worker(*args)
+    tune_gc()  # as every `cutover shadow run` worker process does
+    worker.start()
+    worker.run(stop.is_set)
+
+
+def scale_rate(
+    bootstrap: str,
+    dsn: str,
+    topic: str,
+    n: int,
+    batch: int,
+    contexts: frozenset[str],
+    processes: int,
+) -> dict[str, Any]:
+    """``processes`` worker processes in one group (they share the partitions), timed from the
+    first committed batch until every event is applied (counted in ``processed_events``)."""
+    group = f"bench-shadow-{uuid.uuid4().hex[:8]}"
+    PostgresStore(dsn).ensure_schema(initial_stock())
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    args = (bootstrap, dsn, topic, batch, contexts, group)
+    procs = [ctx.Process(target=_scale_child, args=(args, stop)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    first: float | None = None
+    first_count = 0
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while True:
+                row = conn.execute("SELECT count(*) FROM shadow.processed_events").fetchone()
+                count = int(row[0]) if row else 0
+                if count and first is None:
+                    first, first_count = time.perf_counter(), count
+                if count >= n:
+                    break
+                if not any(p.is_alive() for p in procs):
+                    raise RuntimeError("every bench worker process exited early")
+                time.sleep(0.05)
+        elapsed = time.perf_counter() - (first or time.perf_counter())
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.join(60)
+    return {
+        "events": n,
+        "processes": processes,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round((n - first_count) / elapsed),
+    }
+
+
+def worker_rate(
+    bootstrap: str, dsn: str, topic: str, n: int, batch: int, contexts: frozenset[str]
+) -> dict[str, Any]:
+    group = f"bench-shadow-{uuid.uuid4().hex[:8]}"
+    worker = _worker(bootstrap, dsn, topic, batch, contexts, group)
     worker.start()
     done = 0
     first: float | None = None
@@ -168,6 +230,12 @@ def main(argv: list[str] | None = None) -> int:
         help="records per batch (default: the shadow worker's default)",
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="also run the full flow with this many worker processes in one group (scale-out)",
+    )
     parser.add_argument(
         "--default-gc",
         action="store_true",
@@ -208,6 +276,16 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
         results[name]["pct_of_raw"] = round(
             100 * results[name]["events_per_s"] / results["raw"]["events_per_s"], 1
         )
+    if args.processes > 1:
+        db = f"bench_{uuid.uuid4().hex[:10]}"
+        create_database(ep, db)
+        try:
+            results["full-flow-scaled"] = scale_rate(
+                ep.bootstrap_servers, ep.dsn(db), topic, args.events, args.batch_size,
+                FLOW_CONTEXTS, args.processes,
+            )  # fmt: skip
+        finally:
+            drop_database(ep, db)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
@@ -228,6 +306,13 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
                 f"goal {name}: >= {GOAL_EVENTS_PER_S:,} events/s "
                 f"{'met' if rate_ok else 'NOT met'}, >= {GOAL_PCT_OF_RAW:.0f} % of raw "
                 f"{'met' if share_ok else 'NOT met'}"
+            )
+        scaled = results.get("full-flow-scaled")
+        if scaled:
+            print(
+                f"full-flow x{scaled['processes']} processes: {scaled['events_per_s']:>9,} "
+                f"events/s  [{scaled['events']} in {scaled['seconds']}s] "
+                "(scale-out, not the per-process goal)"
             )
         print(f"conditions: batch {args.batch_size}, load average {os.getloadavg()[0]:.1f}")
     return 0
