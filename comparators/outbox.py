@@ -121,10 +121,11 @@ class PostgresOutbox:
             conn.cursor() as cur,
         ):
             counters = self._counters(cur, {e.aggregatetype for e in events})
+            inserts = {versioned: self._insert(versioned) for versioned in (False, True)}
             for event in ordered:
                 with conn.transaction():  # a savepoint: a row already there takes back its bump
                     version = _advance(cur, counters.get(event.aggregatetype), event.aggregateid)
-                    cur.execute(self._insert(version is not None), _params(event, version))
+                    cur.execute(inserts[version is not None], _params(event, version))
                     if cur.rowcount == 0:
                         raise psycopg.Rollback
                     written += 1

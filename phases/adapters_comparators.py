@@ -86,19 +86,20 @@ class ComparatorsRunner:
             )
         return self.execute(config, out_dir)
 
-    def _source(self, context: str, field: str, name: str, database: str) -> Any:
-        """The plan's ``<field>_callable`` or ``<field>_query`` source, or None."""
+    def _source(self, context: str, field: str, name: str) -> Any:
+        """The plan's ``<field>_callable`` or ``<field>_query`` source named ``name`` (read
+        from ``<name>_database``), or None."""
         from comparators.sources import CallableSource, SqlSource
 
         spec = self.plan.contexts[context].outcome
         if spec is None:
             return None
-        if getattr(spec, f"{field}_callable"):
-            return CallableSource(getattr(spec, f"{field}_callable"), name=name, key=spec.key)
+        if callable_ := getattr(spec, f"{field}_callable"):
+            return CallableSource(callable_, name=name, key=spec.key)
         query = getattr(spec, f"{field}_query")
         if not query:
             return None
-        ref = getattr(spec, f"{database}_database") or self.plan.system.database
+        ref = getattr(spec, f"{name}_database") or self.plan.system.database
         url = self.env.get(ref.url_env)
         if not url:
             raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
@@ -106,10 +107,10 @@ class ComparatorsRunner:
 
     def _async_event_source(self, context: str) -> Any:
         """The event side restricted to async-placed orders, when the plan names one."""
-        return self._source(context, "async_event", "event", "event")
+        return self._source(context, "async_event", "event")
 
     def _verify_source(self, context: str) -> Any:
-        source = self._source(context, "verify", "verify", "verify")
+        source = self._source(context, "verify", "verify")
         if source is None:
             raise AdapterUnavailable(
                 "ComparisonRunner", f"context {context} has no outcome.verify_query/verify_callable"

@@ -84,7 +84,6 @@ class FlowContext:
     queue: deque[Emitted] = field(default_factory=deque)
     emitted: int = 0
     _id_base: str = ""
-    _stock_lines: tuple[StockLine, ...] | None = None
 
     def emit(self, payload: Payload, *, cause: str) -> Emitted:
         """Write ``payload`` to the shadow outbox and queue it for the next handlers.
@@ -131,9 +130,7 @@ class FlowContext:
         )
 
     def stock_lines(self) -> tuple[StockLine, ...]:
-        if self._stock_lines is None:
-            self._stock_lines = tuple(StockLine(s, q) for s, q in self.order.quantities().items())
-        return self._stock_lines
+        return tuple(StockLine(s, q) for s, q in self.order.quantities().items())
 
     def method(self) -> PaymentMethod:
         return cast(PaymentMethod, self.order.payment_method)

@@ -281,10 +281,8 @@ class ShadowWorker:
         their partition — so a rewind never looks like a reorder. The last sequence seen
         is kept per consumer: groups sharing a store do not judge each other's progress.
         """
-        blocked_at: dict[TP, int] = {}
-        for it in items:
-            if it.status == "deferred" and it.msg.offset < blocked_at.get(it.tp, 1 << 62):
-                blocked_at[it.tp] = it.msg.offset
+        _stored, blocked = plan_offsets(items, self.settings.pause_seconds)
+        blocked_at = {tp: offset for tp, (offset, _secs) in blocked.items()}
         by_context: dict[str, list[InboundEvent]] = {}
         for it in items:
             ev = it.event

@@ -22,7 +22,6 @@ from comparators.verdict import decide
 from phases.adapters_comparators import ComparatorsInvariants, ComparatorsRunner
 from phases.fakes import fake_ports
 from phases.plan import Plan, parse_plan
-from phases.ports import Ports
 from phases.runner import Runner
 
 SAMPLE = Path(__file__).resolve().parents[3] / "phases" / "examples" / "sample-plan.yaml"
@@ -70,16 +69,19 @@ def counting() -> CountingComparators:
 
 
 @pytest.fixture
-def comparator_ports(tmp_path: Path, counting: CountingComparators) -> Callable[[Plan], Ports]:
-    def build(plan: Plan) -> Ports:
-        runner = ComparatorsRunner(plan, ENV, tmp_path / "reports", execute=counting)
-        return replace(
-            fake_ports(),
-            comparison=runner,
-            invariants=ComparatorsInvariants(plan, runner=runner),
-        )
-
-    return build
+def comparing_runner(
+    make_runner: Callable[..., Runner], tmp_path: Path, counting: CountingComparators
+) -> Runner:
+    """A phase runner on the sample plan whose comparison and invariants ports are the real
+    comparators-backed ones over ``counting``."""
+    plan = sample_plan(tmp_path)
+    comparisons = ComparatorsRunner(plan, ENV, tmp_path / "reports", execute=counting)
+    ports = replace(
+        fake_ports(),
+        comparison=comparisons,
+        invariants=ComparatorsInvariants(plan, runner=comparisons),
+    )
+    return make_runner(p=ports, pl=plan)
 
 
 def test_one_run_answers_the_comparison_and_the_invariants(
@@ -118,14 +120,10 @@ def test_the_invariants_port_reads_per_side_violation_counts_in_one_run(
 
 
 def test_each_gate_evaluation_runs_each_comparison_once(
-    make_runner: Callable[..., Runner],
-    comparator_ports: Callable[[Plan], Ports],
-    counting: CountingComparators,
-    tmp_path: Path,
+    comparing_runner: Runner, counting: CountingComparators
 ) -> None:
-    plan = sample_plan(tmp_path)
-    runner = make_runner(p=comparator_ports(plan), pl=plan)
-    contexts = plan.context_names()
+    runner = comparing_runner
+    contexts = runner.plan.context_names()
     runner.advance(target=3)
     assert counting.runs == []
 
@@ -146,15 +144,11 @@ def test_each_gate_evaluation_runs_each_comparison_once(
 
 
 def test_a_broken_invariant_fails_the_remove_sync_gate_through_the_real_port(
-    make_runner: Callable[..., Runner],
-    comparator_ports: Callable[[Plan], Ports],
-    counting: CountingComparators,
-    tmp_path: Path,
+    comparing_runner: Runner, counting: CountingComparators
 ) -> None:
-    plan = sample_plan(tmp_path)
-    runner = make_runner(p=comparator_ports(plan), pl=plan)
+    runner = comparing_runner
     runner.advance(target=3)
-    for c in plan.context_names():
+    for c in runner.plan.context_names():
         runner.advance(context=c)
     runner.advance()
     counting.violations = {"payment_captured_once@event": 2}
