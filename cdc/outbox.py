@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cdc.errors import DecodeError
+from events.envelope import parse_aggregate_version
 
 if TYPE_CHECKING:
     from events.envelope import Envelope
@@ -59,18 +60,6 @@ def header_map(headers: Headers) -> dict[str, str | None]:
     return out
 
 
-def aggregate_version_of(text: str | None) -> int | None:
-    """The ``aggregate_version`` header as a version; absent, empty or ``0`` is ``None``.
-
-    Raises :class:`ValueError` for anything but a non-negative decimal integer.
-    """
-    if text is None or text == "":
-        return None
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"header 'aggregate_version' {text!r} is not a non-negative integer")
-    return int(text) or None
-
-
 def decode_outbox(
     key: bytes | str | None,
     value: bytes | str | None,
@@ -106,7 +95,7 @@ def decode_outbox(
             causation_id=hdrs.get("causation_id") or None,
             topic=topic,
             timestamp_ms=timestamp_ms,
-            aggregate_version=aggregate_version_of(hdrs.get("aggregate_version")),
+            aggregate_version=parse_aggregate_version(hdrs.get("aggregate_version")),
         )
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raw_key = key.encode() if isinstance(key, str) else key

@@ -196,7 +196,7 @@ class Envelope:
             raise EnvelopeDecodeError(raw, "data must be a JSON object")
         try:
             version = _opt_int(_first(obj, "dataversion", "version"))
-            aggregate_version = _opt_aggregate_version(
+            aggregate_version = parse_aggregate_version(
                 _first(obj, "aggregateversion", "aggregate_version")
             )
             time = _parse_time(obj.get("time"))
@@ -280,7 +280,7 @@ class Envelope:
         try:
             data = _unwrap_payload(value_bytes)
             version = _opt_int(hdrs.get("version"))
-            aggregate_version = _opt_aggregate_version(hdrs.get("aggregate_version"))
+            aggregate_version = parse_aggregate_version(hdrs.get("aggregate_version"))
         except ValueError as exc:
             raise fail(str(exc)) from exc
         subject = _header_text(key) if key is not None else None
@@ -354,7 +354,7 @@ class Envelope:
                 subject=str(row["aggregateid"]),
                 correlation_id=_opt_str(row.get("correlation_id")),
                 causation_id=_opt_str(row.get("causation_id")),
-                aggregate_version=_opt_aggregate_version(row.get("aggregate_version")),
+                aggregate_version=parse_aggregate_version(row.get("aggregate_version")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EnvelopeDecodeError(dict(row), f"bad outbox row: {exc!r}") from exc
@@ -413,17 +413,24 @@ def _opt_int(value: Any) -> int | None:
     return int(value)
 
 
-def _opt_aggregate_version(value: Any) -> int | None:
-    """An aggregate version from a header, attribute or column; ``0`` means "not versioned"."""
+def parse_aggregate_version(value: Any) -> int | None:
+    """An aggregate version from a header, attribute or column (an int or its ASCII decimal
+    text); absent, empty or ``0`` means "not versioned" (``None``).
+
+    Raises :class:`ValueError` for anything else.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
-            raise ValueError(f"aggregate version {value!r} is negative")
+            raise ValueError(f"aggregate version (aggregate_version) {value!r} is negative")
         return value or None
     if value is None or value == "":
         return None
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise ValueError(f"aggregate version {value!r} is not a non-negative integer")
-    return int(value) or None
+    text = value.decode() if isinstance(value, bytes) else value
+    if not (isinstance(text, str) and text.isascii() and text.isdigit()):
+        raise ValueError(
+            f"aggregate version (aggregate_version) {value!r} is not a non-negative integer"
+        )
+    return int(text) or None
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -42,7 +42,7 @@ class FakeWorld:
 
     def fail(self, service: str, error: DownstreamError | None = None) -> None:
         """Make every call to ``service`` raise ``error`` (default: unavailable after timeouts)."""
-        self.failing[service] = error or DownstreamUnavailable(service, "*", "timeout")
+        self.failing[service] = error  # None: unavailable (timeouts) for the operation called
 
     def _enter(self, service: str, operation: str, verify: bool) -> None:
         self.calls.append((service, operation, verify))

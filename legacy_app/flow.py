@@ -13,6 +13,10 @@ reserve every line → charge the total → ship → notify → completed.
 * email is best effort: a failed notification is kept in ``errors`` but does
   not fail an order that is already paid and shipped.
 
+Every call that got no answer (a downstream unavailable) is named in
+:attr:`FlowResult.unavailable`: a verify run with any such call is *inconclusive* —
+it says how the infrastructure behaved, not what the sync logic decides.
+
 Each call goes through :class:`CallGate`, which applies the context's mode:
 real call (``sync``/``dual``/``naive-dual``), verify call recorded in the
 ledger (``async``, or when the whole flow runs as a verify run), or no call at
@@ -34,6 +38,7 @@ from legacy_app.downstream import Call, Downstreams
 from legacy_app.errors import (
     DownstreamError,
     DownstreamRejected,
+    DownstreamUnavailable,
     SyncCallDisabled,
 )
 from legacy_app.modes import ModeSource
@@ -90,11 +95,13 @@ class PlacedOrder:
 
 @dataclass(frozen=True, slots=True)
 class FlowResult:
-    """How the flow ended: ``completed`` or ``failed`` (with ``reason``), plus non-fatal errors."""
+    """How the flow ended: ``completed`` or ``failed`` (with ``reason``), plus non-fatal errors
+    and the calls (``service.operation``) that got no answer."""
 
     status: Literal["completed", "failed"]
     reason: str | None = None
     errors: tuple[str, ...] = ()
+    unavailable: tuple[str, ...] = ()
 
 
 def _as_dict(answer: Any) -> dict[str, Any]:
@@ -148,6 +155,7 @@ class OrderSaga:
         self.gate = CallGate(modes, ledger, order.call, verify_all=verify_all)
         self._undo: list[tuple[str, Callable[[], object]]] = []
         self._errors: list[str] = []
+        self._unavailable: list[str] = []
 
     def run(self) -> FlowResult:
         o, call = self.order, self.order.call
@@ -180,9 +188,17 @@ class OrderSaga:
             )
         except DownstreamError as exc:
             log.warning("order_step_failed", order_id=o.order_id, error=str(exc))
+            self._note(exc)
             return self._fail(_failure_reason(exc), "order_failed")
         self._notify("order_confirmation")
-        return FlowResult("completed", None, tuple(self._errors))
+        return self._result("completed", None)
+
+    def _note(self, exc: DownstreamError) -> None:
+        if isinstance(exc, DownstreamUnavailable):
+            self._unavailable.append(f"{exc.service}.{exc.operation}")
+
+    def _result(self, status: Literal["completed", "failed"], reason: str | None) -> FlowResult:
+        return FlowResult(status, reason, tuple(self._errors), tuple(self._unavailable))
 
     def _push(self, operation: str, context: str, fn: Callable[[bool], object]) -> None:
         self._undo.append((f"{context}.{operation}", lambda: self.gate.run(context, operation, fn)))
@@ -196,9 +212,10 @@ class OrderSaga:
                     "compensation_failed", order_id=self.order.order_id, step=name, error=str(exc)
                 )
                 self._errors.append(f"{name}: {exc.reason}")
+                self._note(exc)
         self._undo.clear()
         self._notify(template)
-        return FlowResult("failed", reason, tuple(self._errors))
+        return self._result("failed", reason)
 
     def _notify(self, template: str) -> None:
         o = self.order
@@ -213,6 +230,7 @@ class OrderSaga:
                 "notification_failed", order_id=o.order_id, template=template, error=str(exc)
             )
             self._errors.append(f"email.notify: {exc.reason}")
+            self._note(exc)
 
 
 def run_saga(

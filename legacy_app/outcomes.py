@@ -9,6 +9,10 @@ cursor (``yield_per``) and folded per order in Python.
 
 :func:`iter_verify_outcomes` does the same (``source="verify"``) from the
 verify (dry-run) answers recorded in ``async`` mode (:data:`VERIFY_OUTCOMES_SQL`).
+It leaves out *inconclusive* verify runs — a downstream gave no answer to a dry-run
+call, so the run shows the infrastructure, not the sync logic's decision — which
+:func:`inconclusive_verify_ids` lists (and :data:`INCONCLUSIVE_VERIFY_IDS_SQL`, for a
+source of the other side that must leave the same orders out).
 
 Conventions (shared with the event side): reservation lines sorted by SKU,
 ``None`` when nothing was reserved (out of stock, inventory unavailable);
@@ -110,6 +114,15 @@ WHERE v.order_id IN (
 )
 ORDER BY v.order_id, v.id
 """
+
+
+INCONCLUSIVE_VERIFY_IDS_SQL = """
+SELECT order_id FROM sync_verify_results
+WHERE context = 'order' AND operation = 'finish'
+  AND CAST(result AS TEXT) LIKE '%"inconclusive": true%'
+"""
+"""Portable (Postgres and SQLite; both render JSON with ``": "``): orders whose verify run was
+inconclusive."""
 
 
 def _utc(value: Any) -> datetime:
@@ -220,4 +233,18 @@ def iter_verify_outcomes(db: Engine | str, *, batch_size: int = 1000) -> Iterato
     """One ``verify`` outcome per order verified in ``async`` mode, streamed, grouped by order."""
     rows = _stream(db, VERIFY_OUTCOMES_SQL, batch_size)
     for order_id, group in itertools.groupby(rows, key=lambda r: str(r.order_id)):
-        yield verify_outcome(order_id, list(group))
+        facts = list(group)
+        if not _inconclusive(facts):
+            yield verify_outcome(order_id, facts)
+
+
+def _inconclusive(rows: Sequence[Row[Any]]) -> bool:
+    return any(
+        r.context == "order" and r.operation == "finish" and _result(r.result).get("inconclusive")
+        for r in rows
+    )
+
+
+def inconclusive_verify_ids(db: Engine | str) -> list[str]:
+    """Orders whose verify run was inconclusive (left out of :func:`iter_verify_outcomes`)."""
+    return [str(r.order_id) for r in _stream(db, INCONCLUSIVE_VERIFY_IDS_SQL, 1000)]

@@ -6,7 +6,9 @@ The mode of the ``order`` context decides the path:
 * ``dual``: plus outbox ``order.created`` in the same transaction as the order,
   and ``order.completed``/``order.failed`` in the one of the status change; 201.
 * ``naive-dual``: no outbox; the events produced to Kafka after the final commit; 201.
-* ``async``: outbox ``order.created``; verify calls, recorded; 202 ``accepted``.
+* ``async``: outbox ``order.created``; verify calls, recorded; 202 ``accepted``. A verify
+  run in which a downstream gave no answer is recorded ``inconclusive`` (with the calls);
+  the reverse comparison leaves such orders out (:mod:`legacy_app.outcomes`).
 * ``events-only``: outbox ``order.created``; no call at all; 202 ``accepted``.
 
 In every mode the order row's ``version`` is 1 when stored and bumped by the
@@ -165,10 +167,12 @@ def place_order(request: OrderRequest, correlation_id: str, deps: OrderDeps) -> 
     )
     if mode is Mode.ASYNC:
         would = run_saga(placed, deps.downstreams, deps.modes, deps.ledger, verify_all=True)
-        deps.ledger.record_verify(
-            placed.call, "order", "finish",
-            {"status": would.status, "reason": would.reason, "total": str(placed.total)},
-        )  # fmt: skip
+        finish: dict[str, Any] = {
+            "status": would.status, "reason": would.reason, "total": str(placed.total)
+        }  # fmt: skip
+        if would.unavailable:
+            finish |= {"inconclusive": True, "unavailable": list(would.unavailable)}
+        deps.ledger.record_verify(placed.call, "order", "finish", finish)
     if mode in ACCEPTED_MODES:
         return view
     result = run_saga(placed, deps.downstreams, deps.modes, deps.ledger)

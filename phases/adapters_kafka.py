@@ -67,13 +67,33 @@ class KafkaTopicAdmin:
         ]
         if not new:
             return []
+        created: list[str] = []
         for name, future in self.admin.create_topics(new, request_timeout=30).items():
             try:
                 future.result()
             except Exception as exc:
+                # Another creator won the race, or this client's metadata was stale.
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise StepFailed(2, "forward", f"create topic {name}: {exc}") from exc
-        return [t.topic for t in new]
+            else:
+                created.append(name)
+        self._await_visible(created)
+        return created
+
+    def _await_visible(self, names: Sequence[str], timeout: float = 30.0) -> None:
+        """Wait until the broker's metadata lists ``names``: a creation is acknowledged
+        by the controller before every broker answers metadata requests with it."""
+        deadline = time.monotonic() + timeout
+        missing = set(names) - self.existing_topics()
+        while missing:
+            if time.monotonic() > deadline:
+                raise StepFailed(
+                    2,
+                    "forward",
+                    f"created topics not visible after {timeout:.0f}s: {sorted(missing)}",
+                )
+            time.sleep(0.1)
+            missing -= self.existing_topics()
 
 
 class OutboxCanary:

@@ -31,6 +31,7 @@ from rehearsal.workers import ShadowWorkers, WorkerSpec
 
 if TYPE_CHECKING:
     from legacy_app.runner import RunSpec
+    from phases.adapters_kafka import KafkaLagProbe
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,7 @@ class RehearsalEnvironment:
     workers: ShadowWorkers = field(init=False)
     fault_env: dict[str, str] = field(default_factory=dict)
     poison_injected: int = 0
+    _lag_probe: tuple[int, KafkaLagProbe] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.endpoints = load_endpoints(self.topology)
@@ -301,9 +303,14 @@ class RehearsalEnvironment:
         from phases.adapters_kafka import KafkaLagProbe
         from phases.plan import load_plan
 
-        plan = load_plan(self.plan_path)
-        probe = KafkaLagProbe(plan, {"bootstrap.servers": self.bootstrap_servers})
-        return probe.lag(self.scenario.context).lag_messages
+        stamp = self.plan_path.stat().st_mtime_ns  # the plan is read again only when rewritten
+        if self._lag_probe is None or self._lag_probe[0] != stamp:
+            plan = load_plan(self.plan_path)
+            self._lag_probe = (
+                stamp,
+                KafkaLagProbe(plan, {"bootstrap.servers": self.bootstrap_servers}),
+            )
+        return self._lag_probe[1].lag(self.scenario.context).lag_messages
 
     def counts(self) -> tuple[int, int]:
         """(orders written to the legacy outbox, orders the shadow store has finished)."""

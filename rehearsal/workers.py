@@ -16,8 +16,7 @@ from pathlib import Path
 
 from rehearsal.errors import NotReadyError
 from rehearsal.stack.process import ManagedProcess
-
-FLOW_CONTEXTS = ("order", "inventory", "payment", "shipping", "email")
+from shadow.processors import FLOW_CONTEXTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +45,7 @@ class WorkerSpec:
         for topic in self.topics:
             args += ["--topic", topic]
         # The order flow only: one process per worker, so kill -9 kills all of it.
-        return [*args, "run", "--workers", "1", "--contexts", ",".join(FLOW_CONTEXTS)]
+        return [*args, "run", "--workers", "1", "--contexts", ",".join(sorted(FLOW_CONTEXTS))]
 
 
 class ShadowWorkers:

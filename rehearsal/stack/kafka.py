@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 import structlog
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from rehearsal.stack.errors import CorruptStateError, StackError
 from rehearsal.stack.jars import JarLayout, java_binary
@@ -223,7 +223,8 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
     if proc.pid() is not None:
         return False
     ensure_port_free("connect", topology.host, topology.connect.port)
-    abort_hanging_transactions(topology, jars)
+    if partitions_with_open_transactions(topology):  # the JVM tool only when it may find any
+        abort_hanging_transactions(topology, jars)
     svc.write_config(connect_properties(topology, jars))
     proc.start(svc.argv(jars, str(svc.properties_file)), env=_jvm_env())
     wait_until(
@@ -237,6 +238,36 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
 
 
 TRANSACTIONS_TOOL = "org.apache.kafka.tools.TransactionsCommand"
+
+
+def partitions_with_open_transactions(topology: Topology, timeout: float = 30.0) -> list[str]:
+    """``topic-partition`` of every partition whose last stable offset is below its high
+    watermark: some transaction on it is still open (in flight, or hanging). One pair of
+    ``ListOffsets`` requests, so :func:`start_connect` runs the JVM transactions tool only
+    when there may be something to abort."""
+    admin = AdminClient({"bootstrap.servers": topology.bootstrap_servers})
+    try:
+        topics = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise StackError(f"kafka: cannot list topics: {exc}") from exc
+    parts = [TopicPartition(t, p) for t, meta in topics.items() for p in meta.partitions]
+    if not parts:
+        return []
+
+    def latest(level: IsolationLevel) -> dict[tuple[str, int], int]:
+        futures = admin.list_offsets(
+            {tp: OffsetSpec.latest() for tp in parts},  # type: ignore[no-untyped-call]
+            isolation_level=level,
+            request_timeout=timeout,
+        )
+        try:
+            return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+        except KafkaException as exc:
+            raise StackError(f"kafka: cannot list offsets: {exc}") from exc
+
+    stable = latest(IsolationLevel.READ_COMMITTED)
+    high = latest(IsolationLevel.READ_UNCOMMITTED)
+    return sorted(f"{t}-{p}" for (t, p), offset in stable.items() if offset < high[(t, p)])
 
 
 def abort_hanging_transactions(

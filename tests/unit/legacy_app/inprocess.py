@@ -38,10 +38,12 @@ def config_for(db_url: str) -> dict[str, str]:
     return {"DATABASE_URL": db_url, **{f"{n.upper()}_URL": f"http://{n}.test" for n in SERVICES}}
 
 
-def inprocess_downstreams(db_url: str) -> Downstreams:
-    """Real HTTP adapters whose requests reach the real service code in-process."""
+def inprocess_downstreams(db_url: str, service_config: dict[str, str] | None = None) -> Downstreams:
+    """Real HTTP adapters whose requests reach the real service code in-process
+    (``service_config``: more configuration of every service, e.g. its faults)."""
+    config = {"DATABASE_URL": db_url, **(service_config or {})}
     clients = {
-        f"{name}.test": mod.create_app({"DATABASE_URL": db_url}, environ={}).test_client()
+        f"{name}.test": mod.create_app(config, environ={}).test_client()
         for name, mod in SERVICES.items()
     }
     ports = http_downstreams(load_config(config_for(db_url), {}))

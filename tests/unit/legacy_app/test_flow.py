@@ -107,6 +107,19 @@ def test_email_failure_does_not_fail_a_shipped_order() -> None:
     assert result.errors == ("email.notify: timeout",)
 
 
+def test_calls_without_an_answer_are_named_and_rejections_are_not() -> None:
+    world = FakeWorld()
+    world.fail("payment")
+    result, _ = run(order(("SKU-0003", 1, "8.75")), world)
+    assert result.unavailable == ("payment.charge", "payment.refund")
+    world = FakeWorld()
+    world.fail("email")
+    assert run(order(("SKU-0005", 1, "11.25")), world)[0].unavailable == ("email.notify",)
+    world = FakeWorld()
+    world.fail("shipping", DownstreamRejected("shipping", "ship", 422, "bad total"))
+    assert run(order(("SKU-0004", 1, "10.00")), world)[0].unavailable == ()
+
+
 def test_verify_run_commits_nothing_and_records_every_answer() -> None:
     world = FakeWorld()
     result, ledger = run(order(("SKU-0006", 2, "12.50")), world, verify_all=True)

@@ -17,15 +17,19 @@ from events.outcome import Notification, Outcome, Payment, Reservation, Reservat
 from legacy_app.app import create_app
 from legacy_app.modes import StaticModes
 from legacy_app.outbox import MemoryPublisher
-from legacy_app.outcomes import iter_sync_outcomes, iter_verify_outcomes
+from legacy_app.outcomes import inconclusive_verify_ids, iter_sync_outcomes, iter_verify_outcomes
 from tests.unit.legacy_app.inprocess import config_for, inprocess_downstreams
 
 
 @pytest.fixture
 def stack(db_url: str):
+    return make_stack(db_url)
+
+
+def make_stack(db_url: str, service_config: dict[str, str] | None = None):
     modes = StaticModes()
     config = config_for(db_url)
-    ports = inprocess_downstreams(db_url)
+    ports = inprocess_downstreams(db_url, service_config)
     app = create_app(
         config, environ={}, downstreams=ports, modes=modes, publisher=MemoryPublisher()
     )
@@ -110,3 +114,14 @@ def test_verify_outcomes_match_what_the_sync_path_would_have_done(stack, engine:
         assert s == v
     assert verify[async_done["id"]].shipment == Shipment("express", "created")
     assert verify[async_done["id"]].source == "verify"
+
+
+def test_a_verify_run_without_an_answer_is_inconclusive_and_left_out(
+    db_url: str, engine: Engine
+) -> None:
+    order, modes = make_stack(db_url, {"FAULT_PAYMENT_ERROR_RATE": "1"})
+    modes.set_all(Mode.ASYNC)
+    blind = order([("SKU-0050", 2)])
+    no_payment = order([("SKU-0006", 1), ("SKU-OOS-3", 1)])  # fails at inventory, before payment
+    assert [o.order_id for o in iter_verify_outcomes(engine)] == [no_payment["id"]]
+    assert inconclusive_verify_ids(engine) == [blind["id"]]
