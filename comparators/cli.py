@@ -6,10 +6,11 @@ pass 0, warn 3, fail 4, low-confidence 5 (1 for a toolkit error).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -84,6 +85,13 @@ def compare() -> None:
     help="A/A noise floor JSON (from `compare calibrate`).",
 )
 @click.option("--now", "now_text", help="Judge as of this ISO time (default: now).")
+@click.option(
+    "--window",
+    "window_seconds",
+    type=click.FloatRange(min=0),
+    help="Judge the keys of the last SECONDS only (default: the gate's window_seconds; "
+    "0: every key on record).",
+)
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @_json
 @click.pass_context
@@ -96,12 +104,18 @@ def run_cmd(  # noqa: PLR0917
     out_dir: Path | None,
     noise_path: Path | None,
     now_text: str | None,
+    window_seconds: float | None,
     progress: bool,
     as_json: bool,
 ) -> None:
-    """Compare once over every settled key."""
+    """Compare once over the settled keys of the gate's window."""
+    config = _config(plan_path, context, gate)
+    if window_seconds is not None:
+        config = dataclasses.replace(
+            config, window=timedelta(seconds=window_seconds) if window_seconds else None
+        )
     outcome = commands.run_compare(
-        _config(plan_path, context, gate),
+        config,
         now=_now(now_text),
         partition=Partition.parse(partition),
         noise=commands.load_noise(noise_path) if noise_path else None,

@@ -123,24 +123,31 @@ def run_compare(
     progress: bool = False,
     run_id: str | None = None,
 ) -> RunOutcome:
-    """Compare control and candidate of one context once; write evidence; print the verdict."""
+    """Compare control and candidate of one context once; write evidence; print the verdict.
+
+    With ``config.window``, only keys whose control outcome (or, without one, candidate
+    outcome) was produced within the window before ``now`` are judged; both sides are read
+    from twice the window back, so the other side of a key near the window's edge (a
+    candidate that came before its control) is still seen.
+    """
     out = stdout or sys.stdout
     part = partition or Partition()
     clock = now or datetime.now(UTC)
     invariants = resolve_all(config.invariants)
+    since = clock - config.window if config.window else None
     window = pushdown_window(
         config.control,
         config.candidate,
         config.options.ignore,
         bool(invariants),
-        ReadWindow(partition=part),
+        ReadWindow(since=clock - 2 * config.window if config.window else None, partition=part),
     )
     started = time.perf_counter()
     keys = observe(
         config.control.observations(window),
         config.candidate.observations(window),
         config.options,
-        Scope(now=clock, partition=part),
+        Scope(now=clock, since=since, partition=part),
         invariants,
     )
     result = summarise(_with_progress(keys, progress, sys.stderr), config.options)

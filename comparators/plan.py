@@ -99,6 +99,9 @@ class CompareConfig:
     policy: VerdictPolicy = field(default_factory=VerdictPolicy)
     event_type: str = "order.created"
     plan_hash: str | None = None
+    window: timedelta | None = None
+    """Judge only the keys produced in the last ``window`` (the gate's ``window_seconds``);
+    ``None``: every key on record."""
 
 
 def options_from(spec: CompareSpec, key: str) -> CompareOptions:
@@ -175,4 +178,19 @@ def load_config(
         policy=policy_from(plan.gates.get(gate, {})),
         event_type=ctx.events[0] if ctx.events else "order.created",
         plan_hash=plan_hash(raw),
+        window=window_from(plan.gates.get(gate, {})),
     )
+
+
+def window_from(gate: dict[str, Any]) -> timedelta | None:
+    """The gate's ``window_seconds`` as a look-back window (absent or 0: no window)."""
+    seconds = gate.get("window_seconds")
+    if seconds is None:
+        return None
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        raise PlanError("gates", f"window_seconds {seconds!r} is not a number") from None
+    if value < 0:
+        raise PlanError("gates", f"window_seconds {seconds!r} is negative")
+    return timedelta(seconds=value) if value else None

@@ -3,7 +3,8 @@
 ``comparators.plan.load_config`` reads the comparison part of the plan (phases writes the
 validated plan as JSON next to the run's evidence and points it there), and
 ``comparators.commands.run_compare`` runs it and writes its own evidence (JSON, HTML,
-Markdown, JUnit) into the gate's reports folder. Phase 4's reverse comparison swaps the
+Markdown, JUnit) into the gate's reports folder. Each run judges the keys of the gate's
+``window_seconds`` (the look-back the port is called with). Phase 4's reverse comparison swaps the
 candidate for the plan's ``verify_query`` / ``verify_callable`` source.
 
 One run answers both ports: the invariant violations travel on the
@@ -20,6 +21,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +62,9 @@ class ComparatorsRunner:
         self.reports = (reports_dir or Path(plan.reports_dir)) / "comparisons"
         self.execute = execute or run_comparators
 
-    def _run(self, context: str, candidate: str, min_keys: int | None) -> RunOutcome:
+    def _run(
+        self, context: str, candidate: str, min_keys: int | None, window_seconds: float
+    ) -> RunOutcome:
         try:
             from comparators.plan import load_config
         except ImportError as exc:
@@ -84,6 +88,7 @@ class ComparatorsRunner:
             config = dataclasses.replace(
                 config, policy=dataclasses.replace(config.policy, min_settled_keys=min_keys)
             )
+        config = dataclasses.replace(config, window=timedelta(seconds=window_seconds))
         return self.execute(config, out_dir)
 
     def _source(self, context: str, field: str, name: str) -> Any:
@@ -120,7 +125,7 @@ class ComparatorsRunner:
     def compare(
         self, context: str, *, candidate: str, window_seconds: float, min_keys: int
     ) -> ComparisonSummary:
-        return summarise_run(context, self._run(context, candidate, min_keys))
+        return summarise_run(context, self._run(context, candidate, min_keys, window_seconds))
 
 
 def summarise_run(context: str, run: RunOutcome) -> ComparisonSummary:
@@ -170,5 +175,5 @@ class ComparatorsInvariants:
     ) -> list[InvariantResult]:
         if not invariants:
             return []
-        summary = summarise_run(context, self.runner._run(context, "event", None))
+        summary = summarise_run(context, self.runner._run(context, "event", None, window_seconds))
         return summary.invariant_results(invariants)

@@ -134,7 +134,12 @@ class ContextSpec(_Model):
 
 
 class GateBase(_Model):
-    window_seconds: float = Field(default=300, gt=0)
+    window_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="look-back of the gate's evidence: the keys its comparisons and invariants "
+        "judge, the sync calls it counts (the last N seconds)",
+    )
     min_sample: int = Field(default=0, ge=0)
     on_warn: Literal["pause", "proceed"] = "pause"
     on_fail: Literal["revert", "pause"] = "revert"

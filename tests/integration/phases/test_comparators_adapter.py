@@ -32,7 +32,7 @@ def test_comparison_runner_reads_both_sides_and_writes_comparators_evidence(
             conn.execute(
                 text(
                     f"INSERT INTO {table} SELECT 'o' || lpad(g::text, 3, '0'), 'c' || g, 'completed', "
-                    "10.00 + g, now() - interval '1 hour' FROM generate_series(1, 40) g"
+                    "10.00 + g, now() - interval '2 minutes' FROM generate_series(1, 40) g"
                 )
             )
         conn.execute(text("UPDATE event_out SET status = 'failed' WHERE order_id = 'o007'"))
@@ -69,5 +69,8 @@ def test_comparison_runner_reads_both_sides_and_writes_comparators_evidence(
 
     low = runner.compare("payment", candidate="verify", window_seconds=600, min_keys=1000)
     assert low.verdict == "low-confidence"
+
+    older = runner.compare("payment", candidate="event", window_seconds=60, min_keys=10)
+    assert (older.settled_keys, older.verdict) == (0, "low-confidence")  # all 2 minutes old
 
     assert ComparatorsInvariants(plan, {"LEGACY_DATABASE_URL": url}).check("payment", [], 60) == []

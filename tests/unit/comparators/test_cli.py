@@ -202,3 +202,20 @@ def test_repair_is_a_dry_run_by_default(plan: Path) -> None:
 def test_repair_apply_needs_yes(plan: Path) -> None:
     result = CliRunner().invoke(repair, ["--plan", str(plan), "--context", "order", "--apply"])
     assert result.exit_code == 2 and "--yes" in result.output
+
+
+def test_run_judges_only_the_window_of_the_gate_or_of_the_option(tmp_path: Path) -> None:
+    path = tmp_path / "plan.yaml"
+    text = PLAN % "candidate"  # 50 keys, 1 s apart from T0; keys 3 and 7 are off
+    path.write_text(
+        text.replace("min_settled_keys: 10,", "min_settled_keys: 10, window_seconds: 52,")
+    )
+    now = "2026-01-01T00:01:00+00:00"  # T0 + 60 s: the window holds keys 9..50
+    args = ("run", "--plan", str(path), "--context", "order", "--now", now, "--json")
+    code, out = invoke(*args)
+    assert code == 0, out
+    assert json.loads(out)["figures"]["settled"] == 42
+    code, out = invoke(*args, "--window", "0")  # every key on record: the bad ones count
+    assert code == 4 and json.loads(out)["counts"]["missing"] == 1
+    code, out = invoke(*args, "--window", "55")
+    assert code == 4 and json.loads(out)["counts"]["missing"] == 1  # keys 6..50: 7 is missing

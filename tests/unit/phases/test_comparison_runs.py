@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +172,20 @@ def test_the_gates_noise_floor_reaches_the_comparator(
 
     assert counting.configs[0].policy.noise_floor == 0.002
     assert (summary.noise_floor, summary.adjusted_match_rate) == (0.002, 1.0)
+
+
+def test_each_run_judges_the_look_back_window_it_is_called_with(
+    tmp_path: Path, counting: CountingComparators
+) -> None:
+    plan = sample_plan(tmp_path)
+    runner = ComparatorsRunner(plan, ENV, execute=counting)
+
+    runner.compare("order", candidate="event", window_seconds=600, min_keys=10)
+    runner.compare("order", candidate="verify", window_seconds=120, min_keys=10)
+    ComparatorsInvariants(plan, runner=runner).check("order", ["payment_captured_once"], 900)
+
+    assert [c.window for c in counting.configs] == [
+        timedelta(seconds=600),
+        timedelta(seconds=120),
+        timedelta(seconds=900),
+    ]
