@@ -21,7 +21,7 @@ from comparators.outbox import PostgresOutbox
 from comparators.partition import Partition
 from comparators.plan import CompareConfig, load_config
 from comparators.sources import CallableSource, OutcomeSource, SqlSource
-from comparators.watch import FileWatermarkStore, PostgresWatermarkStore, WatermarkStore
+from comparators.watch import LATE_LIMIT, FileWatermarkStore, PostgresWatermarkStore, WatermarkStore
 from cutover_common.cli import echo_json
 from cutover_common.logging import configure_logging
 
@@ -151,6 +151,13 @@ def run_cmd(  # noqa: PLR0917
     "--iterations", type=int, help="Stop after this many steps (default: run until interrupted)."
 )
 @click.option("--partition", default="0/1", show_default=True)
+@click.option(
+    "--late-limit",
+    type=click.FloatRange(min=0),
+    default=LATE_LIMIT.total_seconds(),
+    show_default=True,
+    help="Seconds a key judged missing waits for a late candidate (then judged again).",
+)
 @click.pass_context
 def watch_cmd(  # noqa: PLR0917
     ctx: click.Context,
@@ -163,6 +170,7 @@ def watch_cmd(  # noqa: PLR0917
     interval: float,
     iterations: int | None,
     partition: str,
+    late_limit: float,
 ) -> None:
     """Compare continuously, judging keys as their settle windows close."""
     store: WatermarkStore
@@ -179,6 +187,7 @@ def watch_cmd(  # noqa: PLR0917
         interval=interval,
         iterations=iterations,
         partition=Partition.parse(partition),
+        late_limit=timedelta(seconds=late_limit),
     )
     ctx.exit(verdict.exit_code)
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,7 +32,7 @@ from comparators.repair import RepairPlan, propose
 from comparators.result import Category, ComparisonResult, KeyResult, merge
 from comparators.sources import OutcomeSource, ReadWindow, pushdown_window
 from comparators.verdict import Verdict, VerdictPolicy, decide
-from comparators.watch import WatermarkStore, watch_step
+from comparators.watch import LATE_LIMIT, WatermarkStore, watch_step
 from cutover_common.cli import echo_json
 
 log = structlog.get_logger(__name__)
@@ -232,6 +232,7 @@ def watch_compare(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Callable[[float], None] = time.sleep,
     partition: Partition | None = None,
+    late_limit: timedelta = LATE_LIMIT,
 ) -> Verdict:
     """Compare continuously: each step judges newly settled keys and persists the watermark."""
     out = stdout or sys.stdout
@@ -250,6 +251,7 @@ def watch_compare(
             clock(),
             invariants=invariants,
             partition=partition,
+            late_limit=late_limit,
         )
         state = step.state
         store.save(name, state)

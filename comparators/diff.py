@@ -42,11 +42,13 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Which keys a run judges: as of ``now``, newer than ``since`` (watch), in ``partition``."""
+    """Which keys a run judges: as of ``now``, newer than ``since`` (watch), in ``partition``;
+    the keys of ``revisit`` (a watcher's earlier missing ones) also when older."""
 
     now: datetime
     since: datetime | None = None
     partition: Partition = field(default_factory=Partition)
+    revisit: frozenset[str] = frozenset()
 
 
 def observation(
@@ -92,7 +94,9 @@ class _Judge:
         first = controls[0] if controls else candidates[0]
         key, at = first.key, first.produced_at
         scope = self.scope
-        if not scope.partition.contains(key) or (scope.since is not None and at <= scope.since):
+        if not scope.partition.contains(key):
+            return None
+        if scope.since is not None and at <= scope.since and key not in scope.revisit:
             return None
         c0 = controls[0] if controls else None
         d0 = candidates[0] if candidates else None

@@ -7,6 +7,13 @@ keys whose time is in ``(watermark, now - settle]`` and adds them to the
 cumulative result; keys not yet settled are reported as pending and judged by
 a later step. The new watermark is ``now - settle``, persisted with the
 cumulative result in a small file or table, so a restarted watcher continues.
+
+A key judged ``missing`` is remembered (with its control's time) for ``late_limit``:
+later steps read back to the oldest remembered control and judge those keys again.
+When the candidate has arrived by then, the earlier ``missing`` is taken back
+(count, timeline, sample) and the key is judged anew (``late``, or ``divergent``), so
+one key is never counted both missing and extra; still missing, it is not counted
+again. After ``late_limit`` it is forgotten and stays missing.
 """
 
 from __future__ import annotations
@@ -14,18 +21,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
 
-from comparators.diff import Scope, compare
+from comparators.diff import Scope, observe, summarise
 from comparators.invariants import Invariant
 from comparators.partition import Partition
-from comparators.result import ComparisonResult, merge
+from comparators.result import Category, ComparisonResult, KeyResult, merge
 from comparators.rules import CompareOptions
 from comparators.sources import (
     OutcomeSource,
@@ -43,12 +51,15 @@ class WatchState:
     watermark: datetime | None = None
     result: ComparisonResult = field(default_factory=ComparisonResult)
     steps: int = 0
+    missing: dict[str, datetime] = field(default_factory=dict)
+    """Keys judged missing that a late candidate may still settle, with their control's time."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "watermark": self.watermark.isoformat() if self.watermark else None,
             "result": self.result.to_dict(),
             "steps": self.steps,
+            "missing": {k: at.isoformat() for k, at in self.missing.items()},
         }
 
     @classmethod
@@ -58,6 +69,7 @@ class WatchState:
             watermark=datetime.fromisoformat(mark) if mark else None,
             result=ComparisonResult.from_dict(data.get("result", {})),
             steps=int(data.get("steps", 0)),
+            missing={k: datetime.fromisoformat(v) for k, v in data.get("missing", {}).items()},
         )
 
 
@@ -148,6 +160,10 @@ class WatchStep:
     pending: int
 
 
+LATE_LIMIT = timedelta(hours=1)
+MAX_REMEMBERED_MISSING = 10_000
+
+
 def watch_step(
     control: OutcomeSource,
     candidate: OutcomeSource,
@@ -158,11 +174,15 @@ def watch_step(
     invariants: Sequence[Invariant] = (),
     partition: Partition | None = None,
     lookback: timedelta | None = None,
+    late_limit: timedelta = LATE_LIMIT,
 ) -> WatchStep:
     """Judge the keys settled since ``state.watermark``; return the advanced state."""
     part = partition or Partition()
     slack = lookback if lookback is not None else options.settle
+    remembered = {k: at for k, at in state.missing.items() if at > now - late_limit}
     since = state.watermark - slack if state.watermark else None
+    if since is not None and remembered:
+        since = min(since, min(remembered.values()) - slack)
     window = pushdown_window(
         control,
         candidate,
@@ -170,14 +190,59 @@ def watch_step(
         bool(invariants),
         ReadWindow(since=since, partition=part),
     )
-    scope = Scope(now=now, since=state.watermark, partition=part)
-    result = compare(
-        control.observations(window), candidate.observations(window), options, scope, invariants
-    )
+    scope = Scope(now=now, since=state.watermark, partition=part, revisit=frozenset(remembered))
+    taken_back: list[KeyResult] = []
+    missing = dict(remembered)
+
+    def judged() -> Iterator[KeyResult]:
+        for res in observe(
+            control.observations(window),
+            candidate.observations(window),
+            options,
+            scope,
+            invariants,
+        ):
+            if res.key in remembered:
+                if res.category is Category.MISSING:
+                    continue  # still missing: counted once already
+                taken_back.append(res)
+                del missing[res.key]
+            elif res.category is Category.MISSING and res.control_at is not None:
+                missing[res.key] = res.control_at
+            yield res
+
+    result = summarise(judged(), options)
     increment = result.without_pending()
+    earlier = _take_back_missing(state.result, [(r.key, remembered[r.key]) for r in taken_back])
+    newest = sorted(missing.items(), key=lambda kv: kv[1])[-MAX_REMEMBERED_MISSING:]
     new_state = WatchState(
         watermark=now - options.settle,
-        result=merge([state.result, increment]),
+        result=merge([earlier, increment]),
         steps=state.steps + 1,
+        missing=dict(newest),
     )
     return WatchStep(new_state, increment, result.pending)
+
+
+def _take_back_missing(
+    result: ComparisonResult, keys: Sequence[tuple[str, datetime]]
+) -> ComparisonResult:
+    """``result`` without the earlier ``missing`` judgements of ``keys`` (key, control time)."""
+    if not keys:
+        return result
+    gone = {k for k, _at in keys}
+    counts = Counter(dict(result.counts))
+    counts[str(Category.MISSING)] -= len(keys)
+    timeline = {start: [settled, matched] for start, settled, matched in result.timeline}
+    for _key, at in keys:
+        start = int(at.timestamp()) // result.bucket_seconds * result.bucket_seconds
+        if start in timeline:
+            timeline[start][0] -= 1
+    return replace(
+        result,
+        counts=tuple(sorted((c, n) for c, n in counts.items() if n > 0)),
+        timeline=tuple((k, s, m) for k, (s, m) in sorted(timeline.items()) if s > 0),
+        samples=tuple(
+            s for s in result.samples if not (s.key in gone and s.category == Category.MISSING)
+        ),
+    )

@@ -56,3 +56,49 @@ def test_in_memory_store() -> None:
 
 def test_observation_type_is_used() -> None:
     assert isinstance(obs(1), Observation)
+
+
+def _late(seconds_after_control: float) -> tuple[InMemorySource, InMemorySource]:
+    """Keys 1..10 a second apart; key 4's candidate arrives ``seconds_after_control`` late."""
+    control = [obs(i, at=T0 + timedelta(seconds=i)).record for i in range(1, 11)]
+    candidate = [
+        obs(i, at=T0 + timedelta(seconds=i, milliseconds=100), source="event").record
+        for i in range(1, 11)
+        if i != 4
+    ]
+    late = obs(4, at=T0 + timedelta(seconds=4 + seconds_after_control), source="event").record
+    return InMemorySource(control), InMemorySource([*candidate, late])
+
+
+def test_a_candidate_arriving_after_its_key_was_judged_missing_turns_it_late() -> None:
+    control, with_late = _late(600)
+    _, without = _sources(10)
+    first = watch_step(control, without, OPTS, WatchState(), T0 + timedelta(seconds=60))
+    assert first.state.result.count("missing") == 1 and "ord-000004" in first.state.missing
+
+    # ten minutes on, the control of key 4 is far behind the lookback: still read, re-judged
+    later = watch_step(control, with_late, OPTS, first.state, T0 + timedelta(seconds=700))
+    result = later.state.result
+    assert (result.settled, result.count("missing"), result.count("extra")) == (10, 0, 0)
+    assert result.count("late") == 1 and result.matched == 10
+    assert sum(s for _start, s, _m in result.timeline) == 10
+    assert [s.key for s in result.samples if s.category == "missing"] == []
+    assert later.state.missing == {}
+
+
+def test_a_key_still_missing_is_counted_once_and_forgotten_after_the_late_limit() -> None:
+    control, candidate = _sources(10)
+    state = watch_step(control, candidate, OPTS, WatchState(), T0 + timedelta(seconds=60)).state
+    for minutes in (5, 30, 59):
+        state = watch_step(control, candidate, OPTS, state, T0 + timedelta(minutes=minutes)).state
+        assert state.result.count("missing") == 1 and state.result.settled == 10
+    assert list(state.missing) == ["ord-000004"]
+    state = watch_step(control, candidate, OPTS, state, T0 + timedelta(minutes=61)).state
+    assert state.missing == {} and state.result.count("missing") == 1
+
+
+def test_remembered_missing_keys_survive_a_file_store(tmp_path: Path) -> None:
+    control, candidate = _sources(5)
+    step = watch_step(control, candidate, OPTS, WatchState(), T0 + timedelta(seconds=60))
+    FileWatermarkStore(tmp_path).save("order", step.state)
+    assert FileWatermarkStore(tmp_path).load("order").missing == step.state.missing != {}
