@@ -166,19 +166,28 @@ class PgStoreTx:
     def _exec(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> None:
         self._conn.execute(sql, params)
 
+    def _probe(
+        self, ids: Collection[str], column: str, table: str, where: str, params: Sequence[Any]
+    ) -> list[tuple[str, Any]]:
+        """``(id, column)`` of the row of ``table`` matching ``where`` and ``key = id``, for
+        each id that has one: one index probe per id (``LATERAL ... LIMIT 1``). With
+        ``key = ANY(...)`` the planner reads the whole range of the prefix once the table is
+        large, so each batch's lookups would grow with everything ever processed."""
+        cur = self._conn.execute(
+            f"SELECT x.id, hit.{column} FROM unnest(%s::text[]) AS x(id) CROSS JOIN LATERAL ("
+            f"SELECT t.{column} FROM {self._s}.{table} t WHERE {where} LIMIT 1) AS hit",
+            (_text_array(ids), *params),
+        )
+        return [(row[0], row[1]) for row in cur]
+
     def processed_ids(self, consumer: str, event_ids: Collection[str]) -> set[str]:
         if not event_ids:
             return set()
-        # one index probe per id (LATERAL ... LIMIT 1): with ``event_id = ANY(...)`` the planner
-        # reads the whole consumer's range once the table is large, so each claim check would
-        # grow with everything ever processed
-        cur = self._conn.execute(
-            "SELECT x.id FROM unnest(%s::text[]) AS x(id) CROSS JOIN LATERAL ("
-            f"SELECT 1 FROM {self._s}.processed_events p "
-            "WHERE p.consumer = %s AND p.event_id = x.id LIMIT 1) AS hit",
-            (_text_array(event_ids), consumer),
-        )
-        return {row[0] for row in cur}
+        found = self._probe(
+            event_ids, "event_id", "processed_events",
+            "t.consumer = %s AND t.event_id = x.id", (consumer,),
+        )  # fmt: skip
+        return {i for i, _ in found}
 
     def lock_stock(self, skus: Collection[str]) -> dict[str, int]:
         if not skus:
@@ -322,13 +331,11 @@ class PgStoreTx:
     ) -> dict[str, int]:
         if not aggregate_ids:
             return {}
-        cur = self._conn.execute(  # one index probe per aggregate, as in processed_ids
-            "SELECT x.id, hit.last_sequence FROM unnest(%s::text[]) AS x(id) CROSS JOIN LATERAL ("
-            f"SELECT a.last_sequence FROM {self._s}.aggregate_sequences a WHERE a.consumer = %s "
-            "AND a.context = %s AND a.aggregate_id = x.id LIMIT 1) AS hit",
-            (_text_array(aggregate_ids), consumer, context),
-        )
-        return {row[0]: int(row[1]) for row in cur}
+        found = self._probe(
+            aggregate_ids, "last_sequence", "aggregate_sequences",
+            "t.consumer = %s AND t.context = %s AND t.aggregate_id = x.id", (consumer, context),
+        )  # fmt: skip
+        return {i: int(q) for i, q in found}
 
     def set_sequences(self, consumer: str, context: str, sequences: Mapping[str, int]) -> None:
         self._bulk(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import requests
 import structlog
-from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from rehearsal.stack.errors import CorruptStateError, StackError
@@ -223,8 +224,7 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
     if proc.pid() is not None:
         return False
     ensure_port_free("connect", topology.host, topology.connect.port)
-    if partitions_with_open_transactions(topology):  # the JVM tool only when it may find any
-        abort_hanging_transactions(topology, jars)
+    repair_hanging_transactions(topology, jars)
     svc.write_config(connect_properties(topology, jars))
     proc.start(svc.argv(jars, str(svc.properties_file)), env=_jvm_env())
     wait_until(
@@ -240,16 +240,48 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
 TRANSACTIONS_TOOL = "org.apache.kafka.tools.TransactionsCommand"
 
 
+_STARTING_UP = frozenset(
+    {
+        KafkaError.UNKNOWN_LEADER_EPOCH,
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.OFFSET_NOT_AVAILABLE,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+)
+"""Errors a broker that has just started gives while it loads its partitions."""
+
+
 def partitions_with_open_transactions(topology: Topology, timeout: float = 30.0) -> list[str]:
     """``topic-partition`` of every partition whose last stable offset is below its high
     watermark: some transaction on it is still open (in flight, or hanging). One pair of
     ``ListOffsets`` requests, so :func:`start_connect` runs the JVM transactions tool only
-    when there may be something to abort."""
+    when there may be something to abort.
+
+    A broker that has just started answers some partitions with a retriable error (leader
+    epoch not loaded yet): asked again until ``timeout``, then :class:`StackError`.
+    """
     admin = AdminClient({"bootstrap.servers": topology.bootstrap_servers})
-    try:
-        topics = admin.list_topics(timeout=timeout).topics
-    except KafkaException as exc:
-        raise StackError(f"kafka: cannot list topics: {exc}") from exc
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _open_transactions(admin, timeout)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            retriable = isinstance(error, KafkaError) and (
+                error.retriable() or error.code() in _STARTING_UP
+            )
+            if not retriable or time.monotonic() > deadline:
+                raise StackError(f"kafka: cannot compare stable offsets: {exc}") from exc
+            time.sleep(0.5)
+
+
+def _open_transactions(admin: AdminClient, timeout: float) -> list[str]:
+    topics = admin.list_topics(timeout=timeout).topics
     parts = [TopicPartition(t, p) for t, meta in topics.items() for p in meta.partitions]
     if not parts:
         return []
@@ -260,14 +292,22 @@ def partitions_with_open_transactions(topology: Topology, timeout: float = 30.0)
             isolation_level=level,
             request_timeout=timeout,
         )
-        try:
-            return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
-        except KafkaException as exc:
-            raise StackError(f"kafka: cannot list offsets: {exc}") from exc
+        return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
 
     stable = latest(IsolationLevel.READ_COMMITTED)
     high = latest(IsolationLevel.READ_UNCOMMITTED)
     return sorted(f"{t}-{p}" for (t, p), offset in stable.items() if offset < high[(t, p)])
+
+
+def repair_hanging_transactions(topology: Topology, jars: JarLayout) -> list[str]:
+    """Before Connect starts: abort hanging transactions, running the JVM tool only when some
+    partition has an open transaction, or when the probe itself cannot tell."""
+    try:
+        worth_looking = bool(partitions_with_open_transactions(topology))
+    except StackError as exc:
+        log.warning("open_transaction_probe_failed", error=str(exc))
+        worth_looking = True
+    return abort_hanging_transactions(topology, jars) if worth_looking else []
 
 
 def abort_hanging_transactions(

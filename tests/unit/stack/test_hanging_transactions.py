@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from rehearsal.stack import kafka
+from rehearsal.stack.errors import StackError
 from rehearsal.stack.jars import JarLayout
 from rehearsal.stack.topology import load_topology
 
@@ -41,3 +42,28 @@ def test_nothing_hanging_aborts_nothing(monkeypatch: pytest.MonkeyPatch, tmp_pat
     header = FOUND.splitlines()[0] + "\n"
     monkeypatch.setattr(kafka, "_transactions_tool", lambda *_a: header)
     assert kafka.abort_hanging_transactions(load_topology(), JarLayout(tmp_path, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("probe", "tool_runs"),
+    [([], False), (["_connect_offsets-16"], True), (StackError("no answer"), True)],
+)
+def test_the_tool_runs_only_when_the_probe_sees_an_open_transaction_or_cannot_tell(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, probe: list[str] | Exception, tool_runs: bool
+) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def open_transactions(_topology: object) -> list[str]:
+        if isinstance(probe, Exception):
+            raise probe
+        return probe
+
+    def tool(_topology: object, _jars: object, *args: str) -> str:
+        calls.append(args)
+        return FOUND if args[0] == "find-hanging" else ""
+
+    monkeypatch.setattr(kafka, "partitions_with_open_transactions", open_transactions)
+    monkeypatch.setattr(kafka, "_transactions_tool", tool)
+    aborted = kafka.repair_hanging_transactions(load_topology(), JarLayout(tmp_path, tmp_path))
+    assert bool(calls) is tool_runs
+    assert aborted == (["_connect_offsets-16@596", "rh1.order-3@84"] if tool_runs else [])
