@@ -15,7 +15,11 @@ from events.envelope import Envelope
 from legacy_app.ledger import count_blocked_sync_calls
 from legacy_app.models import Order, OutboxEvent, PaymentRecord, VerifyResult
 from legacy_app.modes import write_mode
-from legacy_app.outcomes import iter_verify_outcomes
+from legacy_app.outcomes import (
+    INCONCLUSIVE_VERIFY_IDS_SQL,
+    inconclusive_verify_ids,
+    iter_verify_outcomes,
+)
 
 
 def count(engine, model) -> int:
@@ -160,3 +164,20 @@ def test_naive_dual_crash_between_commit_and_produce_loses_the_event(
         consume(endpoints.bootstrap_servers, topic, f"g-{unique}", 1, 5) == []
     )  # ... never published
     admin.delete_topics([topic])
+
+
+def test_a_verify_run_a_downstream_left_unanswered_is_inconclusive_on_postgres(start_app) -> None:
+    app = start_app(CUTOVER_FAULT_PAYMENT_ERROR_RATE="1")
+    cid = app.customer()
+    for ctx in ("order", "inventory", "payment", "shipping", "email"):
+        write_mode(app.engine, ctx, Mode.ASYNC)
+    blind = app.order(cid, [("SKU-0021", 1)])
+    assert blind.status_code == 202, blind.text
+
+    assert inconclusive_verify_ids(app.engine) == [blind.json()["id"]]
+    assert list(iter_verify_outcomes(app.engine)) == []
+    with app.engine.connect() as conn:  # the event side's filter (rehearsal.sources)
+        kept = conn.execute(
+            text(f"SELECT id FROM orders WHERE id NOT IN ({INCONCLUSIVE_VERIFY_IDS_SQL})")
+        ).all()
+    assert kept == []
