@@ -202,14 +202,17 @@ def watch_step(
             scope,
             invariants,
         ):
-            if res.key in remembered:
-                if res.category is Category.MISSING:
-                    continue  # still missing: counted once already
+            if res.key not in remembered:
+                if res.category is Category.MISSING and res.control_at is not None:
+                    missing[res.key] = res.control_at
+                yield res
+            elif res.category is not Category.MISSING:  # still missing: counted once already
                 taken_back.append(res)
                 del missing[res.key]
-            elif res.category is Category.MISSING and res.control_at is not None:
-                missing[res.key] = res.control_at
-            yield res
+                # the control's invariants were counted when the key was judged missing
+                yield replace(
+                    res, violations=tuple(v for v in res.violations if v.side != "control")
+                )
 
     result = summarise(judged(), options)
     increment = result.without_pending()

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from comparators.diff import Observation
+from comparators.invariants import resolve_all
 from comparators.rules import CompareOptions
 from comparators.sources import InMemorySource
 from comparators.watch import FileWatermarkStore, InMemoryWatermarkStore, WatchState, watch_step
+from events.outcome import Payment
 from tests.unit.comparators.factories import T0, obs
 
 OPTS = CompareOptions(settle=timedelta(seconds=5))
@@ -102,3 +105,24 @@ def test_remembered_missing_keys_survive_a_file_store(tmp_path: Path) -> None:
     step = watch_step(control, candidate, OPTS, WatchState(), T0 + timedelta(seconds=60))
     FileWatermarkStore(tmp_path).save("order", step.state)
     assert FileWatermarkStore(tmp_path).load("order").missing == step.state.missing != {}
+
+
+def test_a_control_invariant_of_a_key_judged_again_is_counted_once() -> None:
+    underpaid = Payment(Decimal("1.00"), "captured", 1)
+    control = InMemorySource([obs(1, at=T0, payment=underpaid).record])
+    late = obs(1, at=T0 + timedelta(minutes=5), source="event", payment=underpaid).record
+    invariants = resolve_all(["payment_equals_total"])
+    first = watch_step(
+        control, InMemorySource([]), OPTS, WatchState(), T0 + timedelta(seconds=60),
+        invariants=invariants,
+    )  # fmt: skip
+    assert dict(first.state.result.violations) == {"payment_equals_total@control": 1}
+    later = watch_step(
+        control, InMemorySource([late]), OPTS, first.state, T0 + timedelta(minutes=10),
+        invariants=invariants,
+    )  # fmt: skip
+    assert later.state.result.count("missing") == 0
+    assert dict(later.state.result.violations) == {
+        "payment_equals_total@control": 1,
+        "payment_equals_total@candidate": 1,
+    }
