@@ -312,6 +312,14 @@ class RehearsalEnvironment:
             )
         return self._lag_probe[1].lag(self.scenario.context).lag_messages
 
+    def inconclusive_verifies(self) -> int:
+        """Orders whose verify (dry) run a downstream left without an answer."""
+        from legacy_app.outcomes import INCONCLUSIVE_VERIFY_IDS_SQL
+
+        with psycopg.connect(self.endpoints.dsn(self.database), autocommit=True) as conn:
+            row = conn.execute(f"SELECT count(*) FROM ({INCONCLUSIVE_VERIFY_IDS_SQL}) v").fetchone()
+        return int(row[0]) if row else 0
+
     def counts(self) -> tuple[int, int]:
         """(orders written to the legacy outbox, orders the shadow store has finished)."""
         with psycopg.connect(self.endpoints.dsn(self.database), autocommit=True) as conn:

@@ -48,6 +48,9 @@ def render_table(result: RehearsalResult, out: TextIO) -> None:
     console.print(table)
     verdict = "PASSED: every gate passed on real evidence" if result.passed else "FAILED"
     console.print(f"{verdict} in {result.seconds:.0f}s")
+    for r in result.rows:
+        for note in r.notes:
+            console.print(f"  phase {r.phase}: {note}")
     for sample in result.failing_keys[:5]:
         console.print(
             f"  mismatch: key {sample.get('key')} {sample.get('category')} {describe(sample)}"
