@@ -12,8 +12,9 @@ Why in process: in ``dual`` mode the shadow must derive one order's outcome
 atomically and fast (one transaction per batch); a round trip of every
 follow-up event through Debezium and Kafka would add seconds per step and make
 the shadow outcome settle much later than the sync one. The follow-up events
-still land in ``shadow.outbox`` for any other consumer (Debezium can capture it
-like the legacy outbox), with deterministic ids (derived from the root event id), so
+still land in ``shadow.outbox`` for any other consumer (an Outbox Event Router
+connector on ``shadow.outbox`` routes them to Kafka like the legacy outbox:
+``tests/integration/shadow/test_shadow_outbox_cdc.py``), with deterministic ids (derived from the root event id), so
 a redelivered or replayed root event emits byte-identical follow-ups. Only
 ``ENTRY_TYPES`` are taken from Kafka: the legacy's own ``order.completed`` /
 ``order.failed`` on the same topic are known but ignored, never re-handled.

@@ -192,6 +192,26 @@ def outbox_db(endpoints: Endpoints, fresh_database: str) -> str:
     return fresh_database
 
 
+def connector_options(
+    endpoints: Endpoints,
+    database: str,
+    slot: str,
+    outbox: OutboxOptions,
+    heartbeat: HeartbeatOptions | None,
+) -> PostgresConnectorOptions:
+    """An outbox connector on ``database`` of the stack; ``slot`` names slot and publication."""
+    return PostgresConnectorOptions(
+        database=DatabaseOptions(
+            "127.0.0.1", endpoints.pg_port, endpoints.pg_user, database, endpoints.pg_password
+        ),
+        topic_prefix=slot,
+        slot_name=slot,
+        publication_name=slot,
+        outbox=outbox,
+        heartbeat=heartbeat,
+    )
+
+
 def register_outbox_connector(endpoints: Endpoints, database: str, unique: str) -> tuple[str, str]:
     """Create the topic (3 partitions) and a running outbox connector; returns (name, topic)."""
     prefix = f"it{unique}.event"
@@ -200,16 +220,12 @@ def register_outbox_connector(endpoints: Endpoints, database: str, unique: str) 
     name = (
         f"shadow-itest-{unique}"  # not "it-": the cdc tests' cleanup deletes new "it-*" connectors
     )
-    slot = f"shadow_itest_{unique}"
-    opts = PostgresConnectorOptions(
-        database=DatabaseOptions(
-            "127.0.0.1", endpoints.pg_port, endpoints.pg_user, database, endpoints.pg_password
-        ),
-        topic_prefix=slot,
-        slot_name=slot,
-        publication_name=slot,
-        outbox=OutboxOptions(topic_prefix=prefix),
-        heartbeat=HeartbeatOptions(interval_ms=1000),
+    opts = connector_options(
+        endpoints,
+        database,
+        f"shadow_itest_{unique}",
+        OutboxOptions(topic_prefix=prefix),
+        HeartbeatOptions(interval_ms=1000),
     )
     client = ConnectClient.from_url(endpoints.connect_url)
     for attempt in range(4):  # other engineers' disruptive tests may be restarting Connect
