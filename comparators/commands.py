@@ -160,6 +160,7 @@ def run_compare(
         partition=str(part),
         plan_hash=config.plan_hash,
         generated_at=clock,
+        window_seconds=config.window.total_seconds() if config.window else None,
     )
     rules = report.options_summary(config.options)
     doc = report.evidence(
@@ -194,6 +195,7 @@ def merge_evidence(docs: list[dict[str, Any]]) -> dict[str, Any]:
         candidate=first["sources"]["candidate"],
         partition=",".join(d["partition"] for d in docs),
         plan_hash=first.get("plan_hash"),
+        window_seconds=first.get("window_seconds"),
     )
     return report.evidence(
         result, verdict, policy=policy, info=info, rules=first["rules"], noise=noise

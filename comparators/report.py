@@ -37,6 +37,7 @@ class RunInfo:
     partition: str = "0/1"
     plan_hash: str | None = None
     generated_at: datetime | None = None
+    window_seconds: float | None = None  # keys of this look-back only; None: every key
 
 
 def plan_hash(data: bytes) -> str:
@@ -80,6 +81,7 @@ def evidence(
         "generated_at": at.isoformat(),
         "plan_hash": info.plan_hash,
         "partition": info.partition,
+        "window_seconds": info.window_seconds,
         "sources": {"control": info.control, "candidate": info.candidate},
         "rules": rules,
         "thresholds": policy.to_dict(),
@@ -103,13 +105,19 @@ def evidence(
     return dict(redact_value(doc))
 
 
+def _window(doc: dict[str, Any]) -> str:
+    seconds = doc.get("window_seconds")
+    return f"keys of the last {seconds:g} s" if seconds else "every key on record"
+
+
 def markdown(doc: dict[str, Any]) -> str:
     """A short Markdown summary (for PR comments, CI job summaries)."""
     v, f = doc["verdict"], doc["figures"]
     lines = [
         f"## Comparison `{doc['context']}` — **{v['status'].upper()}**",
         "",
-        f"run `{doc['run_id']}` · partition {doc['partition']} · {doc['generated_at']}",
+        f"run `{doc['run_id']}` · partition {doc['partition']} · {_window(doc)} · "
+        f"{doc['generated_at']}",
         "",
         "| figure | value |",
         "|---|---|",

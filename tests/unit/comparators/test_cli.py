@@ -215,7 +215,9 @@ def test_run_judges_only_the_window_of_the_gate_or_of_the_option(tmp_path: Path)
     code, out = invoke(*args)
     assert code == 0, out
     assert json.loads(out)["figures"]["settled"] == 42
+    assert json.loads(out)["window_seconds"] == 52
     code, out = invoke(*args, "--window", "0")  # every key on record: the bad ones count
     assert code == 4 and json.loads(out)["counts"]["missing"] == 1
+    assert json.loads(out)["window_seconds"] is None
     code, out = invoke(*args, "--window", "55")
     assert code == 4 and json.loads(out)["counts"]["missing"] == 1  # keys 6..50: 7 is missing

@@ -73,3 +73,14 @@ def test_junit_has_failures_for_failed_checks() -> None:
 
 def test_report_time_is_the_run_time() -> None:
     assert _doc()["generated_at"] == (T0 + timedelta()).isoformat()
+
+
+def test_the_reports_say_which_keys_were_judged() -> None:
+    everything = _doc()
+    assert everything["window_seconds"] is None
+    assert "every key on record" in markdown(everything) and "every key on record" in html(
+        everything
+    )
+    windowed = {**everything, "window_seconds": 300.0}
+    assert "keys of the last 300 s" in markdown(windowed)
+    assert "keys of the last 300 s" in html(windowed)
