@@ -8,7 +8,9 @@ background), and revocation/shutdown commit synchronously.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,24 +62,77 @@ def _raw(m: Any) -> RawMessage:
     )  # fmt: skip
 
 
-class KafkaConsumerAdapter:
-    """:class:`~shadow.ports.ConsumerPort` over ``confluent_kafka.Consumer``."""
+REJOIN_TIMEOUT_S = 90.0
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self._consumer = Consumer(dict(config))
+
+class KafkaConsumerAdapter:
+    """:class:`~shadow.ports.ConsumerPort` over ``confluent_kafka.Consumer``.
+
+    Rejoin watchdog: when the group assignment was *lost* (the session timed out, e.g. while
+    the broker restarted) and no new assignment arrives within ``rejoin_timeout`` seconds,
+    the consumer is replaced by a fresh one subscribed to the same topics. librdkafka can
+    stay without a group coordinator after such an outage and never rejoin (librdkafka
+    issues 2944, 3082, 3396); a fresh client looks the coordinator up again. The stuck one
+    is closed in the background, so a slow close never holds up the worker. An ordinary
+    revocation (a rebalance) does not arm the watchdog.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        rejoin_timeout: float = REJOIN_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
+        factory: Callable[[dict[str, Any]], Any] = Consumer,
+    ) -> None:
+        self._config = dict(config)
+        self._factory = factory
+        self._clock = clock
+        self._rejoin_timeout = rejoin_timeout
+        self._consumer = factory(self._config)
+        self._subscription: tuple[list[str], Any, Any, Any] | None = None
+        self._lost_at: float | None = None
 
     def subscribe(
         self, topics: Sequence[str], on_assign: RebalanceHook, on_revoke: RebalanceHook
     ) -> None:
         def assign(_c: Any, parts: list[TopicPartition]) -> None:
+            self._lost_at = None
             on_assign([(p.topic, p.partition) for p in parts])
 
         def revoke(_c: Any, parts: list[TopicPartition]) -> None:
             on_revoke([(p.topic, p.partition) for p in parts])
 
-        self._consumer.subscribe(list(topics), on_assign=assign, on_revoke=revoke)
+        def lost(_c: Any, parts: list[TopicPartition]) -> None:
+            self._lost_at = self._clock()
+            log.warning("partitions_lost", partitions=[f"{p.topic}[{p.partition}]" for p in parts])
+            on_revoke([(p.topic, p.partition) for p in parts])
+
+        self._subscription = (list(topics), assign, revoke, lost)
+        self._subscribe()
+
+    def _subscribe(self) -> None:
+        assert self._subscription is not None
+        topics, assign, revoke, lost = self._subscription
+        self._consumer.subscribe(topics, on_assign=assign, on_revoke=revoke, on_lost=lost)
+
+    def _rejoin_if_stuck(self) -> None:
+        lost_at = self._lost_at
+        if lost_at is None or self._clock() - lost_at < self._rejoin_timeout:
+            return
+        log.warning(
+            "consumer_rejoin_stuck",
+            seconds=round(self._clock() - lost_at, 1),
+            action="replacing the consumer",
+        )
+        stuck = self._consumer
+        threading.Thread(target=stuck.close, name="close-stuck-consumer", daemon=True).start()
+        self._consumer = self._factory(self._config)
+        self._lost_at = self._clock()  # the fresh one gets the same time to join
+        self._subscribe()
 
     def consume(self, num_messages: int, timeout: float) -> list[RawMessage]:
+        self._rejoin_if_stuck()
         out: list[RawMessage] = []
         for m in self._consumer.consume(num_messages, timeout):
             err = m.error()
