@@ -63,6 +63,7 @@ def _raw(m: Any) -> RawMessage:
 
 
 REJOIN_TIMEOUT_S = 90.0
+CLOSE_TIMEOUT_S = 20.0
 
 
 class KafkaConsumerAdapter:
@@ -199,8 +200,16 @@ class KafkaConsumerAdapter:
             log.warning("lag_unavailable", error=str(exc))
         return out
 
-    def close(self) -> None:
-        self._consumer.close()
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Leave the group; give up waiting after ``timeout`` seconds. Offsets were committed
+        before (the runtime commits first), so a close that hangs — librdkafka can, when a
+        rebalance is in flight — costs the group one session timeout, not data, and must
+        not keep a worker from exiting on SIGTERM."""
+        closing = threading.Thread(target=self._consumer.close, name="consumer-close", daemon=True)
+        closing.start()
+        closing.join(timeout)
+        if closing.is_alive():
+            log.warning("consumer_close_timed_out", seconds=timeout)
 
 
 class KafkaProducerAdapter:
