@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -190,6 +190,36 @@ def _sorted_items(mapping: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted((k, int(v)) for k, v in mapping.items() if v))
 
 
+def bucket_start(at: datetime, bucket_seconds: int) -> int:
+    """The timeline bucket (its start, epoch seconds) a key judged at ``at`` falls in."""
+    return int(at.timestamp()) // bucket_seconds * bucket_seconds
+
+
+def retract_missing(
+    result: ComparisonResult, keys: Sequence[tuple[str, datetime]]
+) -> ComparisonResult:
+    """``result`` without earlier ``missing`` judgements of ``keys`` (key, control time):
+    count, timeline entry and sample (a watcher judging those keys again)."""
+    if not keys:
+        return result
+    gone = {k for k, _at in keys}
+    counts = Counter(dict(result.counts))
+    counts[str(Category.MISSING)] -= len(keys)
+    timeline = {start: [settled, matched] for start, settled, matched in result.timeline}
+    for _key, at in keys:
+        start = bucket_start(at, result.bucket_seconds)
+        if start in timeline:
+            timeline[start][0] -= 1
+    return replace(
+        result,
+        counts=_sorted_items({c: n for c, n in counts.items() if n > 0}),
+        timeline=tuple((k, s, m) for k, (s, m) in sorted(timeline.items()) if s > 0),
+        samples=tuple(
+            s for s in result.samples if not (s.key in gone and s.category == Category.MISSING)
+        ),
+    )
+
+
 def lag_bucket(seconds: float) -> int:
     for i, bound in enumerate(LAG_BOUNDS):
         if seconds <= bound:
@@ -296,7 +326,7 @@ class Accumulator:
             self.lags[lag_bucket(lag)] += 1
         at = obs.judged_at
         if at is not None:
-            start = int(at.timestamp()) // self.bucket_seconds * self.bucket_seconds
+            start = bucket_start(at, self.bucket_seconds)
             slot = self.timeline.setdefault(start, [0, 0])
             slot[0] += 1
             slot[1] += obs.category in (Category.MATCH, Category.LATE)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -33,7 +32,7 @@ import psycopg
 from comparators.diff import Scope, observe, summarise
 from comparators.invariants import Invariant
 from comparators.partition import Partition
-from comparators.result import Category, ComparisonResult, KeyResult, merge
+from comparators.result import Category, ComparisonResult, KeyResult, merge, retract_missing
 from comparators.rules import CompareOptions
 from comparators.sources import (
     OutcomeSource,
@@ -216,7 +215,7 @@ def watch_step(
 
     result = summarise(judged(), options)
     increment = result.without_pending()
-    earlier = _take_back_missing(state.result, [(r.key, remembered[r.key]) for r in taken_back])
+    earlier = retract_missing(state.result, [(r.key, remembered[r.key]) for r in taken_back])
     newest = sorted(missing.items(), key=lambda kv: kv[1])[-MAX_REMEMBERED_MISSING:]
     new_state = WatchState(
         watermark=now - options.settle,
@@ -225,27 +224,3 @@ def watch_step(
         missing=dict(newest),
     )
     return WatchStep(new_state, increment, result.pending)
-
-
-def _take_back_missing(
-    result: ComparisonResult, keys: Sequence[tuple[str, datetime]]
-) -> ComparisonResult:
-    """``result`` without the earlier ``missing`` judgements of ``keys`` (key, control time)."""
-    if not keys:
-        return result
-    gone = {k for k, _at in keys}
-    counts = Counter(dict(result.counts))
-    counts[str(Category.MISSING)] -= len(keys)
-    timeline = {start: [settled, matched] for start, settled, matched in result.timeline}
-    for _key, at in keys:
-        start = int(at.timestamp()) // result.bucket_seconds * result.bucket_seconds
-        if start in timeline:
-            timeline[start][0] -= 1
-    return replace(
-        result,
-        counts=tuple(sorted((c, n) for c, n in counts.items() if n > 0)),
-        timeline=tuple((k, s, m) for k, (s, m) in sorted(timeline.items()) if s > 0),
-        samples=tuple(
-            s for s in result.samples if not (s.key in gone and s.category == Category.MISSING)
-        ),
-    )

@@ -314,11 +314,9 @@ class RehearsalEnvironment:
 
     def inconclusive_verifies(self) -> int:
         """Orders whose verify (dry) run a downstream left without an answer."""
-        from legacy_app.outcomes import INCONCLUSIVE_VERIFY_IDS_SQL
+        from legacy_app.outcomes import inconclusive_verify_ids
 
-        with psycopg.connect(self.endpoints.dsn(self.database), autocommit=True) as conn:
-            row = conn.execute(f"SELECT count(*) FROM ({INCONCLUSIVE_VERIFY_IDS_SQL}) v").fetchone()
-        return int(row[0]) if row else 0
+        return len(inconclusive_verify_ids(self.database_url()))
 
     def counts(self) -> tuple[int, int]:
         """(orders written to the legacy outbox, orders the shadow store has finished)."""
