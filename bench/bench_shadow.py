@@ -5,7 +5,10 @@ One run, one topic (filled once with ``order.created`` records in the outbox rou
 * ``raw``        — a bare confluent-kafka consumer, ``consume(num_messages, timeout)`` in a loop;
 * ``projection`` — ShadowWorker, order read model only (consume -> decode -> handler -> commit);
 * ``full-flow``  — ShadowWorker, the whole dual-mode chain (inventory, payment, shipping, email,
-  order read model, five follow-up events into ``shadow.outbox``) per event.
+  order read model, five follow-up events into ``shadow.outbox``) per event, written behind
+  (the next batch's handlers run while this one's rows are written, as ``cutover shadow run``
+  does in ``dual`` mode);
+* ``full-flow-serial`` — the same, each batch written before the next is read (the baseline).
 
 Each worker variant uses its own consumer group and its own fresh database on the local stack;
 offsets stored after each committed batch, with the worker's default batch size and timeout and
@@ -48,11 +51,16 @@ from shadow.kafka import (
     ensure_topics,
 )
 from shadow.processors import FLOW_CONTEXTS, FlowProcessor
-from shadow.runtime import RuntimeSettings, ShadowWorker, tune_gc
+from shadow.runtime import RuntimeSettings, ShadowWorker, tune_gc, tune_switch_interval
 from shadow.samples import order_payload, outbox_headers, outbox_value
 from shadow.store_pg import PostgresStore
 
 PARTITIONS = 6
+VARIANTS: tuple[tuple[str, frozenset[str], bool], ...] = (
+    ("projection", frozenset({"order"}), True),
+    ("full-flow-serial", FLOW_CONTEXTS, False),
+    ("full-flow", FLOW_CONTEXTS, True),
+)  # name, flow contexts, written behind
 GOAL_EVENTS_PER_S = 10_000
 GOAL_PCT_OF_RAW = 30.0
 
@@ -116,7 +124,13 @@ def raw_rate(bootstrap: str, topic: str, n: int, batch: int) -> dict[str, Any]:
 
 
 def _worker(
-    bootstrap: str, dsn: str, topic: str, batch: int, contexts: frozenset[str], group: str
+    bootstrap: str,
+    dsn: str,
+    topic: str,
+    batch: int,
+    contexts: frozenset[str],
+    group: str,
+    write_behind: bool = True,
 ) -> ShadowWorker:
     store = PostgresStore(dsn)
     store.ensure_schema(initial_stock())
@@ -131,6 +145,7 @@ def _worker(
             batch_size=batch,
             batch_timeout=ShadowConfig.__dataclass_fields__["batch_timeout"].default,
         ),
+        writer=PostgresStore(dsn) if write_behind else None,
     )
 
 
@@ -138,6 +153,7 @@ def _scale_child(args: tuple[str, str, str, int, frozenset[str], str], stop: Any
     configure_logging(level="WARNING", stream=sys.stderr)
     worker = _worker(*args)
     tune_gc()  # as every `cutover shadow run` worker process does
+    tune_switch_interval()
     worker.start()
     worker.run(stop.is_set)
 
@@ -189,10 +205,16 @@ def scale_rate(
 
 
 def worker_rate(
-    bootstrap: str, dsn: str, topic: str, n: int, batch: int, contexts: frozenset[str]
+    bootstrap: str,
+    dsn: str,
+    topic: str,
+    n: int,
+    batch: int,
+    contexts: frozenset[str],
+    write_behind: bool,
 ) -> dict[str, Any]:
     group = f"bench-shadow-{uuid.uuid4().hex[:8]}"
-    worker = _worker(bootstrap, dsn, topic, batch, contexts, group)
+    worker = _worker(bootstrap, dsn, topic, batch, contexts, group, write_behind)
     worker.start()
     done = 0
     first: float | None = None
@@ -201,16 +223,19 @@ def worker_rate(
     batches = 0
     while done < n:
         report = worker.step()
+        done += report.statuses.get("done", 0)
         if report.consumed and first is None:
             first, cpu_first = time.perf_counter(), time.process_time()
-            first_done = report.statuses.get("done", 0)
-        done += report.statuses.get("done", 0)
+            # the first batch is not timed: with write-behind it settles in a later step
+            first_done = report.consumed
         batches += 1 if report.consumed else 0
     elapsed = time.perf_counter() - (first or time.perf_counter())
     cpu = time.process_time() - cpu_first
     worker.close()
     timed = done - first_done  # the clock starts after the first batch (group join, warm-up)
     return {
+        "write_behind": write_behind,
+        "redone_serially": worker.redone_behind,
         "events": done,
         "seconds": round(elapsed, 3),
         "events_per_s": round(timed / elapsed),
@@ -241,10 +266,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep Python's default GC thresholds (workers tune them: shadow.runtime.tune_gc)",
     )
+    parser.add_argument(
+        "--default-switch-interval",
+        action="store_true",
+        help="keep Python's 5 ms GIL switch interval (write-behind workers lower it)",
+    )
     args = parser.parse_args(argv)
     configure_logging(level="WARNING", stream=sys.stderr)
     if not args.default_gc:
         tune_gc()  # as every `cutover shadow run` worker process does
+    if not args.default_switch_interval:
+        tune_switch_interval()  # as `cutover shadow run` does for a worker that writes behind
     ep = load_endpoints()
     topic = f"bench-shadow-{uuid.uuid4().hex[:8]}.order"
     ensure_topics(ep.bootstrap_servers, {topic: PARTITIONS})
@@ -264,13 +296,14 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
         "fill_seconds": round(fill_s, 2),
     }
     results["raw"] = raw_rate(ep.bootstrap_servers, topic, args.events, args.batch_size)
-    for name, contexts in (("projection", frozenset({"order"})), ("full-flow", FLOW_CONTEXTS)):
+    for name, contexts, behind in VARIANTS:
         db = f"bench_{uuid.uuid4().hex[:10]}"
         create_database(ep, db)
         try:
             results[name] = worker_rate(
-                ep.bootstrap_servers, ep.dsn(db), topic, args.events, args.batch_size, contexts
-            )
+                ep.bootstrap_servers, ep.dsn(db), topic, args.events, args.batch_size, contexts,
+                behind,
+            )  # fmt: skip
         finally:
             drop_database(ep, db)
         results[name]["pct_of_raw"] = round(
@@ -290,7 +323,7 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2))
     else:
         print(f"topic {topic}: {args.events} events, {PARTITIONS} partitions")
-        for name in ("raw", "projection", "full-flow"):
+        for name in ("raw", *(v[0] for v in VARIANTS)):
             r = results[name]
             pct = f" ({r['pct_of_raw']}% of raw)" if "pct_of_raw" in r else ""
             cpu = f", {r['cpu_us_per_event']} µs CPU/event" if "cpu_us_per_event" in r else ""
@@ -298,6 +331,12 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
                 f"{name:>11}: {r['events_per_s']:>9,} events/s  "
                 f"[{r['events']} in {r['seconds']}s{cpu}]{pct}"
             )
+        serial, behind = results["full-flow-serial"], results["full-flow"]
+        print(
+            f"write-behind / serial (full flow): "
+            f"{behind['events_per_s'] / serial['events_per_s']:.2f}x; batches redone serially: "
+            f"{behind['redone_serially']}"
+        )
         for name in ("projection", "full-flow"):
             r = results[name]
             rate_ok = r["events_per_s"] >= GOAL_EVENTS_PER_S

@@ -92,10 +92,15 @@ def shadow(ctx: click.Context, /, **options: Any) -> None:
 )
 @click.option("--batch-size", type=click.IntRange(1, 100000))
 @click.option("--idle-stop", type=float, help="Stop after this many seconds without records.")
+@click.option(
+    "--serial",
+    is_flag=True,
+    help="Write each batch before reading the next (dual mode writes behind by default).",
+)
 @click.pass_context
 def run_cmd(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context, contexts: str, workers: int, metrics_port: int | None,
-    batch_size: int | None, idle_stop: float | None,
+    batch_size: int | None, idle_stop: float | None, serial: bool,
 ) -> None:  # fmt: skip
     """Consume and apply events until SIGTERM (finish the batch, commit, close)."""
     from cutover_common.logging import configure_logging
@@ -103,7 +108,10 @@ def run_cmd(  # noqa: PLR0917 - click passes options positionally
 
     configure_logging(json=not sys.stderr.isatty())
     selected = tuple(c.strip() for c in contexts.split(",") if c.strip())
-    config = _config(ctx, contexts=selected, metrics_port=metrics_port, batch_size=batch_size)
+    config = _config(
+        ctx, contexts=selected, metrics_port=metrics_port, batch_size=batch_size,
+        write_behind=not serial,
+    )  # fmt: skip
     failed = run(config, workers=workers, out=sys.stdout, idle_stop=idle_stop)
     if failed:
         raise click.exceptions.Exit(1)

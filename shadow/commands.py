@@ -24,7 +24,7 @@ from shadow.config import ShadowConfig, WorkerKind, build_worker
 from shadow.errors import KafkaOperationError
 from shadow.kafka import group_lag, reset_offsets_to_time, topic_size
 from shadow.metrics import Metrics
-from shadow.runtime import tune_gc
+from shadow.runtime import tune_gc, tune_switch_interval
 from shadow.store_pg import PostgresStore
 
 log = structlog.get_logger(__name__)
@@ -48,6 +48,8 @@ def run_worker(config: ShadowConfig, kind: WorkerKind, *, idle_stop: float | Non
         metrics.serve(config.metrics_port)
     worker = build_worker(config, kind, metrics=metrics)
     tune_gc()
+    if worker.writer is not None:
+        tune_switch_interval()
     log.info("worker_started", kind=kind, group=config.group_for(kind), topics=list(config.topics))
     worker.run(stop.is_set, idle_stop=idle_stop)
 

@@ -55,6 +55,7 @@ class ShadowConfig:
     max_attempts: int = 3
     metrics_port: int | None = None
     bug: str | None = None  # a deliberately wrong handler (shadow.bugs), negative rehearsals only
+    write_behind: bool = True  # where effects are only recorded (see ShadowConfig.writes_behind)
 
     def __post_init__(self) -> None:
         unknown = set(self.contexts) - set(ALL_CONTEXTS)
@@ -75,6 +76,12 @@ class ShadowConfig:
     @property
     def dead_letter_topic(self) -> str:
         return self.dlq_topic or dlq_topic_for(self.group_id)
+
+    def writes_behind(self, kind: WorkerKind) -> bool:
+        """Whether ``kind``'s workers write each batch behind the next one's handlers: only
+        where a redone batch may run its handlers again — recorded effects (``dual`` mode)
+        and the analytics consumer, never real calls to services."""
+        return self.write_behind and (kind == "analytics" or self.mode is Mode.DUAL)
 
     def group_for(self, kind: WorkerKind) -> str:
         return self.group_id if kind == "flow" else f"{self.group_id}.analytics"
@@ -157,6 +164,9 @@ def build_worker(
 
     store = PostgresStore(config.dsn.reveal(), config.schema)
     store.ensure_schema(initial_stock())
+    writer = (
+        PostgresStore(config.dsn.reveal(), config.schema) if config.writes_behind(kind) else None
+    )
     consumer = KafkaConsumerAdapter(
         consumer_config(config.bootstrap_servers, config.group_for(kind))
     )
@@ -168,6 +178,7 @@ def build_worker(
         processor_for(config, kind),
         settings_for(config, kind),
         metrics=metrics,
+        writer=writer,
     )
     worker.start()
     return worker

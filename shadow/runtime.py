@@ -16,6 +16,17 @@ One :meth:`ShadowWorker.step`:
 5. offsets are stored (``store_offsets``) only now, after the commit; the
    consumer commits stored offsets periodically, on revocation and at shutdown.
 
+Write-behind (when the worker has a second store, ``writer``): step 3 is split. The handlers
+of batch N+1 run while batch N's rows are still being written on the writer's connection by a
+background thread, so Python's work and PostgreSQL's overlap. Stock comes from a per-worker
+cache of what the worker itself has written (read without locks for SKUs it has not seen);
+the write locks the batch's stock rows and checks they still hold what the handlers started
+from. Anything unexpected — another worker changed a stock row, the write was refused or
+conflicted, the store went away, a partition got paused while N settled — rolls that write
+back, redoes batch N the serial way, forgets the cache and redoes batch N+1 serially too.
+Only for processors whose effects are recorded (``dual`` mode): a redone batch runs its
+handlers again.
+
 Per-key ordering: records of one partition are handled in offset order, and when
 an event cannot be handled now (a downstream's circuit is open, a transient
 error persists) its partition is paused and rewound to that event; later
@@ -26,10 +37,12 @@ breaker allows a probe.
 from __future__ import annotations
 
 import gc
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -39,7 +52,7 @@ from shadow.batch import BatchReport, Blocked, Item, classify, mark_batch_duplic
 from shadow.changes import Changes, ProcessedRow
 from shadow.dlq import DeadLetter
 from shadow.effects import Recorder
-from shadow.errors import CircuitOpenError, PoisonMessageError, TransientError
+from shadow.errors import CircuitOpenError, PoisonMessageError, ShadowError, TransientError
 from shadow.messages import InboundEvent, RawMessage, event_time
 from shadow.metrics import Metrics
 from shadow.ports import TP, ConsumerPort, ProducerPort
@@ -51,6 +64,11 @@ from shadow.store import (
     StoreUnavailableError,
     StoreWriteError,
 )
+
+Snapshot = list[tuple[str, PoisonMessageError | None, int]]
+"""Each item's (status, poison, attempts) before the store transaction: what a redo restarts from."""
+
+STOCK_CACHE_LIMIT = 100_000
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +92,21 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
 
 
+SWITCH_INTERVAL = 0.0005
+
+
+def tune_switch_interval() -> None:
+    """Let a waiting thread take the GIL after 0.5 ms instead of 5 ms (for write-behind).
+
+    The writer thread gives the GIL up at each round trip to PostgreSQL (a batch's write has a
+    few dozen) and needs it back as soon as the answer comes; with the default interval it
+    waits up to 5 ms each time for the handler thread, which never blocks, and the write
+    becomes the bottleneck (measured in ``bench/bench_shadow.py``: write-behind 0.9x of
+    serial at 5 ms, 1.4x at 0.5 ms).
+    """
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
 @dataclass(frozen=True, slots=True)
 class RuntimeSettings:
     """Knobs of one worker."""
@@ -95,8 +128,39 @@ class RuntimeSettings:
         return float(min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempt - 1))))
 
 
+class StaleStockError(ShadowError):
+    """Raised by a write-behind write when a stock row no longer holds what its handlers saw."""
+
+    def __init__(self, skus: Collection[str]) -> None:
+        super().__init__(f"stock changed under the batch for {len(skus)} SKU(s)")
+        self.skus = frozenset(skus)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A batch whose handlers ran (write-behind): what its write needs and what a redo needs."""
+
+    items: list[Item]
+    base_counts: AnomalyCounts  # anomalies before the claim check (a serial redo starts here)
+    before: Snapshot
+    counts: AnomalyCounts = field(default_factory=Counter)
+    batch: Changes = field(default_factory=Changes)
+    encoded: object = None  # batch, encoded by the store while the previous batch is written
+    expected: dict[str, int] = field(default_factory=dict)  # stock the handlers started from
+    paused: dict[TP, int] = field(default_factory=dict)  # paused after the handlers, at offset
+    started: float = 0.0
+
+    @property
+    def event_ids(self) -> set[str]:
+        return {r.event_id for r in self.batch.processed}
+
+
 class ShadowWorker:
-    """One consumer in a group, applying a :class:`Processor` to the shadow store."""
+    """One consumer in a group, applying a :class:`Processor` to the shadow store.
+
+    With ``writer`` (a second store, its own connection) batches are written behind: see the
+    module docstring. Only for processors that record their effects instead of performing them.
+    """
 
     def __init__(
         self,
@@ -109,10 +173,18 @@ class ShadowWorker:
         metrics: Metrics | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        writer: ShadowStore | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
         self.store = store
+        self.writer = writer
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="shadow-writer") if writer else None
+        )
+        self._inflight: tuple[_Prepared, Future[None]] | None = None
+        self._stock_cache: dict[str, int] = {}
+        self.redone_behind = 0  # write-behind batches redone serially (for tests and status)
         self.processor = processor
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -132,6 +204,7 @@ class ShadowWorker:
         self.consumer.subscribe(list(self.settings.topics), self._on_assign, self._on_revoke)
 
     def _on_assign(self, tps: Sequence[TP]) -> None:
+        self._stock_cache.clear()  # another worker may have written these partitions' stock
         for tp in tps:
             self._paused.pop(tp, None)
             self._rewind.pop(tp, None)
@@ -139,6 +212,8 @@ class ShadowWorker:
         log.info("partitions_assigned", partitions=[f"{t}[{p}]" for t, p in tps])
 
     def _on_revoke(self, tps: Sequence[TP]) -> None:
+        self._drain(BatchReport())  # the batch being written stores its offsets first
+        self._stock_cache.clear()
         self.consumer.commit()
         for tp in tps:
             self._paused.pop(tp, None)
@@ -160,58 +235,181 @@ class ShadowWorker:
             self.close()
 
     def close(self) -> None:
-        """Deliver dead letters, commit stored offsets, leave the group."""
-        self.producer.flush(self.settings.dlq_flush_timeout)
+        """Finish the batch being written, deliver dead letters, commit offsets, leave the group."""
         try:
-            self.consumer.commit()
+            self._drain(BatchReport())
         finally:
-            self.consumer.close()
-            self.store.close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+            self.producer.flush(self.settings.dlq_flush_timeout)
+            try:
+                self.consumer.commit()
+            finally:
+                self.consumer.close()
+                self.store.close()
+                if self.writer is not None:
+                    self.writer.close()
         log.info("worker_closed", processor=self.processor.name)
 
     # ----------------------------------------------------------------- step
     def step(self) -> BatchReport:
-        """Consume one batch and apply it (see the module docstring)."""
+        """Consume one batch and apply it (see the module docstring).
+
+        The report counts what this step consumed, and the statuses of the batches it settled
+        (committed, offsets stored): with write-behind, the one written behind this batch.
+        """
         self._resume_due()
         msgs = self.consumer.consume(self.settings.batch_size, self.settings.batch_timeout)
         self.producer.poll(0)
         report = BatchReport(consumed=len(msgs))
         if msgs:
             started = time.perf_counter()
-            self._handle(msgs, report)
-            self.metrics.batch_seconds.observe(time.perf_counter() - started)
+            self._handle(msgs, report, started)
         else:
+            self._drain(report)  # nothing is being written past the positions stored below
             self._store_idle_positions()
         self._update_lag()
         return report
 
-    def _handle(self, msgs: list[RawMessage], report: BatchReport) -> None:
+    def _handle(self, msgs: list[RawMessage], report: BatchReport, started: float) -> None:
         counts: AnomalyCounts = Counter()
         items = [classify(m, self.processor, counts, self._paused) for m in msgs]
         for topic, n in Counter(m.topic for m in msgs).items():
             self.metrics.inc_consumed(topic, n)
         mark_batch_duplicates(items, counts)
-        final = self._transact(items, counts)
-        letters = [self._letter(it) for it in final if it.status == "poison"]
-        self._send_dead_letters(letters, final)
-        offsets, blocked = plan_offsets(final, self.settings.pause_seconds)
+        before = _snapshot(items)
+        if self._executor is None:
+            self._settle(self._transact(items, counts, before), report, started)
+            return
+        prepared = self._prepare(items, counts, before, started)
+        clean = self._drain(report)
+        if prepared is None or not clean:
+            self._redo_serially(
+                prepared or _Prepared(items, counts, before, started=started), report
+            )
+            return
+        self._inflight = (prepared, self._executor.submit(self._write_behind, prepared))
+
+    def _settle(
+        self,
+        items: list[Item],
+        report: BatchReport,
+        started: float,
+        paused: Mapping[TP, int] | None = None,
+    ) -> bool:
+        """After the commit: dead letters, offsets, pauses, metrics. False when a partition had
+        to be paused (or rewound) other than as ``paused`` already did when the handlers ran:
+        a batch read since then may hold its later records."""  # fmt: skip
+        paused = paused or {}
+        letters = [self._letter(it) for it in items if it.status == "poison"]
+        self._send_dead_letters(letters, items)
+        offsets, blocked = plan_offsets(items, self.settings.pause_seconds)
         self.consumer.store_offsets(offsets)
         self._stored.update(offsets)
-        self._pause(blocked)
-        report.statuses.update(it.status for it in final)
-        report.dead_lettered = len(letters)
-        report.paused = list(blocked)
-        for status, n in report.statuses.items():
+        fresh = {tp: b for tp, b in blocked.items() if paused.get(tp) != b[0]}
+        self._pause(fresh)
+        statuses = Counter(it.status for it in items)
+        report.statuses.update(statuses)
+        report.dead_lettered += len(letters)
+        report.paused.extend(blocked)
+        for status, n in statuses.items():
             if status in ("ignored", "duplicate", "skipped", "held"):
                 self.metrics.skipped.labels(status).inc(n)
-        self.metrics.processed.labels(self.processor.name).inc(report.statuses.get("done", 0))
+        self.metrics.processed.labels(self.processor.name).inc(statuses.get("done", 0))
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        return not fresh
+
+    # ---------------------------------------------------------- write-behind
+    def _prepare(
+        self, items: list[Item], base_counts: AnomalyCounts, before: Snapshot, started: float
+    ) -> _Prepared | None:
+        """Run the handlers of a batch while the previous one is being written.
+
+        Claim check and stock without locks on the main connection; events of the batch
+        being written count as done; stock of SKUs the worker has written comes from its
+        cache. None when the store cannot be read now (the serial path retries).
+        """
+        p = _Prepared(items, base_counts, before, Counter(base_counts), started=started)
+        name = self.processor.name
+        todo = [it for it in items if it.status == "pending"]
+        writing = self._inflight[0].event_ids if self._inflight else set()
+        ids = [it.event.event_id for it in todo if it.event]
+        skus = {ln.sku for it in todo if it.order for ln in it.order.items}
+        cache = self._stock_cache
+        unseen = [s for s in skus if s not in cache]
+        try:
+            with self.store.transaction() as tx:
+                done = tx.processed_ids(name, [i for i in ids if i not in writing]) | writing
+                fresh = tx.read_stock(unseen) if unseen else {}
+        except (StoreUnavailableError, StoreWriteError) as exc:
+            log.warning("write_behind_read_failed", cause=exc.cause)
+            return None
+        todo = _skip_done(todo, done, p.counts)
+        stock = {s: cache[s] for s in skus if s in cache}
+        stock.update(fresh)
+        p.expected = dict(stock)
+        p.batch = self._run_handlers(todo, stock)
+        p.encoded = self.store.encode(p.batch)
+        if len(cache) + len(stock) > STOCK_CACHE_LIMIT:
+            cache.clear()
+        for sku, available in stock.items():
+            cache[sku] = available - p.batch.stock_delta.get(sku, 0)
+        _stored, blocked = plan_offsets(items, self.settings.pause_seconds)
+        self._pause(blocked)  # before the next consume, as the serial path does
+        p.paused = {tp: offset for tp, (offset, _secs) in blocked.items()}
+        return p
+
+    def _write_behind(self, p: _Prepared) -> None:
+        """The writer thread: one transaction on the writer's connection."""
+        assert self.writer is not None
+        counts: AnomalyCounts = Counter(p.counts)
+        with self.writer.transaction() as tx:
+            if p.expected:
+                locked = tx.lock_stock(p.expected)
+                if locked != p.expected:
+                    stale = {s for s in p.expected if locked.get(s) != p.expected[s]}
+                    raise StaleStockError(stale)
+            self._sequence_checks(tx, p.items, counts)
+            tx.add_anomalies(counts)
+            tx.apply_encoded(p.encoded)  # a key that exists after all: the serial redo merges it
+
+    def _drain(self, report: BatchReport) -> bool:
+        """Wait for the batch being written and settle it; if its write failed, redo it the
+        serial way. True when it went as planned (the batch read since may go on)."""
+        if self._inflight is None:
+            return True
+        p, future = self._inflight
+        self._inflight = None
+        try:
+            future.result()
+        except (ShadowError, OSError) as exc:
+            log.warning(
+                "write_behind_redo", error=type(exc).__name__, reason=str(exc)[:300],
+                events=len(p.batch.processed),
+            )  # fmt: skip
+            self._redo_serially(p, report)
+            return False
+        return self._settle(p.items, report, p.started, p.paused)
+
+    def _redo_serially(self, p: _Prepared, report: BatchReport) -> None:
+        """Forget the stock cache and apply the batch the serial way, from its state before the
+        claim check. Records of a partition paused since they were read (other than by this
+        batch's own handlers) wait for the resume ("held")."""
+        self.redone_behind += 1
+        self._stock_cache.clear()
+        for it, (status, poison, attempts) in zip(p.items, p.before, strict=True):
+            it.status, it.poison, it.attempts = status, poison, attempts
+            tp = it.tp
+            if tp in self._paused and self._rewind.get(tp) != p.paused.get(tp, -1):
+                it.status = "held"
+        final = self._transact(p.items, p.base_counts, _snapshot(p.items))
+        self._settle(final, report, p.started, p.paused)
 
     # ------------------------------------------------------------- decoding
     # ---------------------------------------------------------- transaction
-    def _transact(self, items: list[Item], counts: AnomalyCounts) -> list[Item]:
+    def _transact(self, items: list[Item], counts: AnomalyCounts, before: Snapshot) -> list[Item]:
         safe = False
         redo = 0
-        before = [(it.status, it.poison, it.attempts) for it in items]
         while True:
             for it, (status, poison, attempts) in zip(items, before, strict=True):
                 it.status, it.poison, it.attempts, it.retry_after = status, poison, attempts, 0.0
@@ -244,13 +442,25 @@ class ShadowWorker:
         name = self.processor.name
         todo = [it for it in items if it.status == "pending"]
         done_before = tx.processed_ids(name, [it.event.event_id for it in todo if it.event])
-        for it in todo:
-            if it.event is not None and it.event.event_id in done_before:
-                it.status = "duplicate"
-                counts[(it.event.context, "duplicate")] += 1
-        todo = [it for it in todo if it.status == "pending"]
+        todo = _skip_done(todo, done_before, counts)
         skus = {ln.sku for it in todo if it.order for ln in it.order.items}
         stock = tx.lock_stock(skus)
+        batch = self._run_handlers(
+            todo, stock, (lambda it, ch: self._apply_one(tx, it, ch)) if safe else None
+        )
+        self._sequence_checks(tx, items, counts)
+        tx.add_anomalies(counts)
+        if not safe:
+            tx.apply(batch)
+
+    def _run_handlers(
+        self,
+        todo: Iterable[Item],
+        stock: dict[str, int],
+        apply_one: Callable[[Item, Changes], bool] | None = None,
+    ) -> Changes:
+        """Run the processor on each pending item, in order; the merged changes of the done
+        ones. A deferred item defers the rest of its partition."""
         batch = Changes()
         now = datetime.now(UTC)
         blocked: set[TP] = set()
@@ -263,14 +473,11 @@ class ShadowWorker:
                 if it.status == "deferred":
                     blocked.add(it.tp)
                 continue
-            if safe and not self._apply_one(tx, it, changes):
+            if apply_one is not None and not apply_one(it, changes):
                 continue
             batch.merge(changes)
             it.status = "done"
-        self._sequence_checks(tx, items, counts)
-        tx.add_anomalies(counts)
-        if not safe:
-            tx.apply(batch)
+        return batch
 
     def _sequence_checks(self, tx: StoreTx, items: list[Item], counts: AnomalyCounts) -> None:
         """Gaps and reorders per aggregate, among the events this batch settles for good.
@@ -456,3 +663,19 @@ class ShadowWorker:
         if now >= self._next_lag:
             self._next_lag = now + self.settings.lag_interval
             self.metrics.set_lag(self.consumer.lag())
+
+
+def _snapshot(items: list[Item]) -> Snapshot:
+    return [(it.status, it.poison, it.attempts) for it in items]
+
+
+def _skip_done(todo: list[Item], done: Collection[str], counts: AnomalyCounts) -> list[Item]:
+    """Mark the items whose event was already applied as duplicates; the rest."""
+    rest = []
+    for it in todo:
+        if it.event is not None and it.event.event_id in done:
+            it.status = "duplicate"
+            counts[(it.event.context, "duplicate")] += 1
+        else:
+            rest.append(it)
+    return rest

@@ -67,8 +67,16 @@ class StoreTx(Protocol):
     def lock_stock(self, skus: Collection[str]) -> dict[str, int]:
         """Available stock of ``skus``, locked until the transaction ends (unknown SKUs absent)."""
 
+    def read_stock(self, skus: Collection[str]) -> dict[str, int]:
+        """Available stock of ``skus`` as committed, without locking (unknown SKUs absent)."""
+
     def apply(self, changes: Changes) -> None:
         """Write ``changes``; processed rows first (a conflict raises AlreadyProcessedError)."""
+
+    def apply_encoded(self, encoded: object) -> None:
+        """Write changes encoded by :meth:`ShadowStore.encode` whose keys are expected to be
+        new; where one exists the adapter may merge it or fail the transaction with
+        :class:`StoreWriteError` (processed rows as in :meth:`apply`)."""
 
     def add_anomalies(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Add ``(context, kind) -> n`` to the delivery-anomaly counters."""
@@ -92,6 +100,10 @@ class ShadowStore(Protocol):
 
     def ensure_schema(self, stock: Mapping[str, int] | None = None) -> None:
         """Create the tables if needed and seed ``stock`` (existing rows are kept)."""
+
+    def encode(self, changes: Changes) -> object:
+        """``changes`` made ready for :meth:`StoreTx.apply_encoded` of any transaction of this
+        store kind; pure, so one thread can encode while another writes."""
 
     def transaction(self) -> AbstractContextManager[StoreTx]:
         """Open a transaction; it commits when the block ends without an exception."""

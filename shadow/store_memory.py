@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +61,9 @@ class MemoryStoreTx:
     def lock_stock(self, skus: Collection[str]) -> dict[str, int]:
         return {s: self._st.stock[s] for s in skus if s in self._st.stock}
 
+    def read_stock(self, skus: Collection[str]) -> dict[str, int]:
+        return self.lock_stock(skus)
+
     def apply(self, changes: Changes) -> None:
         st = self._st
         clash = {r.event_id for r in changes.processed if (r.consumer, r.event_id) in st.processed}
@@ -96,6 +100,11 @@ class MemoryStoreTx:
                 )
             )
 
+    def apply_encoded(self, encoded: object) -> None:
+        if not isinstance(encoded, Changes):
+            raise TypeError(f"expected Changes, got {type(encoded).__name__}")
+        self.apply(encoded)  # merging is allowed by the contract; dicts merge for free
+
     def add_anomalies(self, counts: Mapping[tuple[str, str], int]) -> None:
         for key, n in counts.items():
             if n:
@@ -131,20 +140,25 @@ class InMemoryStore:
         self.schema = schema
         self.state = MemoryState()
         self.commits = 0
+        self._lock = threading.RLock()  # one transaction at a time (a writer thread may share it)
 
     def ensure_schema(self, stock: Mapping[str, int] | None = None) -> None:
         for sku, qty in (stock or {}).items():
             self.state.stock.setdefault(sku, qty)
 
+    def encode(self, changes: Changes) -> object:
+        return changes
+
     @contextmanager
     def transaction(self) -> Iterator[MemoryStoreTx]:
-        saved = copy.deepcopy(self.state)
-        try:
-            yield MemoryStoreTx(self)
-        except BaseException:
-            self.state = saved
-            raise
-        self.commits += 1
+        with self._lock:
+            saved = copy.deepcopy(self.state)
+            try:
+                yield MemoryStoreTx(self)
+            except BaseException:
+                self.state = saved
+                raise
+            self.commits += 1
 
     def outcomes(self, order_ids: Sequence[str] | None = None) -> list[Outcome]:
         st = self.state

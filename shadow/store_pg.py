@@ -14,10 +14,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from events.outcome import Outcome
+from shadow.changes import Changes
 from shadow.outcomes import outcome_sql
 from shadow.schema import DEFAULT_SCHEMA, TABLES, checked_schema, ddl
 from shadow.store import StoreUnavailableError, sorted_outcomes
-from shadow.store_pg_tx import PgStoreTx, translate_errors
+from shadow.store_pg_tx import PgStoreTx, encode_changes, translate_errors
 
 
 class PostgresStore:
@@ -45,6 +46,9 @@ class PostgresStore:
                     "SELECT * FROM unnest(%s::text[], %s::bigint[]) ON CONFLICT DO NOTHING",
                     (list(stock), list(stock.values())),
                 )
+
+    def encode(self, changes: Changes) -> object:
+        return encode_changes(changes)
 
     @contextmanager
     def transaction(self) -> Iterator[PgStoreTx]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from cdc.client import ConnectClient
 from cdc.debezium import (
@@ -184,6 +185,15 @@ def committed_total(endpoints: Endpoints, group: str, topic: str) -> int:
         probe.close()
 
 
+def group_members(endpoints: Endpoints, group: str) -> int:
+    """Members of ``group`` holding partitions once the group is stable (0 before)."""
+    admin = AdminClient({"bootstrap.servers": endpoints.bootstrap_servers})
+    desc = admin.describe_consumer_groups([group])[group].result(timeout=10)
+    if desc.state != ConsumerGroupState.STABLE:
+        return 0
+    return sum(1 for m in desc.members if m.assignment.topic_partitions)
+
+
 @pytest.fixture
 def outbox_db(endpoints: Endpoints, fresh_database: str) -> str:
     with psycopg.connect(endpoints.dsn(fresh_database), autocommit=True) as conn:
@@ -259,15 +269,18 @@ def kafka_worker(
     processor: Processor,
     topic: str,
     group: str,
+    writer: ShadowStore | None = None,
     **settings: Any,
 ) -> ShadowWorker:
-    """A started in-process worker of ``group`` on the real broker (dead letters: ``group.dlq``)."""
+    """A started in-process worker of ``group`` on the real broker (dead letters: ``group.dlq``),
+    written behind when given a ``writer`` store."""
     worker = ShadowWorker(
         KafkaConsumerAdapter(consumer_config(endpoints.bootstrap_servers, group)),
         KafkaProducerAdapter(endpoints.bootstrap_servers),
         store,
         processor,
         RuntimeSettings((topic,), settings.pop("dlq", f"{group}.dlq"), **settings),
+        writer=writer,
     )
     worker.start()
     return worker

@@ -22,3 +22,20 @@ class TestPostgresStore(StoreContract):
 
         assert outcome_sql("shadow") == OUTCOME_SQL
         assert "shadow.order_status" in OUTCOME_SQL
+
+    def test_awkward_text_survives_the_copy_format(self, store: PostgresStore) -> None:
+        from tests.unit.shadow.store_contract import order_changes
+
+        awkward = 'tab\there, new\nline, back\\slash, cr\r, \\N, quote" é ✓'
+        changes = order_changes("o-awk")
+        row = changes.outbox[0]
+        changes.outbox[0] = type(row)(
+            row.id, row.aggregatetype, row.aggregateid, row.type,
+            {"note": awkward, "order_id": "o-awk"}, awkward, row.causation_id,
+        )  # fmt: skip
+        with store.transaction() as tx:
+            tx.apply_encoded(store.encode(changes))
+        got = store.conn.execute(
+            f"SELECT payload->>'note', correlation_id FROM {store.schema}.outbox"
+        ).fetchone()
+        assert got == (awkward, awkward)

@@ -64,13 +64,21 @@ def dual_app(
             ConnectClient.from_url(endpoints.connect_url).delete_connector(name)
 
 
-@pytest.mark.parametrize("coordination", [Coordination.CHOREOGRAPHY, Coordination.SAGA])
+@pytest.mark.parametrize(
+    ("coordination", "write_behind"),
+    [
+        (Coordination.CHOREOGRAPHY, True),  # as `cutover shadow run` does in dual mode
+        (Coordination.SAGA, True),
+        (Coordination.CHOREOGRAPHY, False),  # the serial path (async mode)
+    ],
+)
 def test_declined_payment_compensates_alike_on_both_paths(
     dual_app: tuple[Running, str],
     endpoints: Endpoints,
     fresh_database: str,
     unique: str,
     coordination: Coordination,
+    write_behind: bool,
 ) -> None:
     app, topic = dual_app
     cid = app.customer("dana@example.com")
@@ -86,10 +94,11 @@ def test_declined_payment_compensates_alike_on_both_paths(
 
     store = PostgresStore(endpoints.dsn(fresh_database))
     store.ensure_schema(initial_stock())
-    group = f"shadow-parity-{unique}-{coordination.value}"
+    group = f"shadow-parity-{unique}-{coordination.value}-{write_behind}"
+    writer = PostgresStore(endpoints.dsn(fresh_database)) if write_behind else None
     worker = kafka_worker(
         endpoints, store, FlowProcessor(RecordingEffects(), coordination=coordination), topic,
-        group, batch_timeout=0.5,
+        group, writer, batch_timeout=0.5,
     )  # fmt: skip
     reader = PostgresStore(endpoints.dsn(fresh_database))
     try:

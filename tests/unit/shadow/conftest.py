@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from shadow.messages import InboundEvent, RawMessage
 from shadow.processors import Coordination, FlowProcessor, Processor
 from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import order_payload, outbox_headers, outbox_value
-from shadow.store_memory import InMemoryStore
+from shadow.store_memory import InMemoryStore, MemoryStoreTx
 
 TOPIC = "outbox.event.order"
 DLQ = "shadow-test.dlq"
@@ -47,6 +48,44 @@ def publish(
     return broker.append(TOPIC, payload["order_id"].encode(), outbox_value(payload), headers)
 
 
+class PatchedTxStore(InMemoryStore):
+    """An in-memory store whose every transaction goes through :meth:`patch` first (tests
+    replace a method of the transaction there to inject a failure)."""
+
+    last_tx: MemoryStoreTx | None = None
+
+    def patch(self, tx: MemoryStoreTx) -> None:
+        """Change ``tx`` before the worker uses it."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryStoreTx]:
+        with super().transaction() as tx:
+            self.patch(tx)
+            self.last_tx = tx
+            yield tx
+
+
+def worker_on(
+    broker: InMemoryBroker,
+    store: InMemoryStore,
+    *,
+    writer: InMemoryStore | None = None,
+    **settings: Any,
+) -> ShadowWorker:
+    """A started flow worker of group ``g1`` on ``store`` (written behind on ``writer``)."""
+    worker = ShadowWorker(
+        InMemoryConsumer(broker, "g1"),
+        InMemoryProducer(broker),
+        store,
+        FlowProcessor(RecordingEffects()),
+        RuntimeSettings((TOPIC,), DLQ, backoff_base=0.0, **settings),
+        sleep=lambda _s: None,
+        writer=writer,
+    )  # fmt: skip
+    worker.start()
+    return worker
+
+
 WorkerFactory = Callable[..., ShadowWorker]
 
 
@@ -58,17 +97,24 @@ def make_worker(broker: InMemoryBroker, store: InMemoryStore) -> WorkerFactory:
         group: str = "g1",
         sleep: Any = None,
         clock: Any = None,
+        writer: Any = None,
+        producer: InMemoryProducer | None = None,
         **settings: Any,
     ) -> ShadowWorker:
         proc = processor or FlowProcessor(
             RecordingEffects(), coordination=Coordination.CHOREOGRAPHY
         )
         cfg = RuntimeSettings(topics=(TOPIC,), dlq_topic=DLQ, backoff_base=0.0, **settings)
-        kwargs: dict[str, Any] = {"sleep": sleep or (lambda _s: None)}
+        kwargs: dict[str, Any] = {"sleep": sleep or (lambda _s: None), "writer": writer}
         if clock is not None:
             kwargs["clock"] = clock
         worker = ShadowWorker(
-            InMemoryConsumer(broker, group), InMemoryProducer(broker), store, proc, cfg, **kwargs
+            InMemoryConsumer(broker, group),
+            producer or InMemoryProducer(broker),
+            store,
+            proc,
+            cfg,
+            **kwargs,
         )
         worker.start()
         return worker

@@ -98,11 +98,23 @@ class StoreContract:
                 raise RuntimeError("undo o-5")
         assert [o.order_id for o in store.outcomes()] == ["o-4"]
 
+    def test_encoded_changes_write_what_apply_writes(self, store: ShadowStore) -> None:
+        encoded = store.encode(order_changes("o-enc"))  # outside any transaction
+        with store.transaction() as tx:
+            tx.apply_encoded(encoded)
+        [outcome] = store.outcomes()
+        assert outcome.order_id == "o-enc" and outcome.status == "completed"
+        with store.transaction() as tx:
+            assert tx.read_stock(["SKU-0001"]) == {"SKU-0001": 98}
+        with pytest.raises(AlreadyProcessedError), store.transaction() as tx:
+            tx.apply_encoded(store.encode(order_changes("o-enc")))
+
     def test_stock_moves_by_the_deltas(self, store: ShadowStore) -> None:
         with store.transaction() as tx:
             tx.apply(order_changes("o-6"))
         with store.transaction() as tx:
             assert tx.lock_stock(["SKU-0001", "NOPE"]) == {"SKU-0001": 98}
+            assert tx.read_stock(["SKU-0001", "NOPE"]) == {"SKU-0001": 98}
 
     def test_final_status_is_never_moved_back(self, store: ShadowStore) -> None:
         with store.transaction() as tx:

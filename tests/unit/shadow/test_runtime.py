@@ -17,7 +17,15 @@ from shadow.processors import FlowProcessor
 from shadow.samples import order_payload
 from shadow.store import StoreWriteError
 from shadow.store_memory import InMemoryStore, MemoryStoreTx
-from tests.unit.shadow.conftest import DLQ, TOPIC, Flaky, WorkerFactory, publish
+from tests.unit.shadow.conftest import (
+    DLQ,
+    TOPIC,
+    Flaky,
+    PatchedTxStore,
+    WorkerFactory,
+    publish,
+    worker_on,
+)
 
 
 def drain(worker: Any, steps: int = 5) -> None:
@@ -130,52 +138,30 @@ def test_handler_bug_is_retried_then_dead_lettered(
     assert {o.order_id for o in store.outcomes()} == {"a", "b"}
 
 
-class RefusingStore(InMemoryStore):
+class RefusingStore(PatchedTxStore):
     """Refuses, like a database constraint would, any write touching order ``bad``."""
 
-    def transaction(self) -> Any:
-        inner = super().transaction()
-        store = self
+    def patch(self, tx: MemoryStoreTx) -> None:
+        original = tx.apply
 
-        class Ctx:
-            def __enter__(self) -> MemoryStoreTx:
-                tx = inner.__enter__()
-                original = tx.apply
+        def apply(changes: Changes) -> None:
+            if "bad" in changes.orders:
+                raise StoreWriteError("CheckViolation", "bad row")
+            original(changes)
 
-                def apply(changes: Changes) -> None:
-                    if "bad" in changes.orders:
-                        raise StoreWriteError("CheckViolation", "bad row")
-                    original(changes)
-
-                tx.apply = apply  # type: ignore[method-assign]
-                store.last_tx = tx
-                return tx
-
-            def __exit__(self, *exc: Any) -> Any:
-                return inner.__exit__(*exc)
-
-        return Ctx()
+        tx.apply = apply  # type: ignore[method-assign]
 
 
 def test_refused_bulk_write_is_redone_per_event_and_only_the_bad_one_dead_lettered(
     broker: InMemoryBroker,
 ) -> None:
     from shadow.catalogue import initial_stock
-    from shadow.runtime import RuntimeSettings, ShadowWorker
 
     store = RefusingStore()
     store.ensure_schema(initial_stock())
     for oid in ("x", "bad", "y"):
         publish(broker, order_payload(oid))
-    worker = ShadowWorker(
-        InMemoryConsumer(broker, "g"),
-        InMemoryProducer(broker),
-        store,
-        FlowProcessor(RecordingEffects()),
-        RuntimeSettings((TOPIC,), DLQ, backoff_base=0.0),
-        sleep=lambda _s: None,
-    )
-    worker.start()
+    worker = worker_on(broker, store)
     report = worker.step()
     assert report.statuses["done"] == 2 and report.dead_lettered == 1
     assert {o.order_id for o in store.outcomes()} == {"x", "y"}
