@@ -25,7 +25,8 @@ LATENCY_BUCKETS = (
 
 
 class Metrics:
-    """consumed, processed, failed, dead-lettered, deferred, lag per partition, handler latency."""
+    """consumed, processed, failed, dead-lettered, deferred, lag per partition, handler latency,
+    batches redone serially."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -70,6 +71,13 @@ class Metrics:
             "shadow_batch_seconds", "Time per batch (consume excluded)", registry=r,
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
         )  # fmt: skip
+        self.redone = Counter(
+            "shadow_batches_redone_serially",
+            "Write-behind batches redone the serial way (stale stock, refused or failed write, "
+            "store unreadable, a partition paused meanwhile)",
+            ["reason"],
+            registry=r,
+        )
         self._cache: dict[tuple[str, str], object] = {}
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:

@@ -284,8 +284,9 @@ class ShadowWorker:
         prepared = self._prepare(items, counts, before, started)
         clean = self._drain(report)
         if prepared is None or not clean:
+            reason = "store_unreadable" if prepared is None else "previous_batch"
             self._redo_serially(
-                prepared or _Prepared(items, counts, before, started=started), report
+                prepared or _Prepared(items, counts, before, started=started), report, reason
             )
             return
         self._inflight = (prepared, self._executor.submit(self._write_behind, prepared))
@@ -387,15 +388,16 @@ class ShadowWorker:
                 "write_behind_redo", error=type(exc).__name__, reason=str(exc)[:300],
                 events=len(p.batch.processed),
             )  # fmt: skip
-            self._redo_serially(p, report)
+            self._redo_serially(p, report, type(exc).__name__)
             return False
         return self._settle(p.items, report, p.started, p.paused)
 
-    def _redo_serially(self, p: _Prepared, report: BatchReport) -> None:
+    def _redo_serially(self, p: _Prepared, report: BatchReport, reason: str) -> None:
         """Forget the stock cache and apply the batch the serial way, from its state before the
         claim check. Records of a partition paused since they were read (other than by this
         batch's own handlers) wait for the resume ("held")."""
         self.redone_behind += 1
+        self.metrics.redone.labels(reason).inc()
         self._stock_cache.clear()
         for it, (status, poison, attempts) in zip(p.items, p.before, strict=True):
             it.status, it.poison, it.attempts = status, poison, attempts

@@ -57,6 +57,28 @@ def test_mode_selects_the_effect_adapter_and_coordination_the_flow() -> None:
     assert isinstance(processor_for(dual, "analytics"), AnalyticsProcessor)
 
 
+def test_only_recorded_effects_are_written_behind() -> None:
+    dual = ShadowConfig.from_env(ENV)
+    assert dual.writes_behind("flow") and dual.writes_behind("analytics")
+    real = dual.with_overrides(mode=Mode.ASYNC)
+    assert not real.writes_behind("flow"), "a redo would call the services again"
+    assert real.writes_behind("analytics"), "analytics never calls a service"
+    serial = dual.with_overrides(write_behind=False)
+    assert not serial.writes_behind("flow") and not serial.writes_behind("analytics")
+
+
+def test_run_serial_flag_turns_write_behind_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shadow import commands
+
+    seen: list[ShadowConfig] = []
+    monkeypatch.setattr(commands, "run", lambda config, **_kw: seen.append(config))
+    runner = CliRunner()
+    for args in (["run", "--idle-stop", "1"], ["run", "--serial"]):
+        result = runner.invoke(shadow, ["--dsn", "x", "--bootstrap", "y", *args])
+        assert result.exit_code == 0, result.output
+    assert [c.write_behind for c in seen] == [True, False]
+
+
 def test_cli_lists_its_commands_and_rejects_a_bad_time() -> None:
     runner = CliRunner()
     help_text = runner.invoke(shadow, ["--help"]).output

@@ -119,6 +119,12 @@ def test_stock_taken_by_another_worker_makes_the_batch_redo_serially(
     worker.close()
 
     assert worker.redone_behind == 1
+    assert (
+        worker.metrics.registry.get_sample_value(
+            "shadow_batches_redone_serially_total", {"reason": "StaleStockError"}
+        )
+        == 1
+    )
     by_id = {o.order_id: o for o in store.outcomes()}
     assert by_id["first"].reservation is not None
     assert by_id["second"].status == "failed" and by_id["second"].reservation is None
@@ -160,6 +166,10 @@ def test_a_refused_write_redoes_that_batch_and_the_next_serially_losing_nothing(
     worker.close()
 
     assert store.refused == 1 and worker.redone_behind == 2
+    redone = worker.metrics.registry.get_sample_value
+    name = "shadow_batches_redone_serially_total"
+    assert redone(name, {"reason": "StoreWriteError"}) == 1
+    assert redone(name, {"reason": "previous_batch"}) == 1
     assert len(store.outcomes()) == 10
     assert len(store.state.processed) == 10, "each event applied once"
     assert store.state.stock["SKU-0004"] == initial_stock()["SKU-0004"] - 15
