@@ -39,6 +39,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from cutover_common.logging import configure_logging
+from phases.adapters_kafka import KafkaTopicAdmin
+from phases.ports import TopicSpecValue
 from rehearsal.stack.endpoints import load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 from shadow.catalogue import initial_stock
@@ -48,7 +50,6 @@ from shadow.kafka import (
     KafkaConsumerAdapter,
     KafkaProducerAdapter,
     consumer_config,
-    ensure_topics,
 )
 from shadow.processors import FLOW_CONTEXTS, FlowProcessor
 from shadow.runtime import RuntimeSettings, ShadowWorker, tune_gc, tune_switch_interval
@@ -279,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         tune_switch_interval()  # as `cutover shadow run` does for a worker that writes behind
     ep = load_endpoints()
     topic = f"bench-shadow-{uuid.uuid4().hex[:8]}.order"
-    ensure_topics(ep.bootstrap_servers, {topic: PARTITIONS})
+    KafkaTopicAdmin({"bootstrap.servers": ep.bootstrap_servers}).ensure_topics(
+        [TopicSpecValue(topic, PARTITIONS)]
+    )
     try:
         return _run(ep, topic, args)
     finally:

@@ -38,6 +38,7 @@ class SqlLedger:
                     operation=operation,
                     result=result,
                     correlation_id=call.correlation_id,
+                    inconclusive=bool(result.get("inconclusive")),
                 )
             )
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Uuid,
+    false,
     func,
     text,
 )
@@ -160,6 +162,18 @@ class VerifyResult(Base):
     result: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     correlation_id: Mapped[str] = mapped_column(String(255))
     recorded_at: Mapped[datetime] = _ts()
+    # a downstream gave the dry run no answer (set on the order's "finish" row): the run says
+    # nothing about the sync logic and comparisons leave the order out
+    inconclusive: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+
+    __table_args__ = (  # few rows are inconclusive: a partial index finds them
+        Index(
+            "ix_sync_verify_results_inconclusive", "order_id",
+            postgresql_where=text("inconclusive"), sqlite_where=text("inconclusive"),
+        ),
+    )  # fmt: skip
 
 
 class BlockedSyncCall(Base):

@@ -118,11 +118,10 @@ ORDER BY v.order_id, v.id
 
 INCONCLUSIVE_VERIFY_IDS_SQL = """
 SELECT order_id FROM sync_verify_results
-WHERE context = 'order' AND operation = 'finish'
-  AND CAST(result AS TEXT) LIKE '%"inconclusive": true%'
+WHERE inconclusive AND context = 'order' AND operation = 'finish'
 """
-"""Portable (Postgres and SQLite; both render JSON with ``": "``): orders whose verify run was
-inconclusive."""
+"""Portable (Postgres and SQLite): orders whose verify run was inconclusive (a partial index
+holds just those)."""
 
 
 def _utc(value: Any) -> datetime:

@@ -1,9 +1,10 @@
 """Engines and schema creation for the legacy database.
 
 :func:`create_schema` creates what is missing and upgrades a database created
-before the aggregate versions existed (:data:`VERSION_UPGRADE`): ``orders.version``
-(2 for a finished order, else 1) and ``outbox.aggregate_version`` numbered per
-aggregate in the order the rows were written, then the unique index.
+before these columns existed (:data:`COLUMN_UPGRADES`): ``orders.version``
+(2 for a finished order, else 1), ``outbox.aggregate_version`` numbered per
+aggregate in the order the rows were written, then the unique index, and
+``sync_verify_results.inconclusive`` set from the result documents.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from legacy_app.models import Base
 # Serialises concurrent upgrades of one database (any constant; "cutover legacy" in ASCII).
 UPGRADE_LOCK_KEY = 0x6375746F766572
 
-VERSION_UPGRADE: dict[str, tuple[str, ...]] = {
+COLUMN_UPGRADES: dict[str, tuple[str, ...]] = {
     "orders.version": (
         "ALTER TABLE orders ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
         "UPDATE orders SET version = 2 WHERE finished_at IS NOT NULL",
@@ -27,6 +28,11 @@ VERSION_UPGRADE: dict[str, tuple[str, ...]] = {
         " SELECT id, row_number() OVER ("
         "  PARTITION BY aggregatetype, aggregateid ORDER BY created_at, id) AS n"
         " FROM outbox) AS v WHERE outbox.id = v.id",
+    ),
+    "sync_verify_results.inconclusive": (
+        "ALTER TABLE sync_verify_results ADD COLUMN inconclusive BOOLEAN NOT NULL DEFAULT false",
+        "UPDATE sync_verify_results SET inconclusive = true WHERE context = 'order' "
+        "AND operation = 'finish' AND CAST(result AS TEXT) LIKE '%\"inconclusive\": true%'",
     ),
 }
 
@@ -40,26 +46,27 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     """Create every legacy table and the migration-mode table when they do not exist;
-    add the aggregate-version columns to tables created without them."""
+    add the later columns to tables created without them (:data:`COLUMN_UPGRADES`)."""
     ddl = MODES_DDL
     if engine.dialect.name == "sqlite":  # unit tests: SQLite has no now()
         ddl = ddl.replace("DEFAULT now()", "DEFAULT CURRENT_TIMESTAMP")
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
-        upgrade_versions(conn)
+        upgrade_columns(conn)
         Base.metadata.create_all(conn)
-        for index in Base.metadata.tables["outbox"].indexes:  # an outbox from before them
-            index.create(conn, checkfirst=True)
+        for table in ("outbox", "sync_verify_results"):  # tables from before their indexes
+            for index in Base.metadata.tables[table].indexes:
+                index.create(conn, checkfirst=True)
         conn.execute(text(ddl))
 
 
-def upgrade_versions(conn: Connection) -> list[str]:
-    """Add ``orders.version`` and ``outbox.aggregate_version`` where missing (existing rows
-    numbered, see :data:`VERSION_UPGRADE`); returns the columns added."""
+def upgrade_columns(conn: Connection) -> list[str]:
+    """Add the columns of :data:`COLUMN_UPGRADES` where missing (existing rows filled in);
+    returns the columns added."""
     inspector = inspect(conn)
     added: list[str] = []
-    for column, statements in VERSION_UPGRADE.items():
+    for column, statements in COLUMN_UPGRADES.items():
         table, name = column.split(".")
         if not inspector.has_table(table):
             continue  # create_all makes it with the column

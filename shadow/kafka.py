@@ -23,7 +23,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
 from shadow.errors import KafkaOperationError
 from shadow.messages import Headers, RawMessage
@@ -249,20 +249,6 @@ class KafkaProducerAdapter:
 
 
 # ------------------------------------------------------------------ admin
-def ensure_topics(bootstrap_servers: str, topics: Mapping[str, int], timeout: float = 30.0) -> None:
-    """Create ``topic -> partitions`` where missing (replication factor 1, the local stack)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    futures = admin.create_topics(
-        [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in topics.items()]
-    )
-    for topic, fut in futures.items():
-        try:
-            fut.result(timeout)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise KafkaOperationError("create_topics", f"{topic}: {exc}") from exc
-
-
 def _partitions(
     bootstrap_servers: str, topics: Sequence[str], consumer: Any
 ) -> list[TopicPartition]:

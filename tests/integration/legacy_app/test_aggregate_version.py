@@ -35,7 +35,7 @@ from legacy_app.modes import write_mode
 from legacy_app.outbox import add_to_outbox, advance_order, envelope_for
 from legacy_app.schema import create_all, make_engine
 from rehearsal.stack.endpoints import Endpoints
-from shadow.kafka import ensure_topics
+from tests.integration.topics import ensure_topics
 
 
 @pytest.fixture

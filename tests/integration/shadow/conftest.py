@@ -34,12 +34,12 @@ from shadow.kafka import (
     KafkaConsumerAdapter,
     KafkaProducerAdapter,
     consumer_config,
-    ensure_topics,
 )
 from shadow.processors import Processor
 from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import INSERT_OUTBOX, OUTBOX_DDL, outbox_row
 from shadow.store import ShadowStore
+from tests.integration.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[3]
 PARTITIONS = 3

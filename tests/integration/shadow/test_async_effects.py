@@ -20,13 +20,13 @@ from rehearsal.stack.endpoints import Endpoints
 from shadow.breaker import CircuitBreaker
 from shadow.catalogue import initial_stock
 from shadow.effects import HttpEffects
-from shadow.kafka import ensure_topics
 from shadow.processors import FlowProcessor
 from shadow.samples import order_payload, outbox_headers, outbox_value
 from shadow.store_pg import PostgresStore
 from tests.integration.legacy_app.conftest import free_ports
 from tests.integration.shadow.conftest import kafka_worker, topic_size_of, wait_until
 from tests.integration.shadow.expected import comparable, expected_outcomes
+from tests.integration.topics import ensure_topics
 
 
 @pytest.fixture

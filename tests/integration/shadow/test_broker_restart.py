@@ -19,9 +19,9 @@ from rehearsal.stack import manager
 from rehearsal.stack.endpoints import Endpoints
 from rehearsal.stack.topology import Topology
 from shadow.catalogue import initial_stock
-from shadow.kafka import ensure_topics
 from shadow.samples import order_payload, outbox_headers, outbox_value
 from tests.integration.shadow.conftest import REPO, committed_total, wait_until
+from tests.integration.topics import ensure_topics
 
 N_BEFORE = 3000
 N_AFTER = 1000

@@ -11,12 +11,12 @@ from rehearsal.stack.endpoints import Endpoints
 from shadow.catalogue import initial_stock
 from shadow.domain import Order
 from shadow.effects import Recorder, RecordingEffects
-from shadow.kafka import ensure_topics
 from shadow.messages import InboundEvent
 from shadow.processors import FlowProcessor
 from shadow.samples import order_payload, outbox_headers, outbox_value
 from shadow.store_pg import PostgresStore
 from tests.integration.shadow.conftest import kafka_worker, read_topic
+from tests.integration.topics import ensure_topics
 
 
 class BuggyFlow(FlowProcessor):
