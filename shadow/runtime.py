@@ -184,7 +184,7 @@ class ShadowWorker:
         )
         self._inflight: tuple[_Prepared, Future[None]] | None = None
         self._stock_cache: dict[str, int] = {}
-        self.redone_behind = 0  # write-behind batches redone serially (for tests and status)
+        self.redone_behind = 0  # write-behind batches redone serially (the bench reports it)
         self.processor = processor
         self.settings = settings
         self.metrics = metrics or Metrics()
@@ -204,7 +204,7 @@ class ShadowWorker:
         self.consumer.subscribe(list(self.settings.topics), self._on_assign, self._on_revoke)
 
     def _on_assign(self, tps: Sequence[TP]) -> None:
-        self._stock_cache.clear()  # another worker may have written these partitions' stock
+        self._stock_cache.clear()  # the group changed: other workers may have moved stock
         for tp in tps:
             self._paused.pop(tp, None)
             self._rewind.pop(tp, None)
