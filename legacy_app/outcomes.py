@@ -110,7 +110,8 @@ VERIFY_OUTCOMES_SQL = """
 SELECT v.order_id, v.context, v.operation, v.result, v.correlation_id, v.recorded_at
 FROM sync_verify_results v
 WHERE v.order_id IN (
-    SELECT order_id FROM sync_verify_results WHERE context = 'order' AND operation = 'finish'
+    SELECT order_id FROM sync_verify_results
+    WHERE context = 'order' AND operation = 'finish' AND NOT inconclusive
 )
 ORDER BY v.order_id, v.id
 """
@@ -232,16 +233,7 @@ def iter_verify_outcomes(db: Engine | str, *, batch_size: int = 1000) -> Iterato
     """One ``verify`` outcome per order verified in ``async`` mode, streamed, grouped by order."""
     rows = _stream(db, VERIFY_OUTCOMES_SQL, batch_size)
     for order_id, group in itertools.groupby(rows, key=lambda r: str(r.order_id)):
-        facts = list(group)
-        if not _inconclusive(facts):
-            yield verify_outcome(order_id, facts)
-
-
-def _inconclusive(rows: Sequence[Row[Any]]) -> bool:
-    return any(
-        r.context == "order" and r.operation == "finish" and _result(r.result).get("inconclusive")
-        for r in rows
-    )
+        yield verify_outcome(order_id, list(group))
 
 
 def inconclusive_verify_ids(db: Engine | str) -> list[str]:

@@ -126,8 +126,7 @@ class KafkaConsumerAdapter:
             seconds=round(self._clock() - lost_at, 1),
             action="replacing the consumer",
         )
-        stuck = self._consumer
-        threading.Thread(target=stuck.close, name="close-stuck-consumer", daemon=True).start()
+        _close_in_background(self._consumer, "close-stuck-consumer")
         self._consumer = self._factory(self._config)
         self._lost_at = self._clock()  # the fresh one gets the same time to join
         self._subscribe()
@@ -205,11 +204,17 @@ class KafkaConsumerAdapter:
         before (the runtime commits first), so a close that hangs — librdkafka can, when a
         rebalance is in flight — costs the group one session timeout, not data, and must
         not keep a worker from exiting on SIGTERM."""
-        closing = threading.Thread(target=self._consumer.close, name="consumer-close", daemon=True)
-        closing.start()
+        closing = _close_in_background(self._consumer, "consumer-close")
         closing.join(timeout)
         if closing.is_alive():
             log.warning("consumer_close_timed_out", seconds=timeout)
+
+
+def _close_in_background(consumer: Any, name: str) -> threading.Thread:
+    """Start closing ``consumer`` in a daemon thread (librdkafka's close can hang)."""
+    closing = threading.Thread(target=consumer.close, name=name, daemon=True)
+    closing.start()
+    return closing
 
 
 class KafkaProducerAdapter:

@@ -40,6 +40,9 @@ def translate_errors() -> Iterator[None]:
         ) from exc
 
 
+_NULL = "\\N"  # NULL in COPY's text format
+
+
 @functools.lru_cache(maxsize=8192)
 def _scalar_text(value: object) -> str:
     """``str`` of a decimal or a time; a batch repeats the same few, so they are cached."""
@@ -53,8 +56,9 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _t(value: datetime | None) -> str | None:
-    return None if value is None else _iso(value)
+def _t(value: datetime | None) -> str:
+    """A time or NULL in ``COPY``'s text format."""
+    return _NULL if value is None else _iso(value)
 
 
 def _json(value: object) -> str:
@@ -165,9 +169,6 @@ class EncodedChanges:
     tables: tuple[tuple[_Table, bytes], ...]
 
 
-_NULL = "\\N"
-
-
 def _e(text: str) -> str:
     """Text escaped for ``COPY``'s text format: backslash, tab, newline and carriage return
     (the usual case, nothing to escape, costs four scans)."""
@@ -212,7 +213,7 @@ def encode_changes(changes: Changes) -> EncodedChanges:
         (_ORDERS, "".join([
             f"{_e(r.order_id)}\t{_e(r.correlation_id)}\t{_e(r.status)}\t{r.rank}\t{r.total}\t"
             f"{_e(r.customer_email)}\t{_iso(r.updated_at)}\t"
-            f"{_NULL if r.finished_at is None else _iso(r.finished_at)}\t{_iso(r.event_ts)}\n"
+            f"{_t(r.finished_at)}\t{_iso(r.event_ts)}\n"
             for r in changes.orders.values()])),
         (_OUTBOX, "".join([
             f"{_e(r.id)}\t{_e(r.aggregatetype)}\t{_e(r.aggregateid)}\t{_e(r.type)}\t"
