@@ -13,6 +13,10 @@ CURRENCY = "EUR"
 
 def money_str(value: Decimal | int | str | float) -> str:
     """An amount as a string with two decimals (the wire form of every amount)."""
+    if type(value) is Decimal:
+        text = str(value)
+        if len(text) <= 20 and text[-3:-2] == "." and text[-2:].isdigit():
+            return text  # two places already (and well within precision): nothing to quantize
     return str(money(value))
 
 

@@ -9,6 +9,7 @@ Keyed rows are upserts: a later row for the same key replaces the earlier one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -84,7 +85,7 @@ class OutboxRow:
     aggregatetype: str
     aggregateid: str
     type: str
-    payload: dict[str, Any]
+    payload: Mapping[str, Any]
     correlation_id: str
     causation_id: str
 

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from cutover_common.records import record
 from events.domain import (
     Carrier,
     InventoryReleased,
@@ -63,15 +62,6 @@ def derived_id(name: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-@record
-class Emitted:
-    """A follow-up event, as handed to the next handlers."""
-
-    event_id: str
-    type: str
-    data: Mapping[str, Any]
-
-
 @dataclass(slots=True)
 class FlowContext:
     """Everything a handler needs for one root event."""
@@ -82,12 +72,12 @@ class FlowContext:
     rec: Recorder
     effects: EffectPort
     event_ts: datetime
-    queue: deque[Emitted] = field(default_factory=deque)
+    queue: deque[OutboxRow] = field(default_factory=deque)
     emitted: int = 0
     _id_base: str = ""
 
-    def emit(self, payload: Payload, *, cause: str) -> Emitted:
-        """Write ``payload`` to the shadow outbox and queue it for the next handlers.
+    def emit(self, payload: Payload, *, cause: str) -> OutboxRow:
+        """Write ``payload`` to the shadow outbox and queue its row for the next handlers.
 
         Its id is the root event's :func:`derived_id` with the emission's number in the last
         16 bits: deterministic (a redelivered root emits the same ids), unique per root, and
@@ -96,22 +86,18 @@ class FlowContext:
         self.emitted += 1
         if not self._id_base:
             self._id_base = derived_id(self.root_event_id)[:-4]
-        event_id = f"{self._id_base}{self.emitted:04x}"
-        data = payload.to_dict()
-        self.rec.changes.outbox.append(
-            OutboxRow(
-                event_id,
-                getattr(payload, "aggregate_type", "order"),
-                payload.subject,
-                payload.type,
-                data,
-                self.correlation_id,
-                cause,
-            )
+        row = OutboxRow(
+            f"{self._id_base}{self.emitted:04x}",
+            getattr(payload, "aggregate_type", "order"),
+            payload.subject,
+            payload.type,
+            payload.to_dict(),
+            self.correlation_id,
+            cause,
         )
-        out = Emitted(event_id, payload.type, data)
-        self.queue.append(out)
-        return out
+        self.rec.changes.outbox.append(row)
+        self.queue.append(row)
+        return row
 
     def project(self, status: str, *, finished: bool = False) -> None:
         """Update the order read model (``shadow.order_status``)."""
@@ -137,87 +123,82 @@ class FlowContext:
         return cast(PaymentMethod, self.order.payment_method)
 
 
-Handler = Callable[[Emitted, FlowContext], None]
+Handler = Callable[[OutboxRow, FlowContext], None]
+"""Reacts to one event: an outbox row (the legacy's root event, or a follow-up just emitted)."""
 
 
 # ----------------------------------------------------------------- inventory
-def inventory_reserve(ev: Emitted, ctx: FlowContext) -> None:
+def inventory_reserve(ev: OutboxRow, ctx: FlowContext) -> None:
     result = ctx.effects.reserve(ctx.order, ctx.rec)
     if result.reserved:
-        ctx.emit(InventoryReserved(ctx.order.order_id, ctx.stock_lines()), cause=ev.event_id)
+        ctx.emit(InventoryReserved(ctx.order.order_id, ctx.stock_lines()), cause=ev.id)
     else:
-        ctx.emit(
-            OrderFailed(ctx.order.order_id, "out_of_stock", ctx.order.total), cause=ev.event_id
-        )
+        ctx.emit(OrderFailed(ctx.order.order_id, "out_of_stock", ctx.order.total), cause=ev.id)
 
 
-def inventory_release(ev: Emitted, ctx: FlowContext) -> None:
+def inventory_release(ev: OutboxRow, ctx: FlowContext) -> None:
     ctx.effects.release(ctx.order, ctx.rec)
     o = ctx.order
-    ctx.emit(
-        InventoryReleased(o.order_id, ctx.stock_lines(), "payment_declined"), cause=ev.event_id
-    )
+    ctx.emit(InventoryReleased(o.order_id, ctx.stock_lines(), "payment_declined"), cause=ev.id)
 
 
 # ------------------------------------------------------------------- payment
-def payment_charge(ev: Emitted, ctx: FlowContext) -> None:
+def payment_charge(ev: OutboxRow, ctx: FlowContext) -> None:
     o = ctx.order
     result = ctx.effects.charge(o, ctx.rec)
     if result.status == "captured":
         ctx.emit(
             PaymentCompleted(o.order_id, result.amount, ctx.method(), result.attempts),
-            cause=ev.event_id,
+            cause=ev.id,
         )
     else:
         failed = PaymentFailed(
             o.order_id, result.amount, "card_declined", ctx.method(), result.attempts
         )
-        ctx.emit(failed, cause=ev.event_id)
+        ctx.emit(failed, cause=ev.id)
 
 
 # ------------------------------------------------------------------ shipping
-def shipping_ship(ev: Emitted, ctx: FlowContext) -> None:
+def shipping_ship(ev: OutboxRow, ctx: FlowContext) -> None:
     result = ctx.effects.ship(ctx.order, ctx.rec)
     carrier: Carrier = "express" if result.carrier == "express" else "standard"
-    ctx.emit(ShipmentCreated(ctx.order.order_id, carrier, result.status), cause=ev.event_id)
+    ctx.emit(ShipmentCreated(ctx.order.order_id, carrier, result.status), cause=ev.id)
 
 
 # --------------------------------------------------------------------- email
-def _notify(ev: Emitted, ctx: FlowContext, template: str) -> None:
+def _notify(ev: OutboxRow, ctx: FlowContext, template: str) -> None:
     ctx.effects.notify(ctx.order, template, ctx.rec)
     sent = NotificationSent(ctx.order.order_id, cast(Any, template), ctx.order.customer_email)
-    ctx.emit(sent, cause=ev.event_id)
+    ctx.emit(sent, cause=ev.id)
 
 
-def email_confirmation(ev: Emitted, ctx: FlowContext) -> None:
+def email_confirmation(ev: OutboxRow, ctx: FlowContext) -> None:
     _notify(ev, ctx, "order_confirmation")
 
 
-def email_failure(ev: Emitted, ctx: FlowContext) -> None:
-    declined = ev.data.get("reason") == "payment_declined"
+def email_failure(ev: OutboxRow, ctx: FlowContext) -> None:
+    declined = ev.payload.get("reason") == "payment_declined"
     _notify(ev, ctx, "payment_declined" if declined else "order_failed")
 
 
 # ------------------------------------------------------- order (read model)
-def order_pending(ev: Emitted, ctx: FlowContext) -> None:
+def order_pending(ev: OutboxRow, ctx: FlowContext) -> None:
     ctx.project("pending")
 
 
-def order_payment_failed(ev: Emitted, ctx: FlowContext) -> None:
+def order_payment_failed(ev: OutboxRow, ctx: FlowContext) -> None:
     ctx.project("failed")
-    ctx.emit(
-        OrderFailed(ctx.order.order_id, "payment_declined", ctx.order.total), cause=ev.event_id
-    )
+    ctx.emit(OrderFailed(ctx.order.order_id, "payment_declined", ctx.order.total), cause=ev.id)
 
 
-def order_failed(ev: Emitted, ctx: FlowContext) -> None:
+def order_failed(ev: OutboxRow, ctx: FlowContext) -> None:
     ctx.project("failed")
 
 
-def order_notified(ev: Emitted, ctx: FlowContext) -> None:
-    if ev.data.get("template") == "order_confirmation":
+def order_notified(ev: OutboxRow, ctx: FlowContext) -> None:
+    if ev.payload.get("template") == "order_confirmation":
         ctx.project("completed", finished=True)
-        ctx.emit(OrderCompleted(ctx.order.order_id, ctx.order.total), cause=ev.event_id)
+        ctx.emit(OrderCompleted(ctx.order.order_id, ctx.order.total), cause=ev.id)
     else:
         ctx.project("failed", finished=True)
 
@@ -246,7 +227,7 @@ def routes(contexts: frozenset[str]) -> dict[str, list[Handler]]:
     return out
 
 
-def run_choreography(root: Emitted, ctx: FlowContext, table: Mapping[str, list[Handler]]) -> int:
+def run_choreography(root: OutboxRow, ctx: FlowContext, table: Mapping[str, list[Handler]]) -> int:
     """Dispatch ``root`` and every follow-up it causes; returns the number of handler calls."""
     ctx.queue.append(root)
     calls = 0

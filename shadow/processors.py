@@ -16,11 +16,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from events.catalog import CATALOG
-from shadow.changes import AnalyticsRow
+from shadow.changes import AnalyticsRow, OutboxRow
 from shadow.domain import Order, parse_order
 from shadow.effects import EffectPort, Recorder
 from shadow.errors import ShadowConfigError
-from shadow.flow import Emitted, FlowContext, routes, run_choreography
+from shadow.flow import FlowContext, routes, run_choreography
 from shadow.messages import InboundEvent, event_time
 from shadow.saga import OrderSaga
 
@@ -91,7 +91,15 @@ class FlowProcessor:
         )
         if self._bind is not None:
             self._bind(event.correlation_id)
-        root = Emitted(event.event_id, event.event_type, event.payload)
+        root = OutboxRow(  # the root event, as the legacy's outbox held it
+            event.event_id,
+            "order",
+            event.aggregate_id,
+            event.event_type,
+            event.payload,
+            event.correlation_id,
+            event.causation_id,
+        )
         if self.coordination is Coordination.SAGA:
             OrderSaga(ctx, root).run()
         else:

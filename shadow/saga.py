@@ -29,8 +29,8 @@ from events.domain import (
     PaymentFailed,
     ShipmentCreated,
 )
-from shadow.changes import SagaRow
-from shadow.flow import Emitted, FlowContext
+from shadow.changes import OutboxRow, SagaRow
+from shadow.flow import FlowContext
 
 STATES = ("started", "reserved", "paid", "shipped", "completed", "compensating", "failed")
 
@@ -40,7 +40,7 @@ class OrderSaga:
     """One order's saga; :meth:`run` executes it to its end within one shadow transaction."""
 
     ctx: FlowContext
-    root: Emitted
+    root: OutboxRow
     state: str = "started"
     steps: list[str] = field(default_factory=list)
 
@@ -54,21 +54,21 @@ class OrderSaga:
 
     def run(self) -> str:
         ctx, o = self.ctx, self.ctx.order
-        cause = self.root.event_id
+        cause = self.root.id
         self._to("started", "start")
         ctx.project("pending")
         if not ctx.effects.reserve(o, ctx.rec).reserved:
             self._to("failed", "reserve:rejected")
             ev = ctx.emit(OrderFailed(o.order_id, "out_of_stock", o.total), cause=cause)
             return self._finish_failed(ev, "order_failed")
-        cause = ctx.emit(InventoryReserved(o.order_id, ctx.stock_lines()), cause=cause).event_id
+        cause = ctx.emit(InventoryReserved(o.order_id, ctx.stock_lines()), cause=cause).id
         self._to("reserved", "reserve:ok")
         charge = ctx.effects.charge(o, ctx.rec)
         if charge.status == "declined":
             failed = PaymentFailed(
                 o.order_id, charge.amount, "card_declined", ctx.method(), charge.attempts
             )
-            cause = ctx.emit(failed, cause=cause).event_id
+            cause = ctx.emit(failed, cause=cause).id
             self._to("compensating", "charge:declined")
             ctx.effects.release(o, ctx.rec)
             ctx.emit(
@@ -78,11 +78,11 @@ class OrderSaga:
             ev = ctx.emit(OrderFailed(o.order_id, "payment_declined", o.total), cause=cause)
             return self._finish_failed(ev, "payment_declined")
         paid = PaymentCompleted(o.order_id, charge.amount, ctx.method(), charge.attempts)
-        cause = ctx.emit(paid, cause=cause).event_id
+        cause = ctx.emit(paid, cause=cause).id
         self._to("paid", "charge:captured")
         shipped = ctx.effects.ship(o, ctx.rec)
         carrier: Carrier = "express" if shipped.carrier == "express" else "standard"
-        cause = ctx.emit(ShipmentCreated(o.order_id, carrier, shipped.status), cause=cause).event_id
+        cause = ctx.emit(ShipmentCreated(o.order_id, carrier, shipped.status), cause=cause).id
         self._to("shipped", "ship:ok")
         cause = self._notify("order_confirmation", cause)
         ctx.project("completed", finished=True)
@@ -94,11 +94,11 @@ class OrderSaga:
         ctx, o = self.ctx, self.ctx.order
         ctx.effects.notify(o, template, ctx.rec)
         sent = NotificationSent(o.order_id, cast(Any, template), o.customer_email)
-        return ctx.emit(sent, cause=cause).event_id
+        return ctx.emit(sent, cause=cause).id
 
-    def _finish_failed(self, failed_event: Emitted, template: str) -> str:
+    def _finish_failed(self, failed_event: OutboxRow, template: str) -> str:
         self.ctx.project("failed")
-        self._notify(template, failed_event.event_id)
+        self._notify(template, failed_event.id)
         self.ctx.project("failed", finished=True)
         self.steps.append(f"notify:{template}")
         self._to("failed", "end")

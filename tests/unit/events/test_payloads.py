@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from events.catalog import CATALOG, get_spec, is_command, schema_errors
 from events.commands import CommandResult
 from events.domain import DOMAIN_EVENTS, OrderCreated, carrier_for
 from events.envelope import Envelope
 from events.errors import UnknownEventTypeError
+from events.outcome import money
+from events.values import money_str
 from tests.unit.events.conftest import SAMPLES
 
 
@@ -116,3 +120,24 @@ def test_command_result_accept_and_reject() -> None:
     assert CommandResult.accept("cmd-1", env) == CommandResult("cmd-1", True, None, (env,))
     rejected = CommandResult.reject("cmd-2", "out_of_stock")
     assert (rejected.accepted, rejected.reason, rejected.events) == (False, "out_of_stock", ())
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=2)
+    | st.integers(-(10**12), 10**12)
+)
+def test_money_str_is_the_quantized_amount(value: Decimal | int) -> None:
+    """The fast path for amounts already at two places agrees with quantizing every time."""
+    try:
+        expected = str(money(value))
+    except InvalidOperation:  # beyond the context's precision
+        with pytest.raises(InvalidOperation):
+            money_str(value)
+        return
+    assert money_str(value) == expected
+
+
+def test_money_str_of_an_amount_beyond_precision_still_raises() -> None:
+    with pytest.raises(InvalidOperation):
+        money_str(Decimal("123456789012345678901234567890.12"))
