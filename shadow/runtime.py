@@ -338,13 +338,17 @@ class ShadowWorker:
         skus = {ln.sku for it in todo if it.order for ln in it.order.items}
         cache = self._stock_cache
         unseen = [s for s in skus if s not in cache]
-        try:
-            with self.store.transaction() as tx:
-                done = tx.processed_ids(name, [i for i in ids if i not in writing]) | writing
-                fresh = tx.read_stock(unseen) if unseen else {}
-        except (StoreUnavailableError, StoreWriteError) as exc:
-            log.warning("write_behind_read_failed", cause=exc.cause)
-            return None
+        check = [i for i in ids if i not in writing]
+        done: set[str] = set(writing)
+        fresh: dict[str, int] = {}
+        if check or unseen:  # else nothing to read: no transaction at all
+            try:
+                with self.store.transaction() as tx:
+                    done |= tx.processed_ids(name, check)
+                    fresh = tx.read_stock(unseen) if unseen else {}
+            except (StoreUnavailableError, StoreWriteError) as exc:
+                log.warning("write_behind_read_failed", cause=exc.cause)
+                return None
         todo = _skip_done(todo, done, p.counts)
         stock = {s: cache[s] for s in skus if s in cache}
         stock.update(fresh)

@@ -8,6 +8,9 @@ the batch read since was being handled.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from events.outcome import Outcome
@@ -221,3 +224,37 @@ def test_a_partition_paused_while_settling_holds_the_records_read_since(
     worker.close()
     assert {o.order_id for o in store.outcomes()} == {"elsewhere", "later"}
     assert len(broker.records(DLQ)) == 1
+
+
+class ReadCountingStore(InMemoryStore):
+    """Counts the transactions opened on the worker's own thread (the writer's are not)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.main_thread_transactions = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryStoreTx]:
+        if threading.current_thread() is threading.main_thread():
+            self.main_thread_transactions += 1
+        with super().transaction() as tx:
+            yield tx
+
+
+def test_a_batch_with_nothing_to_handle_opens_no_read_transaction(
+    broker: InMemoryBroker,
+) -> None:
+    store = ReadCountingStore()
+    store.ensure_schema(initial_stock())
+    for i in range(5):  # known types the flow does not take from Kafka: ignored
+        publish(broker, order_payload(f"done-{i}"), event_type="order.completed")
+    worker = worker_on(broker, store, writer=store, batch_size=10)
+    statuses = run_idle(worker)
+    assert statuses == {"ignored": 5}
+    assert store.main_thread_transactions == 0, "no claim check or stock read to do"
+    publish(broker, order_payload("real"), event_id="e-real")
+    run_idle(worker)
+    worker.close()
+    assert store.main_thread_transactions == 1  # the claim check of the one pending event
+    assert [o.order_id for o in store.outcomes()] == ["real"]
+    assert sum(broker.committed.values()) == 6
