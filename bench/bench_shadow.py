@@ -26,6 +26,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import statistics
 import sys
 import time
 import uuid
@@ -222,8 +223,12 @@ def worker_rate(
     cpu_first = 0.0
     first_done = 0
     batches = 0
+    step_cpu: list[float] = []  # the worker thread's CPU per consumed record, step by step
     while done < n:
+        thread_cpu = time.thread_time()
         report = worker.step()
+        if report.consumed and first is not None:
+            step_cpu.append(1e6 * (time.thread_time() - thread_cpu) / report.consumed)
         done += report.statuses.get("done", 0)
         if report.consumed and first is None:
             first, cpu_first = time.perf_counter(), time.process_time()
@@ -241,9 +246,20 @@ def worker_rate(
         "seconds": round(elapsed, 3),
         "events_per_s": round(timed / elapsed),
         "cpu_us_per_event": round(1e6 * cpu / timed, 1),
+        "step_cpu_us_per_event": _deciles(step_cpu),
         "batches": batches,
         "batch_size": batch,
     }
+
+
+def _deciles(values: list[float]) -> dict[str, float]:
+    """p10 / p50 / p90 of ``values`` (the spread of the worker thread's CPU per record over a
+    run: on a shared host the same code and input cost more in some stretches than others)."""
+    if len(values) < 2:
+        return {}
+    cuts = statistics.quantiles(values, n=10)
+    return {"p10": round(cuts[0], 1), "p50": round(statistics.median(values), 1),
+            "p90": round(cuts[-1], 1)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,6 +346,12 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
             r = results[name]
             pct = f" ({r['pct_of_raw']}% of raw)" if "pct_of_raw" in r else ""
             cpu = f", {r['cpu_us_per_event']} µs CPU/event" if "cpu_us_per_event" in r else ""
+            spread = r.get("step_cpu_us_per_event")
+            if spread:
+                cpu += (
+                    f"; worker thread per step p10/p50/p90 {spread['p10']}/{spread['p50']}/"
+                    f"{spread['p90']} µs"
+                )
             print(
                 f"{name:>11}: {r['events_per_s']:>9,} events/s  "
                 f"[{r['events']} in {r['seconds']}s{cpu}]{pct}"

@@ -53,13 +53,14 @@ MAX_CHAIN = 32
 _NS_BYTES = NAMESPACE.bytes
 
 
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}  # RFC 4122 variant bits
+
+
 def derived_id(name: str) -> str:
-    """``str(uuid.uuid5(NAMESPACE, name))``, computed without building UUID objects."""
-    digest = bytearray(hashlib.sha1(_NS_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """``str(uuid.uuid5(NAMESPACE, name))``, computed on the SHA-1 hex digest without building
+    UUID objects (version nibble ``5``, variant bits ``10``)."""
+    h = hashlib.sha1(_NS_BYTES + name.encode(), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 @dataclass(slots=True)

@@ -81,13 +81,8 @@ class FlowProcessor:
         return parse_order(event.payload)
 
     def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
-        ctx = FlowContext(
-            order=order,
-            root_event_id=event.event_id,
-            correlation_id=event.correlation_id,
-            rec=rec,
-            effects=self.effects,
-            event_ts=_ts(event),
+        ctx = FlowContext(  # order, root event id, correlation id, recorder, effects, time
+            order, event.event_id, event.correlation_id, rec, self.effects, _ts(event)
         )
         if self._bind is not None:
             self._bind(event.correlation_id)
