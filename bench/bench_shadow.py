@@ -3,6 +3,10 @@
 One run, one topic (filled once with ``order.created`` records in the outbox router's shape):
 
 * ``raw``        — a bare confluent-kafka consumer, ``consume(num_messages, timeout)`` in a loop;
+* ``floor``      — the least any Python worker with a durable effect does, for reference (not a
+  ShadowWorker): the same consume loop, ``orjson.loads`` of each value, one ``COPY`` row per
+  record (its event id) and a commit per batch, then ``store_offsets``. No validation,
+  no handler, no idempotency check: what it reaches bounds what a real worker can;
 * ``projection`` — ShadowWorker, order read model only (consume -> decode -> handler -> commit);
 * ``full-flow``  — ShadowWorker, the whole dual-mode chain (inventory, payment, shipping, email,
   order read model, five follow-up events into ``shadow.outbox``) per event, written behind
@@ -35,8 +39,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import orjson
 import psycopg
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from cutover_common.logging import configure_logging
@@ -116,6 +121,40 @@ def raw_rate(bootstrap: str, topic: str, n: int, batch: int) -> dict[str, Any]:
         got += sum(1 for m in msgs if m.error() is None)
         if msgs and first is None:
             first, first_got = time.perf_counter(), got  # as for the worker: after batch one
+    elapsed = time.perf_counter() - (first or time.perf_counter())
+    c.close()
+    return {
+        "events": got,
+        "seconds": round(elapsed, 3),
+        "events_per_s": round((got - first_got) / elapsed),
+    }
+
+
+def floor_rate(bootstrap: str, dsn: str, topic: str, n: int, batch: int) -> dict[str, Any]:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE floor_seen (event_id text PRIMARY KEY, n int NOT NULL)")
+    c = Consumer(consumer_config(bootstrap, f"bench-floor-{uuid.uuid4().hex[:8]}"))
+    c.subscribe([topic])
+    got = 0
+    first: float | None = None
+    first_got = 0
+    with psycopg.connect(dsn) as conn:
+        while got < n:
+            msgs = [m for m in c.consume(batch, 1.0) if m.error() is None]
+            if not msgs:
+                continue
+            rows = []
+            positions: dict[int, int] = {}
+            for m in msgs:
+                data = orjson.loads(m.value())
+                rows.append(f"{m.topic()}/{m.partition()}/{m.offset()}\t{len(data)}\n")
+                positions[m.partition()] = m.offset() + 1
+            with conn.transaction(), conn.cursor().copy("COPY floor_seen FROM STDIN") as copy:
+                copy.write("".join(rows).encode())
+            c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
+            got += len(msgs)
+            if first is None:
+                first, first_got = time.perf_counter(), got
     elapsed = time.perf_counter() - (first or time.perf_counter())
     c.close()
     return {
@@ -315,6 +354,17 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
         "fill_seconds": round(fill_s, 2),
     }
     results["raw"] = raw_rate(ep.bootstrap_servers, topic, args.events, args.batch_size)
+    db = f"bench_{uuid.uuid4().hex[:10]}"
+    create_database(ep, db)
+    try:
+        results["floor"] = floor_rate(
+            ep.bootstrap_servers, ep.dsn(db), topic, args.events, args.batch_size
+        )
+    finally:
+        drop_database(ep, db)
+    results["floor"]["pct_of_raw"] = round(
+        100 * results["floor"]["events_per_s"] / results["raw"]["events_per_s"], 1
+    )
     for name, contexts, behind in VARIANTS:
         db = f"bench_{uuid.uuid4().hex[:10]}"
         create_database(ep, db)
@@ -342,7 +392,7 @@ def _run(ep: Any, topic: str, args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2))
     else:
         print(f"topic {topic}: {args.events} events, {PARTITIONS} partitions")
-        for name in ("raw", *(v[0] for v in VARIANTS)):
+        for name in ("raw", "floor", *(v[0] for v in VARIANTS)):
             r = results[name]
             pct = f" ({r['pct_of_raw']}% of raw)" if "pct_of_raw" in r else ""
             cpu = f", {r['cpu_us_per_event']} µs CPU/event" if "cpu_us_per_event" in r else ""
