@@ -103,6 +103,29 @@ def fill(bootstrap: str, topic: str, n: int) -> float:
     return time.perf_counter() - started
 
 
+class _FromFirstBatch:
+    """Counts records, timed from the end of the first batch (group join, warm-up), as for
+    the worker."""
+
+    def __init__(self) -> None:
+        self.got = 0
+        self.first: float | None = None
+        self.first_got = 0
+
+    def add(self, n: int) -> None:
+        self.got += n
+        if n and self.first is None:
+            self.first, self.first_got = time.perf_counter(), self.got
+
+    def result(self) -> dict[str, Any]:
+        elapsed = time.perf_counter() - (self.first or time.perf_counter())
+        return {
+            "events": self.got,
+            "seconds": round(elapsed, 3),
+            "events_per_s": round((self.got - self.first_got) / elapsed),
+        }
+
+
 def raw_rate(bootstrap: str, topic: str, n: int, batch: int) -> dict[str, Any]:
     c = Consumer(
         {
@@ -113,21 +136,12 @@ def raw_rate(bootstrap: str, topic: str, n: int, batch: int) -> dict[str, Any]:
         }
     )
     c.subscribe([topic])
-    got = 0
-    first: float | None = None
-    first_got = 0
-    while got < n:
-        msgs = c.consume(batch, 1.0)
-        got += sum(1 for m in msgs if m.error() is None)
-        if msgs and first is None:
-            first, first_got = time.perf_counter(), got  # as for the worker: after batch one
-    elapsed = time.perf_counter() - (first or time.perf_counter())
+    count = _FromFirstBatch()
+    while count.got < n:
+        count.add(sum(1 for m in c.consume(batch, 1.0) if m.error() is None))
+    result = count.result()
     c.close()
-    return {
-        "events": got,
-        "seconds": round(elapsed, 3),
-        "events_per_s": round((got - first_got) / elapsed),
-    }
+    return result
 
 
 def floor_rate(bootstrap: str, dsn: str, topic: str, n: int, batch: int) -> dict[str, Any]:
@@ -135,33 +149,25 @@ def floor_rate(bootstrap: str, dsn: str, topic: str, n: int, batch: int) -> dict
         conn.execute("CREATE TABLE floor_seen (event_id text PRIMARY KEY, n int NOT NULL)")
     c = Consumer(consumer_config(bootstrap, f"bench-floor-{uuid.uuid4().hex[:8]}"))
     c.subscribe([topic])
-    got = 0
-    first: float | None = None
-    first_got = 0
+    count = _FromFirstBatch()
     with psycopg.connect(dsn) as conn:
-        while got < n:
+        while count.got < n:
             msgs = [m for m in c.consume(batch, 1.0) if m.error() is None]
-            if not msgs:
-                continue
             rows = []
             positions: dict[int, int] = {}
             for m in msgs:
                 data = orjson.loads(m.value())
                 rows.append(f"{m.topic()}/{m.partition()}/{m.offset()}\t{len(data)}\n")
                 positions[m.partition()] = m.offset() + 1
-            with conn.transaction(), conn.cursor().copy("COPY floor_seen FROM STDIN") as copy:
-                copy.write("".join(rows).encode())
-            c.store_offsets(offsets=[TopicPartition(topic, p, o) for p, o in positions.items()])
-            got += len(msgs)
-            if first is None:
-                first, first_got = time.perf_counter(), got
-    elapsed = time.perf_counter() - (first or time.perf_counter())
+            if rows:
+                with conn.transaction(), conn.cursor().copy("COPY floor_seen FROM STDIN") as cp:
+                    cp.write("".join(rows).encode())
+                offsets = [TopicPartition(topic, p, o) for p, o in positions.items()]
+                c.store_offsets(offsets=offsets)
+            count.add(len(msgs))
+    result = count.result()
     c.close()
-    return {
-        "events": got,
-        "seconds": round(elapsed, 3),
-        "events_per_s": round((got - first_got) / elapsed),
-    }
+    return result
 
 
 def _worker(
