@@ -5,6 +5,10 @@ Children of labelled metrics are cached, so counting an event costs a dict look-
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 LATENCY_BUCKETS = (
@@ -90,3 +94,19 @@ class Metrics:
     def set_lag(self, lags: dict[tuple[str, int], int]) -> None:
         for (topic, partition), value in lags.items():
             self.lag.labels(topic, str(partition)).set(value)
+
+
+def observe_many(child: Histogram, values: Sequence[float]) -> None:
+    """``child.observe(v)`` for each of ``values``, with one locked update per bucket touched
+    instead of two per value (a worker observes every event's handler time, ~1 µs each).
+
+    It adds to the child's sum and buckets directly (prometheus_client's own attributes, the
+    version pinned in ``pyproject.toml``); ``tests/unit/shadow/test_metrics.py`` checks the
+    exposition against observing one value at a time.
+    """
+    if not values:
+        return
+    bounds = child._upper_bounds  # ends with +Inf: every value falls in some bucket
+    child._sum.inc(sum(values))
+    for index, n in Tally(bisect_left(bounds, v) for v in values).items():
+        child._buckets[index].inc(n)

@@ -54,7 +54,7 @@ from shadow.dlq import DeadLetter
 from shadow.effects import Recorder
 from shadow.errors import CircuitOpenError, PoisonMessageError, ShadowError, TransientError
 from shadow.messages import InboundEvent, RawMessage, event_time
-from shadow.metrics import Metrics
+from shadow.metrics import Metrics, observe_many
 from shadow.ports import TP, ConsumerPort, ProducerPort
 from shadow.processors import Processor
 from shadow.store import (
@@ -470,19 +470,23 @@ class ShadowWorker:
         batch = Changes()
         now = datetime.now(UTC)
         blocked: set[TP] = set()
-        for it in todo:
-            if it.tp in blocked:
-                it.status = "deferred"
-                continue
-            changes = self._run_one(it, batch, stock, now)
-            if changes is None:
-                if it.status == "deferred":
-                    blocked.add(it.tp)
-                continue
-            if apply_one is not None and not apply_one(it, changes):
-                continue
-            batch.merge(changes)
-            it.status = "done"
+        latencies: list[float] = []  # handler time per event, observed once per batch
+        try:
+            for it in todo:
+                if it.tp in blocked:
+                    it.status = "deferred"
+                    continue
+                changes = self._run_one(it, batch, stock, now, latencies)
+                if changes is None:
+                    if it.status == "deferred":
+                        blocked.add(it.tp)
+                    continue
+                if apply_one is not None and not apply_one(it, changes):
+                    continue
+                batch.merge(changes)
+                it.status = "done"
+        finally:
+            observe_many(self._latency, latencies)
         return batch
 
     def _sequence_checks(self, tx: StoreTx, items: list[Item], counts: AnomalyCounts) -> None:
@@ -514,9 +518,15 @@ class ShadowWorker:
             tx.set_sequences(name, context, high)
 
     def _run_one(
-        self, it: Item, batch: Changes, stock: dict[str, int], now: datetime
+        self,
+        it: Item,
+        batch: Changes,
+        stock: dict[str, int],
+        now: datetime,
+        latencies: list[float],
     ) -> Changes | None:
-        """Run the processor on one event with retries; its changes, or None (poison/deferred)."""
+        """Run the processor on one event with retries; its changes, or None (poison/deferred).
+        The handler time of a success goes to ``latencies``."""
         assert it.event is not None and it.order is not None
         ev = it.event
         transient = 0
@@ -555,7 +565,7 @@ class ShadowWorker:
                     return None
                 self._sleep(self.settings.backoff(it.attempts))
                 continue
-            self._latency.observe(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - started)
             ts = event_time(ev.timestamp_ms) if ev.timestamp_ms else now
             changes.processed.append(ProcessedRow(self.processor.name, ev.event_id, ts))
             return changes
