@@ -353,7 +353,8 @@ class ShadowWorker:
         stock = {s: cache[s] for s in skus if s in cache}
         stock.update(fresh)
         p.expected = dict(stock)
-        p.batch = self._run_handlers(todo, stock)
+        direct = self._run_direct(todo, stock)
+        p.batch = direct if direct is not None else self._run_handlers(todo, stock)
         p.encoded = self.store.encode(p.batch)
         if len(cache) + len(stock) > STOCK_CACHE_LIMIT:
             cache.clear()
@@ -458,6 +459,42 @@ class ShadowWorker:
         tx.add_anomalies(counts)
         if not safe:
             tx.apply(batch)
+
+    def _run_direct(self, todo: list[Item], stock: dict[str, int]) -> Changes | None:
+        """Record every event straight into one buffer for the batch (write-behind only, where
+        effects are recorded, so running a handler twice is harmless).
+
+        The usual path (:meth:`_run_handlers`) gives each event a buffer of its own and merges
+        it, so that a failing event leaves nothing behind; here nothing fails in the common
+        case, and when a handler raises the items are put back as they were and None tells
+        the caller to take the usual path, which retries, defers or dead-letters that event.
+        """
+        batch = Changes()
+        now = datetime.now(UTC)
+        rec = Recorder(batch, Changes(), stock, now)  # the batch is this event's buffer too
+        name = self.processor.name
+        apply = self.processor.apply
+        latencies: list[float] = []
+        for it in todo:
+            ev, order = it.event, it.order
+            assert ev is not None and order is not None
+            started = time.perf_counter()
+            try:
+                apply(ev, order, rec)
+            except Exception as exc:  # the usual path handles it for real
+                log.info("direct_recording_fell_back", error=type(exc).__name__,
+                         event_id=ev.event_id)  # fmt: skip
+                for done in todo:
+                    if done.status == "done":
+                        done.status, done.attempts = "pending", done.attempts - 1
+                return None
+            latencies.append(time.perf_counter() - started)
+            ts = event_time(ev.timestamp_ms) if ev.timestamp_ms else now
+            batch.processed.append(ProcessedRow(name, ev.event_id, ts))
+            it.attempts += 1
+            it.status = "done"
+        observe_many(self._latency, latencies)
+        return batch
 
     def _run_handlers(
         self,

@@ -16,7 +16,11 @@ from typing import Any
 from events.outcome import Outcome
 from shadow.catalogue import initial_stock
 from shadow.changes import Changes
+from shadow.domain import Order
+from shadow.effects import Recorder, RecordingEffects
 from shadow.fakes import InMemoryBroker, InMemoryProducer
+from shadow.messages import InboundEvent
+from shadow.processors import FlowProcessor
 from shadow.runtime import ShadowWorker
 from shadow.samples import order_payload
 from shadow.store import StoreWriteError
@@ -258,3 +262,63 @@ def test_a_batch_with_nothing_to_handle_opens_no_read_transaction(
     assert store.main_thread_transactions == 1  # the claim check of the one pending event
     assert [o.order_id for o in store.outcomes()] == ["real"]
     assert sum(broker.committed.values()) == 6
+
+
+class FailsAfterRecording(FlowProcessor):
+    """The flow, failing for one order after its handlers recorded everything: ``times``
+    times, then it works (a bug that leaves rows in the buffer it wrote to)."""
+
+    def __init__(self, order_id: str, times: int) -> None:
+        super().__init__(RecordingEffects())
+        self.order_id, self.times = order_id, times
+
+    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
+        super().apply(event, order, rec)
+        if order.order_id == self.order_id and self.times > 0:
+            self.times -= 1
+            raise RuntimeError("bug after recording")
+
+
+def test_a_handler_failing_once_while_written_behind_leaves_no_trace_of_the_first_try(
+    broker: InMemoryBroker, store: InMemoryStore, make_worker: WorkerFactory
+) -> None:
+    for i in range(6):
+        publish(broker, order_payload(f"d-{i}", [("SKU-0005", 2)]), event_id=f"e-d-{i}")
+    worker = make_worker(FailsAfterRecording("d-2", times=1), writer=store)
+    statuses = run_idle(worker)
+    worker.close()
+    assert statuses == {"done": 6}
+    assert len(store.state.outbox) == 6 * 5
+    assert store.state.stock["SKU-0005"] == initial_stock()["SKU-0005"] - 12, "taken once each"
+    assert worker.redone_behind == 0, "the write itself went as planned"
+
+
+def test_a_handler_that_always_fails_while_written_behind_is_dead_lettered_alone(
+    broker: InMemoryBroker, store: InMemoryStore, make_worker: WorkerFactory
+) -> None:
+    for i in range(6):
+        publish(broker, order_payload(f"f-{i}", [("SKU-0006", 1)]), event_id=f"e-f-{i}")
+    worker = make_worker(FailsAfterRecording("f-4", times=99), writer=store)
+    statuses = run_idle(worker)
+    worker.close()
+    assert statuses == {"done": 5, "poison": 1}
+    assert {o.order_id for o in store.outcomes()} == {f"f-{i}" for i in range(6)} - {"f-4"}
+    assert store.state.stock["SKU-0006"] == initial_stock()["SKU-0006"] - 5
+    assert [m.header("type") for m in broker.records(DLQ)] == ["order.created"]
+    failed = worker.metrics.registry.get_sample_value(
+        "shadow_events_failed_total", {"reason": "handler_error"}
+    )
+    assert failed == 3, "the usual path's attempts, not the direct try"
+
+
+def test_scarce_stock_within_one_batch_written_behind_is_taken_unit_by_unit(
+    broker: InMemoryBroker, store: InMemoryStore, make_worker: WorkerFactory
+) -> None:
+    store.state.stock["SKU-0009"] = 10
+    for i in range(8):  # 16 units asked of 10, in one batch: five orders get them
+        publish(broker, order_payload(f"s-{i}", [("SKU-0009", 2)]), event_id=f"e-s-{i}")
+    worker = make_worker(writer=store, batch_size=8)
+    assert run_idle(worker) == {"done": 8}
+    worker.close()
+    assert sum(1 for o in store.outcomes() if o.reservation) == 5
+    assert store.state.stock["SKU-0009"] == 0
