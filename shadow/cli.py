@@ -85,7 +85,8 @@ def shadow(ctx: click.Context, /, **options: Any) -> None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Processes per group.",
+    help="Processes per group (several groups or processes: a supervisor starts them; they "
+    "close by themselves if it dies).",
 )
 @click.option(
     "--metrics-port", type=int, help="Serve Prometheus metrics from this port (one per process)."

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import threading
 from dataclasses import dataclass
@@ -54,10 +55,36 @@ def run_worker(config: ShadowConfig, kind: WorkerKind, *, idle_stop: float | Non
     worker.run(stop.is_set, idle_stop=idle_stop)
 
 
-def _child(config: ShadowConfig, kind: WorkerKind, index: int, idle_stop: float | None) -> None:
+PARENT_CHECK_S = 0.5
+
+
+def _stop_when_orphaned(
+    parent: int, interval: float = PARENT_CHECK_S, until: threading.Event | None = None
+) -> threading.Thread:
+    """Watch the supervisor: once this process is re-parented (the supervisor died, even by
+    SIGKILL, which it cannot forward), SIGTERM ourselves so the worker finishes its batch,
+    commits and closes instead of running on unsupervised. ``until`` ends the watch."""
+    quit_watch = until or threading.Event()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            if quit_watch.wait(interval):
+                return
+        log.warning("supervisor_gone", supervisor_pid=parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="shadow-supervisor-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def _child(
+    config: ShadowConfig, kind: WorkerKind, index: int, idle_stop: float | None, parent: int
+) -> None:
     from cutover_common.logging import configure_logging
 
     configure_logging(json=True)
+    _stop_when_orphaned(parent)
     port = None if config.metrics_port is None else config.metrics_port + index
     run_worker(config.with_overrides(metrics_port=port), kind, idle_stop=idle_stop)
 
@@ -80,7 +107,9 @@ def run(
         for i in range(workers):
             index = len(procs)
             proc = ctx.Process(
-                target=_child, args=(config, kind, index, idle_stop), name=f"shadow-{kind}-{i}"
+                target=_child,
+                args=(config, kind, index, idle_stop, os.getpid()),
+                name=f"shadow-{kind}-{i}",
             )
             proc.start()
             procs.append(proc)

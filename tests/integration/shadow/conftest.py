@@ -104,9 +104,17 @@ class Pipeline:
             env=self.env(),
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the supervisor and its workers
         )
         self.procs.append(proc)
         return proc
+
+    def crash_worker(self, proc: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the whole ``cutover shadow run`` (supervisor and worker processes): no
+        commit, no close, mid-stream; returns once none of them is left."""
+        os.killpg(proc.pid, signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+        wait_until(lambda: not group_alive(proc.pid), 10, "every process of the worker gone")
 
     def stop_workers(self) -> None:
         for proc in self.procs:
@@ -140,6 +148,25 @@ class Pipeline:
             return self.processed(consumer)
         except psycopg.errors.UndefinedTable:
             return 0
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie nobody reaped yet does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def group_alive(pgid: int) -> bool:
+    """True while some process of process group ``pgid`` runs (zombies do not count)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
 
 
 def read_topic(endpoints: Endpoints, topic: str, expected: int, timeout: float = 60) -> list[Any]:

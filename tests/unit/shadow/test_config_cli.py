@@ -141,3 +141,41 @@ def test_http_effects_map_answers_to_errors_and_send_idempotency_keys() -> None:
     breakers["payment"].record_success()
     with pytest.raises(EffectRejectedError, match="bad amount"):
         effects.charge(order, rec)
+
+
+def test_a_worker_process_stops_itself_once_its_supervisor_is_gone() -> None:
+    """The watch SIGTERMs its own process when the parent pid is no longer the one it was
+    started under (what a re-parented worker sees); the worker's handler takes it from there."""
+    import os
+    import signal
+    import threading
+
+    from shadow.commands import _stop_when_orphaned
+
+    got = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _s, _f: got.set())
+    try:
+        watch = _stop_when_orphaned(parent=os.getppid() + 1_000_000, interval=0.01)
+        watch.join(5)
+        assert not watch.is_alive()
+        for _ in range(100):  # the handler runs on the main thread between bytecodes
+            if got.wait(0.01):
+                break
+        assert got.is_set()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_watch_stays_quiet_while_the_supervisor_lives() -> None:
+    import os
+    import threading
+
+    from shadow.commands import _stop_when_orphaned
+
+    done = threading.Event()
+    watch = _stop_when_orphaned(parent=os.getppid(), interval=0.01, until=done)
+    watch.join(0.2)
+    assert watch.is_alive(), "still watching: no signal sent"
+    done.set()
+    watch.join(5)
+    assert not watch.is_alive()
