@@ -184,19 +184,19 @@ def parse_order(data: Mapping[str, Any]) -> Order:
         or not _currency_ok(wire.currency)
     ):
         return _parse_checked(data)
-    lines = tuple(
+    lines = tuple([
         OrderLine(ln.sku, ln.qty, price)
         for ln, price in zip(wire.items, prices, strict=True)
         if price is not None
-    )
-    return Order(
-        order_id=wire.order_id,
-        customer_id=wire.customer_id,
-        customer_email=wire.customer_email,
-        items=lines,
-        total=total,
-        currency=wire.currency,
-        payment_method=wire.payment_method,
+    ])  # fmt: skip
+    return Order(  # positional (a hot constructor): the fields in their declared order
+        wire.order_id,
+        wire.customer_id,
+        wire.customer_email,
+        lines,
+        total,
+        wire.currency,
+        wire.payment_method,
     )
 
 
