@@ -25,7 +25,10 @@ from. Anything unexpected — another worker changed a stock row, the write was 
 conflicted, the store went away, a partition got paused while N settled — rolls that write
 back, redoes batch N the serial way, forgets the cache and redoes batch N+1 serially too.
 Only for processors whose effects are recorded (``dual`` mode): a redone batch runs its
-handlers again.
+handlers again. For the same reason the handlers of a batch written behind record straight
+into one buffer for the whole batch; if one raises, the batch's handlers run again the
+usual way, each event into its own buffer, so only the failing one is retried or
+dead-lettered.
 
 Per-key ordering: records of one partition are handled in offset order, and when
 an event cannot be handled now (a downstream's circuit is open, a transient
