@@ -151,6 +151,7 @@ class _Prepared:
     encoded: object = None  # batch, encoded by the store while the previous batch is written
     expected: dict[str, int] = field(default_factory=dict)  # stock the handlers started from
     paused: dict[TP, int] = field(default_factory=dict)  # paused after the handlers, at offset
+    blocked: Blocked = field(default_factory=dict)  # plan_offsets after the handlers
     started: float = 0.0
 
     @property
@@ -307,6 +308,7 @@ class ShadowWorker:
         paused = paused or {}
         letters = [self._letter(it) for it in items if it.status == "poison"]
         self._send_dead_letters(letters, items)
+        # planned now, not reused from before: an undeliverable dead letter defers its record
         offsets, blocked = plan_offsets(items, self.settings.pause_seconds)
         self.consumer.store_offsets(offsets)
         self._stored.update(offsets)
@@ -363,9 +365,9 @@ class ShadowWorker:
             cache.clear()
         for sku, available in stock.items():
             cache[sku] = available - p.batch.stock_delta.get(sku, 0)
-        _stored, blocked = plan_offsets(items, self.settings.pause_seconds)
-        self._pause(blocked)  # before the next consume, as the serial path does
-        p.paused = {tp: offset for tp, (offset, _secs) in blocked.items()}
+        _stored, p.blocked = plan_offsets(items, self.settings.pause_seconds)
+        self._pause(p.blocked)  # before the next consume, as the serial path does
+        p.paused = {tp: offset for tp, (offset, _secs) in p.blocked.items()}
         return p
 
     def _write_behind(self, p: _Prepared) -> None:
@@ -378,7 +380,7 @@ class ShadowWorker:
                 if locked != p.expected:
                     stale = {s for s in p.expected if locked.get(s) != p.expected[s]}
                     raise StaleStockError(stale)
-            self._sequence_checks(tx, p.items, counts)
+            self._sequence_checks(tx, p.items, counts, p.blocked)
             tx.add_anomalies(counts)
             tx.apply_encoded(p.encoded)  # a key that exists after all: the serial redo merges it
 
@@ -529,8 +531,15 @@ class ShadowWorker:
             observe_many(self._latency, latencies)
         return batch
 
-    def _sequence_checks(self, tx: StoreTx, items: list[Item], counts: AnomalyCounts) -> None:
-        """Gaps and reorders per aggregate, among the events this batch settles for good.
+    def _sequence_checks(
+        self,
+        tx: StoreTx,
+        items: list[Item],
+        counts: AnomalyCounts,
+        blocked: Blocked | None = None,
+    ) -> None:
+        """Gaps and reorders per aggregate, among the events this batch settles for good
+        (``blocked``: :func:`plan_offsets` of ``items`` as they are, when already known).
 
         Every event of the topic counts, taken or ignored by the processor (a lost
         ``order.completed`` is a gap too); redeliveries (duplicates) do not, and neither
@@ -538,7 +547,8 @@ class ShadowWorker:
         their partition — so a rewind never looks like a reorder. The last sequence seen
         is kept per consumer: groups sharing a store do not judge each other's progress.
         """
-        _stored, blocked = plan_offsets(items, self.settings.pause_seconds)
+        if blocked is None:
+            _stored, blocked = plan_offsets(items, self.settings.pause_seconds)
         blocked_at = {tp: offset for tp, (offset, _secs) in blocked.items()}
         by_context: dict[str, list[InboundEvent]] = {}
         for it in items:
