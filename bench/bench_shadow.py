@@ -224,31 +224,21 @@ def scale_rate(
     procs = [ctx.Process(target=_scale_child, args=(args, stop)) for _ in range(processes)]
     for proc in procs:
         proc.start()
-    first: float | None = None
-    first_count = 0
+    count = _FromFirstBatch()
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            while True:
+            while count.got < n:
                 row = conn.execute("SELECT count(*) FROM shadow.processed_events").fetchone()
-                count = int(row[0]) if row else 0
-                if count and first is None:
-                    first, first_count = time.perf_counter(), count
-                if count >= n:
-                    break
+                count.add((int(row[0]) if row else 0) - count.got)
                 if not any(p.is_alive() for p in procs):
                     raise RuntimeError("every bench worker process exited early")
                 time.sleep(0.05)
-        elapsed = time.perf_counter() - (first or time.perf_counter())
+        result = count.result()
     finally:
         stop.set()
         for proc in procs:
             proc.join(60)
-    return {
-        "events": n,
-        "processes": processes,
-        "seconds": round(elapsed, 3),
-        "events_per_s": round((n - first_count) / elapsed),
-    }
+    return {**result, "processes": processes}
 
 
 def worker_rate(

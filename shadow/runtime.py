@@ -150,13 +150,17 @@ class _Prepared:
     batch: Changes = field(default_factory=Changes)
     encoded: object = None  # batch, encoded by the store while the previous batch is written
     expected: dict[str, int] = field(default_factory=dict)  # stock the handlers started from
-    paused: dict[TP, int] = field(default_factory=dict)  # paused after the handlers, at offset
     blocked: Blocked = field(default_factory=dict)  # plan_offsets after the handlers
     started: float = 0.0
 
     @property
     def event_ids(self) -> set[str]:
         return {r.event_id for r in self.batch.processed}
+
+    @property
+    def paused(self) -> dict[TP, int]:
+        """Partitions paused after the handlers ran, at the offset to read again."""
+        return {tp: offset for tp, (offset, _secs) in self.blocked.items()}
 
 
 class ShadowWorker:
@@ -367,7 +371,6 @@ class ShadowWorker:
             cache[sku] = available - p.batch.stock_delta.get(sku, 0)
         _stored, p.blocked = plan_offsets(items, self.settings.pause_seconds)
         self._pause(p.blocked)  # before the next consume, as the serial path does
-        p.paused = {tp: offset for tp, (offset, _secs) in p.blocked.items()}
         return p
 
     def _write_behind(self, p: _Prepared) -> None:
@@ -409,15 +412,15 @@ class ShadowWorker:
         self.redone_behind += 1
         self.metrics.redone.labels(reason).inc()
         self._stock_cache.clear()
+        own_pauses = p.paused
         for it, (status, poison, attempts) in zip(p.items, p.before, strict=True):
             it.status, it.poison, it.attempts = status, poison, attempts
             tp = it.tp
-            if tp in self._paused and self._rewind.get(tp) != p.paused.get(tp, -1):
+            if tp in self._paused and self._rewind.get(tp) != own_pauses.get(tp, -1):
                 it.status = "held"
         final = self._transact(p.items, p.base_counts, _snapshot(p.items))
-        self._settle(final, report, p.started, p.paused)
+        self._settle(final, report, p.started, own_pauses)
 
-    # ------------------------------------------------------------- decoding
     # ---------------------------------------------------------- transaction
     def _transact(self, items: list[Item], counts: AnomalyCounts, before: Snapshot) -> list[Item]:
         safe = False
@@ -477,7 +480,6 @@ class ShadowWorker:
         batch = Changes()
         now = datetime.now(UTC)
         rec = Recorder(batch, Changes(), stock, now)  # the batch is this event's buffer too
-        name = self.processor.name
         apply = self.processor.apply
         latencies: list[float] = []
         for it in todo:
@@ -494,8 +496,7 @@ class ShadowWorker:
                         done.status, done.attempts = "pending", done.attempts - 1
                 return None
             latencies.append(time.perf_counter() - started)
-            ts = event_time(ev.timestamp_ms) if ev.timestamp_ms else now
-            batch.processed.append(ProcessedRow(name, ev.event_id, ts))
+            batch.processed.append(self._processed_row(ev, now))
             it.attempts += 1
             it.status = "done"
         observe_many(self._latency, latencies)
@@ -616,9 +617,13 @@ class ShadowWorker:
                 self._sleep(self.settings.backoff(it.attempts))
                 continue
             latencies.append(time.perf_counter() - started)
-            ts = event_time(ev.timestamp_ms) if ev.timestamp_ms else now
-            changes.processed.append(ProcessedRow(self.processor.name, ev.event_id, ts))
+            changes.processed.append(self._processed_row(ev, now))
             return changes
+
+    def _processed_row(self, ev: InboundEvent, now: datetime) -> ProcessedRow:
+        """The idempotency row of an applied event (its record's time, else the batch's)."""
+        ts = event_time(ev.timestamp_ms) if ev.timestamp_ms else now
+        return ProcessedRow(self.processor.name, ev.event_id, ts)
 
     def _apply_one(self, tx: StoreTx, it: Item, changes: Changes) -> bool:
         """Safe mode: write one event's changes in a savepoint; dead-letter it if always refused."""
