@@ -131,7 +131,12 @@ def connect_properties(topology: Topology, jars: JarLayout) -> dict[str, str]:
 
 
 def _cluster_id() -> str:
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id; like Kafka's ``Uuid.randomUuid`` it never starts with ``-``, which
+    the storage tool would read as an option (one id in 64 did, failing a first ``stack up``)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def check_storage(topology: Topology) -> bool:
