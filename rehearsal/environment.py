@@ -72,6 +72,12 @@ class RehearsalEnvironment:
     _lag_probe: tuple[int, KafkaLagProbe] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.refresh_endpoints()
+
+    def refresh_endpoints(self) -> None:
+        """Read the stack's endpoints (and its generated password) again, and the worker spec
+        that carries them. ``setup`` calls it once the stack is up: on a fresh state
+        directory the password file does not exist before the first ``stack up``."""
         self.endpoints = load_endpoints(self.topology)
         self.workers = ShadowWorkers(self._worker_spec("dual"), self.scenario.shadow.workers)
 
@@ -131,6 +137,7 @@ class RehearsalEnvironment:
         report = manager.up(self.topology)
         if not report.healthy:
             raise NotReadyError("the local stack", "a component is unhealthy")
+        self.refresh_endpoints()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         drop_database(self.endpoints, self.database)
         create_database(self.endpoints, self.database)
