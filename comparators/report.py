@@ -184,11 +184,34 @@ def junit(doc: dict[str, Any]) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def figure(value: Any) -> str:
+    """A figure rounded for reading: rates (floats below 1) to 4 decimals, other floats to 2,
+    integers with thousands separators, ``None`` as ``n/a``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) <= 1 else f"{value:,.2f}"
+    return str(value)
+
+
+def shares(counts: dict[str, int]) -> list[tuple[str, int, int, float]]:
+    """``(category, keys, all keys, share)`` of every category but ``match`` holding keys: the
+    late, pending, out-of-scope and expired shares that a match rate alone hides."""
+    total = sum(counts.values())
+    return [(c, n, total, n / total) for c, n in counts.items() if c != "match" and n and total]
+
+
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("comparators", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
+    env.filters["figure"] = figure
+    return env
 
 
 def html(doc: dict[str, Any]) -> str:
@@ -197,6 +220,7 @@ def html(doc: dict[str, Any]) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(
         doc=doc,
+        shares=shares({str(k): int(v) for k, v in doc["counts"].items()}),
         charts=[
             plots.match_rate_line(result),
             plots.categories_chart(result),

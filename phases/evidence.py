@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
+import re
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ from xml.sax.saxutils import quoteattr
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from comparators.verdict import wilson_interval
 from cutover_common.secrets import redact_value
 from phases.gates import GateResult, Verdict
 
@@ -31,10 +36,168 @@ class EvidenceRef:
 
 
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("phases", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
     )
+    env.filters["fmt"] = fmt_value
+    env.globals["known_verdicts"] = VERDICT_ORDER
+    return env
+
+
+# -- the view of a gate's checks (pure; the rehearsal report shows the same rows) --------------
+VERDICT_ORDER = ("pass", "warn", "low-confidence", "unknown", "inconclusive", "fail")
+"""Every verdict a page colours; any other string is shown as is, uncoloured."""
+
+_RATE_COUNTS = re.compile(r"(\d+)/(\d+) matched")
+
+
+def fmt_value(value: Any) -> str:
+    """A measured value or threshold, rounded for reading: integers with thousands
+    separators, rates (below 1) to 4 decimals, other floats to 1; a mapping as
+    ``name value · name value``; ``None`` as ``n/a``; booleans as yes/no."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if value.is_integer() and abs(value) >= 1:
+            return f"{value:,.0f}"
+        return f"{value:.4f}" if abs(value) < 1 else f"{value:,.1f}"
+    if isinstance(value, Mapping):
+        return " · ".join(f"{k} {fmt_value(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(fmt_value(v) for v in value) or "none"
+    return str(value)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if isinstance(value, float) and math.isnan(value) else float(value)
+
+
+def margin(observed: Any, threshold: Any) -> str:
+    """Measured minus threshold, signed, in the check's unit (``+0.0030``, ``\u22129,800``);
+    per name for mappings (``messages \u2212150 · ms \u22129,800``); blank where either side
+    is not a number."""
+    if isinstance(observed, Mapping) and isinstance(threshold, Mapping):
+        parts = [(k, margin(observed.get(k), t)) for k, t in threshold.items()]
+        return " · ".join(f"{k} {m}" for k, m in parts if m)
+    measured, limit = _number(observed), _number(threshold)
+    if measured is None or limit is None:
+        return ""
+    delta = measured - limit
+    sign = "+" if delta >= 0 else "\u2212"
+    if isinstance(observed, int) and isinstance(threshold, int):
+        return f"{sign}{abs(delta):,.0f}"
+    return sign + fmt_value(abs(delta))
+
+
+def wilson_lower_bound(matched: int, settled: int) -> float | None:
+    """The 95 % Wilson lower bound of ``matched / settled``; ``None`` without settled keys."""
+    return wilson_interval(matched, settled)[0] if settled > 0 else None
+
+
+def rate_counts(check: Mapping[str, Any], snapshots: Mapping[str, Any]) -> tuple[int, int] | None:
+    """``(matched, settled)`` behind a ``*_match_rate`` check: from the gate's comparison
+    snapshot of the check's context, else from the check's own ``n/m matched`` detail."""
+    name = str(check.get("name", ""))
+    if not name.endswith("_match_rate"):
+        return None
+    snap = (snapshots.get(name.removesuffix("_match_rate")) or {}).get(check.get("context"))
+    if isinstance(snap, Mapping) and "matched" in snap and "settled_keys" in snap:
+        return int(snap["matched"]), int(snap["settled_keys"])
+    found = _RATE_COUNTS.search(str(check.get("detail", "")))
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRow:
+    """One check as a page shows it: every value already formatted."""
+
+    context: str
+    name: str
+    verdict: str
+    measured: str
+    threshold: str
+    margin: str
+    wilson: str
+    detail: str
+    kind: str = ""
+
+
+def check_row(check: Mapping[str, Any], snapshots: Mapping[str, Any]) -> CheckRow:
+    """The row of one check (``Check.to_dict()``). A passing row carries no detail: the
+    detail of a check is written for when it fails (the JSON keeps it either way)."""
+    counts = rate_counts(check, snapshots)
+    low = wilson_lower_bound(*counts) if counts else None
+    verdict = str(check.get("verdict", ""))
+    return CheckRow(
+        context=str(check.get("context") or ""),
+        name=str(check.get("name", "")),
+        verdict=verdict,
+        measured=fmt_value(check.get("observed")),
+        threshold=fmt_value(check.get("threshold")),
+        margin=margin(check.get("observed"), check.get("threshold")),
+        wilson="" if low is None or counts is None else f"{low:.4f}",
+        detail="" if verdict == "pass" else str(check.get("detail", "")),
+        kind=str(check.get("kind") or ""),
+    )
+
+
+def check_rows(
+    checks: Sequence[Mapping[str, Any]], snapshots: Mapping[str, Any] | None = None
+) -> list[CheckRow]:
+    return [check_row(c, snapshots or {}) for c in checks]
+
+
+def category_shares(counts: Mapping[str, int]) -> list[tuple[str, int, int, float]]:
+    """``(category, keys, of all keys, share)`` for each category but ``match`` that holds
+    keys: the late, pending, out-of-scope and expired shares a match rate hides."""
+    total = sum(int(n) for n in counts.values())
+    return [
+        (str(c), int(n), total, int(n) / total)
+        for c, n in counts.items()
+        if c != "match" and int(n) > 0 and total > 0
+    ]
+
+
+def relative_link(target: str | Path, page_dir: str | Path) -> str:
+    """``target`` as a link relative to the folder of the page that links to it."""
+    return Path(os.path.relpath(Path(target).resolve(), Path(page_dir).resolve())).as_posix()
+
+
+def comparison_views(doc: Mapping[str, Any], page_dir: Path) -> list[dict[str, Any]]:
+    """Per compared context: its figures, category shares and relative report links."""
+    views = []
+    for snap_name in ("comparison", "reverse_comparison"):
+        for context, snap in (doc.get("snapshots", {}).get(snap_name) or {}).items():
+            if not isinstance(snap, Mapping):
+                continue
+            low = wilson_lower_bound(int(snap.get("matched", 0)), int(snap.get("settled_keys", 0)))
+            views.append(
+                {
+                    "name": snap_name.replace("_", " "),
+                    "context": context,
+                    "verdict": snap.get("verdict"),
+                    "settled": int(snap.get("settled_keys", 0)),
+                    "matched": int(snap.get("matched", 0)),
+                    "match_rate": snap.get("match_rate"),
+                    "wilson": low,
+                    "shares": category_shares(snap.get("counts") or {}),
+                    "reports": [
+                        relative_link(p, page_dir)
+                        for p in snap.get("report_paths", [])
+                        if str(p).endswith(".html")
+                    ],
+                }
+            )
+    return views
 
 
 def sha256_file(path: Path) -> str:
@@ -58,7 +221,14 @@ def write_bundle(
     json_path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     html_path = folder / "evidence.html"
     html = (
-        _env().get_template("evidence.html.j2").render(doc=document, verdict=result.verdict.value)
+        _env()
+        .get_template("evidence.html.j2")
+        .render(
+            doc=document,
+            verdict=result.verdict.value,
+            rows=check_rows(document.get("checks", []), document.get("snapshots", {})),
+            comparisons=comparison_views(document, folder),
+        )
     )
     html_path.write_text(html)
     junit_path = folder / "junit.xml"
