@@ -5,22 +5,21 @@ local stack's Connect). Basic auth is read from the environment variable named
 by ``--auth-env`` (value ``user:password``); TLS with ``--ca-bundle`` or
 ``--insecure``. Rich tables by default, ``--json`` for machines.
 
-Exit codes (for CI):
+Exit codes (the rows of the binary's one table, ``cutover --help``):
 
 ====  ==============================================================
 0     success (status: connector and every task RUNNING, healthy)
 1     other toolkit error
-2     usage error
-3     connector (or task, plugin, logger) not found
-4     invalid config: worker validation errors, dangerous config refused,
-      malformed desired-connectors file
-5     unhealthy: connector or a task not RUNNING, slot/heartbeat bad,
+2     invalid input: usage error, worker validation errors, dangerous
+      config refused, malformed desired-connectors file
+7     unhealthy: connector or a task not RUNNING, slot/heartbeat bad,
       ``wait`` timed out
-6     worker unreachable (connection, TLS, timeout)
-7     the worker's version does not support the call
-8     authentication/authorisation refused (HTTP 401/403)
-9     conflict (HTTP 409 after retries, e.g. the connector exists)
-10    drift: ``diff`` / ``apply --dry-run`` found changes to make
+8     worker unreachable (connection, TLS, timeout)
+9     connector (or task, plugin, logger) not found
+10    conflict (HTTP 409 after retries, e.g. the connector exists)
+11    drift: ``diff`` / ``apply --dry-run`` found changes to make
+12    authentication/authorisation refused (HTTP 401/403)
+13    the worker's version does not support the call
 ====  ==============================================================
 """
 
@@ -154,7 +153,7 @@ def status_cmd(
     max_heartbeat_age: float,
     as_json: bool,
 ) -> None:
-    """Connector and every task; with --dsn-env slot lag and heartbeat age. Exit 5 if unhealthy."""
+    """Connector and every task; with --dsn-env slot lag and heartbeat age. Exit 7 if unhealthy."""
     probe = None
     if dsn_env:
         if dsn_env not in os.environ:
@@ -181,7 +180,7 @@ file_argument = click.argument("file", type=click.Path(exists=True, dir_okay=Fal
 @json_option
 @click.pass_context
 def diff_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Compare the desired connectors in FILE with the cluster. Exit 10 on drift."""
+    """Compare the desired connectors in FILE with the cluster. Exit 11 on drift."""
     _finish(commands.diff(_client(ctx), load_desired_file(file), _out(ctx), as_json=as_json))
 
 
@@ -211,7 +210,7 @@ def apply_cmd(
 @json_option
 @click.pass_context
 def validate_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Validate configs (desired YAML or one JSON config) with the worker. Exit 4 on errors."""
+    """Validate configs (desired YAML or one JSON config) with the worker. Exit 2 on errors."""
     _finish(
         commands.validate(_client(ctx), commands.load_configs(file), _out(ctx), as_json=as_json)
     )

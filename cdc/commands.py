@@ -104,7 +104,7 @@ def status(
     heartbeat_table: str | None = None,
     thresholds: HealthThresholds | None = None,
 ) -> int:
-    """Connector, every task, and (with a probe) slot and heartbeat; exit 5 when unhealthy."""
+    """Connector, every task, and (with a probe) slot and heartbeat; exit 7 when unhealthy."""
     current = client.status(name)
     health = check_health(
         client, name, probe=probe, heartbeat_table=heartbeat_table, thresholds=thresholds
@@ -141,7 +141,7 @@ def diff(
     *,
     as_json: bool = False,
 ) -> int:
-    """The readable config diff against the live cluster; exit 10 when anything drifts."""
+    """The readable config diff against the live cluster; exit 11 when anything drifts."""
     diffs = reconcile.diff(client, desired)
     if as_json:
         echo_json(
@@ -164,7 +164,7 @@ def apply(
 ) -> int:
     """Bring the cluster to the desired connectors.
 
-    ``dry_run`` shows the plan, changes nothing and exits 10 when anything would change.
+    ``dry_run`` shows the plan, changes nothing and exits 11 when anything would change.
     """
     result = reconcile.apply(client, desired, dry_run=dry_run, validate=validate)
     if as_json:
@@ -189,7 +189,7 @@ def apply(
 def validate(
     client: ConnectClient, configs: dict[str, Config], out: TextIO, *, as_json: bool = False
 ) -> int:
-    """Validate configs with the worker; per-field errors are printed; exit 4 when any."""
+    """Validate configs with the worker; per-field errors are printed; exit 2 when any."""
     results = {name: client.validate(cfg, name=name) for name, cfg in configs.items()}
     if as_json:
         echo_json(

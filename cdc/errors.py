@@ -12,16 +12,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 
-EXIT_ERROR = 1
-EXIT_NOT_FOUND = 3
-EXIT_INVALID_CONFIG = 4
-EXIT_UNHEALTHY = 5
-EXIT_UNREACHABLE = 6
-EXIT_UNSUPPORTED = 7
-EXIT_AUTH = 8
-EXIT_CONFLICT = 9
-EXIT_DRIFT = 10
+# The cdc names for rows of the binary's one table (:class:`ExitCode`).
+EXIT_ERROR = int(ExitCode.ERROR)
+EXIT_NOT_FOUND = int(ExitCode.NOT_FOUND)
+EXIT_INVALID_CONFIG = int(ExitCode.INVALID_INPUT)
+EXIT_UNHEALTHY = int(ExitCode.UNHEALTHY)
+EXIT_UNREACHABLE = int(ExitCode.UNREACHABLE)
+EXIT_UNSUPPORTED = int(ExitCode.UNSUPPORTED)
+EXIT_AUTH = int(ExitCode.AUTH)
+EXIT_CONFLICT = int(ExitCode.CONFLICT)
+EXIT_DRIFT = int(ExitCode.DRIFT)
 
 
 class CdcError(CutoverError):

@@ -1,7 +1,8 @@
 """``cutover compare run|watch|report|calibrate|merge`` and ``cutover repair``.
 
-Exit codes of ``run``, ``watch``, ``report`` and ``merge`` follow the verdict:
-pass 0, warn 3, fail 4, low-confidence 5 (1 for a toolkit error).
+Exit codes of ``run``, ``watch``, ``report`` and ``merge`` follow the verdict (rows of
+:class:`cutover_common.exit_codes.ExitCode`): pass 0, warn 3, fail 4, low-confidence 5,
+inconclusive 6; 2 for invalid input (plan, rule, partition), 1 for other errors.
 """
 
 from __future__ import annotations
@@ -22,23 +23,17 @@ from comparators.partition import Partition
 from comparators.plan import CompareConfig, load_config
 from comparators.sources import CallableSource, OutcomeSource, SqlSource
 from comparators.watch import LATE_LIMIT, FileWatermarkStore, PostgresWatermarkStore, WatermarkStore
-from cutover_common.cli import echo_json
+from cutover_common.cli import echo_json, json_option, plan_option
 from cutover_common.logging import configure_logging
 
-_plan = click.option(
-    "--plan",
-    "plan_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="Migration plan (YAML).",
-)
+_plan = plan_option()
 _context = click.option(
     "--context", required=True, help="Bounded context to compare (a key of contexts:)."
 )
 _gate = click.option(
     "--gate", default="dual_write", show_default=True, help="Gate whose thresholds apply."
 )
-_json = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+_json = json_option
 
 
 def _logs_to_stderr() -> None:
@@ -60,7 +55,7 @@ def _now(text: str | None) -> datetime | None:
 def compare() -> None:
     """Compare control (sync) and candidate (event) outcomes; judge; write evidence.
 
-    Exit codes: pass 0, warn 3, fail 4, low-confidence 5.
+    Exit codes: pass 0, warn 3, fail 4, low-confidence 5, inconclusive 6.
     """
     _logs_to_stderr()
 
@@ -158,6 +153,7 @@ def run_cmd(  # noqa: PLR0917
     show_default=True,
     help="Seconds a key judged missing waits for a late candidate (then judged again).",
 )
+@_json
 @click.pass_context
 def watch_cmd(  # noqa: PLR0917
     ctx: click.Context,
@@ -171,8 +167,12 @@ def watch_cmd(  # noqa: PLR0917
     iterations: int | None,
     partition: str,
     late_limit: float,
+    as_json: bool,
 ) -> None:
-    """Compare continuously, judging keys as their settle windows close."""
+    """Compare continuously, judging keys as their settle windows close.
+
+    With --json the step lines go to stderr and the final verdict is printed as JSON.
+    """
     store: WatermarkStore
     if state_db_env:
         if state_db_env not in os.environ:
@@ -188,19 +188,27 @@ def watch_cmd(  # noqa: PLR0917
         iterations=iterations,
         partition=Partition.parse(partition),
         late_limit=timedelta(seconds=late_limit),
+        stdout=sys.stderr if as_json else sys.stdout,
     )
+    if as_json:
+        echo_json({"name": name or context, "verdict": verdict.to_dict()})
     ctx.exit(verdict.exit_code)
 
 
 @compare.command("report")
 @click.argument("evidence", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@_json
 @click.pass_context
-def report_cmd(ctx: click.Context, evidence: Path, out_dir: Path) -> None:
+def report_cmd(ctx: click.Context, evidence: Path, out_dir: Path, as_json: bool) -> None:
     """Render a saved evidence.json as HTML, Markdown and JUnit XML again."""
     doc = json.loads(evidence.read_text())
-    for path in commands.write_reports(doc, out_dir):
-        click.echo(str(path))
+    paths = commands.write_reports(doc, out_dir)
+    if as_json:
+        echo_json({"files": [str(p) for p in paths], "verdict": doc["verdict"]})
+    else:
+        for path in paths:
+            click.echo(str(path))
     ctx.exit(int(doc["verdict"]["exit_code"]))
 
 
@@ -238,6 +246,7 @@ def merge_cmd(
     "--second-db-env", help="Environment variable holding the second pipeline's database URL."
 )
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@_json
 def calibrate_cmd(  # noqa: PLR0917
     plan_path: Path,
     context: str,
@@ -245,6 +254,7 @@ def calibrate_cmd(  # noqa: PLR0917
     second_callable: str | None,
     second_db_env: str | None,
     out_path: Path,
+    as_json: bool,
 ) -> None:
     """A/A: measure the noise floor between two identical candidate pipelines."""
     config = _config(plan_path, context, "dual_write")
@@ -262,6 +272,9 @@ def calibrate_cmd(  # noqa: PLR0917
     out_path.write_text(
         json.dumps({"noise": noise.to_dict(), "result": result.to_dict()}, default=str)
     )
+    if as_json:
+        echo_json({"noise": noise.to_dict(), "out": str(out_path)})
+        return
     click.echo(f"noise floor {noise.rate:.6f} over {noise.settled} keys -> {out_path}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 
 
 class ComparatorError(CutoverError):
@@ -11,6 +12,8 @@ class ComparatorError(CutoverError):
 
 class RuleError(ComparatorError):
     """Raised when a comparison rule (path, tolerance, unit, normaliser) is malformed."""
+
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, rule: str, reason: str) -> None:
         super().__init__(f"bad comparison rule {rule!r}: {reason}")
@@ -21,6 +24,8 @@ class RuleError(ComparatorError):
 class ImportTargetError(ComparatorError):
     """Raised when a ``"module:attribute"`` reference (callable source, invariant,
     normaliser, payload builder) cannot be imported."""
+
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, target: str, reason: str) -> None:
         super().__init__(
@@ -55,6 +60,8 @@ class SourceError(ComparatorError):
 class UnknownInvariantError(ComparatorError):
     """Raised when the plan names an invariant that is neither built in nor importable."""
 
+    exit_code = ExitCode.INVALID_INPUT
+
     def __init__(self, name: str) -> None:
         super().__init__(
             f"unknown invariant {name!r}",
@@ -66,6 +73,8 @@ class UnknownInvariantError(ComparatorError):
 class PlanError(ComparatorError):
     """Raised when the plan's comparison section is missing or invalid for a context."""
 
+    exit_code = ExitCode.INVALID_INPUT
+
     def __init__(self, context: str, reason: str) -> None:
         super().__init__(f"plan context {context!r}: {reason}")
         self.context = context
@@ -74,6 +83,8 @@ class PlanError(ComparatorError):
 
 class PartitionError(ComparatorError):
     """Raised for a malformed ``--partition i/n`` value."""
+
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, text: str) -> None:
         super().__init__(f"bad partition {text!r}", hint="use i/n with 0 <= i < n, e.g. 0/4")

@@ -25,6 +25,7 @@ from typing import Any
 
 from comparators.noise import NoiseFloor
 from comparators.result import Category, ComparisonResult
+from cutover_common.exit_codes import ExitCode
 
 
 class Status(StrEnum):
@@ -35,11 +36,12 @@ class Status(StrEnum):
 
 
 EXIT_CODES: dict[Status, int] = {
-    Status.PASS: 0,
-    Status.WARN: 3,
-    Status.FAIL: 4,
-    Status.LOW_CONFIDENCE: 5,
+    Status.PASS: ExitCode.OK,
+    Status.WARN: ExitCode.WARN,
+    Status.FAIL: ExitCode.FAIL,
+    Status.LOW_CONFIDENCE: ExitCode.LOW_CONFIDENCE,
 }
+"""Each status's row of the binary's one exit-code table (:mod:`cutover_common.exit_codes`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ one clear line (without secrets) and exits with the error's ``exit_code``.
 
 from __future__ import annotations
 
+from cutover_common.exit_codes import ExitCode
+
 
 class CutoverError(Exception):
     """Base of all errors raised deliberately by cutover.
@@ -15,7 +17,7 @@ class CutoverError(Exception):
     ``hint`` is an optional sentence telling the user how to fix the cause.
     """
 
-    exit_code: int = 1
+    exit_code: int = ExitCode.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         from cutover_common.secrets import redact
@@ -27,3 +29,20 @@ class CutoverError(Exception):
         """The message and the fix, as the CLI prints them."""
         text = str(self)
         return f"{text} — {self.hint}" if self.hint else text
+
+
+class InvalidInput(CutoverError):
+    """Raised when what the operator gave cannot be used (a file, a value); exit code 2."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class PlanFileMissing(InvalidInput):
+    """Raised when ``--plan`` (or ``$CUTOVER_PLAN``, or ``./cutover-plan.yaml``) names no file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"no plan file at {path}",
+            hint="give --plan PATH or set CUTOVER_PLAN (default: ./cutover-plan.yaml)",
+        )

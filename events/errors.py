@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 
 
 def _preview(raw: object, limit: int = 120) -> str:
@@ -99,6 +100,8 @@ class UpcastError(EventsError):
 
 class SchemaFileError(EventsError):
     """Raised when a JSON Schema file (packaged or given on the command line) cannot be used."""
+
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(f"cannot use schema {path}: {reason}")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from cutover_common.cli import LazyGroup, run_cli
+from cutover_common.cli import LazyGroup, exit_codes_epilog, run_cli
 from cutover_common.logging import configure_logging
 
 # Commands owned by other packages, imported only when used.
@@ -33,13 +33,18 @@ LAZY_COMMANDS: dict[str, str] = {
 
 
 @click.group(
-    cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=LazyGroup,
+    lazy=LAZY_COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=exit_codes_epilog(),
 )
 @click.version_option(package_name="cutover")
 def cli() -> None:
     """cutover — move a synchronous system to events in gated phases.
 
-    Add --debug to any command to see tracebacks of errors. Logs go to stderr
+    Add --debug to any command to see tracebacks of errors (redacted). Every command
+    that prints a result takes --json; every command that reads the plan takes --plan
+    (default $CUTOVER_PLAN, then ./cutover-plan.yaml). Logs go to stderr
     (CUTOVER_LOG_LEVEL, default INFO; CUTOVER_LOG_JSON=1 for JSON lines).
     """
     configure_logging(

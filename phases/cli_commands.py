@@ -9,6 +9,7 @@ from typing import Any, TextIO, TypeVar, cast
 
 import click
 
+from cutover_common.cli import json_option, plan_option
 from phases import commands
 from phases.commands import CommandConfig
 
@@ -18,15 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 def common_options(func: F) -> F:
     """--plan, --state-url, --reports-dir, --actor, --json (also from CUTOVER_* env vars)."""
     options = [
-        click.option(
-            "--plan",
-            "plan_path",
-            envvar="CUTOVER_PLAN",
-            default=commands.DEFAULT_PLAN,
-            show_default=True,
-            type=click.Path(path_type=Path),
-            help="migration plan",
-        ),
+        plan_option(),
         click.option(
             "--state-url",
             envvar="CUTOVER_STATE_URL",
@@ -40,7 +33,7 @@ def common_options(func: F) -> F:
             help="where evidence bundles go (default: the plan's reports_dir)",
         ),
         click.option("--actor", envvar="CUTOVER_ACTOR", default=None, help="who is operating"),
-        click.option("--json", "as_json", is_flag=True, help="machine-readable output"),
+        json_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -102,24 +95,30 @@ def plan_group() -> None:
 
 
 @plan_group.command("validate")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
-def plan_validate_cmd(file: Path, as_json: bool) -> None:
-    """Validate FILE: exit 0 when valid, 2 with one `path: reason` line per problem."""
+@click.argument("file", type=click.Path(path_type=Path), required=False)
+@plan_option(must_exist=False)
+@json_option
+def plan_validate_cmd(file: Path | None, plan_path: Path, as_json: bool) -> None:
+    """Validate the plan (FILE, or --plan): exit 0 when valid, 2 with one `path: reason`
+    line per problem."""
     config = CommandConfig(json=as_json, stdout=sys.stdout)
-    _exit(commands.plan_validate(config, file))
+    _exit(commands.plan_validate(config, file or plan_path))
 
 
 @plan_group.command("schema")
-def plan_schema_cmd() -> None:
-    """Print the plan's JSON Schema."""
-    _exit(commands.plan_schema(CommandConfig(stdout=sys.stdout)))
+@json_option
+def plan_schema_cmd(as_json: bool) -> None:
+    """Print the plan's JSON Schema (JSON either way; --json is accepted for uniformity)."""
+    _exit(commands.plan_schema(CommandConfig(json=as_json, stdout=sys.stdout)))
 
 
 @click.command("status")
 @common_options
 def status_cmd(**opts: Any) -> None:
-    """Show the current phase, the mode of every context and any interrupted transition."""
+    """Show the current phase, the mode of every context and any interrupted transition.
+
+    Exit codes: 0 shown (also when a transition is interrupted), 2 invalid plan.
+    """
     _exit(commands.status(_config(**opts)))
 
 
@@ -134,7 +133,8 @@ def advance_cmd(
 ) -> None:
     """Advance the migration when the current phase's gate passes.
 
-    Exit codes: 0 pass, 3 warn (paused), 4 fail (reverted or paused), 5 low-confidence.
+    Exit codes: 0 pass, 3 warn (paused), 4 fail (reverted or paused), 5 low-confidence,
+    6 inconclusive (paused), 10 refused or locked, 9 nothing to resume / unknown context.
     """
     _exit(commands.advance(_config(**opts), to=to, context=context, dry_run=dry_run, resume=resume))
 
@@ -145,7 +145,10 @@ def advance_cmd(
 @click.option("--dry-run", is_flag=True, help="print what would happen, change nothing")
 @common_options
 def rollback_cmd(to: int | None, context: str | None, dry_run: bool, **opts: Any) -> None:
-    """Roll back to the previous phase (or --to N), running each step's backward action."""
+    """Roll back to the previous phase (or --to N), running each step's backward action.
+
+    Exit codes: 0 rolled back, 10 refused or locked, 9 unknown context, 1 a step failed.
+    """
     _exit(commands.rollback(_config(**opts), to=to, context=context, dry_run=dry_run))
 
 
@@ -158,7 +161,10 @@ def gate_group() -> None:
 @click.option("--context", default=None, help="only this context")
 @common_options
 def gate_check_cmd(context: str | None, **opts: Any) -> None:
-    """Evaluate the current phase's gate and write its evidence bundle (exit 0/3/4/5)."""
+    """Evaluate the current phase's gate and write its evidence bundle.
+
+    Exit codes: the verdict's: 0 pass, 3 warn, 4 fail, 5 low-confidence, 6 inconclusive.
+    """
     _exit(commands.gate_check(_config(**opts), context=context))
 
 
@@ -166,7 +172,10 @@ def gate_check_cmd(context: str | None, **opts: Any) -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 @common_options
 def history_cmd(limit: int, **opts: Any) -> None:
-    """Print the audit trail, newest first."""
+    """Print the audit trail, newest first (transitions, gates, drills, refusals).
+
+    Exit codes: 0 printed, 2 invalid plan, 8 state store unreachable.
+    """
     _exit(commands.history(_config(**opts), limit=limit))
 
 

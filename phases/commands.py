@@ -1,8 +1,9 @@
 """The ``cutover`` phase commands as plain documented functions (alembic's ``command.py``).
 
 Each takes a :class:`CommandConfig` (plan path, state store URL, reports dir, actor,
-an injectable ``stdout`` and ports factory) and returns the process exit code:
-0 pass, 2 invalid plan, 3 warn, 4 fail, 5 low-confidence, 1 other errors (raised).
+an injectable ``stdout`` and ports factory) and returns the process exit code, a row of
+:class:`cutover_common.exit_codes.ExitCode`: 0 pass, 2 invalid plan, 3 warn, 4 fail,
+5 low-confidence, 6 inconclusive; other errors are raised with their own code.
 The click layer in :mod:`phases.cli_commands` only parses options and calls these.
 """
 
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import sqlalchemy.exc
 from rich.console import Console
 from rich.table import Table
 
+from cutover_common import cli as cutover_cli
 from cutover_common.cli import echo_json
 from phases.context import StepContext
-from phases.errors import PhasesError, PlanInvalid
+from phases.errors import PhasesError, PlanInvalid, StoreUnreachable
 from phases.plan import Plan, load_plan, plan_json_schema
 from phases.ports import Ports
 from phases.runner import Runner, StoreDrillLog, TransitionOutcome
@@ -35,7 +38,7 @@ from phases.store import (
 )
 
 PortsFactory = Callable[[Plan, SqlModeStore], Ports]
-DEFAULT_PLAN = "cutover-plan.yaml"
+DEFAULT_PLAN = cutover_cli.DEFAULT_PLAN
 
 
 def _stdout() -> TextIO:
@@ -82,7 +85,10 @@ def build_runner(config: CommandConfig, *, say: Callable[[str], None] | None = N
     """Load the plan, open the state store and the mode table, wire ports and steps."""
     plan = load_plan(config.plan_path)
     store = StateStore(make_engine(state_url(config, plan)))
-    store.create_schema()
+    try:
+        store.create_schema()
+    except sqlalchemy.exc.OperationalError as exc:  # the first touch of the database
+        raise StoreUnreachable(str(exc.orig or exc).strip().splitlines()[0]) from exc
     legacy_url = _env_url(config, plan.system.database.url_env)
     modes = SqlModeStore(
         store.engine if legacy_url == state_url(config, plan) else make_engine(legacy_url)

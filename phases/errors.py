@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,7 @@ class PlanInvalid(PhasesError):
     ``issues`` holds one :class:`PlanIssue` per problem, each with its field path.
     """
 
-    exit_code = 2
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, source: str, issues: Sequence[PlanIssue]) -> None:
         self.source = source
@@ -43,6 +44,8 @@ class PlanInvalid(PhasesError):
 class TransitionRefused(PhasesError):
     """Raised when a requested transition is not allowed from the current state."""
 
+    exit_code = ExitCode.CONFLICT
+
     def __init__(self, current: int, target: int, reason: str) -> None:
         self.current = current
         self.target = target
@@ -52,6 +55,8 @@ class TransitionRefused(PhasesError):
 
 class TransitionLocked(PhasesError):
     """Raised when another operator holds the transition lock (two advances at once)."""
+
+    exit_code = ExitCode.CONFLICT
 
     def __init__(self, holder: str | None = None) -> None:
         self.holder = holder
@@ -64,6 +69,8 @@ class TransitionLocked(PhasesError):
 
 class TransitionInterrupted(PhasesError):
     """Raised when a crashed transition was left behind and must be resumed first."""
+
+    exit_code = ExitCode.CONFLICT
 
     def __init__(self, from_phase: int, to_phase: int, stage: str, actor: str) -> None:
         self.from_phase = from_phase
@@ -78,6 +85,8 @@ class TransitionInterrupted(PhasesError):
 
 class NothingToResume(PhasesError):
     """Raised by ``advance --resume`` when no interrupted transition exists."""
+
+    exit_code = ExitCode.NOT_FOUND
 
     def __init__(self) -> None:
         super().__init__("no interrupted transition to resume")
@@ -94,6 +103,8 @@ class GraphError(PhasesError):
 
 class UnknownContext(PhasesError):
     """Raised when a command names a bounded context the plan does not define."""
+
+    exit_code = ExitCode.NOT_FOUND
 
     def __init__(self, context: str, known: Sequence[str]) -> None:
         self.context = context
@@ -114,6 +125,8 @@ class StepFailed(PhasesError):
 class AdapterUnavailable(PhasesError):
     """Raised when a real adapter's backing package or API is not available yet."""
 
+    exit_code = ExitCode.UNSUPPORTED
+
     def __init__(self, port: str, reason: str) -> None:
         self.port = port
         self.reason = reason
@@ -127,3 +140,16 @@ class DiscoveryError(PhasesError):
         self.source = source
         self.reason = reason
         super().__init__(f"discovery failed reading {source}: {reason}")
+
+
+class StoreUnreachable(PhasesError):
+    """Raised when the state store's database cannot be reached (connection refused, auth)."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"state store unreachable: {reason}",
+            hint="check --state-url / CUTOVER_STATE_URL and that the database is up",
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 
 
 class RehearsalError(CutoverError):
@@ -12,6 +13,8 @@ class RehearsalError(CutoverError):
 class NotReadyError(RehearsalError):
     """Raised when a part of the pipeline (stack, connector, shadow group, worker) is not
     ready within its bound; ``component`` names it, ``detail`` says what was seen."""
+
+    exit_code = ExitCode.UNHEALTHY
 
     def __init__(self, component: str, detail: str) -> None:
         self.component = component

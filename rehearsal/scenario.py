@@ -13,6 +13,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cutover_common.exit_codes import ExitCode
 from rehearsal.errors import RehearsalError
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -21,7 +22,7 @@ SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 class ScenarioError(RehearsalError):
     """Raised when a scenario file is missing or invalid (``errors`` holds path: reason)."""
 
-    exit_code = 2
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, source: str, errors: list[str]) -> None:
         self.source = source

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 
 PoisonKind = Literal["undecodable", "unknown_type", "schema_invalid", "handler_error"]
 
@@ -68,6 +69,8 @@ class EffectRejectedError(ShadowError):
 
 class ShadowConfigError(ShadowError):
     """Raised when the shadow configuration is inconsistent (``field`` names the culprit)."""
+
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"invalid shadow configuration {field}: {reason}")

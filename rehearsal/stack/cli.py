@@ -1,4 +1,8 @@
-"""`cutover stack up|down|status|logs|compose` — the local stack from the command line."""
+"""`cutover stack up|down|status|logs|compose` — the local stack from the command line.
+
+Exit codes: 0 done/healthy, 7 a component is unhealthy, 10 a port is taken by another
+process, 11 ``compose --check`` found docker-compose.yml out of date.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cutover_common.cli import echo_json
+from cutover_common.cli import echo_json, json_option
+from cutover_common.exit_codes import ExitCode
 from rehearsal.stack import manager
 from rehearsal.stack.process import tail
 from rehearsal.stack.topology import load_topology
@@ -39,7 +44,7 @@ def stack() -> None:
 
 
 @stack.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def up(as_json: bool) -> None:
     """Start what is not running and wait until every component is healthy (idempotent)."""
     report = manager.up(load_topology())
@@ -48,7 +53,7 @@ def up(as_json: bool) -> None:
     else:
         render(report, sys.stdout, "cutover stack up")
     if not report.healthy:
-        sys.exit(1)
+        sys.exit(ExitCode.UNHEALTHY)
 
 
 @stack.command()
@@ -60,9 +65,13 @@ def up(as_json: bool) -> None:
     type=click.Choice(list(manager.COMPONENTS)),
     help="Stop only these components (repeatable); default all.",
 )
-def down(wipe: bool, only: tuple[str, ...]) -> None:
+@json_option
+def down(wipe: bool, only: tuple[str, ...], as_json: bool) -> None:
     """Stop exactly the processes the stack started; keep data unless --wipe."""
     stopped = manager.down(load_topology(), wipe=wipe, only=only or manager.COMPONENTS)
+    if as_json:
+        echo_json({"stopped": list(stopped), "wiped": wipe})
+        return
     click.echo(
         f"stopped: {', '.join(stopped) or 'nothing was running'}"
         + (" (data wiped)" if wipe else "")
@@ -70,33 +79,39 @@ def down(wipe: bool, only: tuple[str, ...]) -> None:
 
 
 @stack.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def status(as_json: bool) -> None:
-    """Show what runs where; exit 1 when a component is not healthy."""
+    """Show what runs where; exit 7 when a component is not healthy."""
     report = manager.status(load_topology())
     if as_json:
         echo_json(report.to_dict())
     else:
         render(report, sys.stdout, "cutover stack status")
     if not report.healthy:
-        sys.exit(1)
+        sys.exit(ExitCode.UNHEALTHY)
 
 
 @stack.command()
 @click.argument("name", type=click.Choice(list(manager.COMPONENTS)))
 @click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
-def logs(name: str, lines: int) -> None:
+@json_option
+def logs(name: str, lines: int, as_json: bool) -> None:
     """Show the last lines of a component's log file."""
     path = Path(manager.log_path(load_topology(), name))
+    text = tail(path, lines)
+    if as_json:
+        echo_json({"component": name, "path": str(path), "lines": text.splitlines()})
+        return
     click.echo(f"==> {path} <==")
-    click.echo(tail(path, lines))
+    click.echo(text)
 
 
 @stack.command()
 @click.option(
-    "--check", is_flag=True, help="Exit 1 when docker-compose.yml differs from the topology."
+    "--check", is_flag=True, help="Exit 11 when docker-compose.yml differs from the topology."
 )
-def compose(check: bool) -> None:
+@json_option
+def compose(check: bool, as_json: bool) -> None:
     """Write docker-compose.yml from the topology (or check that it is current)."""
     from rehearsal.stack.compose import COMPOSE_PATH, render_compose
     from rehearsal.stack.topology import Topology
@@ -104,10 +119,17 @@ def compose(check: bool) -> None:
     text = render_compose(Topology())  # the defaults, not this shell's CUTOVER_* overrides
     if check:
         current = COMPOSE_PATH.read_text() if COMPOSE_PATH.exists() else ""
-        if current != text:
+        if as_json:
+            echo_json({"path": str(COMPOSE_PATH), "current": current == text, "written": False})
+        elif current == text:
+            click.echo("docker-compose.yml matches the topology")
+        else:
             click.echo("docker-compose.yml is out of date: run `cutover stack compose`", err=True)
-            sys.exit(1)
-        click.echo("docker-compose.yml matches the topology")
+        if current != text:
+            sys.exit(ExitCode.DRIFT)
         return
     COMPOSE_PATH.write_text(text)
+    if as_json:
+        echo_json({"path": str(COMPOSE_PATH), "current": True, "written": True})
+        return
     click.echo(f"wrote {COMPOSE_PATH}")

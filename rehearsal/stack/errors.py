@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 
 
 class StackError(CutoverError):
@@ -11,6 +12,8 @@ class StackError(CutoverError):
 
 class PortInUseError(StackError):
     """Raised when a port the stack needs is taken by a process the stack did not start."""
+
+    exit_code = ExitCode.CONFLICT
 
     def __init__(self, component: str, port: int) -> None:
         self.component = component
@@ -73,6 +76,8 @@ class CorruptStateError(StackError):
 class StartTimeoutError(StackError):
     """Raised when a component does not become healthy within its start timeout."""
 
+    exit_code = ExitCode.UNHEALTHY
+
     def __init__(self, component: str, seconds: float, log_path: str, last_lines: str) -> None:
         self.component = component
         self.seconds = seconds
@@ -85,6 +90,8 @@ class StartTimeoutError(StackError):
 
 class ComponentExitedError(StackError):
     """Raised when a component's process exits while the stack waits for it."""
+
+    exit_code = ExitCode.UNHEALTHY
 
     def __init__(self, component: str, code: int | None, log_path: str, last_lines: str) -> None:
         self.component = component

@@ -56,7 +56,7 @@ def test_409_that_outlasts_the_retries_is_a_conflict_error() -> None:
         client.create_connector("a", fake_config("a"))
     assert info.value.status == 409
     assert "rebalance" in info.value.worker_message
-    assert info.value.exit_code == 9
+    assert info.value.exit_code == 10
 
 
 def test_retry_delays_are_capped() -> None:
@@ -85,7 +85,7 @@ def test_calls_an_old_worker_lacks_raise_unsupported_by_worker(call, feature: st
         call(client)
     assert info.value.feature == feature
     assert info.value.worker_version == "3.4.1"
-    assert info.value.exit_code == 7
+    assert info.value.exit_code == 13
     assert worker.requests == [("GET", "/")]  # refused before sending the call
 
 
@@ -113,7 +113,7 @@ def test_wait_for_times_out_with_the_last_status() -> None:
     with pytest.raises(WaitTimeout) as info:
         client.wait_for("a", "RUNNING", timeout_s=5, interval_s=1)
     assert info.value.last_seen == "RUNNING (0:FAILED)"
-    assert info.value.exit_code == 5
+    assert info.value.exit_code == 7
     assert clock.now >= 5
 
 
@@ -164,7 +164,7 @@ def test_requests_exceptions_become_connect_unreachable_without_the_password() -
     with pytest.raises(ConnectUnreachable) as info, map_requests_exceptions("http://127.0.0.1:1"):
         raise requests.exceptions.ConnectionError("http://admin:hunter22@127.0.0.1:1 refused")
     assert "hunter22" not in str(info.value)
-    assert info.value.exit_code == 6
+    assert info.value.exit_code == 8
     with pytest.raises(ConnectUnreachable) as timeout, map_requests_exceptions("http://x"):
         raise requests.exceptions.ReadTimeout("slow")
     assert "timed out" in timeout.value.reason

@@ -23,7 +23,7 @@ def test_jndi_login_module_in_a_client_override_is_refused() -> None:
     with pytest.raises(DangerousConfig) as info:
         check("c", config)
     assert info.value.findings[0][:2] == (JNDI, "producer.override.sasl.jaas.config")
-    assert info.value.exit_code == 4
+    assert info.value.exit_code == 2
 
 
 def test_jndi_lookup_anywhere_is_refused() -> None:

@@ -62,7 +62,7 @@ def test_missing_credentials_are_an_auth_error_without_the_password(server: str)
         ConnectClient(RequestsTransport(server)).list_connectors()
     assert info.value.status == 401
     assert info.value.worker_message == "Request requires authentication"
-    assert info.value.exit_code == 8
+    assert info.value.exit_code == 12
 
 
 def test_wrong_password_is_refused_and_not_shown(server: str) -> None:
