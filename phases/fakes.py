@@ -72,10 +72,15 @@ def running_snapshot(name: str = "cutover-outbox") -> ConnectorSnapshot:
 
 
 class FakeHealthProbe:
+    """``raises``: an exception the probe raises instead (Connect unreachable)."""
+
     def __init__(self, snapshot: ConnectorSnapshot | None = None) -> None:
         self.snap = snapshot or running_snapshot()
+        self.raises: Exception | None = None
 
     def snapshot(self) -> ConnectorSnapshot:
+        if self.raises is not None:
+            raise self.raises
         return self.snap
 
 
@@ -88,11 +93,17 @@ class FakeCanary:
 
 
 class FakeLag:
+    """``raises``: an exception the probe raises instead (Kafka unreadable)."""
+
     def __init__(self) -> None:
         self.per_context: dict[str, LagSnapshot] = {}
+        self.raises: Exception | None = None
 
     def lag(self, context: str) -> LagSnapshot:
-        return self.per_context.get(context, LagSnapshot(f"shadow-{context}", 0, 10.0, 0))
+        if self.raises is not None:
+            raise self.raises
+        default = LagSnapshot(f"shadow-{context}", 0, 10.0, 0, members=1, topic=f"{context}")
+        return self.per_context.get(context, default)
 
 
 @dataclass
@@ -102,11 +113,14 @@ class FakeComparison:
     keys: int = 5000
     summaries: dict[tuple[str, str], ComparisonSummary] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    raises: Exception | None = None
 
     def compare(
         self, context: str, *, candidate: str, window_seconds: float, min_keys: int
     ) -> ComparisonSummary:
         self.calls.append((context, candidate))
+        if self.raises is not None:
+            raise self.raises
         default = ComparisonSummary(context, "pass", self.keys, self.keys, {"match": self.keys})
         return self.summaries.get((context, candidate), default)
 

@@ -170,7 +170,16 @@ class DualWriteGate(GateBase):
     max_duplicate: int | None = Field(default=0, ge=0)
     max_extra: int | None = Field(default=None, ge=0)
     max_invariant_violations: int | None = Field(default=0, ge=0)
-    max_lag_ms: float = Field(default=2000, ge=0)
+    max_left_out_share: Rate = Field(
+        default=0.05,
+        description="largest share of keys a comparison may leave out (pending, out of scope, "
+        "inconclusive verify runs) before the gate is inconclusive",
+    )
+    max_lag_ms: float = Field(
+        default=2000,
+        ge=0,
+        description="largest age of the oldest event the shadow group has not consumed",
+    )
     max_lag_messages: int = Field(default=10_000, ge=0)
     max_dead_lettered: int = Field(default=0, ge=0)
     require_schema_compatible: bool = True

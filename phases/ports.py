@@ -14,6 +14,11 @@ from typing import Any, Protocol
 
 from cutover_common.modes import Mode
 
+LEFT_OUT: tuple[str, ...] = ("pending", "out_of_scope", "inconclusive")
+"""Comparison count keys a gate counts as left out, not judged: keys whose event may still
+come (``pending``), keys written while their context was in ``sync`` (``out_of_scope``),
+and verify runs a downstream left without an answer (``inconclusive``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TaskState:
@@ -34,6 +39,9 @@ class ConnectorSnapshot:
     slot_active: bool | None = None
     heartbeat_age_ms: float | None = None
     reasons: tuple[str, ...] = ()
+    unreadable: str | None = None
+    """Why Kafka Connect could not be read (unreachable, timed out, 5xx): the connector and
+    task states are then unknown, not failed; ``None`` when it answered."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +51,7 @@ class ConnectorSnapshot:
             "slot_active": self.slot_active,
             "heartbeat_age_ms": self.heartbeat_age_ms,
             "reasons": list(self.reasons),
+            "unreadable": self.unreadable,
         }
 
 
@@ -56,20 +65,48 @@ class CanaryResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Unmeasured:
+    """An input a gate could not read: the port and why (one redacted line).
+
+    The gate turns it into ``unknown`` checks (:func:`phases.gates.unknown_checks`); it
+    never passes.
+    """
+
+    port: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unmeasured": True, "port": self.port, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class LagSnapshot:
-    """Consumer-group lag and dead-lettered messages for the shadow pipeline."""
+    """Where the shadow group stands on a context's topic, and its dead-lettered messages.
+
+    ``lag_messages`` counts from the group's position (its committed offset, or the log
+    start when retention or ``delete_records`` passed it: deleted records are not lag);
+    ``lag_ms`` is the age of the oldest unconsumed record (0 when nothing is behind,
+    ``None`` when it could not be read); ``expired`` counts records deleted before the group
+    read them; ``members`` the group's live members (``None`` when it could not be read).
+    """
 
     group: str
     lag_messages: int
     lag_ms: float | None = None
     dead_lettered: int = 0
     per_partition: Mapping[str, int] = field(default_factory=dict)
+    expired: int = 0
+    members: int | None = None
+    topic: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "group": self.group,
+            "topic": self.topic,
             "lag_messages": self.lag_messages,
             "lag_ms": self.lag_ms,
+            "expired": self.expired,
+            "members": self.members,
             "dead_lettered": self.dead_lettered,
             "per_partition": dict(self.per_partition),
         }
@@ -96,6 +133,25 @@ class ComparisonSummary:
     violations: Mapping[str, int] = field(default_factory=dict)
     violation_details: Mapping[str, str] = field(default_factory=dict)
     noise_floor: float = 0.0
+    error: str | None = None
+    """The database's one-line message when an outcome query failed (no figures then)."""
+
+    @classmethod
+    def failed(cls, context: str, error: str) -> ComparisonSummary:
+        """The summary of a run whose outcome query failed (bad SQL, renamed column)."""
+        return cls(context, "fail", 0, 0, reasons=(error,), error=error)
+
+    @property
+    def left_out(self) -> dict[str, int]:
+        """Keys the comparison did not judge, per reason (:data:`LEFT_OUT`), when non-zero."""
+        return {k: int(self.counts[k]) for k in LEFT_OUT if self.counts.get(k)}
+
+    @property
+    def left_out_share(self) -> float:
+        """Keys left out over the keys judged plus left out (0 when there were none)."""
+        left = sum(self.left_out.values())
+        total = self.settled_keys + left
+        return left / total if total else 0.0
 
     @property
     def match_rate(self) -> float:
@@ -111,9 +167,10 @@ class ComparisonSummary:
         return [
             InvariantResult(
                 n,
-                self.violations.get(n, 0) == 0,
+                self.error is None and self.violations.get(n, 0) == 0,
                 self.violations.get(n, 0),
                 self.violation_details.get(n, ""),
+                self.error,
             )
             for n in names
         ]
@@ -128,6 +185,9 @@ class ComparisonSummary:
             "noise_floor": self.noise_floor,
             "adjusted_match_rate": self.adjusted_match_rate,
             "counts": dict(self.counts),
+            "left_out": self.left_out,
+            "left_out_share": self.left_out_share,
+            "error": self.error,
             "violations": dict(self.violations),
             "reasons": list(self.reasons),
             "report_paths": list(self.report_paths),
@@ -143,6 +203,8 @@ class InvariantResult:
     holds: bool
     violations: int = 0
     detail: str = ""
+    error: str | None = None
+    """The database's one-line message when the run behind the invariant failed to read."""
 
 
 @dataclass(frozen=True, slots=True)

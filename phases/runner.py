@@ -55,8 +55,9 @@ class TransitionOutcome:
 
     @property
     def exit_code(self) -> int:
-        """0 pass, 3 warn, 4 fail, 5 low-confidence (the gate's verdict, when one ran)."""
-        return self.gate.verdict.exit_code if self.gate is not None else 0
+        """The gate's verdict as an exit code (``ExitCode``: 0 pass, 3 warn, 4 fail,
+        5 low-confidence, 6 inconclusive), 0 when no gate ran."""
+        return int(self.gate.verdict.exit_code) if self.gate is not None else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,10 +66,25 @@ class TransitionOutcome:
             "plan": self.plan.to_dict() if self.plan else None,
             "verdict": self.gate.verdict.value if self.gate else None,
             "reasons": self.gate.reasons if self.gate else [],
+            "paused_because": (
+                pause_reason(self.gate) if self.gate and self.status == "paused" else None
+            ),
             "evidence": self.evidence.path if self.evidence else None,
             "evidence_sha256": self.evidence.sha256 if self.evidence else None,
             "reverted": self.reverted.to_dict() if self.reverted else None,
         }
+
+
+def pause_reason(result: GateResult) -> str:
+    """Why a gate paused instead of proceeding or reverting, in one line."""
+    unknown = [f"{c.context + ': ' if c.context else ''}{c.name}" for c in result.unknown()]
+    if result.verdict is Verdict.INCONCLUSIVE and unknown:
+        return f"inconclusive, not measured: {', '.join(unknown)} (no automatic revert)"
+    if result.verdict is Verdict.INCONCLUSIVE:
+        return "inconclusive: too many keys left out of the comparison (no automatic revert)"
+    if result.verdict is Verdict.FAIL and not result.outcome_failed:
+        return "failed on infrastructure or inputs, not on outcomes (no automatic revert)"
+    return f"verdict {result.verdict.value}"
 
 
 def plan_from_dict(data: Mapping[str, Any]) -> TransitionPlan:
@@ -280,12 +296,20 @@ class Runner:
         return result, ref
 
     def _decide(self, result: GateResult) -> Decision:
+        """Proceed on pass (or warn when the plan says so); revert only when measured outcome
+        evidence failed (and the plan reverts); pause on everything else — an inconclusive
+        gate, a failed infrastructure, sample or input check — for a human."""
         spec = self._gate_spec(result.phase)
         if result.verdict is Verdict.PASS:
             return "proceed"
         if result.verdict is Verdict.WARN:
             return "proceed" if spec.on_warn == "proceed" else "pause"
-        if result.verdict is Verdict.FAIL and spec.on_fail == "revert" and self.plan.auto_revert:
+        if (
+            result.verdict is Verdict.FAIL
+            and result.outcome_failed
+            and spec.on_fail == "revert"
+            and self.plan.auto_revert
+        ):
             return "revert"
         return "pause"
 
@@ -299,12 +323,18 @@ class Runner:
     ) -> TransitionOutcome:
         reverted = self._auto_revert(result, gate_revision) if decision == "revert" else None
         status: Status = "reverted" if reverted else "paused"
+        if status == "paused":
+            self.ctx.say(f"paused: {pause_reason(result)}")
         return TransitionOutcome(plan, status, self.store.phase(), result, ref, reverted)
 
     def _auto_revert(self, result: GateResult, gate_revision: int) -> TransitionPlan | None:
         state = self.state()
         if gate_revision == Phase.ASYNC:
-            failing = {c.context for c in result.checks if c.verdict is Verdict.FAIL and c.context}
+            failing = {
+                c.context
+                for c in result.checks
+                if c.verdict is Verdict.FAIL and c.kind == "outcome" and c.context
+            }
             plan = None
             for c in sorted(failing):
                 if self.state().modes.get(c) == Mode.ASYNC:

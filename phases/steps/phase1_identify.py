@@ -45,6 +45,7 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
                 ">= 1",
                 "event types for the context",
                 c,
+                "input",
             )
         )
         if spec.require_outcome_queries:
@@ -57,6 +58,7 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
                     True,
                     "sync_query and event_query to compare outcomes",
                     c,
+                    "input",
                 )
             )
     return ctx.result(revision, gate_name, checks, contexts)

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 
 from phases.context import StepContext
 from phases.errors import StepFailed
-from phases.gates import GateResult, canary_check, connector_checks
+from phases.gates import GateResult, canary_check
+from phases.ports import Unmeasured
+from phases.steps.common import connector_evidence, measure
 
 revision = 2
 down_revision = 1
@@ -48,16 +50,13 @@ def backward(ctx: StepContext, contexts: Sequence[str]) -> None:
 
 def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
     spec = ctx.plan.gates.broker
-    snap = ctx.ports.health.snapshot()
-    canary = ctx.ports.canary.round_trip(spec.max_canary_ms)
-    checks = connector_checks(
-        snap,
-        max_heartbeat_age_ms=spec.max_heartbeat_age_ms,
-        require_slot_active=spec.require_slot_active,
-    )
+    checks, connector = connector_evidence(ctx)
+    canary = measure("canary", lambda: ctx.ports.canary.round_trip(spec.max_canary_ms))
     checks.append(canary_check(canary, max_ms=spec.max_canary_ms))
     snapshots = {
-        "connector": snap.to_dict(),
-        "canary": {"ok": canary.ok, "latency_ms": canary.latency_ms, "reason": canary.reason},
+        "connector": connector,
+        "canary": canary.to_dict()
+        if isinstance(canary, Unmeasured)
+        else {"ok": canary.ok, "latency_ms": canary.latency_ms, "reason": canary.reason},
     }
     return ctx.result(revision, gate_name, checks, contexts, snapshots)

@@ -1,19 +1,22 @@
 """Phase 3 — dual-write: sync stays authoritative, the outbox feeds the shadow pipeline.
 
 Entering starts the shadow pipeline and switches contexts to ``dual``. The exit gate, per
-context: comparator verdict over at least the plan's minimum of settled keys, consumer lag
-and dead letters under their bounds, event-schema compatibility.
+context: comparator verdict over at least the plan's minimum of settled keys (and no more
+than the plan's share of keys left out), live members in the shadow group, consumer lag (in
+messages and in time), no event deleted unread, dead letters under their bound, event-schema
+compatibility. An input that could not be read makes the gate inconclusive.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from cutover_common.modes import Mode
 from phases.context import StepContext
-from phases.gates import GateResult, comparison_checks, lag_checks, schema_check
-from phases.steps.common import connector_evidence
+from phases.gates import GateResult, comparison_checks, lag_checks, members_check, schema_check
+from phases.steps.common import connector_evidence, measure, read_lag
 
 revision = 3
 down_revision = 2
@@ -43,16 +46,26 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
     checks, connector = connector_evidence(ctx)
     snapshots: dict[str, Any] = {"comparison": {}, "lag": {}, "connector": connector}
     for c in ctx.gated_contexts(contexts, spec.contexts):
-        summary = ctx.ports.comparison.compare(
-            c, candidate="event", window_seconds=spec.window_seconds, min_keys=spec.min_settled_keys
+        summary = measure(
+            "comparison",
+            partial(
+                ctx.ports.comparison.compare,
+                c,
+                candidate="event",
+                window_seconds=spec.window_seconds,
+                min_keys=spec.min_settled_keys,
+            ),
         )
         checks += comparison_checks(
             summary,
             min_keys=max(spec.min_settled_keys, spec.min_sample),
             min_match_rate=spec.min_match_rate,
             warn_match_rate=spec.warn_match_rate,
+            max_left_out_share=spec.max_left_out_share,
+            context=c,
         )
-        lag = ctx.ports.lag.lag(c)
+        lag = read_lag(ctx, c)
+        checks.append(members_check(lag, context=c))
         checks += lag_checks(
             lag,
             context=c,
@@ -61,9 +74,9 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
             max_dead=spec.max_dead_lettered,
         )
         if spec.require_schema_compatible:
-            checks.append(
-                schema_check(ctx.ports.schemas.check(c, ctx.plan.contexts[c].events), context=c)
-            )
+            events = ctx.plan.contexts[c].events
+            report = measure("schemas", partial(ctx.ports.schemas.check, c, events))
+            checks.append(schema_check(report, context=c))
         snapshots["comparison"][c] = summary.to_dict()
         snapshots["lag"][c] = lag.to_dict()
     return ctx.result(revision, gate_name, checks, contexts, snapshots)

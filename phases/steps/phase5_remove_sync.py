@@ -1,19 +1,21 @@
 """Phase 5 — remove synchronous calls: every context ``events-only``.
 
 The gate (evaluated by ``cutover gate check`` in phase 5) proves zero sync calls over the
-window and every invariant holding; its bundle is the final reconciliation report.
+window, every invariant holding and the shadow group still consuming (live members); its bundle is the final reconciliation report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from cutover_common.modes import Mode
 from phases.context import StepContext
-from phases.gates import GateResult, invariant_checks, sync_calls_check
-from phases.steps.common import connector_evidence
+from phases.gates import GateResult, invariant_checks, members_check, sync_calls_check
+from phases.ports import InvariantResult, Unmeasured
+from phases.steps.common import connector_evidence, measure, read_lag
 
 revision = 5
 down_revision = 4
@@ -42,25 +44,37 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
     checks, connector = connector_evidence(ctx)
     reconciliation: dict[str, Any] = {}
     for c in ctx.gated_contexts(contexts, spec.contexts):
-        calls = ctx.ports.sync_calls.count(c, since)
+        calls = measure("sync_calls", partial(ctx.ports.sync_calls.count, c, since))
         checks.append(
             sync_calls_check(
                 calls, context=c, max_calls=spec.max_sync_calls, window_s=spec.window_seconds
             )
         )
-        results = []
+        names = ctx.plan.contexts[c].invariants
+        results: list[InvariantResult] | Unmeasured = []
         if spec.require_invariants:
-            results = ctx.ports.invariants.check(
-                c, ctx.plan.contexts[c].invariants, spec.window_seconds
+            results = measure(
+                "invariants", partial(ctx.ports.invariants.check, c, names, spec.window_seconds)
             )
-            checks += invariant_checks(results, context=c)
+            checks += invariant_checks(results, context=c, names=names)
+        lag = read_lag(ctx, c)
+        checks.append(members_check(lag, context=c))
         reconciliation[c] = {
-            "sync_calls": calls,
+            "sync_calls": calls.to_dict() if isinstance(calls, Unmeasured) else calls,
             "since": since.isoformat(),
-            "invariants": [
-                {"name": r.name, "holds": r.holds, "violations": r.violations, "detail": r.detail}
+            "invariants": results.to_dict()
+            if isinstance(results, Unmeasured)
+            else [
+                {
+                    "name": r.name,
+                    "holds": r.holds,
+                    "violations": r.violations,
+                    "detail": r.detail,
+                    "error": r.error,
+                }
                 for r in results
             ],
+            "lag": lag.to_dict(),
         }
     return ctx.result(
         revision,

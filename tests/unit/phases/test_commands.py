@@ -95,10 +95,12 @@ def test_gate_check_exit_codes(config: CommandConfig, factory: Factory) -> None:
     factory.ports.comparison.keys = 5000  # type: ignore[attr-defined]
     assert commands.gate_check(config) == 0
     factory.ports.lag.per_context["order"] = factory.ports.lag.lag("order").__class__(  # type: ignore[attr-defined]
-        "g", 1, 1.0, 9
+        "g", 1, 1.0, 9, members=1
     )
     assert commands.gate_check(config) == 4
-    assert "auto-reverted to phase 2" in out(config)
+    text = out(config)
+    assert "paused: failed on infrastructure or inputs" in text
+    assert "auto-reverted" not in text
 
 
 def test_rollback_command(config: CommandConfig) -> None:

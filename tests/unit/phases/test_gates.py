@@ -20,12 +20,20 @@ def test_combine_takes_the_worst_verdict() -> None:
     checks = [Check("a", Verdict.PASS, 1, 1), Check("b", Verdict.WARN, 1, 1)]
     assert combine(checks) is Verdict.WARN
     assert combine([*checks, Check("c", Verdict.LOW_CONFIDENCE, 0, 1)]) is Verdict.LOW_CONFIDENCE
+    assert combine([*checks, Check("c", Verdict.INCONCLUSIVE, 0, 1)]) is Verdict.INCONCLUSIVE
     assert combine([*checks, Check("d", Verdict.FAIL, 0, 1)]) is Verdict.FAIL
     assert combine([]) is Verdict.PASS
 
 
-def test_exit_codes_align_with_comparators() -> None:
-    assert [v.exit_code for v in Verdict] == [0, 3, 5, 4]
+def test_exit_codes_come_from_the_binary_table() -> None:
+    assert {v.value: int(v.exit_code) for v in Verdict} == {
+        "pass": 0,
+        "warn": 3,
+        "low-confidence": 5,
+        "inconclusive": 6,
+        "fail": 4,
+        "unknown": 6,
+    }
 
 
 def test_connector_running_with_a_failed_task_fails() -> None:
@@ -66,11 +74,15 @@ def summary(keys: int, matched: int, verdict: str = "pass") -> ComparisonSummary
 
 
 def test_comparison_below_minimum_sample_is_low_confidence() -> None:
-    (check,) = comparison_checks(
+    check, left_out = comparison_checks(
         summary(10, 10), min_keys=100, min_match_rate=0.99, warn_match_rate=None
     )
-    assert check.verdict is Verdict.LOW_CONFIDENCE
-    assert check.context == "payment"
+    assert (check.verdict, check.kind, check.context) == (
+        Verdict.LOW_CONFIDENCE,
+        "sample",
+        "payment",
+    )
+    assert (left_out.name, left_out.verdict) == ("comparison_left_out", Verdict.PASS)
 
 
 def test_comparison_between_warn_and_pass_rates_warns() -> None:
@@ -110,7 +122,12 @@ def test_lag_and_dead_letters_over_bounds_fail() -> None:
         max_messages=100,
         max_dead=0,
     )
-    assert [c.verdict for c in checks] == [Verdict.FAIL, Verdict.FAIL]
+    assert [(c.name, c.verdict) for c in checks] == [
+        ("consumer_lag", Verdict.FAIL),
+        ("events_expired", Verdict.PASS),
+        ("dead_lettered", Verdict.FAIL),
+    ]
+    assert {c.kind for c in checks} == {"infrastructure"}
 
 
 def test_any_sync_call_fails_phase_5() -> None:

@@ -98,17 +98,30 @@ def test_unknown_context_is_rejected(runner: Runner) -> None:
         runner.advance(context="billing")
 
 
-def test_dual_write_gate_fail_auto_reverts_to_phase_2(
+def test_dual_write_gate_outcome_fail_auto_reverts_to_phase_2(
     runner: Runner, ports: Ports, store: StateStore
 ) -> None:
     runner.advance(target=3)
-    ports.lag.per_context["payment"] = LagSnapshot("g", 10, 50.0, dead_lettered=3)  # type: ignore[attr-defined]
+    comparison: FakeComparison = ports.comparison  # type: ignore[assignment]
+    comparison.summaries[("payment", "event")] = ComparisonSummary("payment", "fail", 5000, 4000)
     outcome = runner.advance()
     assert (outcome.status, outcome.exit_code, outcome.phase) == ("reverted", 4, 2)
     assert modes(runner) == {Mode.SYNC}
-    assert "payment: dead_lettered: 3 dead-lettered" in outcome.gate.reasons  # type: ignore[union-attr]
+    assert "payment: comparison_verdict: comparator says fail" in outcome.gate.reasons  # type: ignore[union-attr]
     revert = store.history(1, action="auto-revert")[0]
     assert (revert.from_phase, revert.to_phase) == (3, 2)
+
+
+def test_dual_write_gate_infrastructure_fail_pauses_without_revert(
+    runner: Runner, ports: Ports, store: StateStore
+) -> None:
+    runner.advance(target=3)
+    ports.lag.per_context["payment"] = LagSnapshot("g", 10, 50.0, dead_lettered=3, members=1)  # type: ignore[attr-defined]
+    outcome = runner.advance()
+    assert (outcome.status, outcome.exit_code, outcome.phase) == ("paused", 4, 3)
+    assert modes(runner) == {Mode.DUAL}
+    assert "payment: dead_lettered: 3 dead-lettered" in outcome.gate.reasons  # type: ignore[union-attr]
+    assert store.history(1, action="auto-revert") == []
 
 
 def test_gate_fail_pauses_when_auto_revert_is_off(
@@ -151,13 +164,13 @@ def test_failed_canary_undoes_the_broker_step(
     assert store.history(1)[0].action == "failed"
 
 
-def test_connector_without_tasks_fails_gate_2_and_reverts_to_1(
+def test_connector_without_tasks_fails_gate_2_and_pauses_in_2(
     runner: Runner, ports: Ports
 ) -> None:
     runner.advance(target=2)
     ports.health.snap = ports.health.snap.__class__("cutover-outbox", "RUNNING")  # type: ignore[attr-defined]
-    outcome = runner.advance()  # gate 2 fails: no tasks -> auto-revert to 1
-    assert (outcome.status, outcome.phase) == ("reverted", 1)
+    outcome = runner.advance()  # gate 2 fails on infrastructure: pause, never revert
+    assert (outcome.status, outcome.exit_code, outcome.phase) == ("paused", 4, 2)
 
 
 @pytest.mark.parametrize("start", [1, 2, 3, 4, 5])
@@ -404,4 +417,4 @@ def test_dual_write_gate_carries_the_connector_snapshot_and_fails_on_a_failed_ta
     assert outcome.gate is not None and outcome.gate.verdict.value == "fail"
     doc = json.loads(Path(outcome.evidence.path).read_text())  # type: ignore[union-attr]
     assert doc["snapshots"]["connector"]["tasks"] == [{"id": 0, "state": "FAILED"}]
-    assert outcome.status == "reverted" and outcome.phase == 2
+    assert (outcome.status, outcome.phase) == ("paused", 3)
