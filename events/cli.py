@@ -32,7 +32,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
 def validate_command(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Validate the envelopes in FILE (a JSON object, an array, or JSON lines).
 
-    Old versions are upcast first. Exits 1 when any envelope is invalid.
+    Old versions are upcast first. Exits 2 when any envelope is invalid.
     """
     ctx.exit(validate_file(file, sys.stdout, as_json=as_json))
 
@@ -47,7 +47,7 @@ def check_compat_command(ctx: click.Context, old: str, new: str, mode: str, as_j
     """Check that schema NEW does not break consumers or data of schema OLD.
 
     OLD and NEW are schema files or packaged references such as
-    ``integration.customer.created@1``. Exits 1 when a change is breaking.
+    ``integration.customer.created@1``. Exits 4 when a change is breaking.
     """
     code = check_compat_refs(old, new, sys.stdout, mode=cast(CompatMode, mode), as_json=as_json)
     ctx.exit(code)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cutover_common.cli import echo_json
+from cutover_common.exit_codes import ExitCode
 from events.catalog import CATALOG, load_schema, schema_file_name
 from events.codec import decode
 from events.compat import CompatMode, CompatReport, check_compat
@@ -112,7 +113,7 @@ def validate_item(index: int, item: Any) -> ValidationResult:
 
 
 def validate_file(path: Path, out: TextIO, *, as_json: bool = False) -> int:
-    """Validate every envelope in ``path``; exit code 1 when any is invalid."""
+    """Validate every envelope in ``path``; exit code 2 (invalid input) when any is invalid."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -134,7 +135,7 @@ def validate_file(path: Path, out: TextIO, *, as_json: bool = False) -> int:
                 str(r.index), r.type or "-", str(r.version or "-"), r.id or "-", mark + r.detail
             )
         Console(file=out, width=160).print(table)
-    return 1 if invalid or not results else 0
+    return ExitCode.INVALID_INPUT if invalid or not results else ExitCode.OK
 
 
 def resolve_schema(ref: str) -> tuple[str, dict[str, Any]]:
@@ -159,7 +160,7 @@ def resolve_schema(ref: str) -> tuple[str, dict[str, Any]]:
 def check_compat_refs(
     old_ref: str, new_ref: str, out: TextIO, *, mode: CompatMode = "full", as_json: bool = False
 ) -> int:
-    """Compare two schemas; exit code 1 when the new one breaks the old under ``mode``."""
+    """Compare two schemas; exit code 4 (fail) when the new one breaks the old under ``mode``."""
     old_name, old = resolve_schema(old_ref)
     new_name, new = resolve_schema(new_ref)
     report = check_compat(old, new, mode=mode, old_name=old_name, new_name=new_name)
@@ -167,7 +168,7 @@ def check_compat_refs(
         echo_json(report.to_dict(), stream=out)
     else:
         print_report(report, out)
-    return 0 if report.compatible else 1
+    return ExitCode.OK if report.compatible else ExitCode.FAIL
 
 
 def print_report(report: CompatReport, out: TextIO) -> None:

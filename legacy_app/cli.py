@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cutover_common.cli import echo_json
+from cutover_common.exit_codes import ExitCode
 from cutover_common.secrets import Secret
 from legacy_app.config import service_ports
 from legacy_app.runner import RunSpec, ServiceStatus, service_status, start_services, stop_services
@@ -142,7 +143,7 @@ def down(as_json: bool) -> None:
 @app.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> None:
-    """Show whether each service runs and answers /health."""
+    """Show whether each service runs and answers /health; exit 7 when one does not."""
     statuses = app_status(sys.stdout, as_json=as_json)
     if not all(s.healthy for s in statuses):
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(ExitCode.UNHEALTHY)

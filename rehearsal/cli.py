@@ -8,11 +8,12 @@ from dataclasses import asdict
 
 import click
 
-from cutover_common.cli import echo_json
+from cutover_common.cli import echo_json, json_option
+from cutover_common.exit_codes import ExitCode
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def smoke(as_json: bool) -> None:
     """Bring the stack up and send one outbox row through Debezium to Kafka."""
     from rehearsal.smoke import run_smoke
@@ -52,10 +53,12 @@ def smoke(as_json: bool) -> None:
     "--seconds", type=float, help="Seconds of traffic per phase (overrides the scenario)."
 )
 @click.option(
-    "--keep", is_flag=True, help="Keep the rehearsal's database, app and connector afterwards."
+    "--keep",
+    is_flag=True,
+    help="Keep the rehearsal's database, app, connector and shadow workers running afterwards.",
 )
 @click.option("--cleanup", is_flag=True, help="Only remove what rehearsals kept with --keep left.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+@json_option
 def rehearse(  # noqa: PLR0917 - click passes options positionally
     scenario: str,
     rate: float | None,
@@ -66,8 +69,10 @@ def rehearse(  # noqa: PLR0917 - click passes options positionally
 ) -> None:
     """Rehearse the migration of the sample monolith, phase 1 to 5, on the local stack.
 
-    Exit 0 only when every gate passed honestly; 1 otherwise. A scenario that expects a
-    failure (`negative`) exits 0 when the expected gate failed and the report names it.
+    Exit 0 only when every gate passed honestly; 4 when a gate did not pass; 2 for an
+    invalid scenario. A scenario that expects a failure (`negative`) exits 0 when the
+    expected gate failed and the report names it, 4 when it did not. With --keep the
+    database, app, connector and shadow workers keep running until --cleanup.
     """
     from rich.console import Console
 
@@ -81,7 +86,11 @@ def rehearse(  # noqa: PLR0917 - click passes options positionally
     if cleanup:
         from rehearsal.environment import cleanup_kept
 
-        click.echo(f"cleaned rehearsals: {', '.join(cleanup_kept(topo)) or 'none'}")
+        cleaned = cleanup_kept(topo)
+        if as_json:
+            echo_json({"cleaned": cleaned})
+        else:
+            click.echo(f"cleaned rehearsals: {', '.join(cleaned) or 'none'}")
         return
     scen = load_scenario(scenario)
     console = Console(file=sys.stderr if as_json else sys.stdout)
@@ -105,5 +114,5 @@ def rehearse(  # noqa: PLR0917 - click passes options positionally
         field = scen.expect.failing_key_field or ""
         ok = not result.passed and any(field in diff_paths(s) for s in result.failing_keys)
         click.echo(f"negative scenario: expected failure {'observed' if ok else 'NOT observed'}")
-        sys.exit(0 if ok else 1)
-    sys.exit(0 if result.passed else 1)
+        sys.exit(ExitCode.OK if ok else ExitCode.FAIL)
+    sys.exit(ExitCode.OK if result.passed else ExitCode.FAIL)

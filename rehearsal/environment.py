@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +56,16 @@ INVARIANTS = [
     "one_notification_per_order",
     "no_effect_for_failed_order",
 ]
+
+
+TEARDOWN_STEPS = ("workers", "app", "connector", "database")
+
+
+def teardown_steps(*, keep: bool) -> tuple[str, ...]:
+    """What a rehearsal's teardown stops or removes, in order: everything, or with ``keep``
+    (``cutover rehearse --keep``) nothing at all — the shadow workers, the app, the connector
+    and the database run on until ``cutover rehearse --cleanup``."""
+    return () if keep else TEARDOWN_STEPS
 
 
 @dataclass
@@ -197,12 +208,15 @@ class RehearsalEnvironment:
         restart_service(self._app_spec(), service)
 
     def teardown(self, *, keep: bool = False) -> None:
-        self.workers.stop()
-        if keep:
-            return
-        self.stop_app()
-        self._delete_connector()
-        drop_database(self.endpoints, self.database)
+        """Stop and remove what :func:`teardown_steps` says (with ``keep``: nothing)."""
+        actions: dict[str, Callable[[], None]] = {
+            "workers": self.workers.stop,
+            "app": self.stop_app,
+            "connector": self._delete_connector,
+            "database": lambda: drop_database(self.endpoints, self.database),
+        }
+        for step in teardown_steps(keep=keep):
+            actions[step]()
 
     def _delete_connector(self) -> None:
         from cdc.client import ConnectClient

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cutover_common.cli import echo_json
+from cutover_common.exit_codes import ExitCode
 from cutover_common.logging import configure_logging
 from rehearsal.traffic import (
     DEFAULT_MIX,
@@ -33,7 +34,7 @@ def traffic_run(
     as_json: bool = False,
     progress_stream: TextIO | None = None,
 ) -> int:
-    """Run traffic (progress bar on ``progress_stream``), print the report; 1 if a check failed."""
+    """Run traffic (progress bar on ``progress_stream``), print the report; 4 if a check failed."""
     check_health(config.base_url.rstrip("/"), config.timeout)
     console = Console(file=progress_stream or sys.stderr)
     columns = (
@@ -57,7 +58,7 @@ def traffic_run(
         echo_json({"run_id": config.run_id, "seed": config.seed, **report.to_dict()}, stream=out)
     else:
         print_report(report, out, run_id=config.run_id, seed=config.seed)
-    return 0 if report.passed else 1
+    return ExitCode.OK if report.passed else ExitCode.FAIL
 
 
 def traffic_dry_run(config: TrafficConfig, out: TextIO, *, as_json: bool = False) -> int:
@@ -159,7 +160,7 @@ def traffic(
 ) -> None:
     """Send seeded synthetic traffic (valid, declined, out-of-stock, malformed) to the order API.
 
-    The same --seed and --run-id send the same requests. Exits 1 when a check
+    The same --seed and --run-id send the same requests. Exits 4 when a check
     fails (a malformed request not answered 4xx, a valid one not 2xx, a
     transport error, or requests left unsent).
     """

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cutover_common.cli import echo_json
+from cutover_common.cli import echo_json, json_option
+from cutover_common.exit_codes import ExitCode
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
 from shadow.config import ALL_CONTEXTS, ShadowConfig
@@ -98,24 +100,41 @@ def shadow(ctx: click.Context, /, **options: Any) -> None:
     is_flag=True,
     help="Write each batch before reading the next (dual mode writes behind by default).",
 )
+@json_option
 @click.pass_context
 def run_cmd(  # noqa: PLR0917 - click passes options positionally
     ctx: click.Context, contexts: str, workers: int, metrics_port: int | None,
-    batch_size: int | None, idle_stop: float | None, serial: bool,
+    batch_size: int | None, idle_stop: float | None, serial: bool, as_json: bool,
 ) -> None:  # fmt: skip
-    """Consume and apply events until SIGTERM (finish the batch, commit, close)."""
+    """Consume and apply events until SIGTERM (finish the batch, commit, close).
+
+    With --json the logs are JSON lines on stderr and a JSON summary is printed on stdout
+    when the workers stop. Exit 1 when a worker process failed.
+    """
     from cutover_common.logging import configure_logging
     from shadow.commands import run
 
-    configure_logging(json=not sys.stderr.isatty())
+    configure_logging(json=as_json or not sys.stderr.isatty())
     selected = tuple(c.strip() for c in contexts.split(",") if c.strip())
     config = _config(
         ctx, contexts=selected, metrics_port=metrics_port, batch_size=batch_size,
         write_behind=not serial,
     )  # fmt: skip
-    failed = run(config, workers=workers, out=sys.stdout, idle_stop=idle_stop)
+    started = time.monotonic()
+    failed = run(
+        config, workers=workers, out=sys.stderr if as_json else sys.stdout, idle_stop=idle_stop
+    )
+    if as_json:
+        echo_json(
+            {
+                "contexts": list(selected),
+                "workers": workers,
+                "failed": failed,
+                "seconds": round(time.monotonic() - started, 3),
+            }
+        )
     if failed:
-        raise click.exceptions.Exit(1)
+        raise click.exceptions.Exit(ExitCode.ERROR)
 
 
 def _parse_time(value: str) -> datetime:
@@ -130,7 +149,7 @@ def _parse_time(value: str) -> datetime:
 @click.option(
     "--since", required=True, help="ISO 8601 time; events from its minute on are replayed."
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_context
 def replay_cmd(ctx: click.Context, since: str, as_json: bool) -> None:
     """Reset the groups' offsets to SINCE and rebuild the shadow store (stop the workers first)."""
@@ -142,7 +161,7 @@ def replay_cmd(ctx: click.Context, since: str, as_json: bool) -> None:
 
 
 @shadow.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 @click.pass_context
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Lag per partition, dead-lettered records and delivery anomalies."""

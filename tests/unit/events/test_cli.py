@@ -49,7 +49,7 @@ def _write_envelopes(tmp_path: Path) -> Path:
 
 def test_validate_reports_each_envelope(tmp_path: Path) -> None:
     out = io.StringIO()
-    assert validate_file(_write_envelopes(tmp_path), out, as_json=True) == 1
+    assert validate_file(_write_envelopes(tmp_path), out, as_json=True) == 2
     report = json.loads(out.getvalue())
     assert report["invalid"] == 3
     assert [r["ok"] for r in report["results"]] == [True, True, False, False, False]
@@ -81,7 +81,7 @@ def test_check_compat_cli_exit_codes() -> None:
     breaking = runner.invoke(
         events, ["check-compat", "integration.customer.created@1", "integration.customer.created@2"]
     )
-    assert breaking.exit_code == 1
+    assert breaking.exit_code == 4
     assert "BREAKING" in breaking.output
     same = runner.invoke(events, ["check-compat", "order.created@1", "order.created:v1", "--json"])
     assert same.exit_code == 0

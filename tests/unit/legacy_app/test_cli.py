@@ -37,7 +37,9 @@ def test_default_spec_uses_the_stack_database_and_state_dir(monkeypatch, tmp_pat
     assert spec.env["CUTOVER_KAFKA_BOOTSTRAP_SERVERS"].endswith(":9092")
 
 
-def test_status_of_nothing_running_is_json_and_exit_1(monkeypatch, tmp_path: Path) -> None:
+def test_status_of_nothing_running_is_json_and_exit_7_unhealthy(
+    monkeypatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CUTOVER_STATE_DIR", str(tmp_path))
     buf = io.StringIO()
     statuses = cli.app_status(buf, as_json=True)
@@ -45,7 +47,7 @@ def test_status_of_nothing_running_is_json_and_exit_1(monkeypatch, tmp_path: Pat
     assert [d["service"] for d in data] == ["order", "inventory", "payment", "shipping", "email"]
     assert not any(s.running for s in statuses)
     result = CliRunner().invoke(cli.app, ["status", "--json"])
-    assert result.exit_code == 1
+    assert result.exit_code == 7
 
 
 def test_down_with_nothing_running(monkeypatch, tmp_path: Path) -> None:
