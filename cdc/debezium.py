@@ -67,8 +67,11 @@ class DatabaseOptions:
 class OutboxOptions:
     """The outbox table and how the Event Router maps its columns (the team's layout).
 
-    Each of ``header_fields`` becomes a header of the same name. ``aggregate_version``
-    (an integer column) arrives as its decimal text, e.g. ``b"2"``.
+    Each of ``header_fields`` names a Kafka header; it comes from the column of the
+    same name unless ``header_columns`` maps it to another column (``(header, column)``
+    pairs: Debezium's ``column:header:alias`` placement), so a team's own column names
+    never rename the headers cutover reads. ``aggregate_version`` (an integer column)
+    arrives as its decimal text, e.g. ``b"2"``.
     ``missing_header_fields`` is the router's ``table.field.additional.missing``:
     ``ignore`` (the default) sends a row that lacks one of those columns without
     that header, so an outbox table created before the ``aggregate_version``
@@ -90,10 +93,20 @@ class OutboxOptions:
     )
     missing_header_fields: str = "ignore"
     expand_json_payload: bool = True
+    header_columns: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.missing_header_fields not in MISSING_FIELD_POLICIES:
             raise ValueError(f"missing_header_fields must be one of {MISSING_FIELD_POLICIES}")
+        unknown = sorted({h for h, _ in self.header_columns} - set(self.header_fields))
+        if unknown:
+            raise ValueError(f"header_columns name headers not in header_fields: {unknown}")
+
+    @property
+    def placement(self) -> str:
+        """The router's ``table.fields.additional.placement``: ``column:header:alias`` each."""
+        columns = dict(self.header_columns)
+        return ",".join(f"{columns.get(h, h)}:header:{h}" for h in self.header_fields)
 
     @property
     def topic_replacement(self) -> str:
@@ -215,7 +228,6 @@ def build_postgres_config(opts: PostgresConnectorOptions) -> dict[str, ConfigVal
 
 def outbox_router_config(outbox: OutboxOptions, topic_prefix: str) -> dict[str, str]:
     """The Event Router SMT, applied only to the outbox table's topic (a predicate)."""
-    placement = ",".join(f"{f}:header:{f}" for f in outbox.header_fields)
     outbox_topic = f"{topic_prefix}.{outbox.table}".replace(".", r"\.")
     return {
         "transforms": "outbox",
@@ -226,7 +238,7 @@ def outbox_router_config(outbox: OutboxOptions, topic_prefix: str) -> dict[str, 
         "transforms.outbox.table.field.event.payload": outbox.payload_field,
         "transforms.outbox.route.by.field": outbox.route_by_field,
         "transforms.outbox.route.topic.replacement": outbox.topic_replacement,
-        "transforms.outbox.table.fields.additional.placement": placement,
+        "transforms.outbox.table.fields.additional.placement": outbox.placement,
         "transforms.outbox.table.field.additional.missing": outbox.missing_header_fields,
         "transforms.outbox.table.expand.json.payload": str(outbox.expand_json_payload).lower(),
         "predicates": "isOutbox",

@@ -14,7 +14,10 @@
           publication_name: shop_outbox
           outbox: {}                   # cdc.debezium.OutboxOptions' defaults, or override:
                                        # table, topic_prefix, expand_json_payload,
-                                       # header_fields, missing_header_fields
+                                       # header_fields, missing_header_fields, the columns
+                                       # id_field, key_field, payload_field, route_by_field
+                                       # and header_columns {header: column} (the header
+                                       # keeps its name whatever the column is called)
         config: {}                     # ... or given raw (merged over the built one)
 
 A secret is referenced, never inline: ``{env: NAME}`` as a config value (or
@@ -82,6 +85,11 @@ class _Outbox(_Strict):
     expand_json_payload: bool = _OUTBOX_DEFAULTS.expand_json_payload
     header_fields: list[str] = Field(default_factory=lambda: list(_OUTBOX_DEFAULTS.header_fields))
     missing_header_fields: str = _OUTBOX_DEFAULTS.missing_header_fields  # checked by OutboxOptions
+    id_field: str = _OUTBOX_DEFAULTS.id_field
+    key_field: str = _OUTBOX_DEFAULTS.key_field
+    payload_field: str = _OUTBOX_DEFAULTS.payload_field
+    route_by_field: str = _OUTBOX_DEFAULTS.route_by_field
+    header_columns: dict[str, str] = Field(default_factory=dict)
 
 
 class _Heartbeat(_Strict):
@@ -205,6 +213,11 @@ def _options(spec: _Debezium, environ: Mapping[str, str]) -> PostgresConnectorOp
             expand_json_payload=outbox.expand_json_payload,
             header_fields=tuple(outbox.header_fields),
             missing_header_fields=outbox.missing_header_fields,
+            id_field=outbox.id_field,
+            key_field=outbox.key_field,
+            payload_field=outbox.payload_field,
+            route_by_field=outbox.route_by_field,
+            header_columns=tuple(outbox.header_columns.items()),
         ),
         heartbeat=None
         if hb is None

@@ -29,6 +29,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "rollback": "phases.cli_commands:rollback_cmd",
     "gate": "phases.cli_commands:gate_group",
     "history": "phases.cli_commands:history_cmd",
+    "outbox": "cutover.cli:outbox",
 }
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cdc.outbox_table import DEFAULT_TABLE, IDENTIFIER, TABLE_NAME, OutboxColumns, OutboxLayout
 from phases.errors import PlanInvalid, PlanIssue
 
 EnvVarName = Annotated[
@@ -202,6 +203,39 @@ class Gates(_Model):
     remove_sync: RemoveSyncGate
 
 
+_OUTBOX = OutboxColumns()
+Column = Annotated[str, Field(pattern=IDENTIFIER.pattern)]
+
+
+class OutboxSpec(_Model):
+    """The outbox table and its column names (``cutover outbox init``, the writers and the
+    connector read them here). Defaults: the Debezium Outbox Event Router layout plus the
+    correlation/causation ids, aggregate version and write-time mode; ``null`` for an
+    optional column says an adopted table has none. Kafka headers keep cutover's names."""
+
+    table: str = Field(default=DEFAULT_TABLE, pattern=TABLE_NAME.pattern)
+    id: Column = _OUTBOX.id
+    aggregate_type: Column = _OUTBOX.aggregate_type
+    aggregate_id: Column = _OUTBOX.aggregate_id
+    event_type: Column = _OUTBOX.event_type
+    payload: Column = _OUTBOX.payload
+    correlation_id: Column | None = _OUTBOX.correlation_id
+    causation_id: Column | None = _OUTBOX.causation_id
+    aggregate_version: Column | None = _OUTBOX.aggregate_version
+    mode: Column | None = _OUTBOX.mode
+    created_at: Column | None = _OUTBOX.created_at
+
+    @model_validator(mode="after")
+    def _valid_layout(self) -> OutboxSpec:
+        self.layout()  # distinct column names
+        return self
+
+    def layout(self) -> OutboxLayout:
+        """The table as :class:`cdc.outbox_table.OutboxLayout` (DDL, connector options)."""
+        columns = self.model_dump(exclude={"table"})
+        return OutboxLayout(self.table, OutboxColumns(**columns))
+
+
 class Plan(_Model):
     """A validated migration plan."""
 
@@ -212,6 +246,7 @@ class Plan(_Model):
     auto_revert: bool = True
     reports_dir: str = "reports/cutover"
     rollout_order: list[str] = Field(default_factory=list)
+    outbox: OutboxSpec = Field(default_factory=OutboxSpec)
     evidence: dict[str, Any] | None = Field(
         default=None,
         description="free-form notes, e.g. why `cutover discover` proposed each context",

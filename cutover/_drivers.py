@@ -1,0 +1,109 @@
+"""The INSERT of an outbox row through each supported driver, after the transaction check.
+
+SQLAlchemy (``Session``, ``scoped_session``, ``Connection``) and psycopg 3 (``Connection``),
+on PostgreSQL. Each refuses a target outside a transaction before any SQL runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from sqlalchemy import Connection as SaConnection
+from sqlalchemy import text
+from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.sql.elements import TextClause
+
+from cdc.outbox_table import OutboxLayout
+from cutover.errors import NotInTransaction, UnsupportedConnection
+
+_PSYCOPG_STATES = {
+    TransactionStatus.IDLE: "idle (no transaction begun)",
+    TransactionStatus.ACTIVE: "busy running another command",
+    TransactionStatus.INERROR: "in a failed transaction (roll it back)",
+    TransactionStatus.UNKNOWN: "in an unknown state (connection lost?)",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def written_roles(layout: OutboxLayout) -> tuple[str, ...]:
+    """The roles an insert writes: every column the table has but ``created_at`` (its default)."""
+    return tuple(role for role, _ in layout.columns.items() if role != "created_at")
+
+
+@functools.lru_cache(maxsize=64)
+def psycopg_insert(layout: OutboxLayout) -> str:
+    """The INSERT for ``layout`` with ``%s`` parameters in :func:`written_roles` order."""
+    roles = written_roles(layout)
+    values = ", ".join("%s::jsonb" if r == "payload" else "%s" for r in roles)
+    return f"INSERT INTO {layout.qualified} ({_columns(layout, roles)}) VALUES ({values})"
+
+
+@functools.lru_cache(maxsize=64)
+def sqlalchemy_insert(layout: OutboxLayout) -> TextClause:
+    """The INSERT for ``layout`` with ``:role`` parameters (ids and payload cast in SQL, so
+    any DBAPI driver works)."""
+    roles = written_roles(layout)
+    casts = {"payload": "jsonb", "id": "uuid"}
+    values = ", ".join(f"CAST(:{r} AS {casts[r]})" if r in casts else f":{r}" for r in roles)
+    return text(f"INSERT INTO {layout.qualified} ({_columns(layout, roles)}) VALUES ({values})")
+
+
+def _columns(layout: OutboxLayout, roles: tuple[str, ...]) -> str:
+    return ", ".join(f'"{getattr(layout.columns, role)}"' for role in roles)
+
+
+def write(target: Any, layout: OutboxLayout, row: dict[str, Any]) -> None:
+    """INSERT ``row`` (values by role) through ``target``, in its current transaction."""
+    if isinstance(target, psycopg.Connection):
+        _write_psycopg(target, layout, row)
+    elif isinstance(target, scoped_session):
+        _write_session(target(), layout, row)
+    elif isinstance(target, Session):
+        _write_session(target, layout, row)
+    elif isinstance(target, SaConnection):
+        _write_sa_connection(target, layout, row)
+    else:
+        raise UnsupportedConnection(f"a {type(target).__module__}.{type(target).__qualname__}")
+
+
+def _write_psycopg(
+    conn: psycopg.Connection[Any], layout: OutboxLayout, row: dict[str, Any]
+) -> None:
+    if conn.autocommit:
+        raise NotInTransaction("psycopg connection", "in autocommit mode")
+    status = conn.info.transaction_status
+    if status != TransactionStatus.INTRANS:
+        raise NotInTransaction("psycopg connection", _PSYCOPG_STATES.get(status, str(status)))
+    conn.execute(psycopg_insert(layout), tuple(row.values()))
+
+
+def _write_session(session: Session, layout: OutboxLayout, row: dict[str, Any]) -> None:
+    pending = bool(session.new or session.dirty or session.deleted)
+    if not (session.in_transaction() or pending):
+        raise NotInTransaction(
+            "SQLAlchemy session", "not in a transaction (nothing begun, nothing pending)"
+        )
+    _check_sa_connection(session.connection(), "SQLAlchemy session")
+    session.execute(sqlalchemy_insert(layout), _sa_params(row))
+
+
+def _write_sa_connection(conn: SaConnection, layout: OutboxLayout, row: dict[str, Any]) -> None:
+    if not conn.in_transaction():
+        raise NotInTransaction("SQLAlchemy connection", "not in a transaction")
+    _check_sa_connection(conn, "SQLAlchemy connection")
+    conn.execute(sqlalchemy_insert(layout), _sa_params(row))
+
+
+def _check_sa_connection(conn: SaConnection, target: str) -> None:
+    if conn.dialect.name != "postgresql":
+        raise UnsupportedConnection(f"a {conn.dialect.name} database (PostgreSQL only)")
+    dbapi = conn.connection.dbapi_connection
+    if getattr(dbapi, "autocommit", False) is True:
+        raise NotInTransaction(target, "in AUTOCOMMIT isolation")
+
+
+def _sa_params(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "id": str(row["id"])}

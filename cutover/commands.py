@@ -1,0 +1,95 @@
+"""``cutover outbox ...`` as plain functions: each takes an :class:`OutboxCommandConfig` and
+returns the exit code (the click layer in :mod:`cutover.cli` only parses options)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from cutover.errors import OutboxConfigError, OutboxTableConflict
+from cutover.provision import init_outbox
+from cutover_common.cli import echo_json
+from cutover_common.exit_codes import ExitCode
+from phases.plan import Plan, load_plan
+
+DEFAULT_PLAN = "cutover-plan.yaml"
+
+
+def _stdout() -> TextIO:
+    return sys.stdout
+
+
+def _stderr() -> TextIO:
+    return sys.stderr
+
+
+@dataclass
+class OutboxCommandConfig:
+    """What the outbox commands need; tests give StringIO streams and their own environ."""
+
+    plan_path: Path = Path(DEFAULT_PLAN)
+    json: bool = False
+    stdout: TextIO = field(default_factory=_stdout)
+    stderr: TextIO = field(default_factory=_stderr)
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+def database_url(config: OutboxCommandConfig, plan: Plan) -> str:
+    """The application database's URL, from the plan's ``system.database.url_env``."""
+    name = plan.system.database.url_env
+    url = config.environ.get(name)
+    if not url:
+        raise OutboxConfigError(
+            f"environment variable {name} is not set (system.database.url_env)",
+            hint="export it (the application database's URL)",
+        )
+    return url
+
+
+def outbox_init(config: OutboxCommandConfig, *, sql_only: bool = False) -> int:
+    """Create the plan's outbox table, or print its DDL (``sql_only``: connects to nothing).
+
+    An existing table is adopted when its columns match the ``outbox:`` block; otherwise
+    each conflict is named on a line of its own and the exit code is 2 (nothing altered).
+    """
+    plan = load_plan(config.plan_path)
+    layout = plan.outbox.layout()
+    if sql_only:
+        from cdc.outbox_table import ddl_script
+
+        script = ddl_script(layout)
+        if config.json:
+            echo_json({"table": layout.table, "sql": script}, stream=config.stdout)
+        else:
+            config.stdout.write(script)
+        return ExitCode.OK
+    try:
+        result = init_outbox(database_url(config, plan), layout)
+    except OutboxTableConflict as exc:
+        _conflicts(config, exc)
+        return ExitCode.INVALID_INPUT
+    if config.json:
+        echo_json(result.to_dict(), stream=config.stdout)
+    else:
+        what = "created" if result.created else "exists and matches the outbox block; adopted"
+        index = "; aggregate-version index created" if result.index_created else ""
+        config.stdout.write(f"outbox table {result.table} {what}{index}\n")
+    return ExitCode.OK
+
+
+def _conflicts(config: OutboxCommandConfig, exc: OutboxTableConflict) -> None:
+    if config.json:
+        echo_json(
+            {"table": exc.table, "status": "conflict", "conflicts": exc.problems},
+            stream=config.stdout,
+        )
+        return
+    config.stderr.write(
+        f"outbox table {exc.table} does not match the plan's outbox block (not altered):\n"
+    )
+    for problem in exc.problems:
+        config.stderr.write(f"  {problem}\n")
+    config.stderr.write(f"{exc.hint}\n")
