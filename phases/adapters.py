@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 HEARTBEAT_TABLE = "public.debezium_heartbeat"
 
 
-def _connect_client(plan: Plan, env: Mapping[str, str]) -> Any:
+def _connect_client(plan: Plan, env: Mapping[str, str], *, timeout_s: float = 30.0) -> Any:
     try:
         from cdc.client import ConnectClient
         from cdc.transport import BasicAuth
@@ -47,7 +47,7 @@ def _connect_client(plan: Plan, env: Mapping[str, str]) -> Any:
         raise AdapterUnavailable("ConnectorAdmin", f"cdc not importable: {exc}") from exc
     auth_env = plan.system.connect.auth_env
     auth = BasicAuth.parse(env[auth_env]) if auth_env and env.get(auth_env) else None
-    return ConnectClient.from_url(plan.system.connect.url, auth=auth)
+    return ConnectClient.from_url(plan.system.connect.url, auth=auth, timeout_s=timeout_s)
 
 
 class CdcConnectorAdmin:
@@ -104,32 +104,54 @@ class CdcConnectorAdmin:
 
 
 class CdcHealthProbe:
-    """``cdc.health.check_health``: connector, every task, slot and heartbeat age."""
+    """``cdc.health.check_health``: connector, every task, slot and heartbeat age.
 
-    def __init__(self, plan: Plan, env: Mapping[str, str], database_url: str) -> None:
+    A worker that cannot be read (unreachable, frozen past ``timeout_s``, answering 5xx)
+    gives a snapshot whose connector and task states are unknown (``unreadable``), with the
+    slot and heartbeat still read from Postgres; a connector the worker does not know is a
+    measured failure (state ``UNAVAILABLE``, the reason in ``reasons``).
+    """
+
+    def __init__(
+        self, plan: Plan, env: Mapping[str, str], database_url: str, *, timeout_s: float = 10.0
+    ) -> None:
         self.plan, self.env, self.database_url = plan, env, database_url
+        self.timeout_s = timeout_s
 
     def snapshot(self) -> ConnectorSnapshot:
         try:
+            from cdc.errors import CdcError, ConnectServerError, ConnectUnreachable
             from cdc.health import PsycopgSlotProbe, check_health
         except ImportError as exc:
             raise AdapterUnavailable("ConnectorHealthProbe", f"cdc.health: {exc}") from exc
         name = self.plan.system.connect.connector_name
-        health = check_health(
-            _connect_client(self.plan, self.env),
-            name,
-            probe=PsycopgSlotProbe(libpq_url(self.database_url)),
-            heartbeat_table=HEARTBEAT_TABLE,
-        )
+        client = _connect_client(self.plan, self.env, timeout_s=self.timeout_s)
+        probe = PsycopgSlotProbe(libpq_url(self.database_url))
+        try:
+            client.status(name)
+        except (ConnectUnreachable, ConnectServerError) as exc:
+            return self._without_connect(probe, exc.one_line())
+        except CdcError:  # a 404, a refused login: measured, judged by check_health below
+            pass
+        health = check_health(client, name, probe=probe, heartbeat_table=HEARTBEAT_TABLE)
         tasks = tuple(TaskState(i, state) for i, state in health.task_states)
         age = None if health.heartbeat_age_s is None else health.heartbeat_age_s * 1000
+        state = health.connector_state or "UNAVAILABLE"
+        return ConnectorSnapshot(name, state, tasks, health.slot_active, age, health.reasons)
+
+    def _without_connect(self, probe: Any, reason: str) -> ConnectorSnapshot:
+        """Slot and heartbeat from Postgres; connector and tasks unknown."""
+        name = self.plan.system.connect.connector_name
+        slot = probe.slot(self.plan.system.connect.slot_name)
+        age_s = probe.heartbeat_age_s(HEARTBEAT_TABLE)
         return ConnectorSnapshot(
             name,
-            health.connector_state or "UNKNOWN",
-            tasks,
-            health.slot_active,
-            age,
-            health.reasons,
+            "UNKNOWN",
+            (),
+            None if slot is None else slot.active,
+            None if age_s is None else age_s * 1000,
+            (f"connector status unavailable: {reason}",),
+            unreadable=reason,
         )
 
 

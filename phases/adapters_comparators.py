@@ -25,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cutover_common.secrets import redact
 from phases.errors import AdapterUnavailable
 from phases.plan import Plan
 from phases.ports import ComparisonSummary, InvariantResult
@@ -125,7 +126,14 @@ class ComparatorsRunner:
     def compare(
         self, context: str, *, candidate: str, window_seconds: float, min_keys: int
     ) -> ComparisonSummary:
-        return summarise_run(context, self._run(context, candidate, min_keys, window_seconds))
+        """One run's summary; an outcome query that fails gives :meth:`ComparisonSummary.failed`
+        with the database's one-line message, a database that cannot be reached raises
+        :class:`~phases.errors.AdapterUnavailable` (the gate's input is unknown)."""
+        try:
+            run = self._run(context, candidate, min_keys, window_seconds)
+        except Exception as exc:
+            return ComparisonSummary.failed(context, query_failure(exc))
+        return summarise_run(context, run)
 
 
 def summarise_run(context: str, run: RunOutcome) -> ComparisonSummary:
@@ -175,5 +183,74 @@ class ComparatorsInvariants:
     ) -> list[InvariantResult]:
         if not invariants:
             return []
-        summary = summarise_run(context, self.runner._run(context, "event", None, window_seconds))
+        try:
+            run = self.runner._run(context, "event", None, window_seconds)
+        except Exception as exc:
+            summary = ComparisonSummary.failed(context, query_failure(exc))
+        else:
+            summary = summarise_run(context, run)
         return summary.invariant_results(invariants)
+
+
+QUERY_SQLSTATE_CLASSES = ("42", "22", "0A", "21", "23", "2B", "P0")
+"""SQLSTATE classes of a query that is wrong for the database it reads (syntax, undefined
+column or table, data exceptions, unsupported features, ...); other classes (connection,
+shutdown, resources) mean the database could not be read."""
+
+
+def query_failure(exc: BaseException) -> str:
+    """The one-line message of an outcome query that failed (``exc`` came out of a
+    comparison run), or re-raise: a database that could not be reached becomes
+    :class:`~phases.errors.AdapterUnavailable`, anything that is neither a database nor a
+    comparators error propagates unchanged."""
+    from comparators.errors import ComparatorError
+
+    db = _database_error(exc)
+    side = getattr(exc, "side", None)
+    where = f"{side} outcome query" if side in ("sync", "event", "verify") else "outcome query"
+    if db is not None:
+        message = _one_line(db)
+        if not _is_query_error(db):
+            raise AdapterUnavailable("ComparisonRunner", f"{where}: {message}") from exc
+        return redact(f"{where} failed: {message}")
+    if isinstance(exc, ComparatorError):
+        return redact(f"{where} failed: {_first_line(str(exc))}")
+    raise exc
+
+
+def _database_error(exc: BaseException) -> BaseException | None:
+    """The DB-API error behind ``exc`` (itself, its cause, or SQLAlchemy's ``orig``)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        orig = getattr(current, "orig", None)
+        if isinstance(orig, BaseException) and _is_dbapi(orig):
+            return orig
+        if _is_dbapi(current):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _is_dbapi(exc: BaseException) -> bool:
+    import psycopg
+
+    return isinstance(exc, psycopg.Error) or type(exc).__module__ == "sqlite3"
+
+
+def _is_query_error(db: BaseException) -> bool:
+    sqlstate = getattr(db, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate)[:2] in QUERY_SQLSTATE_CLASSES
+    return "no such" in str(db) or "syntax error" in str(db)  # sqlite3 has no SQLSTATE
+
+
+def _one_line(db: BaseException) -> str:
+    diag = getattr(db, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    return str(primary) if primary else _first_line(str(db))
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or [""])[0]

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
 
@@ -19,6 +19,9 @@ from cutover_common.secrets import Secret
 from phases.errors import StepFailed
 from phases.plan import Plan
 from phases.ports import CanaryResult, LagSnapshot, SchemaReport, TopicSpecValue
+
+if TYPE_CHECKING:
+    from comparators.position import PipelinePosition
 
 CANARY_AGGREGATE = "cutover_canary"
 DEFAULT_SHADOW_GROUP = "cutover.shadow"  # shadow.config.ShadowConfig.group_id
@@ -167,31 +170,30 @@ def group_for(plan: Plan, context: str) -> str:
 
 
 class KafkaLagProbe:
-    """Committed offsets of the context's shadow group vs high watermarks; DLQ size."""
+    """Where the context's shadow group stands on its topic (``comparators.position_kafka``:
+    lag from the log start, in messages and in time, expired records, live members) and the
+    size of its dead-letter topic."""
 
-    def __init__(self, plan: Plan, conf: Mapping[str, Any]) -> None:
-        self.plan, self.conf = plan, dict(conf)
+    def __init__(self, plan: Plan, conf: Mapping[str, Any], *, timeout_s: float = 10.0) -> None:
+        self.plan, self.conf, self.timeout_s = plan, dict(conf), timeout_s
 
     def lag(self, context: str) -> LagSnapshot:
-        from confluent_kafka import Consumer, TopicPartition
+        from comparators.position_kafka import read_position
 
         group = group_for(self.plan, context)
         topic = self.plan.contexts[context].topic.name
-        consumer = Consumer({**self.conf, "group.id": group, "enable.auto.commit": False})
+        position = read_position(self.conf, topic, group, timeout_s=self.timeout_s)
+        return lag_snapshot(position, self._dead_lettered(f"{group}.dlq"))
+
+    def _dead_lettered(self, topic: str) -> int:
+        from confluent_kafka import Consumer
+
+        consumer = Consumer({**self.conf, "group.id": "cutover-dlq-size"})
         try:
-            meta = consumer.list_topics(timeout=10).topics
-            parts = [
-                TopicPartition(topic, p) for p in (meta[topic].partitions if topic in meta else {})
-            ]
-            committed = consumer.committed(parts, timeout=10) if parts else []
-            per: dict[str, int] = {}
-            for tp in committed:
-                _low, high = consumer.get_watermark_offsets(tp, timeout=10)
-                per[str(tp.partition)] = high - (tp.offset if tp.offset >= 0 else 0)
-            dead = self._topic_size(consumer, meta, f"{group}.dlq")
+            meta = consumer.list_topics(timeout=self.timeout_s).topics
+            return self._topic_size(consumer, meta, topic)
         finally:
             consumer.close()
-        return LagSnapshot(group, sum(per.values()), None, dead, per)
 
     @staticmethod
     def _topic_size(consumer: Any, meta: Mapping[str, Any], topic: str) -> int:
@@ -204,6 +206,22 @@ class KafkaLagProbe:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             total += high - low
         return total
+
+
+def lag_snapshot(position: PipelinePosition, dead_lettered: int) -> LagSnapshot:
+    """The gate's view of a position: lag in time only when the watermark is known (a behind
+    partition whose record could not be read leaves it ``None``, an unknown check)."""
+    known = all(p.oldest_unconsumed_at is not None for p in position.partitions if p.lag_messages)
+    return LagSnapshot(
+        group=position.group,
+        lag_messages=position.lag_messages,
+        lag_ms=round(position.lag_ms, 1) if known else None,
+        dead_lettered=dead_lettered,
+        per_partition={str(p.partition): p.lag_messages for p in position.partitions},
+        expired=position.expired,
+        members=position.members,
+        topic=position.topic,
+    )
 
 
 class KafkaSchemaChecker:
