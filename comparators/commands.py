@@ -6,7 +6,9 @@ it computed so tests (and ``phases`` gates) can use it without the CLI.
 
 from __future__ import annotations
 
+import importlib
 import json
+import math
 import sys
 import time
 import uuid
@@ -27,8 +29,9 @@ from comparators.invariants import resolve_all
 from comparators.noise import NoiseFloor
 from comparators.outbox import OutboxWriter
 from comparators.partition import Partition
-from comparators.plan import CompareConfig
-from comparators.repair import RepairPlan, propose
+from comparators.plan import CompareConfig, PipelineRef
+from comparators.position import PipelinePosition
+from comparators.repair import REPAIRED, RepairPlan, propose
 from comparators.result import Category, ComparisonResult, KeyResult, merge
 from comparators.sources import OutcomeSource, ReadWindow, pushdown_window
 from comparators.verdict import Verdict, VerdictPolicy, decide
@@ -46,6 +49,8 @@ class RunOutcome:
     verdict: Verdict
     evidence: dict[str, Any]
     files: tuple[Path, ...] = ()
+    position: PipelinePosition | None = None
+    """Where the pipeline stood when the run began (``None``: not measured)."""
 
 
 def new_run_id() -> str:
@@ -66,6 +71,53 @@ def _with_progress(
             if n % 2000 == 0:
                 bar.update(task, completed=n)
             yield item
+
+
+def read_pipeline_position(ref: PipelineRef | None) -> tuple[PipelinePosition | None, str]:
+    """Where the shadow group stands on its topic, read before the sources (so a candidate
+    written after the reading cannot be judged missing); ``(None, reason)`` when it could not
+    be read — the comparison then falls back to the settle window and says so."""
+    if ref is None:
+        return None, "no Kafka topic for this context in the plan"
+    try:
+        # imported by name: the Kafka reader is optional I/O, kept out of the pure modules
+        reader = importlib.import_module("comparators.position_kafka")
+        position: PipelinePosition = reader.read_position(ref.conf, ref.topic, ref.group)
+        return position, ""
+    except Exception as exc:  # any failure: "not measured", recorded below
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        log.warning("compare.position_unread", topic=ref.topic, group=ref.group, reason=reason)
+        return None, f"position of {ref.group} on {ref.topic} not read: {reason}"
+
+
+def pipeline_section(position: PipelinePosition | None, reason: str = "") -> dict[str, Any]:
+    """The evidence's view of the pipeline position (``measured: false`` when unknown)."""
+    if position is None:
+        return {"measured": False, "watermark": None, "reason": reason}
+    known = position.watermark_known
+    return {
+        "measured": known,
+        "topic": position.topic,
+        "group": position.group,
+        "observed_at": position.observed_at.isoformat(),
+        "watermark": position.watermark.isoformat() if known else None,
+        "lag_messages": position.lag_messages,
+        "lag_ms": position.lag_ms if known else None,
+        "expired": position.expired,
+        "members": position.members,
+        "reason": "" if known else "a partition is behind but its oldest record's time is unknown",
+    }
+
+
+def left_out_section(result: ComparisonResult) -> dict[str, Any]:
+    """Keys seen but not judged, by cause, and their share of every key seen."""
+    share = result.left_out_share
+    return {
+        "pending": result.pending,
+        "out_of_scope": result.out_of_scope,
+        "total": result.left_out,
+        "share": None if math.isnan(share) else round(share, 6),
+    }
 
 
 def write_reports(doc: dict[str, Any], out_dir: Path) -> tuple[Path, ...]:
@@ -104,6 +156,15 @@ def print_summary(doc: dict[str, Any], stdout: TextIO) -> None:
     for name, n in doc["counts"].items():
         table.add_row(f"keys {name}", str(n))
     console.print(table)
+    left = doc.get("left_out")
+    if left and left["total"]:
+        console.print(
+            f"left out: {left['pending']} pending, {left['out_of_scope']} out of scope "
+            f"(share {left['share']})"
+        )
+    pipeline = doc.get("pipeline")
+    if pipeline and not pipeline["measured"]:
+        console.print(f"pipeline watermark unknown: {pipeline['reason']}")
     for reason in v["reasons"]:
         console.print(f"- {reason}")
     for sample in doc["result"]["samples"][:10]:
@@ -122,6 +183,7 @@ def run_compare(
     as_json: bool = False,
     progress: bool = False,
     run_id: str | None = None,
+    position: PipelinePosition | None = None,
 ) -> RunOutcome:
     """Compare control and candidate of one context once; write evidence; print the verdict.
 
@@ -129,8 +191,15 @@ def run_compare(
     outcome) was produced within the window before ``now`` are judged; both sides are read
     from twice the window back, so the other side of a key near the window's edge (a
     candidate that came before its control) is still seen.
+
+    ``position`` (else read from Kafka when the plan names the context's topic) tells
+    pending from missing and expired; keys written in modes the gate's comparison does not
+    cover are counted ``out_of_scope``. The evidence states both (``pipeline``, ``left_out``).
     """
     out = stdout or sys.stdout
+    unread = ""
+    if position is None:
+        position, unread = read_pipeline_position(config.pipeline)
     part = partition or Partition()
     clock = now or datetime.now(UTC)
     invariants = resolve_all(config.invariants)
@@ -147,7 +216,7 @@ def run_compare(
         config.control.observations(window),
         config.candidate.observations(window),
         config.options,
-        Scope(now=clock, since=since, partition=part),
+        Scope(now=clock, since=since, partition=part, modes=config.modes, position=position),
         invariants,
     )
     result = summarise(_with_progress(keys, progress, sys.stderr), config.options)
@@ -166,6 +235,8 @@ def run_compare(
     doc = report.evidence(
         result, verdict, policy=config.policy, info=info, rules=rules, noise=noise
     )
+    doc["pipeline"] = pipeline_section(position, unread)
+    doc["left_out"] = left_out_section(result)
     log.info(
         "compare.done",
         context=config.context,
@@ -178,7 +249,7 @@ def run_compare(
         echo_json(doc, stream=out)
     else:
         print_summary(doc, out)
-    return RunOutcome(result, verdict, doc, files)
+    return RunOutcome(result, verdict, doc, files, position)
 
 
 def merge_evidence(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -278,9 +349,17 @@ def repair(
     stdout: TextIO | None = None,
     as_json: bool = False,
     event_type: str | None = None,
+    position: PipelinePosition | None = None,
 ) -> tuple[RepairPlan, int]:
-    """Propose compensating outbox events for missing keys; write them only when ``apply``."""
+    """Propose compensating outbox events for missing and expired keys written in a mode that
+    wrote events (never for out-of-scope or pending keys); write them only when ``apply``.
+
+    ``position`` (else read from Kafka when the plan names the topic) keeps keys the pipeline
+    has not reached yet out of the proposal (they are pending, not missing).
+    """
     out = stdout or sys.stdout
+    if position is None:
+        position, _unread = read_pipeline_position(config.pipeline)
     window = pushdown_window(
         config.control, config.candidate, config.options.ignore, False, ReadWindow()
     )
@@ -288,16 +367,18 @@ def repair(
         config.control.observations(window),
         config.candidate.observations(window),
         config.options,
-        Scope(now=now or datetime.now(UTC)),
+        Scope(now=now or datetime.now(UTC), modes=config.modes, position=position),
     )
-    wanted = (k for k in keys if k.category in (Category.MISSING, Category.DIVERGENT))
+    wanted = (k for k in keys if k.category in (*REPAIRED, Category.DIVERGENT))
     plan = propose(wanted, event_type or config.event_type, run_id or new_run_id())
     written = writer.write(plan.events) if apply and writer is not None else 0
     if as_json:
         echo_json({**plan.to_dict(), "applied": apply, "written": written}, stream=out)
     else:
         mode = f"applied ({written} new rows)" if apply else "dry run (nothing written)"
-        out.write(f"repair {plan.run_id}: {len(plan.events)} events for missing keys, {mode}\n")
+        out.write(
+            f"repair {plan.run_id}: {len(plan.events)} events for missing or expired keys, {mode}\n"
+        )
         for e in plan.events:
             out.write(f"  emit {e.type} for {e.aggregateid} (causation {e.causation_id})\n")
         for d in plan.divergent:

@@ -4,23 +4,43 @@ Both sides arrive sorted by key (SQL sources order by ``key COLLATE "C"``,
 which is Python's string order), so the engine is a streaming merge join:
 memory stays bounded by one key's records whatever the number of keys.
 
-Per key: judge it only after its settle window; duplicates first; then
+Per key: judge it only after its settle window; then leave it out when it was written in
+a mode the comparison does not cover (``out_of_scope``); duplicates first; then
 missing / extra; otherwise normalise, hash (fast path) and, only when the
 digests differ, explain with deepdiff and re-check tolerances.
+
+A key with a control but no candidate is told apart by where the pipeline stands
+(:class:`~comparators.position.PipelinePosition`, when the scope has one):
+
+- ``pending`` while its control's time plus the settle window is later than the
+  pipeline's watermark (the pipeline has not consumed everything written by then; the
+  settle window covers the capture delay between the commit and its Kafka record);
+- ``expired`` when the Kafka partition its key maps to (the Java producer's default
+  partitioner, :mod:`comparators.kafka_partitioner`) lost records unread (log start
+  past the group's committed offset), its control is older than the partition's oldest
+  remaining record, and fewer keys of that partition were judged expired so far than
+  records were deleted (so the count never exceeds the records lost);
+- ``missing`` otherwise.
+
+Without a position (unit use, or Kafka could not be read) only the settle window
+applies, as before, and :attr:`Scope.watermark_known` is false so a gate can treat the
+pending/missing split as unmeasured.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from comparators.errors import SourceError, UnsortedSourceError
 from comparators.explain import Difference, explain
 from comparators.fingerprint import digest
 from comparators.invariants import Invariant, Violation, check_all
+from comparators.kafka_partitioner import STRING_KEYS, KeyFormat, partition_for
 from comparators.partition import Partition
+from comparators.position import PartitionPosition, PipelinePosition
 from comparators.result import Accumulator, Category, ComparisonResult, KeyResult
 from comparators.rules import CompareOptions, Record
 from comparators.values import materialise, parse_time
@@ -31,36 +51,73 @@ class Observation:
     """One outcome row from one side: its key, the record and when that side produced it.
 
     ``digest`` is set by sources that hash rows on the server (level 0: equal
-    digests on both sides mean a match without looking at the records).
+    digests on both sides mean a match without looking at the records). ``mode`` is the
+    migration mode the key was written in (the record's mode column, e.g. ``write_mode``),
+    ``None`` when the record does not say.
     """
 
     key: str
     record: Mapping[str, Any]
     produced_at: datetime
     digest: bytes | None = None
+    mode: str | None = None
+
+
+DUAL_WRITE_MODES: frozenset[str] = frozenset({"dual", "naive-dual"})
+"""Write-time modes a dual-write comparison (sync vs event outcomes) covers: both paths ran.
+``naive-dual`` is in scope on purpose: its events are produced after the commit, and the
+keys it loses must show up as missing (that is what the mode demonstrates)."""
+ASYNC_MODES: frozenset[str] = frozenset({"async"})
+"""Write-time modes the reverse comparison (event outcomes vs verify runs) covers."""
 
 
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Which keys a run judges: as of ``now``, newer than ``since`` (watch), in ``partition``;
-    the keys of ``revisit`` (a watcher's earlier missing ones) also when older."""
+    the keys of ``revisit`` (a watcher's earlier missing ones) also when older.
+
+    ``modes``: the write-time modes the comparison covers (``None``: every key); a key whose
+    observation names another mode is ``out_of_scope``, one that names none is judged.
+    ``position``: where the pipeline stands on its topic (``None``: unknown, only the settle
+    window tells pending from missing); ``key_format``: how the connector writes Kafka keys
+    (``string`` for an outbox-only connector, ``json`` with a schemaless JsonConverter).
+    """
 
     now: datetime
     since: datetime | None = None
     partition: Partition = field(default_factory=Partition)
     revisit: frozenset[str] = frozenset()
+    modes: frozenset[str] | None = None
+    position: PipelinePosition | None = None
+    key_format: KeyFormat = STRING_KEYS
+
+    @property
+    def watermark_known(self) -> bool:
+        """Whether the pending/missing split rests on a measured watermark."""
+        return self.position is not None and self.position.watermark_known
+
+    def in_scope(self, mode: str | None) -> bool:
+        return self.modes is None or mode is None or mode in self.modes
+
+
+DEFAULT_MODE_FIELD = "write_mode"
 
 
 def observation(
-    record: Mapping[str, Any], key_field: str = "order_id", side: str = ""
+    record: Mapping[str, Any],
+    key_field: str = "order_id",
+    side: str = "",
+    mode_field: str | None = DEFAULT_MODE_FIELD,
 ) -> Observation:
-    """Wrap an outcome record (``Outcome.to_dict()`` shape) as an observation."""
+    """Wrap an outcome record (``Outcome.to_dict()`` shape) as an observation; its write-time
+    mode is the ``mode_field`` column when the record has one."""
     if key_field not in record:
         raise SourceError(side or "source", f"row has no key column {key_field!r}")
     at = parse_time(record.get("produced_at"))
     if at is None:
         raise SourceError(side or "source", f"row {record[key_field]!r} has no valid produced_at")
-    return Observation(str(record[key_field]), record, at)
+    mode = record.get(mode_field) if mode_field else None
+    return Observation(str(record[key_field]), record, at, mode=None if mode is None else str(mode))
 
 
 def _grouped(side: str, items: Iterable[Observation]) -> Iterator[list[Observation]]:
@@ -87,6 +144,7 @@ class _Judge:
         self.options = options
         self.scope = scope
         self.invariants = tuple(invariants)
+        self.absent = _Absence(scope, options.settle)
 
     def __call__(
         self, controls: list[Observation], candidates: list[Observation]
@@ -106,7 +164,19 @@ class _Judge:
             return KeyResult(
                 key, Category.PENDING, control_at=control_at, candidate_at=candidate_at
             )
+        mode = next((o.mode for o in (c0, d0) if o is not None and o.mode is not None), None)
+        if not scope.in_scope(mode):
+            return KeyResult(
+                key,
+                Category.OUT_OF_SCOPE,
+                control_at=control_at,
+                candidate_at=candidate_at,
+                control_count=len(controls),
+                candidate_count=len(candidates),
+            )
         category, diffs = self._classify(c0, d0, len(controls), len(candidates))
+        if category is Category.PENDING:
+            return KeyResult(key, category, control_at=control_at, candidate_at=candidate_at)
         keep = category is not Category.MATCH
         return KeyResult(
             key,
@@ -131,7 +201,8 @@ class _Judge:
         if n_control > 1 or n_candidate > 1:
             return Category.DUPLICATE, diffs
         if d0 is None:
-            return Category.MISSING, diffs
+            assert c0 is not None
+            return self.absent(c0), diffs
         if c0 is None:
             return Category.EXTRA, diffs
         if diffs:
@@ -160,6 +231,46 @@ class _Judge:
                 records = [materialise(o.record) for o in group]
                 found.extend(check_all(self.invariants, side, key, records))
         return tuple(found)
+
+
+class _Absence:
+    """Tells ``pending``, ``expired`` and ``missing`` apart for a key without candidate (see
+    the module docstring); counts the keys judged expired per Kafka partition."""
+
+    def __init__(self, scope: Scope, settle: timedelta) -> None:
+        self.position = scope.position
+        self.settle = settle
+        self.key_format = scope.key_format
+        parts = scope.position.partitions if scope.position else ()
+        self.partitions: dict[int, PartitionPosition] = {p.partition: p for p in parts}
+        self.count = max(self.partitions, default=-1) + 1
+        self.expired: dict[int, int] = {}
+
+    def __call__(self, control: Observation) -> Category:
+        pos = self.position
+        if pos is None:
+            return Category.MISSING
+        at = control.produced_at
+        if not pos.watermark_known or at + self.settle > pos.watermark:
+            return Category.PENDING
+        if not self.count:
+            return Category.MISSING
+        number = partition_for(control.key, self.count, self.key_format)
+        part = self.partitions.get(number)
+        if part is None or part.expired <= self.expired.get(number, 0):
+            return Category.MISSING
+        if at >= _oldest_remaining(part, pos.observed_at):
+            return Category.MISSING
+        self.expired[number] = self.expired.get(number, 0) + 1
+        return Category.EXPIRED
+
+
+def _oldest_remaining(part: PartitionPosition, observed_at: datetime) -> datetime:
+    """The time of the partition's oldest record still in Kafka (every deleted one is older);
+    ``observed_at`` when none is left unread."""
+    if part.lag_messages and part.oldest_unconsumed_at is not None:
+        return part.oldest_unconsumed_at
+    return observed_at
 
 
 def agree(control: Record, candidate: Record, options: CompareOptions) -> bool:

@@ -13,10 +13,24 @@ comparators need for one context, tolerating everything else::
         compare: {ignore: [produced_at], tolerance: {total: 0.005}, settle_seconds: 5,
                   truncate: {produced_at: second},
                   case_insensitive: [notifications.recipient],
-                  normalisers: ["pkg.mod:Normaliser"]}
+                  normalisers: ["pkg.mod:Normaliser"],
+                  mode_column: write_mode}
         invariants: [payment_captured_once, payment_equals_total]
+        topic: {name: outbox.event.order}       # read with consumer_group for the position
+        consumer_group: cutover.shadow
     gates:
       dual_write: {min_settled_keys: 1000, min_match_rate: 0.999, ...}
+
+``compare.mode_column`` names the outcome column holding the mode each key was written in
+(the outbox row's mode for a team's system, ``orders.mode`` in the sample); it is never
+compared. Which modes a comparison covers follows from the gate (:data:`SCOPE_MODES`):
+``dual_write`` judges keys written in ``dual`` or ``naive-dual``, ``async`` (the reverse
+comparison) keys written in ``async``; others are ``out_of_scope``. A key whose records do
+not name a mode is always judged.
+
+With ``system.kafka.bootstrap_servers`` and the context's ``topic.name`` the comparison
+reads where the shadow group stands on the topic (:class:`PipelineRef`) and tells pending
+from missing and expired by it.
 """
 
 from __future__ import annotations
@@ -31,13 +45,18 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from comparators.diff import ASYNC_MODES, DEFAULT_MODE_FIELD, DUAL_WRITE_MODES
 from comparators.errors import PlanError
+from comparators.kafka_partitioner import STRING_KEYS, KeyFormat
 from comparators.report import plan_hash
 from comparators.rules import CompareOptions, Tolerance, TruncateTimestamps, load_normaliser
 from comparators.sources import CallableSource, OutcomeSource, SqlSource
 from comparators.verdict import VerdictPolicy
 
 DEFAULT_IGNORE = ("produced_at", "source")
+DEFAULT_GROUP = "cutover.shadow"  # shadow.config.ShadowConfig.group_id
+SCOPE_MODES: dict[str, frozenset[str]] = {"dual_write": DUAL_WRITE_MODES, "async": ASYNC_MODES}
+"""The write-time modes each gate's comparison covers (other gates: every key)."""
 
 
 class _Loose(BaseModel):
@@ -68,6 +87,11 @@ class CompareSpec(_Loose):
     normalisers: list[str] = []
     settle_seconds: float = 5.0
     sample_limit: int = 20
+    mode_column: str = DEFAULT_MODE_FIELD
+
+
+class TopicRef(_Loose):
+    name: str | None = None
 
 
 class ContextSpec(_Loose):
@@ -75,16 +99,36 @@ class ContextSpec(_Loose):
     outcome: OutcomeSpec = OutcomeSpec()
     compare: CompareSpec = CompareSpec()
     invariants: list[str] = []
+    topic: TopicRef = TopicRef()
+    consumer_group: str | None = None
+
+
+class KafkaRef(_Loose):
+    bootstrap_servers: str | None = None
+    auth_env: str | None = None
 
 
 class SystemSpec(_Loose):
     database: DatabaseRef = DatabaseRef()
+    kafka: KafkaRef = KafkaRef()
 
 
 class PlanSpec(_Loose):
     system: SystemSpec = SystemSpec()
     contexts: dict[str, ContextSpec] = {}
     gates: dict[str, dict[str, Any]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineRef:
+    """Where the shadow pipeline of a context reads: the group on the topic, and the Kafka
+    client config to read its position with (``conf`` may hold SASL credentials: never
+    logged)."""
+
+    topic: str
+    group: str
+    conf: dict[str, Any] = field(repr=False, compare=False)
+    key_format: KeyFormat = STRING_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +146,10 @@ class CompareConfig:
     window: timedelta | None = None
     """Judge only the keys produced in the last ``window`` (the gate's ``window_seconds``);
     ``None``: every key on record."""
+    modes: frozenset[str] | None = None
+    """Write-time modes in scope (``None``: every key)."""
+    pipeline: PipelineRef | None = None
+    """The shadow group and topic whose position tells pending from missing/expired."""
 
 
 def options_from(spec: CompareSpec, key: str) -> CompareOptions:
@@ -119,6 +167,7 @@ def options_from(spec: CompareSpec, key: str) -> CompareOptions:
         normalisers=tuple(load_normaliser(n) for n in spec.normalisers),
         settle=timedelta(seconds=spec.settle_seconds),
         sample_limit=spec.sample_limit,
+        mode_field=spec.mode_column or None,
     )
 
 
@@ -142,16 +191,23 @@ def _url(context: str, ref: DatabaseRef | None, fallback: DatabaseRef, env: dict
     return env[name]
 
 
-def _source(
-    context: str, side: str, spec: OutcomeSpec, system: SystemSpec, env: dict[str, str]
+def _source(  # noqa: PLR0917
+    context: str,
+    side: str,
+    spec: OutcomeSpec,
+    system: SystemSpec,
+    env: dict[str, str],
+    mode_column: str = DEFAULT_MODE_FIELD,
 ) -> OutcomeSource:
     query = spec.sync_query if side == "sync" else spec.event_query
     target = spec.sync_callable if side == "sync" else spec.event_callable
     db = spec.sync_database if side == "sync" else spec.event_database
+    mode = mode_column or None
     if target:
-        return CallableSource(target, name=f"{side}:{target}", key=spec.key)
+        return CallableSource(target, name=f"{side}:{target}", key=spec.key, mode_column=mode)
     if query:
-        return SqlSource(_url(context, db, system.database, env), query, name=side, key=spec.key)
+        url = _url(context, db, system.database, env)
+        return SqlSource(url, query, name=side, key=spec.key, mode_column=mode)
     raise PlanError(context, f"outcome needs {side}_query or {side}_callable")
 
 
@@ -169,17 +225,39 @@ def load_config(
         raise PlanError(context, f"not in the plan (have: {', '.join(sorted(plan.contexts))})")
     ctx = plan.contexts[context]
     environ = dict(os.environ if env is None else env)
+    mode_column = ctx.compare.mode_column
     return CompareConfig(
         context=context,
-        control=_source(context, "sync", ctx.outcome, plan.system, environ),
-        candidate=_source(context, "event", ctx.outcome, plan.system, environ),
+        control=_source(context, "sync", ctx.outcome, plan.system, environ, mode_column),
+        candidate=_source(context, "event", ctx.outcome, plan.system, environ, mode_column),
         options=options_from(ctx.compare, ctx.outcome.key),
         invariants=tuple(ctx.invariants),
         policy=policy_from(plan.gates.get(gate, {})),
         event_type=ctx.events[0] if ctx.events else "order.created",
         plan_hash=plan_hash(raw),
         window=window_from(plan.gates.get(gate, {})),
+        modes=SCOPE_MODES.get(gate),
+        pipeline=pipeline_from(plan.system.kafka, ctx, environ),
     )
+
+
+def pipeline_from(kafka: KafkaRef, ctx: ContextSpec, env: dict[str, str]) -> PipelineRef | None:
+    """The context's shadow group on its topic, when the plan names both the brokers and the
+    topic (SASL ``user:password`` from ``kafka.auth_env`` when set)."""
+    if not (kafka.bootstrap_servers and ctx.topic.name):
+        return None
+    conf: dict[str, Any] = {"bootstrap.servers": kafka.bootstrap_servers}
+    if kafka.auth_env and env.get(kafka.auth_env):
+        user, _, password = env[kafka.auth_env].partition(":")
+        conf.update(
+            {
+                "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "PLAIN",
+                "sasl.username": user,
+                "sasl.password": password,
+            }
+        )
+    return PipelineRef(ctx.topic.name, ctx.consumer_group or DEFAULT_GROUP, conf)
 
 
 def window_from(gate: dict[str, Any]) -> timedelta | None:

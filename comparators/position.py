@@ -81,6 +81,12 @@ class PipelinePosition:
         return min(known) if known else self.observed_at
 
     @property
+    def watermark_known(self) -> bool:
+        """False when a partition is behind but its oldest unconsumed record's time could not
+        be read: :attr:`watermark` then only bounds the partitions whose time is known."""
+        return all(p.oldest_unconsumed_at is not None for p in self.partitions if p.lag_messages)
+
+    @property
     def lag_ms(self) -> float:
         """Age of the oldest unconsumed record at ``observed_at``; 0 when nothing is behind."""
         return max(0.0, (self.observed_at - self.watermark).total_seconds() * 1000)

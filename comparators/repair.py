@@ -1,12 +1,15 @@
-"""Repair proposals (pure): compensating outbox events for missing keys, reports for divergent ones.
+"""Repair proposals (pure): compensating outbox events for lost keys, reports for divergent ones.
 
-For a ``missing`` key (the control did it, the candidate never saw it) the
+For a ``missing`` key (the control did it, the candidate never saw it) or an
+``expired`` one (Kafka deleted its event before the candidate read it) the
 repair is to emit the event the candidate missed again, through the outbox,
 so the normal CDC path delivers it: ``type`` is the missing event type,
 ``aggregateid`` the key, ``causation_id`` ``"repair:<run id>"``. The event id
 is derived from the run id and the key (UUID v5), so applying the same run
 twice inserts nothing new. Divergent keys are not rewritten: the report says
-what differs.
+what differs. Nothing is proposed for ``out_of_scope`` keys (written while their
+context wrote no events, e.g. in ``sync``) nor for ``pending`` ones (the pipeline has
+not reached them yet).
 
 A proposal carries no aggregate version: the writer (:mod:`comparators.outbox`)
 assigns it in the transaction that inserts the event, by advancing the
@@ -25,6 +28,9 @@ from comparators.result import Category, KeyResult
 from comparators.values import parse_decimal
 
 PayloadBuilder = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+REPAIRED: tuple[Category, ...] = (Category.MISSING, Category.EXPIRED)
+"""The categories a repair re-emits an event for (the event was lost either way)."""
 
 _NAMESPACE = uuid.UUID("6f1c3c8e-3f55-4a53-9b3e-6c7f2f0b9a10")
 
@@ -116,12 +122,12 @@ def propose(
     payload: PayloadBuilder = default_payload,
     aggregatetype: str | None = None,
 ) -> RepairPlan:
-    """Outbox events for every missing key, reports for every divergent key."""
+    """Outbox events for every missing or expired key, reports for every divergent key."""
     agg = aggregatetype or event_type.split(".", 1)[0]
     events: list[OutboxEvent] = []
     divergent: list[DivergenceReport] = []
     for res in results:
-        if res.category is Category.MISSING and res.control is not None:
+        if res.category in REPAIRED and res.control is not None:
             corr = res.control.get("correlation_id")
             events.append(
                 OutboxEvent(

@@ -23,20 +23,38 @@ from comparators.invariants import Violation
 
 
 class Category(StrEnum):
-    """How one key was judged."""
+    """How one key was judged.
+
+    Judged (they make up ``settled``): ``match`` and ``late`` agree; ``missing`` (no
+    candidate although the pipeline has passed the key), ``expired`` (no candidate because
+    Kafka deleted the key's record before the pipeline read it), ``extra``, ``divergent``
+    and ``duplicate`` are mismatches. ``expired`` is a mismatch because the outcome was
+    lost all the same: it fails a gate like ``missing`` does, but names a different cause
+    (retention outran the consumers, not a pipeline that dropped an event), and ``repair``
+    re-emits it like a missing one.
+
+    Left out (counted and reported, never judged): ``pending`` (the settle window is open
+    or the pipeline has not yet consumed up to the key) and ``out_of_scope`` (the key was
+    written in a mode the comparison does not cover, e.g. ``sync`` in a dual-write
+    comparison: no event was ever written for it).
+    """
 
     MATCH = "match"
     LATE = "late"
     MISSING = "missing"
+    EXPIRED = "expired"
     EXTRA = "extra"
     DIVERGENT = "divergent"
     DUPLICATE = "duplicate"
     PENDING = "pending"
+    OUT_OF_SCOPE = "out_of_scope"
 
 
-JUDGED: tuple[Category, ...] = tuple(c for c in Category if c is not Category.PENDING)
+LEFT_OUT: tuple[Category, ...] = (Category.PENDING, Category.OUT_OF_SCOPE)
+JUDGED: tuple[Category, ...] = tuple(c for c in Category if c not in LEFT_OUT)
 MISMATCHES: tuple[Category, ...] = (
     Category.MISSING,
+    Category.EXPIRED,
     Category.EXTRA,
     Category.DIVERGENT,
     Category.DUPLICATE,
@@ -145,6 +163,21 @@ class ComparisonResult:
     @property
     def pending(self) -> int:
         return self.count(Category.PENDING)
+
+    @property
+    def out_of_scope(self) -> int:
+        return self.count(Category.OUT_OF_SCOPE)
+
+    @property
+    def left_out(self) -> int:
+        """Keys seen but not judged: pending plus out of scope."""
+        return sum(self.count(c) for c in LEFT_OUT)
+
+    @property
+    def left_out_share(self) -> float:
+        """Left-out keys over every key seen (``nan`` when none was seen)."""
+        seen = self.settled + self.left_out
+        return self.left_out / seen if seen else math.nan
 
     @property
     def match_rate(self) -> float:
@@ -306,7 +339,7 @@ class Accumulator:
     def add(self, obs: KeyResult) -> None:
         cat = obs.category
         self.counts[cat.value] += 1
-        if cat is Category.PENDING:
+        if cat in LEFT_OUT:
             return
         self._add_series(obs)
         for diff in obs.differences:

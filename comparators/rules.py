@@ -197,6 +197,9 @@ class CompareOptions:
 
     ``settle`` is the time after the control's ``produced_at`` before a key is
     judged; ``sample_limit`` caps the mismatch samples kept per category.
+    ``mode_field`` names the column holding the mode a key was written in (it decides
+    whether the key is in scope, see :class:`comparators.diff.Scope`); it is never compared,
+    so it is added to ``ignore``.
     """
 
     key: str = "order_id"
@@ -210,11 +213,14 @@ class CompareOptions:
     settle: timedelta = timedelta(seconds=5)
     sample_limit: int = 20
     timeline_bucket_seconds: int = 60
+    mode_field: str | None = "write_mode"
     pipeline: tuple[Normaliser, ...] = field(init=False, repr=False, compare=False)
     _tree: Node = field(init=False, repr=False, compare=False)
     _top_ignore: frozenset[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.mode_field and self.mode_field not in self.ignore:
+            object.__setattr__(self, "ignore", (*self.ignore, self.mode_field))
         decimals = tuple(dict.fromkeys((*self.decimals, *(t.path for t in self.tolerances))))
         steps: list[Normaliser] = [Ignore(self.ignore), DecimalCanonical(decimals)]
         steps.extend(self.truncate)

@@ -13,6 +13,12 @@ one :class:`ReadWindow` (rows newer than a watermark, one key-hash partition).
 * :class:`CallableSource` — ``"module:function"`` returning an iterable of
   :class:`~events.outcome.Outcome` (or dicts of the same shape).
 * :class:`InMemorySource` — a list, for tests and the A/A calibration of fakes.
+
+Every source reads the key's write-time mode from its mode column (``write_mode`` by
+default, the plan's ``compare.mode_column``) into :attr:`Observation.mode`; with digest
+pushdown the column is selected beside the digest (and left out of it), so deciding
+whether a key is in scope never fetches its row. An :class:`~events.outcome.Outcome`
+carries it in ``extra`` (``extra={"write_mode": "dual"}``), which the record includes.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
-from comparators.diff import Observation, observation, sort_observations
+from comparators.diff import DEFAULT_MODE_FIELD, Observation, observation, sort_observations
 from comparators.errors import SourceError
 from comparators.partition import Partition
 from comparators.rules import load_target
@@ -74,7 +80,9 @@ class OutcomeSource(Protocol):
 
 
 def _as_record(item: Outcome | Mapping[str, Any]) -> Mapping[str, Any]:
-    return item.to_dict() if isinstance(item, Outcome) else item
+    if not isinstance(item, Outcome):
+        return item
+    return {**item.to_dict(), **item.extra} if item.extra else item.to_dict()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +92,12 @@ class InMemorySource:
     records: Sequence[Outcome | Mapping[str, Any]]
     name: str = "memory"
     key: str = "order_id"
+    mode_column: str | None = DEFAULT_MODE_FIELD
 
     def observations(self, window: ReadWindow) -> Iterator[Observation]:
-        items = (observation(_as_record(r), self.key, self.name) for r in self.records)
+        items = (
+            observation(_as_record(r), self.key, self.name, self.mode_column) for r in self.records
+        )
         yield from sort_observations(o for o in items if window.admits(o))
 
 
@@ -103,10 +114,14 @@ class CallableSource:
     key: str = "order_id"
     presorted: bool = False
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    mode_column: str | None = DEFAULT_MODE_FIELD
 
     def observations(self, window: ReadWindow) -> Iterator[Observation]:
         fn: Callable[..., Iterable[Outcome | Mapping[str, Any]]] = load_target(self.target)
-        items = (observation(_as_record(r), self.key, self.name) for r in fn(**self.kwargs))
+        items = (
+            observation(_as_record(r), self.key, self.name, self.mode_column)
+            for r in fn(**self.kwargs)
+        )
         admitted = (o for o in items if window.admits(o))
         yield from admitted if self.presorted else sort_observations(admitted)
 
@@ -142,6 +157,7 @@ class SqlSource:
     itersize: int = 5000
     lazy_json: bool = True
     pushdown: bool = True
+    mode_column: str | None = DEFAULT_MODE_FIELD
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(libpq_url(self.conninfo))
@@ -168,11 +184,24 @@ class SqlSource:
             return f'src."{self.key}"::text', 'src."produced_at"'
         raise SourceError(self.name, f"query has no column {self.key!r} (nor one JSON 'outcome')")
 
+    def _mode_expr(self, columns: Sequence[str]) -> str:
+        """SQL for the write-time mode (NULL when the query has no mode column)."""
+        col = self.mode_column
+        if not col:
+            return "NULL::text"
+        if list(columns) == [JSON_COLUMN]:
+            return f"((src.{JSON_COLUMN})::jsonb)->>%(mode_column)s"
+        if col in columns:
+            return 'src."' + col.replace('"', '""') + '"::text'
+        return "NULL::text"
+
     def _digest_expr(
         self, described: Sequence[tuple[str, int]], ignore: Sequence[str], params: dict[str, Any]
     ) -> str:
-        """md5 of the row without ignored columns: its composite text plus the column names
-        and types (so equal digests need equal types too); jsonb for a JSON column."""
+        """md5 of the row without ignored columns (nor the mode column): its composite text
+        plus the column names and types (so equal digests need equal types too); jsonb for a
+        JSON column."""
+        ignore = [*ignore, *([self.mode_column] if self.mode_column else [])]
         names = [n for n, _ in described]
         if names == [JSON_COLUMN]:
             params["ignore"] = list(ignore)
@@ -199,7 +228,10 @@ class SqlSource:
         if window.digest_ignore is not None:
             typed = described or [(c, 0) for c in columns]
             digest_sql = self._digest_expr(typed, window.digest_ignore, params)
-            select = f"{key_expr} AS k, {at_expr} AS at, {digest_sql} AS d"
+            mode_sql = self._mode_expr(columns)
+            if "%(mode_column)s" in mode_sql:
+                params["mode_column"] = self.mode_column
+            select = f"{key_expr} AS k, {at_expr} AS at, {digest_sql} AS d, {mode_sql} AS m"
         sql = (
             f"SELECT {select} FROM ({self._inner()}) AS src WHERE {' AND '.join(where)} "
             f'ORDER BY ({key_expr}) COLLATE "C"'
@@ -233,7 +265,7 @@ class SqlSource:
                 cur.execute(sql, params)
                 for row in cur:
                     record = _json_record(row[JSON_COLUMN]) if json_mode else row
-                    yield observation(record, self.key, self.name)
+                    yield observation(record, self.key, self.name, self.mode_column)
 
     def _digests(
         self, conn: psycopg.Connection[Any], cols: list[str], sql: str, params: dict[str, Any]
@@ -242,8 +274,9 @@ class SqlSource:
         with conn.cursor(name=self._cursor_name()) as cur:
             cur.itersize = self.itersize
             cur.execute(sql, params)
-            for key, at, hexdigest in cur:
-                yield Observation(key, DeferredRecord(key, loader), at, bytes.fromhex(hexdigest))
+            for key, at, hexdigest, mode in cur:
+                record = DeferredRecord(key, loader)
+                yield Observation(key, record, at, bytes.fromhex(hexdigest), mode)
 
     def _fetch_any(
         self, conn: psycopg.Connection[Any], cols: list[str], key: str

@@ -8,8 +8,8 @@ on luck. The A/A noise floor is added back (see :mod:`comparators.noise`)::
     adjusted = min(1, estimate + noise_floor)
     pass  if adjusted >= min_match_rate
     warn  if warn_match_rate <= adjusted < min_match_rate
-    fail  otherwise, or when a count limit (missing, divergent, duplicate,
-          extra, invariant violations) is exceeded
+    fail  otherwise, or when a count limit (missing, expired, divergent,
+          duplicate, extra, invariant violations) is exceeded
     low-confidence when fewer than min_settled_keys keys are settled
 
 CLI exit codes: pass 0, warn 3, fail 4, low-confidence 5.
@@ -52,6 +52,7 @@ class VerdictPolicy:
     min_match_rate: float = 0.999
     warn_match_rate: float = 0.99
     max_missing: int | None = 0
+    max_expired: int | None = 0
     max_divergent: int | None = 0
     max_duplicate: int | None = 0
     max_extra: int | None = None
@@ -105,6 +106,7 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
 def _limits(result: ComparisonResult, policy: VerdictPolicy) -> list[str]:
     checks = (
         (Category.MISSING, policy.max_missing),
+        (Category.EXPIRED, policy.max_expired),
         (Category.DIVERGENT, policy.max_divergent),
         (Category.DUPLICATE, policy.max_duplicate),
         (Category.EXTRA, policy.max_extra),

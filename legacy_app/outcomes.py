@@ -14,6 +14,10 @@ call, so the run shows the infrastructure, not the sync logic's decision — whi
 :func:`inconclusive_verify_ids` lists (and :data:`INCONCLUSIVE_VERIFY_IDS_SQL`, for a
 source of the other side that must leave the same orders out).
 
+Each sync outcome carries the order's write-time mode (``orders.mode``) as ``write_mode``
+(:data:`WRITE_MODE`, in ``Outcome.extra`` and in the JSON query), which the comparators use
+to tell which keys a comparison covers.
+
 Conventions (shared with the event side): reservation lines sorted by SKU,
 ``None`` when nothing was reserved (out of stock, inventory unavailable);
 ``released`` after a compensation; payment ``attempts`` = payments applied;
@@ -42,28 +46,34 @@ from events.outcome import (
 )
 from legacy_app.schema import make_engine
 
+WRITE_MODE = "write_mode"
+"""The sync outcome's column (and ``Outcome.extra`` key) holding the mode the order was placed
+in (``orders.mode``): the comparators leave keys written in ``sync`` out of a dual-write
+comparison (``out_of_scope``) instead of counting them missing."""
+
 SYNC_OUTCOMES_SQL = """
 WITH finished AS (
-    SELECT id, correlation_id, status, total, finished_at
+    SELECT id, correlation_id, status, total, finished_at, mode
     FROM orders WHERE status IN ('completed', 'failed')
 )
 SELECT f.id AS order_id, 0 AS part, f.status AS a, f.correlation_id AS b,
-       CAST(f.total AS VARCHAR(40)) AS c, CAST(NULL AS INTEGER) AS n, f.finished_at AS ts
+       CAST(f.total AS VARCHAR(40)) AS c, CAST(NULL AS INTEGER) AS n, f.finished_at AS ts,
+       f.mode AS m
 FROM finished f
 UNION ALL
-SELECT r.order_id, 1, r.status, l.sku, NULL, l.qty, NULL
+SELECT r.order_id, 1, r.status, l.sku, NULL, l.qty, NULL, NULL
 FROM inventory_reservations r
 JOIN finished f ON f.id = r.order_id
 JOIN inventory_reservation_lines l ON l.reservation_id = r.id
 WHERE r.status IN ('reserved', 'released')
 UNION ALL
-SELECT p.order_id, 2, p.status, p.id, CAST(p.amount AS VARCHAR(40)), NULL, p.created_at
+SELECT p.order_id, 2, p.status, p.id, CAST(p.amount AS VARCHAR(40)), NULL, p.created_at, NULL
 FROM payments p JOIN finished f ON f.id = p.order_id
 UNION ALL
-SELECT s.order_id, 3, s.status, s.carrier, NULL, NULL, NULL
+SELECT s.order_id, 3, s.status, s.carrier, NULL, NULL, NULL, NULL
 FROM shipments s JOIN finished f ON f.id = s.order_id
 UNION ALL
-SELECT m.order_id, 4, m.template, m.recipient, NULL, NULL, NULL
+SELECT m.order_id, 4, m.template, m.recipient, NULL, NULL, NULL, NULL
 FROM notifications m JOIN finished f ON f.id = m.order_id
 ORDER BY order_id, part, ts, b
 """
@@ -98,7 +108,8 @@ SELECT json_build_object(
                         ORDER BY m.template COLLATE "C", m.recipient COLLATE "C")
         FROM notifications m WHERE m.order_id = o.id), '[]'::json),
     'produced_at', o.finished_at,
-    'source', 'sync'
+    'source', 'sync',
+    'write_mode', o.mode
 ) AS outcome
 FROM orders o
 WHERE o.status IN ('completed', 'failed')
@@ -158,6 +169,7 @@ def _sync_outcome(order_id: str, rows: Sequence[Row[Any]]) -> Outcome:
         notifications=tuple(Notification(t, r) for t, r in notes),
         produced_at=_utc(head.ts),
         source="sync",
+        extra={WRITE_MODE: str(head.m)} if head.m else {},
     )
 
 

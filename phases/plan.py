@@ -111,6 +111,13 @@ class CompareRules(_Model):
     unordered: list[str] | None = None
     normalisers: list[str] = Field(default_factory=list)
     sample_limit: int = Field(default=20, ge=0)
+    mode_column: str = Field(
+        default="write_mode",
+        min_length=1,
+        description="outcome column holding the mode each key was written in (the outbox "
+        "row's mode); keys written in a mode the gate's comparison does not cover are "
+        "out of scope, never missing",
+    )
 
 
 class ContextSpec(_Model):
