@@ -7,7 +7,8 @@ leaves a journal row that ``advance --resume`` continues from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ from phases.errors import (
     NothingToResume,
     StepFailed,
     TransitionInterrupted,
+    TransitionLocked,
     TransitionRefused,
     UnknownContext,
 )
@@ -34,12 +36,15 @@ from phases.graph import (
     plan_advance,
     plan_rollback,
 )
-from phases.store import AuditEntry, StateStore
+from phases.store import AuditEntry, Journal, StateStore
 
 log = structlog.get_logger(__name__)
 
 Status = Literal["done", "dry-run", "paused", "reverted"]
 Decision = Literal["proceed", "pause", "revert"]
+Kind = Literal["advance", "rollback", "gate-check"]
+REFUSALS = (TransitionRefused, TransitionLocked, TransitionInterrupted, NothingToResume)
+"""What refuses a transition before it starts: audited as ``<kind>-refused``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +172,12 @@ class Runner:
         if dry_run and not resume:
             plan = plan_advance(self.state(), self.graph.head, target=target, context=context)
             return TransitionOutcome(plan, "dry-run", plan.from_phase)
+        with self._refusals_audited("advance", target, context):
+            return self._advance_locked(target, context, dry_run=dry_run, resume=resume)
+
+    def _advance_locked(
+        self, target: int | None, context: str | None, *, dry_run: bool, resume: bool
+    ) -> TransitionOutcome:
         with self.store.transition_lock(self.ctx.actor):
             journal = self.store.journal()
             if resume:
@@ -175,16 +186,102 @@ class Runner:
                 plan = plan_from_dict(journal.plan)
                 if dry_run:
                     return TransitionOutcome(plan, "dry-run", self.store.phase())
-                if journal.kind == "rollback":
-                    return self._run_rollback(plan, journal.done_moves, "rollback")
-                return self._run_advance(plan, journal.done_moves, journal.stage)
+                self._audit_resumed(journal)
+                with self._interruptions_audited():
+                    if journal.kind == "rollback":
+                        return self._run_rollback(plan, journal.done_moves, "rollback")
+                    return self._run_advance(plan, journal.done_moves, journal.stage)
             if journal is not None:
                 raise TransitionInterrupted(
                     journal.from_phase, journal.to_phase, journal.stage, journal.actor
                 )
             plan = plan_advance(self.state(), self.graph.head, target=target, context=context)
             self.store.begin_journal("advance", plan.to_dict(), self.ctx.actor)
-            return self._run_advance(plan, 0, "begun")
+            with self._interruptions_audited():
+                return self._run_advance(plan, 0, "begun")
+
+    # -- the audit of transitions that did not simply run ---------------------------------
+    @contextmanager
+    def _refusals_audited(
+        self, kind: Kind, target: int | None, context: str | None
+    ) -> Iterator[None]:
+        """Write a ``<kind>-refused`` audit row (with the reason) for a refusal, then re-raise."""
+        try:
+            yield
+        except REFUSALS as exc:
+            current = self._quietly(self.store.phase)
+            to = exc.target if isinstance(exc, TransitionRefused) else target
+            if current is not None:
+                self._audit_quietly(
+                    AuditEntry(
+                        f"{kind}-refused",
+                        current,
+                        current if to is None else to,
+                        self.ctx.actor,
+                        (context,) if context else (),
+                        detail={"reason": str(exc), "error": type(exc).__name__},
+                    )
+                )
+            raise
+
+    @contextmanager
+    def _interruptions_audited(self) -> Iterator[None]:
+        """Write a ``<kind>-interrupted`` audit row when a journalled transition stops half-way
+        (Ctrl-C, a crash, a step whose undo failed) and its journal stays for ``--resume``;
+        then re-raise. A step that failed cleanly ended its journal and wrote ``failed``."""
+        try:
+            yield
+        except BaseException as exc:
+            journal = self._quietly(self.store.journal)
+            phase = self._quietly(self.store.phase)
+            if journal is not None and phase is not None:
+                self._audit_quietly(
+                    AuditEntry(
+                        f"{journal.kind}-interrupted",
+                        phase,
+                        journal.to_phase,
+                        self.ctx.actor,
+                        _journal_contexts(journal),
+                        detail={
+                            "stage": journal.stage,
+                            "done_moves": journal.done_moves,
+                            "reason": str(exc) or type(exc).__name__,
+                            "error": type(exc).__name__,
+                        },
+                    )
+                )
+            raise
+
+    def _audit_resumed(self, journal: Journal) -> None:
+        self.store.append_audit(
+            AuditEntry(
+                f"{journal.kind}-resumed",
+                self.store.phase(),
+                journal.to_phase,
+                self.ctx.actor,
+                _journal_contexts(journal),
+                detail={
+                    "stage": journal.stage,
+                    "done_moves": journal.done_moves,
+                    "started_by": journal.actor,
+                    "started_at": journal.started_at.isoformat(),
+                },
+            )
+        )
+
+    def _quietly(self, read: Any) -> Any:
+        """``read()``, or None when the store cannot answer (the original error matters more)."""
+        try:
+            return read()
+        except Exception as exc:
+            log.warning("audit_read_failed", error=str(exc))
+            return None
+
+    def _audit_quietly(self, entry: AuditEntry) -> None:
+        try:
+            self.store.append_audit(entry)
+        except Exception as exc:  # never hide the error being reported
+            log.warning("audit_write_failed", action=entry.action, error=str(exc))
 
     def _run_advance(self, plan: TransitionPlan, start: int, stage: str) -> TransitionOutcome:
         gate_result: GateResult | None = None
@@ -352,11 +449,15 @@ class Runner:
     def check_gate(self, context: str | None = None) -> TransitionOutcome:
         """Evaluate the current phase's gate, write evidence, apply the plan's verdict policy."""
         self._known(context)
+        with self._refusals_audited("gate-check", None, context):
+            return self._check_gate_locked(context)
+
+    def _check_gate_locked(self, context: str | None) -> TransitionOutcome:
         state = self.state()
         if state.phase < Phase.IDENTIFY:
             raise TransitionRefused(state.phase, state.phase, "no gate before phase 1")
         revision, contexts = self._gate_target(state, context)
-        with self.store.transition_lock(self.ctx.actor):
+        with self.store.transition_lock(self.ctx.actor), self._interruptions_audited():
             result, ref = self._evaluate(revision, contexts, "gate-check")
             decision = self._decide(result)
             if decision == "proceed":
@@ -380,17 +481,24 @@ class Runner:
         if dry_run:
             plan = plan_rollback(self.state(), target=target, context=context)
             return TransitionOutcome(plan, "dry-run", plan.from_phase)
+        with self._refusals_audited("rollback", target, context):
+            return self._rollback_locked(target, context)
+
+    def _rollback_locked(self, target: int | None, context: str | None) -> TransitionOutcome:
         with self.store.transition_lock(self.ctx.actor):
             journal = self.store.journal()
             if journal is not None and journal.kind == "rollback":
-                return self._run_rollback(
-                    plan_from_dict(journal.plan), journal.done_moves, "rollback"
-                )
+                self._audit_resumed(journal)
+                with self._interruptions_audited():
+                    return self._run_rollback(
+                        plan_from_dict(journal.plan), journal.done_moves, "rollback"
+                    )
             if journal is not None:  # an interrupted advance: roll back from where it stopped
                 self.store.end_journal()
             plan = plan_rollback(self.state(), target=target, context=context)
             self.store.begin_journal("rollback", plan.to_dict(), self.ctx.actor)
-            return self._run_rollback(plan, 0, "rollback")
+            with self._interruptions_audited():
+                return self._run_rollback(plan, 0, "rollback")
 
     def _run_rollback(self, plan: TransitionPlan, start: int, action: str) -> TransitionOutcome:
         for i in range(start, len(plan.moves)):
@@ -411,3 +519,9 @@ class Runner:
             log.info("phase_rolled_back", to=to, contexts=list(move.contexts), action=action)
         self.store.end_journal()
         return TransitionOutcome(plan, "done", self.store.phase())
+
+
+def _journal_contexts(journal: Journal) -> tuple[str, ...]:
+    """Every context a journalled transition moves."""
+    moves = journal.plan.get("moves", [])
+    return tuple(sorted({c for m in moves for c in m.get("contexts", [])}))
