@@ -1,7 +1,8 @@
 """`cutover stack up|down|status|logs|compose` — the local stack from the command line.
 
-Exit codes: 0 done/healthy, 7 a component is unhealthy, 10 a port is taken by another
-process, 11 ``compose --check`` found docker-compose.yml out of date.
+Exit codes: 0 done/healthy, 7 a component is unhealthy (or did not become healthy),
+11 ``compose --check`` found docker-compose.yml out of date, 1 other errors (a port taken
+by another process, no Java, a corrupt state directory).
 """
 
 from __future__ import annotations

@@ -13,8 +13,6 @@ class StackError(CutoverError):
 class PortInUseError(StackError):
     """Raised when a port the stack needs is taken by a process the stack did not start."""
 
-    exit_code = ExitCode.CONFLICT
-
     def __init__(self, component: str, port: int) -> None:
         self.component = component
         self.port = port
