@@ -38,6 +38,7 @@ from cdc.desired import load_desired_file
 from cdc.errors import EXIT_DRIFT, EXIT_INVALID_CONFIG, EXIT_UNHEALTHY, CdcError, CommandOutcome
 from cdc.health import HealthThresholds, PsycopgSlotProbe
 from cdc.transport import BasicAuth, TlsOptions
+from cutover_common.errors import EnvironmentVariableMissing
 from cutover_common.logging import configure_logging
 from cutover_common.secrets import Secret
 
@@ -101,7 +102,7 @@ def connectors(
     auth = None
     if auth_env:
         if auth_env not in os.environ:
-            raise CdcError(f"environment variable {auth_env} (named by --auth-env) is not set")
+            raise EnvironmentVariableMissing(auth_env, named_by="--auth-env")
         auth = BasicAuth.parse(os.environ[auth_env])
     tls = TlsOptions(verify=not insecure, ca_bundle=ca_bundle)
     obj["client"] = ConnectClient.from_url(
@@ -157,7 +158,7 @@ def status_cmd(
     probe = None
     if dsn_env:
         if dsn_env not in os.environ:
-            raise CdcError(f"environment variable {dsn_env} (named by --dsn-env) is not set")
+            raise EnvironmentVariableMissing(dsn_env, named_by="--dsn-env")
         probe = PsycopgSlotProbe(Secret(os.environ[dsn_env]).reveal())
     limits = HealthThresholds(max_lag_bytes, max_heartbeat_age)
     code = commands.status(

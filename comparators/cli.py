@@ -24,6 +24,7 @@ from comparators.plan import CompareConfig, load_config
 from comparators.sources import CallableSource, OutcomeSource, SqlSource
 from comparators.watch import LATE_LIMIT, FileWatermarkStore, PostgresWatermarkStore, WatermarkStore
 from cutover_common.cli import echo_json, json_option, plan_option
+from cutover_common.errors import EnvironmentVariableMissing
 from cutover_common.logging import configure_logging
 
 _plan = plan_option()
@@ -176,7 +177,7 @@ def watch_cmd(  # noqa: PLR0917
     store: WatermarkStore
     if state_db_env:
         if state_db_env not in os.environ:
-            raise click.BadParameter(f"environment variable {state_db_env} is not set")
+            raise EnvironmentVariableMissing(state_db_env, named_by="--state-db-env")
         store = PostgresWatermarkStore(os.environ[state_db_env])
     else:
         store = FileWatermarkStore(state_dir)

@@ -46,3 +46,13 @@ class PlanFileMissing(InvalidInput):
             f"no plan file at {path}",
             hint="give --plan PATH or set CUTOVER_PLAN (default: ./cutover-plan.yaml)",
         )
+
+
+class EnvironmentVariableMissing(InvalidInput):
+    """Raised when an environment variable that a command was told to read is not set."""
+
+    def __init__(self, name: str, *, named_by: str | None = None, hint: str | None = None) -> None:
+        self.name = name
+        self.named_by = named_by
+        by = f" (named by {named_by})" if named_by else ""
+        super().__init__(f"environment variable {name}{by} is not set", hint=hint)

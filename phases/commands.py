@@ -23,8 +23,9 @@ from rich.table import Table
 
 from cutover_common import cli as cutover_cli
 from cutover_common.cli import echo_json
+from cutover_common.errors import EnvironmentVariableMissing
 from phases.context import StepContext
-from phases.errors import PhasesError, PlanInvalid, StoreUnreachable
+from phases.errors import PlanInvalid, StoreUnreachable
 from phases.plan import Plan, load_plan, plan_json_schema
 from phases.ports import Ports
 from phases.runner import Runner, StoreDrillLog, TransitionOutcome
@@ -68,7 +69,7 @@ class CommandConfig:
 def _env_url(config: CommandConfig, name: str) -> str:
     value = config.environ.get(name)
     if not value:
-        raise PhasesError(f"environment variable {name} is not set", hint="export it (a URL)")
+        raise EnvironmentVariableMissing(name, hint="export it (a URL)")
     return value
 
 

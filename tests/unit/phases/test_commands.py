@@ -111,12 +111,13 @@ def test_rollback_command(config: CommandConfig) -> None:
     assert as_json(config)["phase"] == 1
 
 
-def test_missing_database_env_is_a_clear_error(config: CommandConfig) -> None:
-    from phases.errors import PhasesError
+def test_missing_database_env_is_a_clear_error_and_invalid_input(config: CommandConfig) -> None:
+    from cutover_common.errors import EnvironmentVariableMissing
 
     config.environ = {}
-    with pytest.raises(PhasesError, match="LEGACY_DATABASE_URL is not set"):
+    with pytest.raises(EnvironmentVariableMissing, match="LEGACY_DATABASE_URL is not set") as info:
         commands.status(config)
+    assert info.value.exit_code == 2
 
 
 def test_cli_wraps_the_functions_with_exit_codes(tmp_path: Path, factory: Factory) -> None:
