@@ -107,6 +107,7 @@ def echo_json(data: Any, *, stream: Any = None) -> None:
     """Print ``data`` as JSON for machines, with secrets redacted."""
     out = stream or sys.stdout
     out.write(json.dumps(redact_value(data), indent=2, sort_keys=True, default=str) + "\n")
+    out.flush()
 
 
 def _one_line(text: str) -> str:
