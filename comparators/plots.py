@@ -213,7 +213,9 @@ def time_series(
             f'<line x1="{mx:.1f}" y1="{top}" x2="{mx:.1f}" y2="{top + plot_h}" '
             f'stroke="{escape(m.colour)}" stroke-dasharray="3,2"><title>{escape(m.label)} at '
             f"{m.at - t0:.0f} s</title></line>"
-            f'<text x="{mx + 2:.1f}" y="{top + 9 + 10 * (i % 3)}" font-size="9" '
+            f'<text x="{mx + (-2 if mx > left + plot_w / 2 else 2):.1f}" '
+            f'y="{top + 9 + 10 * (i % 3)}" font-size="9" '
+            f'text-anchor="{"end" if mx > left + plot_w / 2 else "start"}" '
             f'fill="{escape(m.colour)}" {font}>{escape(m.label)}</text>'
         )
     for s in series:

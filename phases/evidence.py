@@ -41,6 +41,7 @@ def _env() -> Environment:
         autoescape=select_autoescape(["html", "j2"], default=True),
     )
     env.filters["fmt"] = fmt_value
+    env.filters["rate"] = fmt_rate
     env.globals["known_verdicts"] = VERDICT_ORDER
     return env
 
@@ -52,10 +53,11 @@ VERDICT_ORDER = ("pass", "warn", "low-confidence", "unknown", "inconclusive", "f
 _RATE_COUNTS = re.compile(r"(\d+)/(\d+) matched")
 
 
-def fmt_value(value: Any) -> str:
-    """A measured value or threshold, rounded for reading: integers with thousands
-    separators, rates (below 1) to 4 decimals, other floats to 1; a mapping as
-    ``name value · name value``; ``None`` as ``n/a``; booleans as yes/no."""
+def fmt_value(value: Any, like: Any = None) -> str:
+    """A measured value or threshold, rounded for reading: integers (and whole floats) with
+    thousands separators, rates to 4 decimals, other floats to 1; a mapping as
+    ``name value · name value``; ``None`` as ``n/a``; booleans as yes/no. A value measured
+    against a rate threshold (``like``, a float between 0 and 1) is a rate: ``1.0000``."""
     if value is None:
         return "n/a"
     if isinstance(value, bool):
@@ -65,14 +67,24 @@ def fmt_value(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "n/a"
-        if value.is_integer() and abs(value) >= 1:
-            return f"{value:,.0f}"
-        return f"{value:.4f}" if abs(value) < 1 else f"{value:,.1f}"
+        if _is_rate(like) or (0 < abs(value) < 1):
+            return f"{value:.4f}"
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
     if isinstance(value, Mapping):
-        return " · ".join(f"{k} {fmt_value(v)}" for k, v in value.items())
+        hints = like if isinstance(like, Mapping) else {}
+        return " · ".join(f"{k} {fmt_value(v, hints.get(k))}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(fmt_value(v) for v in value) or "none"
     return str(value)
+
+
+def fmt_rate(value: Any) -> str:
+    """A rate to 4 decimals (``1.0000``), ``n/a`` when there is none."""
+    return fmt_value(value, like=0.5)
+
+
+def _is_rate(like: Any) -> bool:
+    return isinstance(like, float) and 0 < like < 1
 
 
 def _number(value: Any) -> float | None:
@@ -95,7 +107,7 @@ def margin(observed: Any, threshold: Any) -> str:
     sign = "+" if delta >= 0 else "\u2212"
     if isinstance(observed, int) and isinstance(threshold, int):
         return f"{sign}{abs(delta):,.0f}"
-    return sign + fmt_value(abs(delta))
+    return sign + fmt_value(abs(delta), like=threshold)
 
 
 def wilson_lower_bound(matched: int, settled: int) -> float | None:
@@ -141,7 +153,7 @@ def check_row(check: Mapping[str, Any], snapshots: Mapping[str, Any]) -> CheckRo
         context=str(check.get("context") or ""),
         name=str(check.get("name", "")),
         verdict=verdict,
-        measured=fmt_value(check.get("observed")),
+        measured=fmt_value(check.get("observed"), like=check.get("threshold")),
         threshold=fmt_value(check.get("threshold")),
         margin=margin(check.get("observed"), check.get("threshold")),
         wilson="" if low is None or counts is None else f"{low:.4f}",
@@ -220,20 +232,22 @@ def write_bundle(
     json_path = folder / "evidence.json"
     json_path.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
     html_path = folder / "evidence.html"
-    html = (
-        _env()
-        .get_template("evidence.html.j2")
-        .render(
-            doc=document,
-            verdict=result.verdict.value,
-            rows=check_rows(document.get("checks", []), document.get("snapshots", {})),
-            comparisons=comparison_views(document, folder),
-        )
-    )
-    html_path.write_text(html)
+    html_path.write_text(render_html(document, folder))
     junit_path = folder / "junit.xml"
     junit_path.write_text(junit_xml(result))
     return EvidenceRef(str(json_path), sha256_file(json_path), str(html_path), str(junit_path))
+
+
+def render_html(document: Mapping[str, Any], folder: Path) -> str:
+    """The evidence page of a bundle's JSON document, links relative to ``folder`` (a saved
+    bundle re-renders: ``render_html(json.loads(path.read_text()), path.parent)``)."""
+    template = _env().get_template("evidence.html.j2")
+    return template.render(
+        doc=document,
+        verdict=str(document.get("verdict", "")),
+        rows=check_rows(document.get("checks", []), document.get("snapshots", {})),
+        comparisons=comparison_views(document, folder),
+    )
 
 
 def junit_xml(result: GateResult) -> str:

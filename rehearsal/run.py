@@ -10,6 +10,7 @@ traffic, faults, comparator gate) → phase 4 (async, rollback drill, reverse co
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 import uuid
@@ -57,6 +58,8 @@ class PhaseRow:
     evidence: str | None = None
     reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what was left out, and why
+    gates: list[dict[str, Any]] = field(default_factory=list)  # each evaluation, its checks
+    traffic_checks: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,7 +77,30 @@ class PhaseRow:
             "evidence": self.evidence,
             "reasons": self.reasons,
             "notes": self.notes,
+            "gates": self.gates,
+            "traffic_checks": self.traffic_checks,
         }
+
+
+def _gate_view(gate: Any, evidence: Any) -> dict[str, Any]:
+    """One gate evaluation as the report shows it: its checks, the comparison figures (no
+    samples) and where its evidence page is."""
+    comparisons = {
+        name: {
+            ctx: {k: v for k, v in snap.items() if k not in ("samples", "report_paths")}
+            for ctx, snap in (gate.snapshots.get(name) or {}).items()
+        }
+        for name in ("comparison", "reverse_comparison")
+        if gate.snapshots.get(name)
+    }
+    return {
+        "gate": gate.gate,
+        "phase": gate.phase,
+        "verdict": gate.verdict.value,
+        "checks": [c.to_dict() for c in gate.checks],
+        "snapshots": comparisons,
+        "evidence_html": None if evidence is None else evidence.html_path,
+    }
 
 
 def _fault_dict(f: FaultRecord) -> dict[str, Any]:
@@ -99,6 +125,7 @@ class RehearsalResult:
     failing_keys: list[dict[str, Any]] = field(default_factory=list)
     report_paths: list[str] = field(default_factory=list)
     error: str | None = None
+    timeline: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +137,7 @@ class RehearsalResult:
             "failing_keys": self.failing_keys,
             "report_paths": self.report_paths,
             "error": self.error,
+            "timeline": self.timeline,
         }
 
 
@@ -147,6 +175,7 @@ class Rehearsal:
         self.seed_offset = 0
         self.failing_keys: list[dict[str, Any]] = []
         self.runner: Any = None
+        self.timeline: Any = None  # rehearsal.timeline.Timeline once the runner is built
 
     # -- plumbing -----------------------------------------------------------------------------
     def _build_runner(self) -> Any:
@@ -197,8 +226,12 @@ class Rehearsal:
         )
         self.seed_offset += 1
         result: dict[str, Any] = {}
+        hook = None
+        if self.timeline is not None:
+            self.timeline.enter(phase)
+            hook = self.timeline.on_sample
         worker = threading.Thread(
-            target=lambda: result.update(report=run_traffic(config)), daemon=True
+            target=lambda: result.update(report=run_traffic(config, on_sample=hook)), daemon=True
         )
         worker.start()
         for fault in mid:
@@ -211,6 +244,10 @@ class Rehearsal:
             self.rows[phase].reasons.extend(
                 f"traffic: {c.name}: {c.detail}" for c in report.checks if not c.passed
             )
+            self.rows[phase].traffic_checks.extend(
+                {"name": c.name, "verdict": "pass" if c.passed else "fail", "detail": c.detail}
+                for c in report.checks
+            )
         for service in sorted({f.service for f in mid if f.kind is FaultKind.DOWNSTREAM_ERRORS}):
             self.env.clear_service_faults(service)  # the other services never stopped
         for fault in quiet:  # restarts of the database run between bursts of traffic
@@ -219,6 +256,8 @@ class Rehearsal:
 
     def _inject(self, fault: Fault) -> FaultRecord:
         self.say(f"fault: {fault.kind.value}")
+        if self.timeline is not None:
+            self.timeline.mark(fault.kind.value)
         return inject(self.env, fault)
 
     def _record(self, phase: int, outcome: Any, t0: float) -> bool:
@@ -230,6 +269,7 @@ class Rehearsal:
             row.verdict = gate.verdict.value
             row.reasons.extend(gate.reasons)
             self._absorb_snapshots(row, gate.snapshots)
+            row.gates.append(_gate_view(gate, outcome.evidence))
         if outcome.evidence is not None:
             row.evidence = outcome.evidence.path
         passed = outcome.status == "done" and (
@@ -273,6 +313,7 @@ class Rehearsal:
             log.error("rehearsal failed", error=error)
             raise
         finally:
+            self._stop_timeline()
             self.env.teardown(keep=self.options.keep)
         return RehearsalResult(
             self.scenario.name,
@@ -282,7 +323,28 @@ class Rehearsal:
             time.monotonic() - t_start,
             self.failing_keys,
             error=error,
+            timeline=self.timeline.to_dict() if self.timeline is not None else {},
         )
+
+    def _start_timeline(self) -> None:
+        """Sample lag, end-to-end lag, comparisons and traffic every few seconds (the
+        report's time series); faults are marked on the same axis."""
+        from rehearsal.timeline import StackProbes, Timeline
+
+        self._probes = StackProbes(
+            self.runner.plan,
+            self.scenario.context,
+            kafka={"bootstrap.servers": self.env.bootstrap_servers},
+            dsn=self.env.endpoints.dsn(self.env.database),
+            environ={**os.environ, **self.env.environ()},
+        )
+        self.timeline = Timeline(self._probes)
+        self.timeline.start()
+
+    def _stop_timeline(self) -> None:
+        if self.timeline is not None:
+            self.timeline.stop()
+            self._probes.close()
 
     def enter_dual_write(self) -> bool:
         """Set up, then phases 1 to 3: identify, add the broker, dual-write with the shadow
@@ -291,6 +353,7 @@ class Rehearsal:
         self.say("setting up: stack, database, sample app")
         self.env.setup()
         self.runner = self._build_runner()
+        self._start_timeline()
         self._discover()
         self._record(1, self.runner.advance(1), t0)
         self.rows[1].status = "entered"
