@@ -138,7 +138,7 @@ class Outbox:
             "correlation_id": _optional_id("correlation_id", correlation),
             "causation_id": _optional_id("causation_id", causation_id),
             "aggregate_version": _version(aggregate_version),
-            "mode": self.mode() if self.mode is not None else None,
+            "mode": _mode(self.mode),
         }
         return {role: values[role] for role in written_roles(self.layout)}
 
@@ -217,6 +217,13 @@ def _optional_id(field_name: str, value: object) -> str | None:
     if not isinstance(value, str | uuid.UUID):
         raise InvalidEvent(field_name, f"must be a str or UUID, not {type(value).__name__}")
     return str(value) or None
+
+
+def _mode(source: ModeSource | None) -> str | None:
+    mode = source() if source is not None else None
+    if mode is not None and not isinstance(mode, str):
+        raise InvalidEvent("mode", f"from the mode source must be a str, not {type(mode).__name__}")
+    return mode
 
 
 def _version(value: object) -> int:

@@ -180,3 +180,9 @@ def test_configure_sets_the_process_default() -> None:
         assert cutover.default_outbox() is custom
     finally:
         cutover.configure(outbox=before)
+
+
+def test_a_mode_source_returning_a_non_string_is_refused() -> None:
+    outbox = Outbox(mode=lambda: 3)  # type: ignore[arg-type,return-value]
+    with pytest.raises(InvalidEvent, match="mode from the mode source must be a str"):
+        outbox.emit(Untouchable(), **args())
