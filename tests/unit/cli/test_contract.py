@@ -117,7 +117,8 @@ def test_readme_exit_code_table_is_the_enum() -> None:
 
 
 def _error_classes() -> list[type[CutoverError]]:
-    for package in ("cdc", "comparators", "events", "phases", "shadow", "rehearsal"):
+    packages = ("cdc", "comparators", "events", "phases", "shadow", "rehearsal", "cutover")
+    for package in (*packages, "legacy_app"):
         for info in pkgutil.walk_packages(importlib.import_module(package).__path__, f"{package}."):
             if info.name.endswith("errors"):
                 importlib.import_module(info.name)

@@ -52,3 +52,10 @@ def test_an_unknown_context_is_not_found_9(tmp_path: Path) -> None:
     ran = run(cli, args, env=env)
     assert ran.code == ExitCode.NOT_FOUND
     assert ran.err.startswith("error: unknown context 'nope'")
+
+
+def test_an_unreachable_connect_worker_is_exit_8() -> None:
+    ran = run(cli, ["connectors", "--url", "http://127.0.0.1:9", "--timeout", "2", "list"])
+    assert ran.code == ExitCode.UNREACHABLE
+    assert ran.err.startswith("error: Kafka Connect at http://127.0.0.1:9 is unreachable")
+    assert len(ran.err.splitlines()) == 1
