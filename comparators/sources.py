@@ -118,21 +118,37 @@ class CallableSource:
 
     def observations(self, window: ReadWindow) -> Iterator[Observation]:
         fn: Callable[..., Iterable[Outcome | Mapping[str, Any]]] = load_target(self.target)
-        items = (
-            observation(_as_record(r), self.key, self.name, self.mode_column)
-            for r in fn(**self.kwargs)
-        )
-        admitted = (o for o in items if window.admits(o))
-        yield from admitted if self.presorted else sort_observations(admitted)
+        with translate_errors(self.name):  # a callable reading a database (e.g. SQLAlchemy)
+            items = (
+                observation(_as_record(r), self.key, self.name, self.mode_column)
+                for r in fn(**self.kwargs)
+            )
+            admitted = (o for o in items if window.admits(o))
+            yield from admitted if self.presorted else sort_observations(admitted)
+
+
+def db_message(exc: BaseException) -> str:
+    """A database error in one line: its type and the server's primary message (e.g.
+    ``UndefinedColumn: column "total" does not exist``), never the query or connection."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text}"
 
 
 @contextmanager
 def translate_errors(side: str) -> Iterator[None]:
-    """psycopg errors become :class:`SourceError` (without the connection string)."""
+    """psycopg errors, also wrapped by SQLAlchemy (``orig``), become :class:`SourceError`
+    with the database's one-line message (without the connection string)."""
     try:
         yield
     except psycopg.Error as exc:
-        raise SourceError(side, f"{type(exc).__name__}: {exc}".strip()) from exc
+        raise SourceError(side, db_message(exc)) from exc
+    except Exception as exc:
+        orig = getattr(exc, "orig", None)
+        if isinstance(orig, psycopg.Error):
+            raise SourceError(side, db_message(orig)) from exc
+        raise
 
 
 def libpq_url(url: str) -> str:

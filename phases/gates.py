@@ -16,8 +16,8 @@ data-driven (:attr:`GateResult.outcome_failed`):
 - ``input``: the gate's own inputs are wrong (an outcome query that fails, a plan without
   events) — a ``fail`` pauses.
 
-The gate's verdict (:func:`combine`): ``fail`` when an outcome check failed; otherwise
-``inconclusive`` when any check is ``unknown``; otherwise the worst check.
+The gate's verdict (:func:`combine`): ``fail`` when an outcome or input check failed;
+otherwise ``inconclusive`` when any check is ``unknown``; otherwise the worst check.
 """
 
 from __future__ import annotations
@@ -148,11 +148,18 @@ def _outcome_fail(check: Check) -> bool:
     return check.verdict is Verdict.FAIL and check.kind == "outcome"
 
 
+def _definite_fail(check: Check) -> bool:
+    """A failure no unmeasured input can change: outcomes diverge, or the gate's own inputs
+    are wrong (an outcome query that fails)."""
+    return check.verdict is Verdict.FAIL and check.kind in ("outcome", "input")
+
+
 def combine(checks: Iterable[Check]) -> Verdict:
-    """The gate's verdict: ``fail`` when an outcome check failed, else ``inconclusive`` when
-    any check is ``unknown``, else the worst check (``pass`` when there are none)."""
+    """The gate's verdict: ``fail`` when an outcome or input check failed, else
+    ``inconclusive`` when any check is ``unknown``, else the worst check (``pass`` when
+    there are none)."""
     checks = list(checks)
-    if any(_outcome_fail(c) for c in checks):
+    if any(_definite_fail(c) for c in checks):
         return Verdict.FAIL
     if any(c.verdict is Verdict.UNKNOWN for c in checks):
         return Verdict.INCONCLUSIVE

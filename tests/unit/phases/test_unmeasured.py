@@ -46,6 +46,11 @@ def test_an_outcome_fail_beside_an_unknown_check_is_a_fail() -> None:
     assert combine(checks) is Verdict.FAIL
 
 
+def test_a_failed_outcome_query_beside_an_unknown_check_is_a_fail() -> None:
+    query = Check("comparison_query", Verdict.FAIL, None, "readable", kind="input")
+    assert combine([query, *unknown_checks(["tasks_running"], "timeout")]) is Verdict.FAIL
+
+
 def test_unknown_checks_say_why_and_carry_their_kind() -> None:
     (check,) = unknown_checks(["consumer_lag"], "Kafka unreadable", context="order")
     assert check.to_dict() == {
