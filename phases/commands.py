@@ -257,13 +257,16 @@ def gate_check(config: CommandConfig, *, context: str | None = None) -> int:
 
 
 def history(config: CommandConfig, *, limit: int = 50) -> int:
-    """Print the audit trail, newest first."""
+    """Print the audit trail, newest first: transitions, gates and drills, and transitions
+    refused, interrupted or resumed (with their reason)."""
     runner = build_runner(config)
     entries = runner.store.history(limit)
     if config.json:
         config.emit([e.to_dict() for e in entries])
         return 0
-    table = Table("id", "at", "actor", "action", "from", "to", "contexts", "verdict", "evidence")
+    table = Table(
+        "id", "at", "actor", "action", "from", "to", "contexts", "verdict", "evidence", "reason"
+    )
     for e in entries:
         table.add_row(
             str(e.id),
@@ -275,6 +278,7 @@ def history(config: CommandConfig, *, limit: int = 50) -> int:
             ",".join(e.contexts),
             e.verdict or "",
             e.evidence_path or "",
+            str((e.detail or {}).get("reason", "")),
         )
     config.console().print(table)
     return 0

@@ -176,3 +176,16 @@ def test_history_command_lists_the_refusal(
     assert commands.history(config) == 0
     rows = json.loads(out.getvalue())
     assert [(r["action"], r["to"]) for r in rows] == [("advance-refused", 9)]
+
+
+def test_history_table_shows_the_reason_of_a_refusal(runner: Runner, store: StateStore) -> None:
+    with pytest.raises(TransitionRefused):
+        runner.advance(target=9)
+    out = io.StringIO()
+    config = CommandConfig(stdout=out)
+    config.ports_factory = lambda _plan, _modes: runner.ctx.ports
+    config.environ = {"LEGACY_DATABASE_URL": str(store.engine.url)}
+    config.plan_path = Path(commands.__file__).parent / "examples" / "sample-plan.yaml"
+    assert commands.history(config) == 0
+    text = " ".join(out.getvalue().split())
+    assert "advance-refused" in text and "phase 9" in text
