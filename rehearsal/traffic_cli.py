@@ -18,6 +18,7 @@ from rehearsal.traffic import (
     DEFAULT_MIX,
     Sample,
     TrafficConfig,
+    TrafficError,
     TrafficMix,
     TrafficReport,
     check_health,
@@ -117,6 +118,16 @@ def print_report(report: TrafficReport, out: TextIO, *, run_id: str = "", seed: 
         console.print(f"[yellow]error[/] {error}")
 
 
+def _mix(text: str | None) -> TrafficMix:
+    """``--mix`` parsed; a malformed one is a usage error (exit 2)."""
+    if not text:
+        return DEFAULT_MIX
+    try:
+        return TrafficMix.parse(text)
+    except TrafficError as exc:
+        raise click.BadParameter(str(exc), param_hint="--mix") from exc
+
+
 @click.command("traffic")
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
 @click.option("--rate", type=float, default=50.0, show_default=True, help="Requests per second.")
@@ -172,7 +183,7 @@ def traffic(
         count=count,
         concurrency=concurrency,
         seed=seed,
-        mix=TrafficMix.parse(mix) if mix else DEFAULT_MIX,
+        mix=_mix(mix),
         run_id=run_id if run_id is not None else secrets.token_hex(4),
         timeout=timeout,
         oversize_bytes=oversize_bytes,

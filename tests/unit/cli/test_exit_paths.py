@@ -59,3 +59,9 @@ def test_an_unreachable_connect_worker_is_exit_8() -> None:
     assert ran.code == ExitCode.UNREACHABLE
     assert ran.err.startswith("error: Kafka Connect at http://127.0.0.1:9 is unreachable")
     assert len(ran.err.splitlines()) == 1
+
+
+def test_a_malformed_traffic_mix_is_a_usage_error() -> None:
+    ran = run(cli, ["traffic", "--mix", "bogus", "--dry-run"])
+    assert ran.code == ExitCode.INVALID_INPUT
+    assert "Invalid value for --mix: bad mix entry 'bogus'" in ran.err
