@@ -6,7 +6,6 @@ it computed so tests (and ``phases`` gates) can use it without the CLI.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import sys
@@ -31,6 +30,7 @@ from comparators.outbox import OutboxWriter
 from comparators.partition import Partition
 from comparators.plan import CompareConfig, PipelineRef
 from comparators.position import PipelinePosition
+from comparators.position_kafka import read_position
 from comparators.repair import REPAIRED, RepairPlan, propose
 from comparators.result import Category, ComparisonResult, KeyResult, merge
 from comparators.sources import OutcomeSource, ReadWindow, pushdown_window
@@ -80,10 +80,7 @@ def read_pipeline_position(ref: PipelineRef | None) -> tuple[PipelinePosition | 
     if ref is None:
         return None, "no Kafka topic for this context in the plan"
     try:
-        # imported by name: the Kafka reader is optional I/O, kept out of the pure modules
-        reader = importlib.import_module("comparators.position_kafka")
-        position: PipelinePosition = reader.read_position(ref.conf, ref.topic, ref.group)
-        return position, ""
+        return read_position(ref.conf, ref.topic, ref.group), ""
     except Exception as exc:  # any failure: "not measured", recorded below
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         log.warning("compare.position_unread", topic=ref.topic, group=ref.group, reason=reason)
@@ -316,6 +313,7 @@ def watch_compare(
     while iterations is None or step_no < iterations:
         if step_no:
             sleep(interval)
+        position, _unread = read_pipeline_position(config.pipeline)
         step = watch_step(
             config.control,
             config.candidate,
@@ -325,6 +323,8 @@ def watch_compare(
             invariants=invariants,
             partition=partition,
             late_limit=late_limit,
+            modes=config.modes,
+            position=position,
         )
         state = step.state
         store.save(name, state)

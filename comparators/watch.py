@@ -14,6 +14,12 @@ When the candidate has arrived by then, the earlier ``missing`` is taken back
 (count, timeline, sample) and the key is judged anew (``late``, or ``divergent``), so
 one key is never counted both missing and extra; still missing, it is not counted
 again. After ``late_limit`` it is forgotten and stays missing.
+
+With the pipeline's position, a key without candidate whose settle window has closed but
+which the pipeline has not reached yet (behind its watermark) is ``pending``: it is
+remembered the same way (``waiting``) and judged — for the first time — by the first step
+that finds the pipeline past it. Keys written in a mode outside ``modes`` are counted
+``out_of_scope`` once.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import psycopg
 from comparators.diff import Scope, observe, summarise
 from comparators.invariants import Invariant
 from comparators.partition import Partition
+from comparators.position import PipelinePosition
 from comparators.result import Category, ComparisonResult, KeyResult, merge, retract_missing
 from comparators.rules import CompareOptions
 from comparators.sources import (
@@ -52,6 +59,8 @@ class WatchState:
     steps: int = 0
     missing: dict[str, datetime] = field(default_factory=dict)
     """Keys judged missing that a late candidate may still settle, with their control's time."""
+    waiting: dict[str, datetime] = field(default_factory=dict)
+    """Keys past their settle window that the pipeline had not reached yet (not judged)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +68,7 @@ class WatchState:
             "result": self.result.to_dict(),
             "steps": self.steps,
             "missing": {k: at.isoformat() for k, at in self.missing.items()},
+            "waiting": {k: at.isoformat() for k, at in self.waiting.items()},
         }
 
     @classmethod
@@ -69,6 +79,7 @@ class WatchState:
             result=ComparisonResult.from_dict(data.get("result", {})),
             steps=int(data.get("steps", 0)),
             missing={k: datetime.fromisoformat(v) for k, v in data.get("missing", {}).items()},
+            waiting={k: datetime.fromisoformat(v) for k, v in data.get("waiting", {}).items()},
         )
 
 
@@ -174,14 +185,18 @@ def watch_step(
     partition: Partition | None = None,
     lookback: timedelta | None = None,
     late_limit: timedelta = LATE_LIMIT,
+    modes: frozenset[str] | None = None,
+    position: PipelinePosition | None = None,
 ) -> WatchStep:
-    """Judge the keys settled since ``state.watermark``; return the advanced state."""
+    """Judge the keys settled since ``state.watermark`` (and the remembered ones); return the
+    advanced state. ``modes`` and ``position`` as in :class:`~comparators.diff.Scope`."""
     part = partition or Partition()
     slack = lookback if lookback is not None else options.settle
     remembered = {k: at for k, at in state.missing.items() if at > now - late_limit}
+    behind = {k: at for k, at in state.waiting.items() if at > now - late_limit}
     since = state.watermark - slack if state.watermark else None
-    if since is not None and remembered:
-        since = min(since, min(remembered.values()) - slack)
+    if since is not None and (remembered or behind):
+        since = min(since, min((*remembered.values(), *behind.values())) - slack)
     window = pushdown_window(
         control,
         candidate,
@@ -189,9 +204,17 @@ def watch_step(
         bool(invariants),
         ReadWindow(since=since, partition=part),
     )
-    scope = Scope(now=now, since=state.watermark, partition=part, revisit=frozenset(remembered))
+    scope = Scope(
+        now=now,
+        since=state.watermark,
+        partition=part,
+        revisit=frozenset(remembered) | frozenset(behind),
+        modes=modes,
+        position=position,
+    )
     taken_back: list[KeyResult] = []
     missing = dict(remembered)
+    waiting = dict(behind)
 
     def judged() -> Iterator[KeyResult]:
         for res in observe(
@@ -201,6 +224,13 @@ def watch_step(
             scope,
             invariants,
         ):
+            if _behind_watermark(res, now, options.settle):
+                assert res.control_at is not None
+                waiting[res.key] = res.control_at
+                yield res  # pending: not in the increment, judged by a later step
+                continue
+            if res.key in behind:
+                del waiting[res.key]
             if res.key not in remembered:
                 if res.category is Category.MISSING and res.control_at is not None:
                     missing[res.key] = res.control_at
@@ -217,10 +247,21 @@ def watch_step(
     increment = result.without_pending()
     earlier = retract_missing(state.result, [(r.key, remembered[r.key]) for r in taken_back])
     newest = sorted(missing.items(), key=lambda kv: kv[1])[-MAX_REMEMBERED_MISSING:]
+    still = sorted(waiting.items(), key=lambda kv: kv[1])[-MAX_REMEMBERED_MISSING:]
     new_state = WatchState(
         watermark=now - options.settle,
         result=merge([earlier, increment]),
         steps=state.steps + 1,
         missing=dict(newest),
+        waiting=dict(still),
     )
     return WatchStep(new_state, increment, result.pending)
+
+
+def _behind_watermark(res: KeyResult, now: datetime, settle: timedelta) -> bool:
+    """Pending although its settle window closed: the pipeline has not reached it."""
+    return (
+        res.category is Category.PENDING
+        and res.control_at is not None
+        and res.control_at + settle <= now
+    )

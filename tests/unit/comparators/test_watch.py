@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from comparators.diff import Observation
 from comparators.invariants import resolve_all
+from comparators.position import PartitionPosition, PipelinePosition
 from comparators.rules import CompareOptions
 from comparators.sources import InMemorySource
 from comparators.watch import FileWatermarkStore, InMemoryWatermarkStore, WatchState, watch_step
@@ -126,3 +127,37 @@ def test_a_control_invariant_of_a_key_judged_again_is_counted_once() -> None:
         "payment_equals_total@control": 1,
         "payment_equals_total@candidate": 1,
     }
+
+
+def _caught_up(at: datetime, behind_from: datetime | None = None) -> PipelinePosition:
+    """One partition, behind from ``behind_from`` when given, read at ``at``."""
+    lag = 1 if behind_from else 0
+    return PipelinePosition("t", "g", at, (PartitionPosition(0, 9, 0, 9 + lag, behind_from),), 1)
+
+
+def test_a_key_behind_the_pipeline_waits_and_is_judged_once_when_reached() -> None:
+    control, candidate = _sources(6)  # key 4 never gets a candidate
+    at = T0 + timedelta(seconds=60)
+    step1 = watch_step(control, candidate, OPTS, WatchState(), at, position=_caught_up(at, T0))
+    assert step1.increment.count("missing") == 0 and step1.pending == 1
+    assert list(step1.state.waiting) == ["ord-000004"]
+    later = at + timedelta(seconds=30)
+    step2 = watch_step(control, candidate, OPTS, step1.state, later, position=_caught_up(later))
+    assert step2.increment.count("missing") == 1 and step2.state.waiting == {}
+    assert step2.state.result.count("missing") == 1 and step2.state.result.settled == 6
+    again = WatchState.from_dict(step1.state.to_dict())
+    assert again.waiting == step1.state.waiting
+
+
+def test_keys_written_in_sync_are_counted_out_of_scope_once() -> None:
+    rows = [{**obs(i, at=T0 + timedelta(seconds=i)).record, "write_mode": "sync"} for i in (1, 2)]
+    control, candidate = InMemorySource(rows), InMemorySource([])
+    modes = frozenset({"dual"})
+    step1 = watch_step(
+        control, candidate, OPTS, WatchState(), T0 + timedelta(seconds=10), modes=modes
+    )
+    step2 = watch_step(
+        control, candidate, OPTS, step1.state, T0 + timedelta(seconds=40), modes=modes
+    )
+    assert step2.state.result.count("out_of_scope") == 2
+    assert step2.state.result.count("missing") == 0
