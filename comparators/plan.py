@@ -30,7 +30,8 @@ not name a mode is always judged.
 
 With ``system.kafka.bootstrap_servers`` and the context's ``topic.name`` the comparison
 reads where the shadow group stands on the topic (:class:`PipelineRef`) and tells pending
-from missing and expired by it.
+from missing and expired by it (not under the ``async`` gate, whose candidate is the verify
+runs, see :data:`NO_PIPELINE_GATES`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ DEFAULT_IGNORE = ("produced_at", "source")
 DEFAULT_GROUP = "cutover.shadow"  # shadow.config.ShadowConfig.group_id
 SCOPE_MODES: dict[str, frozenset[str]] = {"dual_write": DUAL_WRITE_MODES, "async": ASYNC_MODES}
 """The write-time modes each gate's comparison covers (other gates: every key)."""
+NO_PIPELINE_GATES = frozenset({"async"})
+"""Gates whose candidate is not the shadow group's consumption (phase 4 compares the event
+outcomes with verify runs): the group's position says nothing about their absent keys."""
 
 
 class _Loose(BaseModel):
@@ -237,7 +241,9 @@ def load_config(
         plan_hash=plan_hash(raw),
         window=window_from(plan.gates.get(gate, {})),
         modes=SCOPE_MODES.get(gate),
-        pipeline=pipeline_from(plan.system.kafka, ctx, environ),
+        pipeline=None
+        if gate in NO_PIPELINE_GATES
+        else pipeline_from(plan.system.kafka, ctx, environ),
     )
 
 
