@@ -92,7 +92,6 @@ def plan_option(*, must_exist: bool = True) -> Callable[[F], F]:
         "plan_path",
         envvar=PLAN_ENV,
         default=DEFAULT_PLAN,
-        show_default=True,
         type=click.Path(dir_okay=False, path_type=Path),
         callback=_existing_plan if must_exist else None,
         help=f"Migration plan file (default: ${PLAN_ENV}, then ./{DEFAULT_PLAN}).",

@@ -9,7 +9,7 @@ from typing import Any, TextIO, TypeVar, cast
 
 import click
 
-from cutover_common.cli import json_option, plan_option
+from cutover_common.cli import DEFAULT_PLAN, json_option, plan_option
 from phases import commands
 from phases.commands import CommandConfig
 
@@ -198,7 +198,7 @@ def history_cmd(limit: int, **opts: Any) -> None:
     "--out",
     "out",
     type=click.Path(path_type=Path),
-    default=Path("cutover-plan.yaml"),
+    default=Path(DEFAULT_PLAN),
     show_default=True,
     help="where to write the plan draft",
 )
