@@ -1,8 +1,8 @@
 """``cutover compare run|watch|report|calibrate|merge`` and ``cutover repair``.
 
 Exit codes of ``run``, ``watch``, ``report`` and ``merge`` follow the verdict (rows of
-:class:`cutover_common.exit_codes.ExitCode`): pass 0, warn 3, fail 4, low-confidence 5,
-inconclusive 6; 2 for invalid input (plan, rule, partition), 1 for other errors.
+:class:`cutover_common.exit_codes.ExitCode`): pass 0, warn 3, fail 4, low-confidence 5;
+2 for invalid input (plan, rule, partition), 1 for other errors.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def _now(text: str | None) -> datetime | None:
 def compare() -> None:
     """Compare control (sync) and candidate (event) outcomes; judge; write evidence.
 
-    Exit codes: pass 0, warn 3, fail 4, low-confidence 5, inconclusive 6.
+    Exit codes: pass 0, warn 3, fail 4, low-confidence 5; 2 invalid input.
     """
     _logs_to_stderr()
 
