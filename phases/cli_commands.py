@@ -117,7 +117,8 @@ def plan_schema_cmd(as_json: bool) -> None:
 def status_cmd(**opts: Any) -> None:
     """Show the current phase, the mode of every context and any interrupted transition.
 
-    Exit codes: 0 shown (also when a transition is interrupted), 2 invalid plan.
+    Exit codes: 0 shown (also when a transition is interrupted), 2 invalid plan, 8 state
+    store unreachable.
     """
     _exit(commands.status(_config(**opts)))
 
