@@ -171,6 +171,9 @@ class Timeline:
         return tick
 
     def _loop(self) -> None:
+        # this thread's log lines (a comparison's ``compare.done``) say they are the sampler's,
+        # not a gate's: a sampled comparison judges keys mid-phase, before they settle
+        structlog.contextvars.bind_contextvars(sampler="timeline")
         while not self._stop.wait(self.interval):
             self.tick()
 
@@ -223,7 +226,8 @@ class StackProbes:
         from phases.adapters_kafka import KafkaLagProbe
 
         self.context, self.dsn, self.schema = context, dsn, shadow_schema
-        self._lag = KafkaLagProbe(plan, kafka)
+        # librdkafka's info lines (one per client closed) would flood the terminal every tick
+        self._lag = KafkaLagProbe(plan, {**kafka, "log_level": 4})
         self._scratch = Path(tempfile.mkdtemp(prefix="cutover-timeline-"))
         self._compare = ComparatorsRunner(
             plan, dict(environ), self._scratch, execute=self._quiet_compare

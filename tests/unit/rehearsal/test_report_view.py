@@ -7,16 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from rehearsal.faults import FaultRecord
+from rehearsal.report_view import fault_rows, headline, lag_text, phase_charts, phase_label
 from rehearsal.run import PhaseRow, RehearsalResult
-from rehearsal.summary import (
-    fault_rows,
-    headline,
-    lag_text,
-    phase_charts,
-    phase_label,
-    render_html,
-    write_report,
-)
+from rehearsal.summary import render_html, write_report
 
 TRAFFIC_FAIL = {
     "name": "valid requests get a 2xx",
@@ -172,3 +165,10 @@ def test_the_headline_is_green_on_a_clean_run(tmp_path: Path) -> None:
     assert 'class="headline pass"' in page and "every check of every gate passed" in page
     assert "<h2>Checks that did not pass</h2>" not in page
     assert "Wilson lower" in page and "+0.0050" in page
+
+
+def test_a_gate_evaluated_twice_in_a_phase_is_numbered(tmp_path: Path) -> None:
+    result = data(tmp_path)
+    result.rows[0].gates.append(gate(tmp_path))
+    page = render_html(result.to_dict(), tmp_path)
+    assert "<code>dual_write</code>" in page and "<code>dual_write (2)</code>" in page

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from rehearsal.timeline import Lag, Timeline, phase_ticks, series
 
@@ -98,7 +99,7 @@ def test_a_phase_that_resumed_later_is_drawn_with_a_break() -> None:
 
 
 def test_a_slow_tick_is_not_a_break_and_a_sparse_field_skips_unread_ticks() -> None:
-    ticks = [
+    ticks: list[dict[str, Any]] = [
         {"at": 3.0, "phase": 3, "matched": 10, "lag_ms": 5.0},
         {"at": 14.0, "phase": 3, "matched": None, "lag_ms": 6.0},
         {"at": 17.0, "phase": 3, "matched": 30, "lag_ms": None},
