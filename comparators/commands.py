@@ -265,9 +265,11 @@ def merge_evidence(docs: list[dict[str, Any]]) -> dict[str, Any]:
         plan_hash=first.get("plan_hash"),
         window_seconds=first.get("window_seconds"),
     )
-    return report.evidence(
+    doc = report.evidence(
         result, verdict, policy=policy, info=info, rules=first["rules"], noise=noise
     )
+    doc["left_out"] = left_out_section(result)
+    return doc
 
 
 def calibrate_noise(
