@@ -366,6 +366,14 @@ def _check(name: str, group: Iterable[Sample], detail: str) -> Check:
     return Check(name, not bad, f"{detail}; {len(bad)} did not" + (f" ({statuses})" if bad else ""))
 
 
+def _transport_detail(failed: Sequence[Sample]) -> str:
+    """``N transport errors`` with the most common error types, e.g. ``(ReadTimeout ×6)``."""
+    if not failed:
+        return "0 transport errors"
+    kinds = Counter(s.error for s in failed).most_common(3)
+    return f"{len(failed)} transport errors ({', '.join(f'{k} ×{n}' for k, n in kinds)})"
+
+
 def build_report(
     samples: Sequence[Sample], *, planned: int, elapsed: float, target_rate: float
 ) -> TrafficReport:
@@ -379,7 +387,7 @@ def build_report(
     checks = (
         _check("malformed requests get a 4xx", malformed, f"{len(malformed)} malformed"),
         _check("valid requests get a 2xx", valid, f"{len(valid)} valid"),
-        Check("no transport errors", not failed, f"{len(failed)} transport errors"),
+        Check("no transport errors", not failed, _transport_detail(failed)),
         Check("every planned request sent", len(ordered) == planned, f"{len(ordered)}/{planned}"),
     )
     orders = tuple(

@@ -78,3 +78,14 @@ def test_valid_answered_5xx_and_transport_errors_fail() -> None:
     }
     assert report.errors == ("#1 order: ConnectionError",)
     assert report.status_counts == {"500": 1, "error": 1}
+
+
+def test_transport_errors_check_names_the_error_types() -> None:
+    samples = [
+        s(0, "order", "2xx", None, 1, error="ReadTimeout"),
+        s(1, "order", "2xx", None, 1, error="ReadTimeout"),
+        s(2, "order", "2xx", None, 1, error="ConnectionError"),
+    ]
+    report = build_report(samples, planned=3, elapsed=1, target_rate=1)
+    check = next(c for c in report.checks if c.name == "no transport errors")
+    assert check.detail == "3 transport errors (ReadTimeout ×2, ConnectionError ×1)"
