@@ -367,11 +367,11 @@ def _check(name: str, group: Iterable[Sample], detail: str) -> Check:
 
 
 def _transport_detail(failed: Sequence[Sample]) -> str:
-    """``N transport errors`` with the most common error types, e.g. ``(ReadTimeout ×6)``."""
+    """``N transport errors`` with the most common error types, e.g. ``(ReadTimeout: 6)``."""
     if not failed:
         return "0 transport errors"
     kinds = Counter(s.error for s in failed).most_common(3)
-    return f"{len(failed)} transport errors ({', '.join(f'{k} ×{n}' for k, n in kinds)})"
+    return f"{len(failed)} transport errors ({', '.join(f'{k}: {n}' for k, n in kinds)})"
 
 
 def build_report(

@@ -88,4 +88,4 @@ def test_transport_errors_check_names_the_error_types() -> None:
     ]
     report = build_report(samples, planned=3, elapsed=1, target_rate=1)
     check = next(c for c in report.checks if c.name == "no transport errors")
-    assert check.detail == "3 transport errors (ReadTimeout ×2, ConnectionError ×1)"
+    assert check.detail == "3 transport errors (ReadTimeout: 2, ConnectionError: 1)"
