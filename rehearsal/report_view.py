@@ -199,7 +199,27 @@ def phase_charts(timeline: dict[str, Any], phase: int) -> list[Markup]:
     return [
         plots.time_series(title, lines, span=span, markers=marks, width=290)
         for title, lines in charts
+        if any(v is not None for line_ in lines for _, v in line_.points)  # nothing measured
     ]
+
+
+def traffic_rows(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The traffic checks of a phase, one row per check over its bursts: the worst verdict,
+    and the detail of each burst that did not pass (``burst 2: 360 valid; 8 did not``)."""
+    rows: dict[str, dict[str, Any]] = {}
+    bursts: dict[str, int] = {}
+    for c in checks:
+        name = str(c.get("name"))
+        n = bursts[name] = bursts.get(name, 0) + 1
+        row = rows.setdefault(name, {"name": name, "verdict": PASSING, "bursts": 0, "failed": []})
+        row["bursts"] = n
+        if c.get("verdict") != PASSING:
+            row["verdict"] = str(c.get("verdict"))
+            row["failed"].append(f"burst {n}: {c.get('detail')}")
+    for row in rows.values():
+        if row["bursts"] == 1:
+            row["failed"] = [f.removeprefix("burst 1: ") for f in row["failed"]]
+    return list(rows.values())
 
 
 def phase_views(data: dict[str, Any], page_dir: Path) -> list[dict[str, Any]]:
@@ -214,7 +234,7 @@ def phase_views(data: dict[str, Any], page_dir: Path) -> list[dict[str, Any]]:
                 "lag": lag_text(row),
                 "faults": fault_rows(row.get("faults", [])),
                 "gates": gate_views(row, page_dir),
-                "traffic": row.get("traffic_checks", []),
+                "traffic": traffic_rows(row.get("traffic_checks", [])),
                 "charts": phase_charts(timeline, row["phase"])
                 if row["phase"] in TIMED_PHASES
                 else [],

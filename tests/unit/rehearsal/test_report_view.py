@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from rehearsal.faults import FaultRecord
-from rehearsal.report_view import fault_rows, headline, lag_text, phase_charts, phase_label
+from rehearsal.report_view import (
+    fault_rows,
+    headline,
+    lag_text,
+    phase_charts,
+    phase_label,
+    traffic_rows,
+)
 from rehearsal.run import PhaseRow, RehearsalResult
 from rehearsal.summary import render_html, write_report
 
@@ -172,3 +179,26 @@ def test_a_gate_evaluated_twice_in_a_phase_is_numbered(tmp_path: Path) -> None:
     result.rows[0].gates.append(gate(tmp_path))
     page = render_html(result.to_dict(), tmp_path)
     assert "<code>dual_write</code>" in page and "<code>dual_write (2)</code>" in page
+
+
+def test_traffic_checks_of_several_bursts_are_one_row_each() -> None:
+    ok = {"name": "valid requests get a 2xx", "verdict": "pass", "detail": "180 valid; 0 did not"}
+    sent = {"name": "every planned request sent", "verdict": "pass", "detail": "200/200"}
+    assert traffic_rows([ok, sent, TRAFFIC_FAIL, sent]) == [
+        {
+            "name": "valid requests get a 2xx",
+            "verdict": "fail",
+            "bursts": 2,
+            "failed": ["burst 2: 540 valid; 109 did not ({'500': 109})"],
+        },
+        {"name": "every planned request sent", "verdict": "pass", "bursts": 2, "failed": []},
+    ]
+    assert traffic_rows([TRAFFIC_FAIL])[0]["failed"] == ["540 valid; 109 did not ({'500': 109})"]
+
+
+def test_a_chart_with_nothing_measured_is_left_out(tmp_path: Path) -> None:
+    timeline = data(tmp_path).timeline
+    for tick in timeline["ticks"]:
+        tick["matched"] = tick["mismatched"] = None
+    charts = [str(c) for c in phase_charts(timeline, 3)]
+    assert len(charts) == 3 and not any("not matched" in c for c in charts)
