@@ -13,15 +13,15 @@ from __future__ import annotations
 import io
 import json
 import re
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any
 
 import psycopg
 import pytest
+import structlog
 import yaml
 from confluent_kafka import Consumer, Message
 from sqlalchemy import create_engine
@@ -33,7 +33,6 @@ from cdc.debezium import DatabaseOptions, PostgresConnectorOptions, build_postgr
 from cutover import NotInTransaction, Outbox
 from cutover.commands import OutboxCommandConfig, outbox_init
 from cutover_common.cli import run_cli
-from cutover_common.logging import configure_logging
 from phases.cli import cli
 from phases.plan import load_plan
 from rehearsal.stack.endpoints import Endpoints
@@ -108,21 +107,12 @@ def test_init_sql_prints_the_ddl_and_creates_nothing(
     assert not table_exists(endpoints, fresh_database)
 
 
-class _CurrentStderr:
-    """Whatever ``sys.stderr`` is at write time."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
-
-
 @pytest.fixture
 def cli_logging() -> Iterator[None]:
-    """The in-process CLI points logging at the captured stderr; point it back afterwards."""
+    """The in-process CLI configures logging onto the captured stderr: restore it after."""
+    saved = structlog.get_config()
     yield
-    configure_logging(stream=cast(TextIO, _CurrentStderr()))
+    structlog.configure(**saved)
 
 
 def test_init_creates_the_table_adopts_it_and_names_each_conflict(

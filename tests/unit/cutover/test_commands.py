@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 import yaml
 
 from cutover.commands import OutboxCommandConfig, outbox_init
@@ -14,6 +16,14 @@ from cutover.errors import OutboxConfigError
 from cutover_common.cli import run_cli
 from phases.cli import cli
 from tests.unit.phases.conftest import SAMPLE
+
+
+@pytest.fixture(autouse=True)
+def _keep_logging() -> Iterator[None]:
+    """The root command configures logging onto the captured stderr: restore it after."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture
