@@ -35,7 +35,12 @@ def test_default_rehearsal_passes_every_gate_with_faults_survived(
     assert data["passed"] is True
     head = headline(data)  # green only when every check passed; amber names what did not
     assert head.state == "pass" or (head.state == "warn" and head.not_passing)
-    assert head.text in paths[0].read_text() and data["timeline"]["ticks"]
+    assert head.text in paths[0].read_text()
+    ticks, marks = data["timeline"]["ticks"], data["timeline"]["marks"]  # the sampled series
+    assert sum(t["requests"] for t in ticks) == sum(r.orders_sent for r in result.rows)
+    assert any(t["lag_messages"] is not None for t in ticks)
+    assert any(t["e2e_p50_ms"] is not None for t in ticks)
+    assert {m["label"] for m in marks} == faults
 
 
 def test_negative_rehearsal_fails_phase_3_and_names_the_key_and_total(
