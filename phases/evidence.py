@@ -1,7 +1,10 @@
 """Evidence bundles: every gate evaluation leaves JSON + HTML + JUnit XML under the reports dir.
 
 The JSON is the machine-readable record (thresholds, figures, connector and lag snapshots,
-plan digest, everything redacted); its sha256 goes into the audit row.
+plan digest, everything redacted); its sha256 goes into the audit row. The HTML page is
+rendered from it (:func:`render_html`) through a pure view of the checks (:func:`check_rows`:
+measured, threshold, signed margin, Wilson lower bound of a match rate, detail only where a
+check did not pass), which the rehearsal report shows too.
 """
 
 from __future__ import annotations
