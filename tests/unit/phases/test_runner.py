@@ -164,9 +164,7 @@ def test_failed_canary_undoes_the_broker_step(
     assert store.history(1)[0].action == "failed"
 
 
-def test_connector_without_tasks_fails_gate_2_and_pauses_in_2(
-    runner: Runner, ports: Ports
-) -> None:
+def test_connector_without_tasks_fails_gate_2_and_pauses_in_2(runner: Runner, ports: Ports) -> None:
     runner.advance(target=2)
     ports.health.snap = ports.health.snap.__class__("cutover-outbox", "RUNNING")  # type: ignore[attr-defined]
     outcome = runner.advance()  # gate 2 fails on infrastructure: pause, never revert
