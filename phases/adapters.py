@@ -192,14 +192,11 @@ class ShadowGroupPipeline:
         self.plan, self.conf, self.wait_s = plan, dict(conf), wait_s
 
     def members(self, group: str) -> int:
-        from confluent_kafka.admin import AdminClient
+        """Live members of ``group`` (0 for an unknown group or one that could not be read:
+        entering dual-write waits for members it can see)."""
+        from comparators.position_kafka import group_members
 
-        admin = AdminClient(self.conf)
-        future = admin.describe_consumer_groups([group], request_timeout=10)[group]
-        try:
-            return len(future.result().members)
-        except Exception:  # an unknown group has no members
-            return 0
+        return group_members(self.conf, group, timeout_s=10)[0] or 0
 
     def start(self, contexts: Sequence[str]) -> None:
         groups = sorted({group_for(self.plan, c) for c in contexts})

@@ -253,20 +253,24 @@ def render_html(document: Mapping[str, Any], folder: Path) -> str:
     )
 
 
+_JUNIT_FAILURES = (Verdict.FAIL, Verdict.LOW_CONFIDENCE, Verdict.INCONCLUSIVE, Verdict.UNKNOWN)
+
+
 def junit_xml(result: GateResult) -> str:
-    """One test case per check; fail/low-confidence are failures, warn is skipped-with-message."""
+    """One test case per check; fail, low-confidence, unknown and inconclusive are
+    failures (a check that was not measured never passes), warn is skipped-with-message."""
     cases = []
     for c in result.checks:
         name = quoteattr(f"{c.context + '.' if c.context else ''}{c.name}")
         body = ""
-        if c.verdict in (Verdict.FAIL, Verdict.LOW_CONFIDENCE):
+        if c.verdict in _JUNIT_FAILURES:
             body = f"<failure message={quoteattr(c.verdict.value + ': ' + c.detail)}/>"
         elif c.verdict is Verdict.WARN:
             body = f"<skipped message={quoteattr('warn: ' + c.detail)}/>"
         cases.append(
             f'  <testcase classname="cutover.gate.{result.gate}" name={name}>{body}</testcase>'
         )
-    failures = sum(c.verdict in (Verdict.FAIL, Verdict.LOW_CONFIDENCE) for c in result.checks)
+    failures = sum(c.verdict in _JUNIT_FAILURES for c in result.checks)
     head = (
         f'<testsuite name="cutover-gate-{result.gate}" tests="{len(result.checks)}" '
         f'failures="{failures}">'

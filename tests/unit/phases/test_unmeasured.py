@@ -253,3 +253,22 @@ def test_task_states_still_fail_when_connect_answered() -> None:
     snap = ConnectorSnapshot("c", "RUNNING", (TaskState(0, "FAILED"),), True, 10.0)
     checks = by_name(connector_checks(snap, max_heartbeat_age_ms=100, require_slot_active=True))
     assert checks["tasks_running"].verdict is Verdict.FAIL
+
+
+def test_junit_counts_unknown_and_inconclusive_checks_as_failures() -> None:
+    from datetime import UTC, datetime
+
+    from phases.evidence import junit_xml
+    from phases.gates import GateResult
+
+    checks = (
+        Check("consumer_lag", Verdict.PASS, 0, 1),
+        *unknown_checks(["tasks_running"], "Connect unreachable"),
+        Check("comparison_left_out", Verdict.INCONCLUSIVE, 0.2, 0.05, "left out", "order"),
+    )
+    result = GateResult(
+        3, "dual_write", Verdict.INCONCLUSIVE, checks, ("order",), datetime.now(UTC)
+    )
+    xml = junit_xml(result)
+    assert 'tests="3" failures="2"' in xml
+    assert 'message="unknown: Connect unreachable"' in xml
