@@ -81,13 +81,14 @@ def _write_psycopg(
 
 
 def _write_session(session: Session, layout: OutboxLayout, row: dict[str, Any]) -> None:
-    pending = bool(session.new or session.dirty or session.deleted)
-    if not (session.in_transaction() or pending):
+    # in_transaction() first: ``dirty`` scans the identity map.
+    if not (session.in_transaction() or session.new or session.deleted or session.dirty):
         raise NotInTransaction(
             "SQLAlchemy session", "not in a transaction (nothing begun, nothing pending)"
         )
-    _check_sa_connection(session.connection(), "SQLAlchemy session")
-    session.execute(sqlalchemy_insert(layout), _sa_params(row))
+    conn = session.connection()  # the session's transaction on its (default) bind
+    _check_sa_connection(conn, "SQLAlchemy session")
+    conn.execute(sqlalchemy_insert(layout), _sa_params(row))  # Core: no ORM execute overhead
 
 
 def _write_sa_connection(conn: SaConnection, layout: OutboxLayout, row: dict[str, Any]) -> None:
