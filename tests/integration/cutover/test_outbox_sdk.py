@@ -3,9 +3,10 @@
 An application written here (not the sample) names its outbox ``app.events_outbox`` with
 columns of its own in the plan's ``outbox:`` block. ``cutover outbox init`` creates it
 (``--sql`` only prints the DDL), adopts it on a second run and names each conflict of a
-plan that does not match it; ``cutover.emit`` writes through a SQLAlchemy session and a
-psycopg connection; a Debezium connector built from the block routes the rows to Kafka,
-where the headers carry cutover's names; rolled-back transactions leave no row and no event.
+plan that does not match it; ``cutover.emit`` writes through a SQLAlchemy session (in a
+small Flask blog whose correlation id comes from the request header) and a psycopg
+connection; a Debezium connector built from the block routes the rows to Kafka, where the
+headers carry cutover's names; rolled-back transactions leave no row and no event.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ import pytest
 import structlog
 import yaml
 from confluent_kafka import Consumer, Message
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
+from flask import Flask, request
+from sqlalchemy import Engine, String, create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import cutover
+import cutover.flask
 from cdc.client import ConnectClient
 from cdc.debezium import DatabaseOptions, PostgresConnectorOptions, build_postgres_config
 from cutover import NotInTransaction, Outbox
@@ -258,21 +261,69 @@ def headers(msg: Message) -> dict[str, str | None]:
     }
 
 
+class Base(DeclarativeBase):
+    pass
+
+
+class Article(Base):
+    """The test application's own table (a blog, not the sample)."""
+
+    __tablename__ = "articles"
+
+    slug: Mapped[str] = mapped_column(String(100), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+
+
+def blog_app(engine: Engine, outbox: Outbox) -> Flask:
+    """A Flask + SQLAlchemy application that publishes articles with an outbox event."""
+    app = Flask("blog")
+    cutover.flask.init_app(app)
+
+    @app.post("/articles")
+    def publish() -> tuple[dict[str, str], int]:
+        data = request.get_json()
+        session = Session(engine)
+        try:
+            session.add(Article(slug=data["slug"], title=data["title"]))  # pending, not begun
+            event_id = outbox.emit(
+                session, "article", data["slug"], "article.published", data, aggregate_version=1
+            )
+            if data.get("fail"):
+                raise RuntimeError("the business write failed after emit")
+            session.commit()
+        finally:
+            session.close()  # rolls back whatever was not committed
+        return {"event_id": str(event_id)}, 201
+
+    return app
+
+
+def articles(endpoints: Endpoints, database: str) -> list[str]:
+    with psycopg.connect(endpoints.dsn(database)) as conn:
+        return [r[0] for r in conn.execute("select slug from articles order by slug")]
+
+
 def test_writes_of_each_writer_reach_kafka_with_cutovers_header_names(
     endpoints: Endpoints, fresh_database: str, plan_path: Path, routed_topic: str
 ) -> None:
     outbox = Outbox.from_plan(plan_path, mode=lambda: "dual")
     engine = create_engine(endpoints.database_url(fresh_database))
     try:
-        with Session(engine) as session, session.begin(), cutover.correlation_scope("req-1"):
-            first = outbox.emit(
-                session, "article", "a-1", "article.published", {"slug": "a-1"}, aggregate_version=1
-            )
+        Base.metadata.create_all(engine)
+        client = blog_app(engine, outbox).test_client()
+        published = client.post(
+            "/articles", json={"slug": "a-1", "title": "One"}, headers={"X-Correlation-ID": "req-1"}
+        )
+        assert published.status_code == 201
+        first = uuid.UUID(published.get_json()["event_id"])
+        failed = client.post("/articles", json={"slug": "a-1x", "title": "X", "fail": True})
+        assert failed.status_code == 500
         with Session(engine) as session, session.begin():
             rolled_back_sa = outbox.emit(session, "article", "a-1", "article.retracted", {"x": 1})
             session.rollback()
     finally:
         engine.dispose()
+    assert articles(endpoints, fresh_database) == ["a-1"]
     with psycopg.connect(endpoints.dsn(fresh_database)) as conn:
         with conn.transaction():
             second = outbox.emit(
