@@ -86,7 +86,12 @@ def pause_reason(result: GateResult) -> str:
     if result.verdict is Verdict.INCONCLUSIVE and unknown:
         return f"inconclusive, not measured: {', '.join(unknown)} (no automatic revert)"
     if result.verdict is Verdict.INCONCLUSIVE:
-        return "inconclusive: too many keys left out of the comparison (no automatic revert)"
+        left = [
+            f"{c.context + ': ' if c.context else ''}{c.name}: {c.detail}"
+            for c in result.checks
+            if c.verdict is Verdict.INCONCLUSIVE
+        ]
+        return f"inconclusive, {'; '.join(left)} (no automatic revert)"
     if result.verdict is Verdict.FAIL and not result.outcome_failed:
         return "failed on infrastructure or inputs, not on outcomes (no automatic revert)"
     return f"verdict {result.verdict.value}"

@@ -113,7 +113,8 @@ def test_too_many_keys_left_out_pause_inconclusive(runner: Runner, ports: Ports)
     outcome = runner.advance()
     assert (outcome.status, outcome.exit_code, outcome.phase) == ("paused", 6, 3)
     assert outcome.to_dict()["paused_because"] == (
-        "inconclusive: too many keys left out of the comparison (no automatic revert)"
+        "inconclusive, order: comparison_left_out: left out 311 of 5311 keys (out_of_scope 311)"
+        " (no automatic revert)"
     )
 
 
