@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import click
+import structlog
 from click.testing import CliRunner
 
 from cutover_common.cli import run_cli
@@ -21,9 +22,17 @@ class Ran:
 
 
 def run(group: click.Group, args: list[str], env: dict[str, str] | None = None) -> Ran:
-    """Run ``args`` through :func:`run_cli` (as the console script does), capturing output."""
-    with CliRunner(env=env).isolation() as (out, err, _):
-        code = run_cli(group, args)
+    """Run ``args`` through :func:`run_cli` (as the console script does), capturing output.
+
+    The root command configures structlog onto the captured stderr, which is closed
+    afterwards: the configuration is restored so that later tests still log.
+    """
+    saved = structlog.get_config()
+    try:
+        with CliRunner(env=env).isolation() as (out, err, _):
+            code = run_cli(group, args)
+    finally:
+        structlog.configure(**saved)
     return Ran(code, out.getvalue().decode(), err.getvalue().decode())
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
+import pytest
+import structlog
 
 from cutover_common.cli import unexpected_error_line
 from cutover_common.errors import CutoverError
@@ -110,3 +113,14 @@ def test_the_unexpected_line_of_an_empty_message_names_only_the_type() -> None:
 
 def test_toolkit_errors_default_to_exit_1() -> None:
     assert CutoverError("x").exit_code == ExitCode.ERROR
+
+
+def test_running_the_root_command_in_process_leaves_logging_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from phases.cli import cli
+
+    run(cli, ["stack", "down", "--json"], env={"CUTOVER_STATE_DIR": str(tmp_path)})
+    structlog.get_logger("after").info("still_logging")
+    captured = capsys.readouterr()
+    assert "still_logging" in captured.out + captured.err  # not in the closed capture stream
