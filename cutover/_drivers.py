@@ -35,9 +35,11 @@ def written_roles(layout: OutboxLayout) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=64)
 def psycopg_insert(layout: OutboxLayout) -> str:
-    """The INSERT for ``layout`` with ``%s`` parameters in :func:`written_roles` order."""
+    """The INSERT for ``layout`` with ``%s`` parameters in :func:`written_roles` order (the
+    DBAPI ``format`` style of psycopg 3 and psycopg2; the id and payload cast in SQL)."""
     roles = written_roles(layout)
-    values = ", ".join("%s::jsonb" if r == "payload" else "%s" for r in roles)
+    casts = {"payload": "::jsonb", "id": "::uuid"}
+    values = ", ".join(f"%s{casts.get(r, '')}" for r in roles)
     return f"INSERT INTO {layout.qualified} ({_columns(layout, roles)}) VALUES ({values})"
 
 
@@ -88,14 +90,25 @@ def _write_session(session: Session, layout: OutboxLayout, row: dict[str, Any]) 
         )
     conn = session.connection()  # the session's transaction on its (default) bind
     _check_sa_connection(conn, "SQLAlchemy session")
-    conn.execute(sqlalchemy_insert(layout), _sa_params(row))  # Core: no ORM execute overhead
+    _sa_execute(conn, layout, row)
 
 
 def _write_sa_connection(conn: SaConnection, layout: OutboxLayout, row: dict[str, Any]) -> None:
     if not conn.in_transaction():
         raise NotInTransaction("SQLAlchemy connection", "not in a transaction")
     _check_sa_connection(conn, "SQLAlchemy connection")
-    conn.execute(sqlalchemy_insert(layout), _sa_params(row))
+    _sa_execute(conn, layout, row)
+
+
+def _sa_execute(conn: SaConnection, layout: OutboxLayout, row: dict[str, Any]) -> None:
+    """On a ``%s`` driver (psycopg, psycopg2) the driver's SQL runs as it is: no compilation,
+    and SQLAlchemy's cursor events (logging, tracing) still see it; otherwise Core text."""
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        # the id as text: psycopg2 adapts no UUID (the SQL casts it)
+        values = tuple(str(v) if k == "id" else v for k, v in row.items())
+        conn.exec_driver_sql(psycopg_insert(layout), values)
+    else:
+        conn.execute(sqlalchemy_insert(layout), _sa_params(row))
 
 
 def _check_sa_connection(conn: SaConnection, target: str) -> None:

@@ -166,7 +166,7 @@ def test_insert_statements_use_the_layouts_names() -> None:
     assert psycopg_insert(layout) == (
         'INSERT INTO "app"."ev" ("event_id", "aggregatetype", "aggregateid", "type", "body", '
         '"correlation_id", "causation_id", "aggregate_version") '
-        "VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
+        "VALUES (%s::uuid, %s, %s, %s, %s::jsonb, %s, %s, %s)"
     )
     assert "CAST(:payload AS jsonb)" in str(sqlalchemy_insert(layout))
     assert "CAST(:id AS uuid)" in str(sqlalchemy_insert(layout))
