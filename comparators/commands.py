@@ -6,6 +6,7 @@ it computed so tests (and ``phases`` gates) can use it without the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from comparators import report
 from comparators.diff import Scope, observe, summarise
+from comparators.heartbeat_kafka import read_captured_at
 from comparators.invariants import resolve_all
 from comparators.noise import NoiseFloor
 from comparators.outbox import OutboxWriter
@@ -80,11 +82,19 @@ def read_pipeline_position(ref: PipelineRef | None) -> tuple[PipelinePosition | 
     if ref is None:
         return None, "no Kafka topic for this context in the plan"
     try:
-        return read_position(ref.conf, ref.topic, ref.group), ""
+        position = read_position(ref.conf, ref.topic, ref.group)
     except Exception as exc:  # any failure: "not measured", recorded below
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         log.warning("compare.position_unread", topic=ref.topic, group=ref.group, reason=reason)
         return None, f"position of {ref.group} on {ref.topic} not read: {reason}"
+    if ref.heartbeat_topic:
+        try:
+            captured = read_captured_at(ref.conf, ref.heartbeat_topic)
+        except Exception as exc:  # the capture side unread: the consumer position still holds
+            log.warning("compare.heartbeat_unread", topic=ref.heartbeat_topic, reason=str(exc))
+            captured = None
+        position = dataclasses.replace(position, captured_at=captured)
+    return position, ""
 
 
 def pipeline_section(position: PipelinePosition | None, reason: str = "") -> dict[str, Any]:
@@ -98,6 +108,7 @@ def pipeline_section(position: PipelinePosition | None, reason: str = "") -> dic
         "group": position.group,
         "observed_at": position.observed_at.isoformat(),
         "watermark": position.watermark.isoformat() if known else None,
+        "captured_at": position.captured_at.isoformat() if position.captured_at else None,
         "lag_messages": position.lag_messages,
         "lag_ms": position.lag_ms if known else None,
         "expired": position.expired,

@@ -29,8 +29,9 @@ comparison) keys written in ``async``; others are ``out_of_scope``. A key whose 
 not name a mode is always judged.
 
 With ``system.kafka.bootstrap_servers`` and the context's ``topic.name`` the comparison
-reads where the shadow group stands on the topic (:class:`PipelineRef`) and tells pending
-from missing and expired by it (not under the ``async`` gate, whose candidate is the verify
+reads where the shadow group stands on the topic (:class:`PipelineRef`), and how far the
+connector captured (the newest heartbeat on ``<system.connect.connector_name>.
+public.debezium_heartbeat``), and tells pending from missing and expired by them (not under the ``async`` gate, whose candidate is the verify
 runs, see :data:`NO_PIPELINE_GATES`).
 """
 
@@ -46,6 +47,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from cdc.debezium import HEARTBEAT_TABLE
 from comparators.diff import ASYNC_MODES, DEFAULT_MODE_FIELD, DUAL_WRITE_MODES
 from comparators.errors import PlanError
 from comparators.kafka_partitioner import STRING_KEYS, KeyFormat
@@ -112,9 +114,14 @@ class KafkaRef(_Loose):
     auth_env: str | None = None
 
 
+class ConnectRef(_Loose):
+    connector_name: str = "cutover-outbox"
+
+
 class SystemSpec(_Loose):
     database: DatabaseRef = DatabaseRef()
     kafka: KafkaRef = KafkaRef()
+    connect: ConnectRef = ConnectRef()
 
 
 class PlanSpec(_Loose):
@@ -133,6 +140,8 @@ class PipelineRef:
     group: str
     conf: dict[str, Any] = field(repr=False, compare=False)
     key_format: KeyFormat = STRING_KEYS
+    heartbeat_topic: str | None = None
+    """The connector's heartbeat table topic (how far it captured), when it has one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,15 +250,15 @@ def load_config(
         plan_hash=plan_hash(raw),
         window=window_from(plan.gates.get(gate, {})),
         modes=SCOPE_MODES.get(gate),
-        pipeline=None
-        if gate in NO_PIPELINE_GATES
-        else pipeline_from(plan.system.kafka, ctx, environ),
+        pipeline=None if gate in NO_PIPELINE_GATES else pipeline_from(plan.system, ctx, environ),
     )
 
 
-def pipeline_from(kafka: KafkaRef, ctx: ContextSpec, env: dict[str, str]) -> PipelineRef | None:
+def pipeline_from(system: SystemSpec, ctx: ContextSpec, env: dict[str, str]) -> PipelineRef | None:
     """The context's shadow group on its topic, when the plan names both the brokers and the
-    topic (SASL ``user:password`` from ``kafka.auth_env`` when set)."""
+    topic (SASL ``user:password`` from ``kafka.auth_env`` when set), and the heartbeat topic
+    of the plan's connector (its name is the connector's topic prefix)."""
+    kafka = system.kafka
     if not (kafka.bootstrap_servers and ctx.topic.name):
         return None
     conf: dict[str, Any] = {"bootstrap.servers": kafka.bootstrap_servers}
@@ -263,7 +272,9 @@ def pipeline_from(kafka: KafkaRef, ctx: ContextSpec, env: dict[str, str]) -> Pip
                 "sasl.password": password,
             }
         )
-    return PipelineRef(ctx.topic.name, ctx.consumer_group or DEFAULT_GROUP, conf)
+    heartbeat = f"{system.connect.connector_name}.{HEARTBEAT_TABLE}"
+    group = ctx.consumer_group or DEFAULT_GROUP
+    return PipelineRef(ctx.topic.name, group, conf, heartbeat_topic=heartbeat)
 
 
 def window_from(gate: dict[str, Any]) -> timedelta | None:

@@ -7,11 +7,15 @@ oldest record the group has not consumed. From those:
 - ``lag_messages``: records between the committed offset (or the log start, when retention
   passed it) and the high watermark — deleted records are not lag;
 - ``expired``: records deleted unread (log start minus committed offset, when positive);
-- ``watermark``: the pipeline has consumed everything written before it — the timestamp of
-  the oldest unconsumed record, or ``observed_at`` (the reading's own time) when nothing
-  is behind; a key whose sync commit is later than the watermark is ``pending``, earlier
-  and still without a candidate is ``missing`` (or ``expired`` when its record was deleted);
-- ``lag_ms``: age of the oldest unconsumed record; 0 when nothing is behind.
+- ``watermark``: the pipeline has captured and consumed everything written before it — the
+  timestamp of the oldest unconsumed record, and no later than ``captured_at`` (the newest
+  heartbeat the connector put in Kafka: Kafka Connect frozen, nothing is behind on the
+  topic and yet nothing new was captured); ``observed_at`` (the reading's own time) when
+  nothing is behind and no heartbeat was read. A key whose sync commit is later than the
+  watermark is ``pending``, earlier and still without a candidate is ``missing`` (or
+  ``expired`` when its record was deleted);
+- ``lag_ms``: age of the oldest unconsumed record; 0 when nothing is behind (consumer lag
+  only: the capture side's delay is not in it).
 
 This module is pure; the Kafka reader fills the value (see ``read_position``).
 """
@@ -65,6 +69,9 @@ class PipelinePosition:
     members: int | None = None
     """Live members of the group; ``None`` when it could not be read."""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    captured_at: datetime | None = None
+    """The newest heartbeat seen end to end (database -> connector -> Kafka): everything
+    committed before it was captured; ``None`` when no heartbeat was read."""
 
     @property
     def lag_messages(self) -> int:
@@ -75,10 +82,18 @@ class PipelinePosition:
         return sum(p.expired for p in self.partitions)
 
     @property
-    def watermark(self) -> datetime:
+    def consumed_until(self) -> datetime:
+        """The timestamp of the oldest unconsumed record; ``observed_at`` when none is behind."""
         behind = [p.oldest_unconsumed_at for p in self.partitions if p.lag_messages > 0]
         known = [t for t in behind if t is not None]
         return min(known) if known else self.observed_at
+
+    @property
+    def watermark(self) -> datetime:
+        consumed = self.consumed_until
+        if self.captured_at is None:
+            return consumed
+        return min(consumed, self.captured_at)
 
     @property
     def watermark_known(self) -> bool:
@@ -89,7 +104,7 @@ class PipelinePosition:
     @property
     def lag_ms(self) -> float:
         """Age of the oldest unconsumed record at ``observed_at``; 0 when nothing is behind."""
-        return max(0.0, (self.observed_at - self.watermark).total_seconds() * 1000)
+        return max(0.0, (self.observed_at - self.consumed_until).total_seconds() * 1000)
 
     def expired_partitions(self) -> frozenset[int]:
         return frozenset(p.partition for p in self.partitions if p.expired > 0)

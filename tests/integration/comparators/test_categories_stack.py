@@ -9,6 +9,7 @@ on retention) while no worker consumes are ``expired``, as many as were deleted,
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 from collections.abc import Sequence
@@ -22,9 +23,10 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg.types.json import Jsonb
 
+from cdc.client import ConnectClient
 from comparators import commands
 from comparators.kafka_partitioner import partition_for
-from comparators.plan import load_config
+from comparators.plan import CompareConfig, load_config
 from comparators.result import Category
 from legacy_app.outcomes import SYNC_OUTCOME_JSON_SQL, WRITE_MODE, iter_sync_outcomes
 from legacy_app.schema import create_all
@@ -123,6 +125,7 @@ STACK_PLAN = """
 system:
   database: {url_env: CAT_TEST_DB}
   kafka: {bootstrap_servers: "%(bootstrap)s"}
+  connect: {connector_name: "%(prefix)s"}  # the heartbeat topic's prefix
 contexts:
   order:
     events: [order.created]
@@ -186,6 +189,20 @@ def _delete_unread(endpoints: Endpoints, topic: str, highs: dict[int, int]) -> N
         future.result(timeout=30)
 
 
+def _stack_config(
+    endpoints: Endpoints, pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CompareConfig:
+    values = {
+        "bootstrap": endpoints.bootstrap_servers,
+        "topic": pipeline.topic,
+        "group": pipeline.group,
+        "prefix": pipeline.connector.replace("-", "_"),  # the fixture's slot and topic prefix
+    }
+    (tmp_path / "plan.yaml").write_text(STACK_PLAN % values)
+    monkeypatch.setenv("CAT_TEST_DB", pipeline.dsn)
+    return load_config(tmp_path / "plan.yaml", "order")
+
+
 def _steady_size(pipeline: Pipeline, at_least: int, quiet: float = 2.0) -> int:
     """The topic's record count once it reached ``at_least`` and held still for ``quiet`` s."""
     wait_until(lambda: pipeline.topic_records() >= at_least, 60, "the first events in Kafka")
@@ -231,16 +248,7 @@ def test_events_deleted_unread_are_expired_and_repair_proposes_exactly_them(
         pipeline.dsn,
         [{**r, "source": "event"} for r in controls if r["order_id"] in read],
     )
-    (tmp_path / "plan.yaml").write_text(
-        STACK_PLAN
-        % {
-            "bootstrap": endpoints.bootstrap_servers,
-            "topic": pipeline.topic,
-            "group": pipeline.group,
-        }
-    )
-    monkeypatch.setenv("CAT_TEST_DB", pipeline.dsn)
-    config = load_config(tmp_path / "plan.yaml", "order")
+    config = _stack_config(endpoints, pipeline, tmp_path, monkeypatch)
 
     run = commands.run_compare(config, stdout=io.StringIO(), as_json=True)
     plan, written = commands.repair(config, writer=None, stdout=io.StringIO())
@@ -248,6 +256,8 @@ def test_events_deleted_unread_are_expired_and_repair_proposes_exactly_them(
     # offsets deleted: the events, plus the transaction markers of Connect's producer
     assert run.position is not None and run.position.expired >= len(unread)
     assert run.evidence["pipeline"]["measured"] is True
+    assert run.position.captured_at is not None  # the connector's heartbeats, end to end
+    assert datetime.now(UTC) - run.position.captured_at < timedelta(seconds=30)
     counts = run.evidence["counts"]
     assert counts["expired"] == len(unread) == len(lost)
     assert (counts["match"], counts["out_of_scope"], counts["missing"]) == (len(read), 6, 0)
@@ -258,3 +268,41 @@ def test_events_deleted_unread_are_expired_and_repair_proposes_exactly_them(
     assert sorted(e.aggregateid for e in plan.events) == lost
     assert plan.divergent == () and written == 0
     assert time.monotonic() - started < 40
+
+
+# --- (c) Kafka Connect stopped: nothing new is captured -----------------------------------
+
+
+def test_keys_written_while_connect_captures_nothing_are_pending_not_missing(
+    endpoints: Endpoints, pipeline: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connector paused (as frozen: no capture, no heartbeat): the group has read all
+    Kafka holds, yet keys committed since the last heartbeat are pending, none missing."""
+    pipeline.insert_orders([{"order_id": "h-000"}])
+    _steady_size(pipeline, 1)
+    _commit(endpoints, pipeline.group, pipeline.topic, _highs(endpoints, pipeline.topic))
+    client = ConnectClient.from_url(endpoints.connect_url)
+    client.pause(pipeline.connector)
+    client.wait_for(pipeline.connector, "PAUSED", timeout_s=30)
+    time.sleep(2)  # past the last heartbeat (1 s interval) and the settle window (1 s)
+    since_pause = datetime.now(UTC) - timedelta(milliseconds=300)
+    keys = [f"f-{i:03d}" for i in range(12)]
+    pipeline.insert_orders([{"order_id": k} for k in keys])  # never captured while paused
+    controls = [
+        {**record(i, at=since_pause + timedelta(milliseconds=i), order_id=k), "ctx_mode": "dual"}
+        for i, k in enumerate(keys)
+    ]
+    _insert_controls(pipeline.dsn, controls)
+    _insert_events(pipeline.dsn, [])
+    config = _stack_config(endpoints, pipeline, tmp_path, monkeypatch)
+    config = dataclasses.replace(
+        config, options=dataclasses.replace(config.options, settle=timedelta(seconds=0.2))
+    )
+
+    run = commands.run_compare(config, stdout=io.StringIO(), as_json=True)
+
+    assert run.position is not None and run.position.lag_messages == 0
+    assert run.position.captured_at is not None and run.position.captured_at < since_pause
+    counts = run.evidence["counts"]
+    assert (counts["pending"], counts["missing"]) == (len(keys), 0)
+    assert run.evidence["left_out"]["pending"] == len(keys)

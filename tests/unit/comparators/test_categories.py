@@ -3,7 +3,9 @@ Kafka's log start: the pure classification of keys without candidate (issue 17, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from hypothesis import given, settings
@@ -18,6 +20,7 @@ from comparators.diff import (
     observation,
     observe,
 )
+from comparators.heartbeat_kafka import heartbeat_time
 from comparators.kafka_partitioner import key_bytes, murmur2, partition_for
 from comparators.position import PartitionPosition, PipelinePosition
 from comparators.repair import propose
@@ -300,3 +303,32 @@ def test_partition_is_the_positive_hash_modulo_the_partitions() -> None:
 @given(st.text(max_size=40), st.integers(1, 64))
 def test_every_key_lands_in_a_partition_of_the_topic(text: str, partitions: int) -> None:
     assert 0 <= partition_for(text, partitions) < partitions
+
+
+# --- the capture side: the newest heartbeat seen end to end ---------------------------------
+
+
+def test_a_stale_heartbeat_holds_the_watermark_when_nothing_is_behind() -> None:
+    """Kafka Connect frozen: the group read everything in Kafka, but nothing new came in."""
+    captured = T0 + timedelta(seconds=50)
+    pos = replace(position(observed_at=LATER), captured_at=captured)
+    assert pos.watermark == captured and pos.lag_ms == 0.0
+    got = judged([written(1), written(100)], [], Scope(now=LATER, position=pos))
+    assert got == {key(1): Category.MISSING, key(100): Category.PENDING}
+
+
+def test_the_watermark_is_the_earlier_of_consumed_and_captured() -> None:
+    behind = {0: T0 + timedelta(seconds=20)}
+    pos = replace(position(behind=behind), captured_at=T0 + timedelta(seconds=40))
+    assert pos.watermark == T0 + timedelta(seconds=20)
+    assert pos.lag_ms == (LATER - behind[0]).total_seconds() * 1000
+
+
+def test_a_heartbeat_time_is_its_commit_time_else_its_row_else_the_record() -> None:
+    ms = int(T0.timestamp() * 1000)
+    committed = {"after": {"id": 1, "ts": "2026-01-01T00:00:09Z"}, "source": {"ts_ms": ms + 5000}}
+    assert heartbeat_time(json.dumps(committed).encode(), (1, 1)) == T0.replace(second=5)
+    row_only = {"after": {"id": 1, "ts": "2026-01-01T00:00:09Z"}}
+    assert heartbeat_time(json.dumps(row_only).encode(), (1, 1)) == T0.replace(second=9)
+    assert heartbeat_time(b"not json", (1, ms + 3000)) == T0.replace(second=3)
+    assert heartbeat_time(None, (0, -1)) is None

@@ -45,6 +45,7 @@ def test_the_dual_write_gate_covers_dual_and_naive_dual_and_reads_the_group(
     assert config.pipeline is not None
     assert (config.pipeline.topic, config.pipeline.group) == ("shop.order", "shadow.order")
     assert config.pipeline.conf["sasl.username"] == "user"
+    assert config.pipeline.heartbeat_topic == "cutover-outbox.public.debezium_heartbeat"
     assert "s3cret" not in repr(config.pipeline)
 
 
