@@ -164,8 +164,8 @@ class _Judge:
             return KeyResult(
                 key, Category.PENDING, control_at=control_at, candidate_at=candidate_at
             )
-        mode = next((o.mode for o in (c0, d0) if o is not None and o.mode is not None), None)
-        if not scope.in_scope(mode):
+        mode = c0.mode if c0 is not None and c0.mode is not None else d0.mode if d0 else None
+        if mode is not None and scope.modes is not None and mode not in scope.modes:
             return KeyResult(
                 key,
                 Category.OUT_OF_SCOPE,
