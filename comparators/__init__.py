@@ -8,15 +8,19 @@ a *mismatch*.
 
 Pure modules (no I/O): ``values``, ``rules``, ``compiled``, ``fingerprint``,
 ``explain``, ``diff`` (the engine), ``result`` (counts, samples, ``merge``),
-``partition``, ``invariants``, ``noise``, ``verdict``, ``repair``, ``report``,
-``plots``. I/O modules: ``sources`` (SQL / callable outcome sources),
-``outbox`` (repair writer), ``watch`` (watermark stores), ``plan`` (reads
-the plan file), ``commands`` and ``cli``.
+``partition``, ``position`` (where the shadow group stands), ``kafka_partitioner``,
+``invariants``, ``noise``, ``verdict``, ``repair``, ``report``, ``plots``. I/O modules:
+``sources`` (SQL / callable outcome sources), ``position_kafka`` and ``heartbeat_kafka``
+(the group's position and the connector's newest heartbeat), ``outbox`` (repair writer),
+``watch`` (watermark stores), ``plan`` (reads the plan file), ``commands`` and ``cli``.
 
 How a key is judged (``diff``): after its settle window (control
-``produced_at`` + ``settle`` <= ``now``; unsettled keys are *pending*):
-``duplicate`` if a side has more than one row, ``missing`` / ``extra`` if one
-side has none, else digests are compared in three levels — the record minus
+``produced_at`` + ``settle`` <= ``now``; unsettled keys are *pending*);
+``out_of_scope`` when it was written in a mode the comparison does not cover (``sync``
+in a dual-write comparison); ``duplicate`` if a side has more than one row; ``extra``
+without control; without candidate ``pending`` while the pipeline's watermark has not
+passed its settle deadline, ``expired`` when Kafka deleted its event unread, else
+``missing``; else digests are compared in three levels — the record minus
 ignored paths, the normalised record, the normalised record with toleranced
 values rounded to their step — and only pairs that differ at every level are
 explained with deepdiff (tolerances re-checked there): ``divergent`` when a
