@@ -9,7 +9,13 @@ The transactional outbox:
   rows; :mod:`cutover.flask` sets it from each request's header;
 * :mod:`cutover.errors` — what ``emit`` raises.
 
-The migration mode switch and the verify runner come in a later release.
+The migration mode switch and the verify runs:
+
+* :class:`ModeSwitch` — each context's mode from cutover's table, cached, never failing a
+  request, reporting the instance's modes in a heartbeat row;
+* :class:`Migration` — per context, runs the sync call and the event path as the mode says,
+  verify runs (:class:`Verify`: a dry run or a :class:`RecordedRequest`) recorded in a
+  :class:`SqlLedger`, inconclusive on a timeout or an error.
 """
 
 from __future__ import annotations
@@ -18,26 +24,48 @@ from cdc.outbox_table import OutboxColumns, OutboxLayout
 from cutover.correlation import correlation_scope, current_correlation_id
 from cutover.errors import (
     InvalidEvent,
+    InvalidVerify,
     NotInTransaction,
     OutboxConfigError,
     OutboxTableConflict,
     SdkError,
+    SyncCallBlocked,
     UnsupportedConnection,
 )
+from cutover.modes import HeartbeatOptions, InstanceReport, ModeSwitch
 from cutover.outbox import EventId, ModeSource, Outbox, configure, default_outbox, emit
+from cutover.runner import Migration, Outcome, Verify
+from cutover.state_sql import SqlHeartbeats, SqlLedger, SqlModeTable
+from cutover.verify import BlockedCall, RecordedRequest, VerifyRecord
+from cutover_common.modes import Mode
 
 __all__ = [
+    "BlockedCall",
     "EventId",
+    "HeartbeatOptions",
+    "InstanceReport",
     "InvalidEvent",
+    "InvalidVerify",
+    "Migration",
+    "Mode",
     "ModeSource",
+    "ModeSwitch",
     "NotInTransaction",
     "Outbox",
     "OutboxColumns",
     "OutboxConfigError",
     "OutboxLayout",
     "OutboxTableConflict",
+    "Outcome",
+    "RecordedRequest",
     "SdkError",
+    "SqlHeartbeats",
+    "SqlLedger",
+    "SqlModeTable",
+    "SyncCallBlocked",
     "UnsupportedConnection",
+    "Verify",
+    "VerifyRecord",
     "configure",
     "correlation_scope",
     "current_correlation_id",

@@ -97,3 +97,25 @@ class OutboxDatabaseError(SdkError):
         if not unreachable:
             self.exit_code = ExitCode.ERROR
         super().__init__(reason)
+
+
+class SyncCallBlocked(SdkError):
+    """Raised by ``Migration.call_sync`` when the context is ``events-only``: the sync call
+    was not executed, and the attempt was recorded as a blocked call (phase 5 wants none)."""
+
+    exit_code = ExitCode.CONFLICT
+
+    def __init__(self, context: str, operation: str) -> None:
+        self.context = context
+        self.operation = operation
+        super().__init__(
+            f"sync call {context}.{operation} blocked: the context runs events-only",
+            hint="remove the sync call; the event path performs this effect now",
+        )
+
+
+class InvalidVerify(SdkError):
+    """Raised when a ``Verify`` is built with neither or both of ``dry_run`` and ``request``,
+    or a ``Migration`` with a non-positive verify timeout."""
+
+    exit_code = ExitCode.INVALID_INPUT
