@@ -144,14 +144,14 @@ class ModeSwitch:
 
     @classmethod
     def from_engine(
-        cls, engine: Any, *, table: str | None = None, heartbeats: bool = True, **kwargs: Any
+        cls, engine: Any, *, schema: str = "cutover", heartbeats: bool = True, **kwargs: Any
     ) -> ModeSwitch:
-        """A switch over the modes table (and heartbeat table) of a SQLAlchemy ``engine``."""
+        """A switch over cutover's modes table (and heartbeat table) in ``schema`` of the
+        application's database (a SQLAlchemy ``engine``); ``kwargs`` as the constructor's."""
         from cutover.state_sql import SqlHeartbeats, SqlModeTable
 
-        reader = SqlModeTable(engine) if table is None else SqlModeTable(engine, table)
-        sink = SqlHeartbeats(engine) if heartbeats else None
-        return cls(reader, heartbeats=sink, **kwargs)
+        sink = SqlHeartbeats(engine, schema=schema) if heartbeats else None
+        return cls(SqlModeTable(engine, schema=schema), heartbeats=sink, **kwargs)
 
     @property
     def instance_id(self) -> str:

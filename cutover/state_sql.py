@@ -13,29 +13,34 @@ Each call is one short statement on its own connection (never the request's tran
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Insert, Table, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cutover.modes import InstanceReport
+from cutover.state.models import (
+    BlockedCallRow,
+    ContextModeRow,
+    InstanceHeartbeatRow,
+    VerifyResultRow,
+)
+from cutover.state.naming import DEFAULT_SCHEMA, bind
 from cutover.verify import BlockedCall, VerifyRecord
 
-DEFAULT_SCHEMA = "cutover"
-
-
-def _qualified(schema: str, table: str) -> str:
-    return f'"{schema}"."{table}"'
+_MODES = cast(Table, ContextModeRow.__table__)
+_BEATS = cast(Table, InstanceHeartbeatRow.__table__)
+_VERIFY = cast(Table, VerifyResultRow.__table__)
+_BLOCKED = cast(Table, BlockedCallRow.__table__)
 
 
 class SqlModeTable:
     """:class:`~cutover.modes.ModeReader` over ``<schema>.context_modes`` (all rows at once)."""
 
-    def __init__(self, engine: Engine, table: str | None = None, *, schema: str = DEFAULT_SCHEMA):
-        self.engine = engine
-        self.table = table or _qualified(schema, "context_modes")
-        self._select = text(f"SELECT context, mode FROM {self.table}")
+    def __init__(self, engine: Engine, *, schema: str = DEFAULT_SCHEMA) -> None:
+        self.engine = bind(engine, schema)
+        self._select = select(_MODES.c.context, _MODES.c.mode)
 
     def read_modes(self) -> Mapping[str, str]:
         with self.engine.connect() as conn:
@@ -46,30 +51,33 @@ class SqlHeartbeats:
     """:class:`~cutover.modes.HeartbeatSink` upserting ``<schema>.instance_heartbeats``."""
 
     def __init__(self, engine: Engine, *, schema: str = DEFAULT_SCHEMA) -> None:
-        self.engine = engine
-        table = _qualified(schema, "instance_heartbeats")
-        self._upsert = text(
-            f"INSERT INTO {table} (instance_id, host, pid, modes, observed_at) "
-            "VALUES (:instance_id, :host, :pid, CAST(:modes AS jsonb), :observed_at) "
-            "ON CONFLICT (instance_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, "
-            "modes = EXCLUDED.modes, observed_at = EXCLUDED.observed_at"
-        )
-        self._delete = text(f"DELETE FROM {table} WHERE instance_id = :instance_id")
+        self.engine = bind(engine, schema)
 
     def beat(self, report: InstanceReport) -> None:
-        params = {
+        values = {
             "instance_id": report.instance_id,
             "host": report.host,
             "pid": report.pid,
-            "modes": json.dumps(dict(report.modes), sort_keys=True),
+            "modes": dict(report.modes),
             "observed_at": report.beat_at,
         }
         with self.engine.begin() as conn:
-            conn.execute(self._upsert, params)
+            conn.execute(_upsert(conn.dialect.name, values))
 
     def forget(self, instance_id: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(self._delete, {"instance_id": instance_id})
+            conn.execute(delete(_BEATS).where(_BEATS.c.instance_id == instance_id))
+
+
+def _upsert(dialect: str, values: dict[str, Any]) -> Insert:
+    changed = {k: v for k, v in values.items() if k != "instance_id"}
+    if dialect == "postgresql":
+        pg = postgresql.insert(_BEATS).values(**values)
+        return pg.on_conflict_do_update(index_elements=["instance_id"], set_=changed)
+    if dialect == "sqlite":
+        lite = sqlite.insert(_BEATS).values(**values)
+        return lite.on_conflict_do_update(index_elements=["instance_id"], set_=changed)
+    raise NotImplementedError(f"instance heartbeats on {dialect}")
 
 
 class SqlLedger:
@@ -80,37 +88,26 @@ class SqlLedger:
     """
 
     def __init__(self, engine: Engine, *, schema: str = DEFAULT_SCHEMA) -> None:
-        self.engine = engine
-        self._verify = text(
-            f"INSERT INTO {_qualified(schema, 'verify_results')} "
-            "(order_id, context, operation, result, correlation_id, inconclusive) "
-            "VALUES (:key, :context, :operation, CAST(:result AS jsonb), :correlation_id, "
-            ":inconclusive)"
-        )
-        self._blocked = text(
-            f"INSERT INTO {_qualified(schema, 'blocked_calls')} "
-            "(context, operation, order_id, correlation_id) "
-            "VALUES (:context, :operation, :key, :correlation_id)"
-        )
+        self.engine = bind(engine, schema)
 
     def record_verify(self, record: VerifyRecord) -> None:
-        params: dict[str, Any] = {
-            "key": record.key,
+        values: dict[str, Any] = {
+            "order_id": record.key,
             "context": record.context,
             "operation": record.operation,
-            "result": json.dumps(record.document(), sort_keys=True),
+            "result": record.document(),
             "correlation_id": record.correlation_id or "",
             "inconclusive": record.inconclusive,
         }
         with self.engine.begin() as conn:
-            conn.execute(self._verify, params)
+            conn.execute(insert(_VERIFY).values(**values))
 
     def record_blocked(self, call: BlockedCall) -> None:
-        params = {
+        values = {
             "context": call.context,
             "operation": call.operation,
-            "key": call.key,
+            "order_id": call.key,
             "correlation_id": call.correlation_id,
         }
         with self.engine.begin() as conn:
-            conn.execute(self._blocked, params)
+            conn.execute(insert(_BLOCKED).values(**values))
