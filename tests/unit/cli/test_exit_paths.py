@@ -46,14 +46,6 @@ def test_the_plan_positional_argument_and_plan_option_agree(tmp_path: Path) -> N
     assert by_argument.out == by_option.out == by_env.out
 
 
-def test_an_unknown_context_is_not_found_9(tmp_path: Path) -> None:
-    env = {"LEGACY_DATABASE_URL": f"sqlite:///{tmp_path / 'legacy.db'}"}
-    args = ["advance", "--context", "nope", "--plan", str(SAMPLE), "--reports-dir", str(tmp_path)]
-    ran = run(cli, args, env=env)
-    assert ran.code == ExitCode.NOT_FOUND
-    assert ran.err.startswith("error: unknown context 'nope'")
-
-
 def test_an_unreachable_connect_worker_is_exit_8() -> None:
     ran = run(cli, ["connectors", "--url", "http://127.0.0.1:9", "--timeout", "2", "list"])
     assert ran.code == ExitCode.UNREACHABLE
