@@ -16,6 +16,7 @@ from typing import Any
 from cutover_common.modes import Mode
 from phases.context import StepContext
 from phases.gates import GateResult, comparison_checks, lag_checks, members_check, schema_check
+from phases.ports import Unmeasured
 from phases.steps.common import connector_evidence, measure, read_lag
 
 revision = 3
@@ -25,7 +26,11 @@ gate_name = "dual_write"
 
 
 def precheck(ctx: StepContext, contexts: Sequence[str]) -> list[str]:
-    snap = ctx.ports.health.snapshot()
+    snap = measure("connector", ctx.ports.health.snapshot)
+    if isinstance(snap, Unmeasured):
+        return [f"connector state could not be read ({snap.reason}); events may not flow"]
+    if snap.unreadable is not None:
+        return [f"Kafka Connect could not be read ({snap.unreadable}); events may not flow"]
     if snap.state != "RUNNING":
         return [f"connector {snap.name} is {snap.state}; events would not flow"]
     return []

@@ -198,3 +198,26 @@ def test_an_unreachable_database_is_unavailable_not_a_failed_query() -> None:
 def test_anything_else_propagates_to_the_gate_boundary() -> None:
     with pytest.raises(KeyError):
         query_failure(KeyError("bug"))
+
+
+def test_entering_dual_write_with_connect_unreadable_is_refused_with_the_reason(
+    runner: Runner, ports: Ports
+) -> None:
+    from phases.steps import phase3_dual_write
+
+    health: FakeHealthProbe = ports.health  # type: ignore[assignment]
+    health.raises = ConnectFrozen("read timed out after 3s")
+    assert phase3_dual_write.precheck(runner.ctx, ["order"]) == [
+        "connector state could not be read (ConnectFrozen: read timed out after 3s); "
+        "events may not flow"
+    ]
+
+
+def test_a_gate_2_with_connect_unreadable_pauses_before_dual_write(
+    runner: Runner, ports: Ports
+) -> None:
+    runner.advance(target=2)
+    health: FakeHealthProbe = ports.health  # type: ignore[assignment]
+    health.raises = ConnectFrozen("read timed out after 3s")
+    outcome = runner.advance()
+    assert (outcome.status, outcome.exit_code, outcome.phase) == ("paused", 6, 2)
