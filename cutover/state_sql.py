@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Engine, Insert, Table, delete, insert, select
+from sqlalchemy import Engine, Insert, Table, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cutover.modes import InstanceReport
@@ -59,7 +59,7 @@ class SqlHeartbeats:
             "host": report.host,
             "pid": report.pid,
             "modes": dict(report.modes),
-            "observed_at": report.beat_at,
+            "observed_at": func.now(),  # the database's clock: ages are read by it too
         }
         with self.engine.begin() as conn:
             conn.execute(_upsert(conn.dialect.name, values))

@@ -153,3 +153,23 @@ class StoreUnreachable(PhasesError):
             f"state store unreachable: {reason}",
             hint="check --state-url / CUTOVER_STATE_URL and that the database is up",
         )
+
+
+class InstancesLagging(PhasesError):
+    """Raised by ``advance`` / ``rollback`` after the modes were written, when some live
+    application instances still report another mode once the wait is over (``laggards``:
+    one ``instance: context mode (not expected)`` line each). The transition itself is done
+    and audited; the command exits 10 (mid-change) until the instances catch up."""
+
+    exit_code = ExitCode.CONFLICT
+
+    def __init__(self, laggards: list[str], live: int, waited_s: float) -> None:
+        self.laggards = laggards
+        self.live = live
+        self.waited_s = waited_s
+        super().__init__(
+            f"{len(laggards)} of {live} live instance(s) still run the old mode after "
+            f"{waited_s:g}s: {'; '.join(laggards)}",
+            hint="check those instances (a stuck cache or a paused process); "
+            "the new modes are written",
+        )
