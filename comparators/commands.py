@@ -75,12 +75,18 @@ def _with_progress(
             yield item
 
 
+NO_PIPELINE = (
+    "no shadow-group position for this comparison (the plan names no Kafka topic for the "
+    "context, or the candidate is not the shadow group: phase 4's verify runs)"
+)
+
+
 def read_pipeline_position(ref: PipelineRef | None) -> tuple[PipelinePosition | None, str]:
     """Where the shadow group stands on its topic, read before the sources (so a candidate
     written after the reading cannot be judged missing); ``(None, reason)`` when it could not
     be read — the comparison then falls back to the settle window and says so."""
     if ref is None:
-        return None, "no Kafka topic for this context in the plan"
+        return None, NO_PIPELINE
     try:
         position = read_position(ref.conf, ref.topic, ref.group)
     except Exception as exc:  # any failure: "not measured", recorded below

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from comparators.commands import run_compare
+from comparators.commands import NO_PIPELINE, run_compare
 from comparators.diff import ASYNC_MODES, DUAL_WRITE_MODES
 from comparators.plan import CompareConfig, load_config
 from comparators.position import PartitionPosition, PipelinePosition
@@ -95,7 +95,7 @@ def test_a_run_states_what_it_left_out_and_that_the_watermark_was_unmeasured() -
     assert run.evidence["pipeline"] == {
         "measured": False,
         "watermark": None,
-        "reason": "no Kafka topic for this context in the plan",
+        "reason": NO_PIPELINE,
     }
     assert run.position is None
 
