@@ -12,6 +12,7 @@ import click
 from cutover_common.cli import DEFAULT_PLAN, json_option, plan_option
 from phases import commands
 from phases.commands import CommandConfig
+from phases.instances import DEFAULT_WAIT, WaitOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +39,25 @@ def common_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def wait_options(func: F) -> F:
+    """--wait-instances, --instance-liveness (advance and rollback)."""
+    func = click.option(
+        "--instance-liveness",
+        type=click.FloatRange(min=0.1),
+        default=DEFAULT_WAIT.live_within_s,
+        show_default=True,
+        help="seconds since its last heartbeat within which an application instance is live",
+    )(func)
+    return click.option(
+        "--wait-instances",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_WAIT.timeout_s,
+        show_default=True,
+        help="seconds to wait for every live application instance to report the new modes "
+        "(0: do not wait)",
+    )(func)
 
 
 class _Stderr:
@@ -128,29 +148,56 @@ def status_cmd(**opts: Any) -> None:
 @click.option("--context", default=None, help="move one context to async (phase 4)")
 @click.option("--dry-run", is_flag=True, help="print what would happen, change nothing")
 @click.option("--resume", is_flag=True, help="continue an interrupted transition")
+@wait_options
 @common_options
 def advance_cmd(
-    to: int | None, context: str | None, dry_run: bool, resume: bool, **opts: Any
+    *,
+    to: int | None,
+    context: str | None,
+    dry_run: bool,
+    resume: bool,
+    wait_instances: float,
+    instance_liveness: float,
+    **opts: Any,
 ) -> None:
-    """Advance the migration when the current phase's gate passes.
+    """Advance the migration when the current phase's gate passes; then wait until every
+    live application instance reports the new modes.
 
     Exit codes: 0 pass, 3 warn (paused), 4 fail (reverted or paused), 5 low-confidence,
-    6 inconclusive (paused), 10 refused or locked, 9 nothing to resume / unknown context.
+    6 inconclusive (paused), 10 refused or locked, or live instances still on the old mode
+    after --wait-instances (named), 9 nothing to resume / unknown context.
     """
-    _exit(commands.advance(_config(**opts), to=to, context=context, dry_run=dry_run, resume=resume))
+    wait = WaitOptions(wait_instances, instance_liveness)
+    _exit(
+        commands.advance(
+            _config(**opts), to=to, context=context, dry_run=dry_run, resume=resume, wait=wait
+        )
+    )
 
 
 @click.command("rollback")
 @click.option("--to", "to", type=click.IntRange(0, 5), default=None, help="target phase")
 @click.option("--context", default=None, help="move one context from async back to dual")
 @click.option("--dry-run", is_flag=True, help="print what would happen, change nothing")
+@wait_options
 @common_options
-def rollback_cmd(to: int | None, context: str | None, dry_run: bool, **opts: Any) -> None:
-    """Roll back to the previous phase (or --to N), running each step's backward action.
+def rollback_cmd(
+    *,
+    to: int | None,
+    context: str | None,
+    dry_run: bool,
+    wait_instances: float,
+    instance_liveness: float,
+    **opts: Any,
+) -> None:
+    """Roll back to the previous phase (or --to N), running each step's backward action;
+    then wait until every live application instance reports the new modes.
 
-    Exit codes: 0 rolled back, 10 refused or locked, 9 unknown context, 1 a step failed.
+    Exit codes: 0 rolled back, 10 refused or locked, or live instances still on the old
+    mode after --wait-instances (named), 9 unknown context, 1 a step failed.
     """
-    _exit(commands.rollback(_config(**opts), to=to, context=context, dry_run=dry_run))
+    wait = WaitOptions(wait_instances, instance_liveness)
+    _exit(commands.rollback(_config(**opts), to=to, context=context, dry_run=dry_run, wait=wait))
 
 
 @click.group("gate")

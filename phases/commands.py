@@ -26,6 +26,7 @@ from cutover_common.cli import echo_json
 from cutover_common.errors import EnvironmentVariableMissing
 from phases.context import StepContext
 from phases.errors import PlanInvalid, StoreUnreachable
+from phases.instances import WaitOptions, await_transition
 from phases.plan import Plan, load_plan, plan_json_schema
 from phases.ports import Ports
 from phases.runner import Runner, StoreDrillLog, TransitionOutcome
@@ -232,10 +233,16 @@ def advance(
     context: str | None = None,
     dry_run: bool = False,
     resume: bool = False,
+    wait: WaitOptions | None = None,
 ) -> int:
-    """Advance one phase (or ``to`` N, or one ``context`` to async), gated by evidence."""
+    """Advance one phase (or ``to`` N, or one ``context`` to async), gated by evidence; then
+    wait until every live application instance runs the new modes (``wait``, bounded:
+    :class:`~phases.errors.InstancesLagging` names the laggards)."""
     runner = build_runner(config, say=_say(config))
-    return _report(config, runner.advance(to, context, dry_run=dry_run, resume=resume))
+    outcome = runner.advance(to, context, dry_run=dry_run, resume=resume)
+    code = _report(config, outcome)
+    await_transition(runner, outcome, wait or WaitOptions(), say=_say(config))
+    return code
 
 
 def rollback(
@@ -244,10 +251,15 @@ def rollback(
     to: int | None = None,
     context: str | None = None,
     dry_run: bool = False,
+    wait: WaitOptions | None = None,
 ) -> int:
-    """Roll back one phase (or to ``to``), or one context from async to dual."""
+    """Roll back one phase (or to ``to``), or one context from async to dual; then wait
+    for the application's instances as :func:`advance` does."""
     runner = build_runner(config, say=_say(config))
-    return _report(config, runner.rollback(to, context, dry_run=dry_run))
+    outcome = runner.rollback(to, context, dry_run=dry_run)
+    code = _report(config, outcome)
+    await_transition(runner, outcome, wait or WaitOptions(), say=_say(config))
+    return code
 
 
 def gate_check(config: CommandConfig, *, context: str | None = None) -> int:

@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+import structlog
 from sqlalchemy import Engine, Table, func, select
+from sqlalchemy.exc import DBAPIError
 
 from cutover.state.models import InstanceHeartbeatRow
 from cutover.state.naming import DEFAULT_SCHEMA, bind
@@ -27,6 +29,7 @@ from phases.errors import InstancesLagging
 if TYPE_CHECKING:
     from phases.runner import Runner, TransitionOutcome
 
+log = structlog.get_logger(__name__)
 _BEATS = cast(Table, InstanceHeartbeatRow.__table__)
 
 
@@ -88,6 +91,9 @@ class WaitOptions:
     timeout_s: float = 30.0
     live_within_s: float = 15.0
     poll_s: float = 0.5
+
+
+DEFAULT_WAIT = WaitOptions()
 
 
 def wait_for_instances(
@@ -177,6 +183,12 @@ def await_transition(
         if engine is None:
             return 0
         source = SqlInstanceReports(engine, schema=getattr(store, "schema", DEFAULT_SCHEMA))
+    try:
+        source.reports()
+    except DBAPIError as exc:  # a store from before cutover init: no heartbeats to wait for
+        log.warning("instance_heartbeats_unreadable", error=type(exc.orig).__name__)
+        say("instance heartbeats unreadable: not waiting for instances (run `cutover init`)")
+        return 0
     modes = runner.state().modes
     expected = {c: modes[c] for c in contexts if c in modes}
     return wait_for_instances(source, expected, options, say=say)
