@@ -1,8 +1,9 @@
-"""Migration modes per bounded context, and the table that holds them.
+"""Migration modes per bounded context.
 
-The table is the contract between ``phases`` (which writes it when an operator
-advances or rolls back) and ``legacy_app`` (which reads it at request time,
-briefly cached), so neither imports the other.
+The table that holds them (``context_modes``, cutover's own, created by ``cutover init``;
+see :mod:`cutover.state.models`) is the contract between ``phases`` (which writes it when an
+operator advances or rolls back) and the application (which reads it at request time,
+briefly cached).
 """
 
 from __future__ import annotations
@@ -22,14 +23,3 @@ class Mode(StrEnum):
 
 # The contexts of the bundled sample monolith.
 SAMPLE_CONTEXTS: tuple[str, ...] = ("order", "inventory", "payment", "shipping", "email")
-
-MODES_TABLE = "cutover_context_modes"
-
-MODES_DDL = f"""
-CREATE TABLE IF NOT EXISTS {MODES_TABLE} (
-    context     varchar(100) PRIMARY KEY,
-    mode        varchar(20)  NOT NULL CHECK (mode IN ('sync','dual','naive-dual','async','events-only')),
-    updated_at  timestamptz  NOT NULL DEFAULT now(),
-    updated_by  varchar(200) NOT NULL DEFAULT 'system'
-)
-"""

@@ -1,8 +1,8 @@
 """The order service's cutover bookkeeping in its database: verify results, blocked sync calls.
 
-``async``: each verify (dry-run) answer is a ``sync_verify_results`` row, read
-back by :func:`legacy_app.outcomes.iter_verify_outcomes`.
-``events-only``: each attempted sync call is a ``sync_call_attempts`` row;
+``async``: each verify (dry-run) answer is a row of cutover's ``verify_results`` table,
+read back by :func:`legacy_app.outcomes.iter_verify_outcomes`.
+``events-only``: each attempted sync call is a row of cutover's ``blocked_calls`` table;
 :func:`count_blocked_sync_calls` is what the phase-5 gate reads (it wants 0).
 """
 
@@ -15,8 +15,9 @@ import structlog
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cutover.state.models import BlockedCallRow as BlockedSyncCall
+from cutover.state.models import VerifyResultRow as VerifyResult
 from legacy_app.downstream import Call
-from legacy_app.models import BlockedSyncCall, VerifyResult
 
 log = structlog.get_logger(__name__)
 

@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -29,7 +28,6 @@ from sqlalchemy import (
     Numeric,
     String,
     Uuid,
-    false,
     func,
     text,
 )
@@ -148,45 +146,6 @@ class OutboxEvent(Base):
     causation_id: Mapped[str | None] = mapped_column(String(255))
     aggregate_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = _ts()
-
-
-class VerifyResult(Base):
-    """A downstream's would-be answer to a verify (dry-run) call, recorded in ``async`` mode."""
-
-    __tablename__ = "sync_verify_results"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(String(36), index=True)
-    context: Mapped[str] = mapped_column(String(40))
-    operation: Mapped[str] = mapped_column(String(40))
-    result: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
-    correlation_id: Mapped[str] = mapped_column(String(255))
-    recorded_at: Mapped[datetime] = _ts()
-    # a downstream gave the dry run no answer (set on the order's "finish" row): the run says
-    # nothing about the sync logic and comparisons leave the order out
-    inconclusive: Mapped[bool] = mapped_column(
-        Boolean, nullable=False, default=False, server_default=false()
-    )
-
-    __table_args__ = (  # few rows are inconclusive: a partial index finds them
-        Index(
-            "ix_sync_verify_results_inconclusive", "order_id",
-            postgresql_where=text("inconclusive"), sqlite_where=text("inconclusive"),
-        ),
-    )  # fmt: skip
-
-
-class BlockedSyncCall(Base):
-    """A sync call attempted while its context was ``events-only`` (the phase-5 gate wants none)."""
-
-    __tablename__ = "sync_call_attempts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    context: Mapped[str] = mapped_column(String(40), index=True)
-    operation: Mapped[str] = mapped_column(String(40))
-    order_id: Mapped[str | None] = mapped_column(String(36))
-    correlation_id: Mapped[str | None] = mapped_column(String(255))
-    attempted_at: Mapped[datetime] = _ts()
 
 
 # ------------------------------------------------------------ inventory context

@@ -117,23 +117,37 @@ WHERE o.status IN ('completed', 'failed')
 """Postgres only: the same records as :func:`iter_sync_outcomes`, one JSON ``outcome`` per order
 (``Outcome.to_dict()`` shape), for SQL-driven comparator sources that wrap, filter and order it."""
 
-VERIFY_OUTCOMES_SQL = """
+
+def verify_outcomes_sql(schema: str | None = "cutover") -> str:
+    """The verify results of every order whose verify run was conclusive, from cutover's
+    ``verify_results`` in ``schema`` (``None`` on SQLite)."""
+    table = f"{schema}.verify_results" if schema else "verify_results"
+    return f"""
 SELECT v.order_id, v.context, v.operation, v.result, v.correlation_id, v.recorded_at
-FROM sync_verify_results v
+FROM {table} v
 WHERE v.order_id IN (
-    SELECT order_id FROM sync_verify_results
+    SELECT order_id FROM {table}
     WHERE context = 'order' AND operation = 'finish' AND NOT inconclusive
 )
 ORDER BY v.order_id, v.id
 """
 
 
-INCONCLUSIVE_VERIFY_IDS_SQL = """
-SELECT order_id FROM sync_verify_results
-WHERE inconclusive AND context = 'order' AND operation = 'finish'
-"""
-"""Portable (Postgres and SQLite): orders whose verify run was inconclusive (a partial index
-holds just those)."""
+VERIFY_OUTCOMES_SQL = verify_outcomes_sql()
+
+
+def inconclusive_verify_ids_sql(schema: str | None = "cutover") -> str:
+    """Orders whose verify run was inconclusive (a partial index holds just those), from
+    cutover's ``verify_results`` in ``schema`` (``None`` on SQLite)."""
+    table = f"{schema}.verify_results" if schema else "verify_results"
+    return (
+        f"SELECT order_id FROM {table} "
+        "WHERE inconclusive AND context = 'order' AND operation = 'finish'"
+    )
+
+
+INCONCLUSIVE_VERIFY_IDS_SQL = inconclusive_verify_ids_sql()
+"""Postgres (the default state schema): :func:`inconclusive_verify_ids_sql`."""
 
 
 def _utc(value: Any) -> datetime:
@@ -171,6 +185,12 @@ def _sync_outcome(order_id: str, rows: Sequence[Row[Any]]) -> Outcome:
         source="sync",
         extra={WRITE_MODE: str(head.m)} if head.m else {},
     )
+
+
+def _state_schema(db: Engine | str) -> str | None:
+    """cutover's schema (the default) on Postgres; none on SQLite."""
+    url = db if isinstance(db, str) else db.url.drivername
+    return None if url.startswith("sqlite") else "cutover"
 
 
 def _stream(db: Engine | str, sql: str, batch_size: int) -> Iterator[Row[Any]]:
@@ -243,11 +263,12 @@ def verify_outcome(order_id: str, rows: Iterable[Row[Any]]) -> Outcome:
 
 def iter_verify_outcomes(db: Engine | str, *, batch_size: int = 1000) -> Iterator[Outcome]:
     """One ``verify`` outcome per order verified in ``async`` mode, streamed, grouped by order."""
-    rows = _stream(db, VERIFY_OUTCOMES_SQL, batch_size)
+    rows = _stream(db, verify_outcomes_sql(_state_schema(db)), batch_size)
     for order_id, group in itertools.groupby(rows, key=lambda r: str(r.order_id)):
         yield verify_outcome(order_id, list(group))
 
 
 def inconclusive_verify_ids(db: Engine | str) -> list[str]:
     """Orders whose verify run was inconclusive (left out of :func:`iter_verify_outcomes`)."""
-    return [str(r.order_id) for r in _stream(db, INCONCLUSIVE_VERIFY_IDS_SQL, 1000)]
+    query = inconclusive_verify_ids_sql(_state_schema(db))
+    return [str(r.order_id) for r in _stream(db, query, 1000)]

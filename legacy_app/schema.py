@@ -3,15 +3,18 @@
 :func:`create_schema` creates what is missing and upgrades a database created
 before these columns existed (:data:`COLUMN_UPGRADES`): ``orders.version``
 (2 for a finished order, else 1), ``outbox.aggregate_version`` numbered per
-aggregate in the order the rows were written, then the unique index, and
-``sync_verify_results.inconclusive`` set from the result documents.
+aggregate in the order the rows were written, then the unique index.
+
+cutover's own tables (modes, verify results, blocked calls) are not the sample's: ``cutover
+init`` creates them (:func:`create_all` runs it, as the sample's bootstrap).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
-from cutover_common.modes import MODES_DDL
+from cutover.state.init import upgrade as init_cutover_state
+from cutover.state.naming import bind
 from legacy_app.models import Base
 
 # Serialises concurrent upgrades of one database (any constant; "cutover legacy" in ASCII).
@@ -29,36 +32,27 @@ COLUMN_UPGRADES: dict[str, tuple[str, ...]] = {
         "  PARTITION BY aggregatetype, aggregateid ORDER BY created_at, id) AS n"
         " FROM outbox) AS v WHERE outbox.id = v.id",
     ),
-    "sync_verify_results.inconclusive": (
-        "ALTER TABLE sync_verify_results ADD COLUMN inconclusive BOOLEAN NOT NULL DEFAULT false",
-        "UPDATE sync_verify_results SET inconclusive = true WHERE context = 'order' "
-        "AND operation = 'finish' AND CAST(result AS TEXT) LIKE '%\"inconclusive\": true%'",
-    ),
 }
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for ``url``; pooled and pre-pinged on Postgres, plain on SQLite."""
+    """An engine for ``url``; pooled and pre-pinged on Postgres, plain on SQLite (where
+    cutover's tables have no schema)."""
     if url.startswith("sqlite"):
-        return create_engine(url, connect_args={"check_same_thread": False})
+        return bind(create_engine(url, connect_args={"check_same_thread": False}))
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every legacy table and the migration-mode table when they do not exist;
-    add the later columns to tables created without them (:data:`COLUMN_UPGRADES`)."""
-    ddl = MODES_DDL
-    if engine.dialect.name == "sqlite":  # unit tests: SQLite has no now()
-        ddl = ddl.replace("DEFAULT now()", "DEFAULT CURRENT_TIMESTAMP")
+    """Create every legacy table when it does not exist; add the later columns to tables
+    created without them (:data:`COLUMN_UPGRADES`)."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": UPGRADE_LOCK_KEY})
         upgrade_columns(conn)
         Base.metadata.create_all(conn)
-        for table in ("outbox", "sync_verify_results"):  # tables from before their indexes
-            for index in Base.metadata.tables[table].indexes:
-                index.create(conn, checkfirst=True)
-        conn.execute(text(ddl))
+        for index in Base.metadata.tables["outbox"].indexes:  # a table from before its index
+            index.create(conn, checkfirst=True)
 
 
 def upgrade_columns(conn: Connection) -> list[str]:
@@ -79,9 +73,11 @@ def upgrade_columns(conn: Connection) -> list[str]:
 
 
 def create_all(url: str) -> None:
-    """Create the schema in the database at ``url`` (idempotent), then dispose of the engine."""
+    """The sample's bootstrap of the database at ``url`` (idempotent): its tables, then
+    cutover's (``cutover init``); then dispose of the engine."""
     engine = make_engine(url, pool_size=1)
     try:
         create_schema(engine)
+        init_cutover_state(engine)
     finally:
         engine.dispose()

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, create_engine, make_url, text
 
+from cutover.state.naming import DEFAULT_SCHEMA, effective_schema, qualified
 from cutover_common.secrets import Secret
 from phases.adapters_comparators import ComparatorsInvariants, ComparatorsRunner
 from phases.adapters_kafka import (
@@ -173,10 +174,12 @@ def wait_slot_active(engine: Engine, slot: str, timeout_s: float = 60.0) -> None
 
 
 class SqlSyncCallCounter:
-    """Counts ``sync_call_attempts`` rows (written by the legacy app in ``events-only``)."""
+    """Counts cutover's ``blocked_calls`` rows (sync calls the application attempted in
+    ``events-only``), in the state schema ``schema`` of the application's database."""
 
-    def __init__(self, engine: Engine, table: str = "sync_call_attempts") -> None:
-        self.engine, self.table = engine, table
+    def __init__(self, engine: Engine, schema: str = DEFAULT_SCHEMA) -> None:
+        self.engine = engine
+        self.table = qualified("blocked_calls", effective_schema(engine.dialect.name, schema))
 
     def count(self, context: str, since: datetime) -> int:
         query = text(f"SELECT count(*) FROM {self.table} WHERE context = :c AND attempted_at >= :s")
@@ -242,7 +245,7 @@ def build_ports(
         lag=KafkaLagProbe(plan, conf),
         comparison=comparisons,
         schemas=KafkaSchemaChecker(plan, conf),
-        sync_calls=SqlSyncCallCounter(engine),
+        sync_calls=SqlSyncCallCounter(engine, plan.system.state_schema),
         invariants=ComparatorsInvariants(plan, runner=comparisons),
         shadow=ShadowGroupPipeline(plan, conf),
     )

@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "gate": "phases.cli_commands:gate_group",
     "history": "phases.cli_commands:history_cmd",
     "outbox": "cutover.cli:outbox",
+    "init": "cutover.state.cli:init_cmd",
 }
 
 

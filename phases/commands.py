@@ -21,6 +21,8 @@ import sqlalchemy.exc
 from rich.console import Console
 from rich.table import Table
 
+from cutover.state.init import require_initialised
+from cutover.state.naming import ALL_GROUPS
 from cutover_common import cli as cutover_cli
 from cutover_common.cli import echo_json
 from cutover_common.errors import EnvironmentVariableMissing
@@ -31,13 +33,7 @@ from phases.plan import Plan, load_plan, plan_json_schema
 from phases.ports import Ports
 from phases.runner import Runner, StoreDrillLog, TransitionOutcome
 from phases.steps import default_graph
-from phases.store import (
-    SqlModeStore,
-    StateStore,
-    default_actor,
-    ensure_modes_table,
-    make_engine,
-)
+from phases.store import SqlModeStore, StateStore, default_actor, make_engine
 
 PortsFactory = Callable[[Plan, SqlModeStore], Ports]
 DEFAULT_PLAN = cutover_cli.DEFAULT_PLAN
@@ -83,20 +79,30 @@ def state_url(config: CommandConfig, plan: Plan) -> str:
     return _env_url(config, plan.system.state_url_env or plan.system.database.url_env)
 
 
+def open_stores(config: CommandConfig, plan: Plan) -> tuple[StateStore, SqlModeStore]:
+    """The state store and the mode table, both refused (:class:`StateNotInitialised`, exit
+    14) unless ``cutover init`` ran on their databases; creates nothing."""
+    schema = plan.system.state_schema
+    app_url = _env_url(config, plan.system.database.url_env)
+    url = state_url(config, plan)
+    together = url == app_url
+    store = StateStore(
+        make_engine(url), schema=schema, groups=ALL_GROUPS if together else ("state",)
+    )
+    try:
+        store.require_initialised()
+        modes = SqlModeStore(store.engine if together else make_engine(app_url), schema=schema)
+        if not together:
+            require_initialised(modes.engine, schema=schema, groups=("app",))
+    except sqlalchemy.exc.OperationalError as exc:  # the first touch of a database
+        raise StoreUnreachable(str(exc.orig or exc).strip().splitlines()[0]) from exc
+    return store, modes
+
+
 def build_runner(config: CommandConfig, *, say: Callable[[str], None] | None = None) -> Runner:
     """Load the plan, open the state store and the mode table, wire ports and steps."""
     plan = load_plan(config.plan_path)
-    store = StateStore(make_engine(state_url(config, plan)))
-    try:
-        store.create_schema()
-    except sqlalchemy.exc.OperationalError as exc:  # the first touch of the database
-        raise StoreUnreachable(str(exc.orig or exc).strip().splitlines()[0]) from exc
-    legacy_url = _env_url(config, plan.system.database.url_env)
-    modes = SqlModeStore(
-        store.engine if legacy_url == state_url(config, plan) else make_engine(legacy_url)
-    )
-    if modes.engine is not store.engine:
-        ensure_modes_table(modes.engine)
+    store, modes = open_stores(config, plan)
     reports = config.reports_dir or Path(plan.reports_dir)
     factory = config.ports_factory
     if factory is None:

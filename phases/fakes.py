@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cutover.state.errors import StateNotInitialised
 from cutover_common.modes import Mode
 from phases.ports import (
     CanaryResult,
@@ -25,14 +26,26 @@ from phases.ports import (
 
 
 class InMemoryModeStore:
-    def __init__(self, modes: Mapping[str, Mode] | None = None) -> None:
+    """The mode table in memory; ``initialised=False`` stands for a database where ``cutover
+    init`` never ran (every call raises :class:`StateNotInitialised`, as the SQL store does)."""
+
+    def __init__(
+        self, modes: Mapping[str, Mode] | None = None, *, initialised: bool = True
+    ) -> None:
         self.modes: dict[str, Mode] = dict(modes or {})
         self.writes: list[tuple[str, Mode, str]] = []
+        self.initialised = initialised
+
+    def _require(self) -> None:
+        if not self.initialised:
+            raise StateNotInitialised("application", "cutover")
 
     def get_modes(self) -> dict[str, Mode]:
+        self._require()
         return dict(self.modes)
 
     def set_modes(self, modes: Mapping[str, Mode], *, actor: str) -> None:
+        self._require()
         for context, mode in modes.items():
             self.modes[context] = mode
             self.writes.append((context, mode, actor))

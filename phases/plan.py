@@ -59,6 +59,11 @@ class SystemConfig(_Model):
     state_url_env: EnvVarName | None = Field(
         default=None, description="state store database; defaults to the legacy database"
     )
+    state_schema: str = Field(
+        default="cutover",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="schema of cutover's own tables in each database (created by `cutover init`)",
+    )
 
 
 class TopicSpec(_Model):

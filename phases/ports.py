@@ -226,7 +226,9 @@ class TopicSpecValue:
 
 
 class ModeStore(Protocol):
-    """Reads and writes the per-context mode table the legacy app reads."""
+    """Reads and writes the per-context mode table the application reads. On a database
+    where ``cutover init`` never ran, both raise
+    :class:`~cutover.state.errors.StateNotInitialised` and create nothing."""
 
     def get_modes(self) -> dict[str, Mode]: ...
 

@@ -2,7 +2,12 @@
 
 Postgres in production (a session advisory lock serialises transitions and dies with a
 crashed session); SQLite as the embedded default (a lock row with a lease). The mode table
-the legacy app reads is written through :class:`SqlModeStore`.
+the application reads is written through :class:`SqlModeStore`.
+
+The tables are cutover's own (:mod:`cutover.state.models`, in the plan's state schema) and
+only ``cutover init`` (:meth:`StateStore.initialise`) creates them: every read and write
+here on a database without them raises :class:`~cutover.state.errors.StateNotInitialised`
+and creates nothing.
 """
 
 from __future__ import annotations
@@ -18,21 +23,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from cutover_common.modes import MODES_DDL, Mode
+from cutover.state import init as state_init
+from cutover.state.errors import StateNotInitialised
+from cutover.state.naming import ALL_GROUPS, DEFAULT_SCHEMA, Group, bind, effective_schema
+from cutover_common.modes import Mode
 from phases.errors import TransitionLocked
-from phases.schema import (
-    POSTGRES_APPEND_ONLY,
-    SQLITE_APPEND_ONLY,
-    AuditRow,
-    Base,
-    ContextModeRow,
-    LockRow,
-    PhaseRow,
-    TransitionRow,
-)
+from phases.schema import AuditRow, ContextModeRow, LockRow, PhaseRow, TransitionRow
 
 ADVISORY_KEY = 0x6375746F  # "cuto"
 LOCK_LEASE = timedelta(minutes=30)
@@ -111,33 +110,73 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-class StateStore:
-    """Reads and writes the phase, the journal, the lock and the audit trail."""
+_MISSING_TABLE = ("42P01", "3F000")  # Postgres: undefined table, invalid schema name
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+
+@contextmanager
+def translate_missing(database: str, engine: Engine, schema: str) -> Iterator[None]:
+    """Turn "no such table" from the database into :class:`StateNotInitialised` (the one
+    place that maps it: Postgres' SQLSTATE, SQLite's message)."""
+    try:
+        yield
+    except DBAPIError as exc:
+        code = getattr(exc.orig, "sqlstate", None)
+        if code in _MISSING_TABLE or "no such table" in str(exc.orig):
+            raise StateNotInitialised(
+                database, effective_schema(engine.dialect.name, schema)
+            ) from None
+        raise
+
+
+class StateStore:
+    """Reads and writes the phase, the journal, the lock and the audit trail.
+
+    ``schema`` is the plan's ``system.state_schema``; ``groups`` the tables this database
+    holds (``state`` alone when the plan's ``state_url_env`` puts them apart from the
+    application's, else both) — what :meth:`initialise` creates and
+    :meth:`require_initialised` looks for.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        groups: tuple[Group, ...] = ALL_GROUPS,
+    ) -> None:
+        self.engine = bind(engine, schema)
+        self.schema = schema
+        self.groups = groups
         self.is_postgres = engine.dialect.name == "postgresql"
 
     @classmethod
-    def from_url(cls, url: str) -> StateStore:
-        return cls(make_engine(url))
+    def from_url(
+        cls, url: str, *, schema: str = DEFAULT_SCHEMA, groups: tuple[Group, ...] = ALL_GROUPS
+    ) -> StateStore:
+        return cls(make_engine(url), schema=schema, groups=groups)
 
-    def create_schema(self) -> None:
-        """Create the tables (idempotent), the mode table from its shared DDL, audit triggers."""
-        ensure_modes_table(self.engine)
-        tables = [
-            t for name, t in Base.metadata.tables.items() if name != ContextModeRow.__tablename__
-        ]
-        with self.engine.begin() as conn:
-            if self.is_postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY + 1})
-            Base.metadata.create_all(conn, tables=tables)
-            for ddl in POSTGRES_APPEND_ONLY if self.is_postgres else SQLITE_APPEND_ONLY:
-                conn.execute(text(ddl))
+    def initialise(self) -> state_init.InitResult:
+        """``cutover init`` on this database: create or upgrade its tables (idempotent)."""
+        return state_init.upgrade(self.engine, schema=self.schema, groups=self.groups)
+
+    def require_initialised(self) -> None:
+        """Raise :class:`StateNotInitialised` unless :meth:`initialise` ran (at this
+        version); reads the catalogue only."""
+        state_init.require_initialised(self.engine, schema=self.schema, groups=self.groups)
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with translate_missing("state", self.engine, self.schema), Session(self.engine) as s:
+            yield s
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._session() as s, s.begin():
+            yield s
 
     # -- phase -----------------------------------------------------------------------------
     def phase(self) -> int:
-        with Session(self.engine) as s:
+        with self._session() as s:
             row = s.get(PhaseRow, 1)
             return row.phase if row else 0
 
@@ -153,7 +192,7 @@ class StateStore:
 
     # -- audit -----------------------------------------------------------------------------
     def append_audit(self, entry: AuditEntry) -> int:
-        with Session(self.engine) as s, s.begin():
+        with self._transaction() as s:
             return self._add_audit(s, entry)
 
     def _add_audit(self, s: Session, e: AuditEntry) -> int:
@@ -178,14 +217,14 @@ class StateStore:
         query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
         if action:
             query = query.where(AuditRow.action == action)
-        with Session(self.engine) as s:
+        with self._session() as s:
             return [_entry(r) for r in s.scalars(query)]
 
     def commit_move(
         self, phase: int, entry: AuditEntry, *, done_moves: int, digest: str | None
     ) -> None:
         """Record a finished move: new phase, audit row, journal progress, in one transaction."""
-        with Session(self.engine) as s, s.begin():
+        with self._transaction() as s:
             self._set_phase(s, phase, entry.actor, digest)
             self._add_audit(s, entry)
             row = s.get(TransitionRow, 1)
@@ -194,7 +233,7 @@ class StateStore:
 
     # -- journal ---------------------------------------------------------------------------
     def journal(self) -> Journal | None:
-        with Session(self.engine) as s:
+        with self._session() as s:
             row = s.get(TransitionRow, 1)
             if row is None:
                 return None
@@ -211,7 +250,7 @@ class StateStore:
 
     def begin_journal(self, kind: str, plan: Mapping[str, Any], actor: str) -> None:
         now = _now()
-        with Session(self.engine) as s, s.begin():
+        with self._transaction() as s:
             s.add(
                 TransitionRow(
                     id=1,
@@ -228,13 +267,13 @@ class StateStore:
             )
 
     def set_stage(self, stage: str) -> None:
-        with Session(self.engine) as s, s.begin():
+        with self._transaction() as s:
             row = s.get(TransitionRow, 1)
             if row is not None:
                 row.stage, row.updated_at = stage, _now()
 
     def end_journal(self) -> None:
-        with Session(self.engine) as s, s.begin():
+        with self._transaction() as s:
             s.execute(delete(TransitionRow).where(TransitionRow.id == 1))
 
     # -- lock ------------------------------------------------------------------------------
@@ -274,7 +313,7 @@ class StateStore:
         try:
             yield
         finally:
-            with Session(self.engine) as s, s.begin():
+            with self._transaction() as s:
                 s.execute(
                     delete(LockRow).where(LockRow.name == "transition", LockRow.owner == owner)
                 )
@@ -283,7 +322,7 @@ class StateStore:
         now = _now()
         for _ in range(2):
             try:
-                with Session(self.engine) as s, s.begin():
+                with self._transaction() as s:
                     s.add(
                         LockRow(
                             name="transition",
@@ -294,7 +333,7 @@ class StateStore:
                     )
                 return
             except IntegrityError:
-                with Session(self.engine) as s, s.begin():
+                with self._transaction() as s:
                     held = s.get(LockRow, "transition")
                     if held is not None and _aware(held.expires_at) > now:
                         raise TransitionLocked(held.owner.split("#")[0]) from None
@@ -318,28 +357,25 @@ def _entry(r: AuditRow) -> AuditEntry:
     )
 
 
-def ensure_modes_table(engine: Engine) -> None:
-    """Create ``cutover_context_modes`` (the shared DDL on Postgres) when it is missing."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY + 1})
-            conn.execute(text(MODES_DDL))
-        else:
-            Base.metadata.create_all(conn, tables=[ContextModeRow.__table__])  # type: ignore[list-item]
-
-
 class SqlModeStore:
-    """:class:`~phases.ports.ModeStore` over the ``cutover_context_modes`` table."""
+    """:class:`~phases.ports.ModeStore` over cutover's ``context_modes`` table (in the
+    application's database, schema ``schema``)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, *, schema: str = DEFAULT_SCHEMA) -> None:
+        self.engine = bind(engine, schema)
+        self.schema = schema
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with translate_missing("application", self.engine, self.schema), Session(self.engine) as s:
+            yield s
 
     def get_modes(self) -> dict[str, Mode]:
-        with Session(self.engine) as s:
+        with self._session() as s:
             return {r.context: Mode(r.mode) for r in s.scalars(select(ContextModeRow))}
 
     def set_modes(self, modes: Mapping[str, Mode], *, actor: str) -> None:
-        with Session(self.engine) as s, s.begin():
+        with self._session() as s, s.begin():
             for context, mode in modes.items():
                 row = s.get(ContextModeRow, context)
                 if row is None:

@@ -5,7 +5,12 @@ nothing."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -67,11 +72,75 @@ INSERT INTO sync_call_attempts (context, operation, order_id) VALUES ('payment',
 """
 
 
+REPO = Path(__file__).resolve().parents[3]
+SAMPLE_PLAN = REPO / "phases" / "examples" / "sample-plan.yaml"
+
+
 @pytest.fixture
 def pg(endpoints, fresh_database: str) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
     engine = create_engine(endpoints.database_url(fresh_database))
     yield engine
     engine.dispose()
+
+
+def cutover(engine: Engine, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``cutover`` command line on ``engine``'s database (the sample plan)."""
+    env = {
+        **os.environ,
+        "LEGACY_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "CUTOVER_PLAN": str(SAMPLE_PLAN),
+    }
+    env.pop("CUTOVER_STATE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "phases.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def _schemas(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {r[0] for r in conn.execute(text("SELECT nspname FROM pg_namespace"))}
+
+
+def test_status_on_an_empty_database_refuses_naming_init_and_creates_nothing(
+    pg: Engine,
+) -> None:
+    tables, schemas = _tables(pg), _schemas(pg)
+
+    result = cutover(pg, "status")
+
+    assert result.returncode == 14, result.stderr
+    lines = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+    assert len(lines) == 1 and "run `cutover init`" in lines[0], lines
+    assert "Traceback" not in result.stderr
+    assert _tables(pg) == tables  # no new table
+    assert _schemas(pg) == schemas and "cutover" not in schemas  # no cutover schema
+
+
+def test_cli_init_upgrades_the_earlier_layout_then_status_reads_its_phase_and_modes(
+    pg: Engine,
+) -> None:
+    with pg.begin() as conn:
+        conn.exec_driver_sql(EARLIER_LAYOUT)
+
+    init = cutover(pg, "init", "--json")
+    status = cutover(pg, "status", "--json")
+
+    assert init.returncode == 0, init.stderr
+    (db,) = json.loads(init.stdout)["databases"]
+    assert (db["schema"], db["from_revision"], db["to_revision"]) == ("cutover", None, "0001")
+    assert status.returncode == 0, status.stderr
+    doc = json.loads(status.stdout)
+    assert doc["phase"] == 3
+    assert {c: m for c, m in doc["modes"].items() if c in ("payment", "order")} == {
+        "payment": "dual",
+        "order": "sync",
+    }
+    assert doc["last"]["to"] == 3 and doc["last"]["contexts"] == ["payment"]
 
 
 def _tables(engine: Engine) -> set[str]:

@@ -10,10 +10,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from cutover.state.models import VerifyResultRow as VerifyResult
 from cutover_common.modes import Mode
 from events.envelope import Envelope
 from legacy_app.ledger import count_blocked_sync_calls
-from legacy_app.models import Order, OutboxEvent, PaymentRecord, VerifyResult
+from legacy_app.models import Order, OutboxEvent, PaymentRecord
 from legacy_app.modes import write_mode
 from legacy_app.outcomes import (
     INCONCLUSIVE_VERIFY_IDS_SQL,

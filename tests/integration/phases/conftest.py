@@ -25,7 +25,7 @@ def pg_url(endpoints: Endpoints, fresh_database: str) -> str:
 @pytest.fixture
 def pg_store(pg_url: str) -> Iterator[StateStore]:
     store = StateStore.from_url(pg_url)
-    store.create_schema()
+    store.initialise()
     yield store
     store.engine.dispose()
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, text
 
+from cutover.state.init import upgrade
 from phases.adapters import SqlSyncCallCounter, build_ports
 from phases.adapters_kafka import KafkaLagProbe, KafkaSchemaChecker, KafkaTopicAdmin, kafka_config
 from phases.context import StepContext
@@ -58,12 +59,7 @@ def legacy(endpoints: Endpoints, fresh_database: str) -> Iterator[tuple[str, Eng
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text(OUTBOX_DDL))
-        conn.execute(
-            text(
-                "CREATE TABLE sync_call_attempts (id serial PRIMARY KEY, "
-                "context varchar(40), attempted_at timestamptz NOT NULL DEFAULT now())"
-            )
-        )
+    upgrade(engine)  # `cutover init`: the blocked-calls table among cutover's own
     yield url, engine
     engine.dispose()
 
@@ -107,7 +103,7 @@ def test_phase_2_on_the_real_stack_then_rollback(
     plan = real_plan(endpoints, unique)
     env = {"LEGACY_DATABASE_URL": url}
     store = StateStore(engine)
-    store.create_schema()
+    store.initialise()
     ports = build_ports(plan, SqlModeStore(engine), env)
     ctx = StepContext(plan=plan, ports=ports, actor="it@test", drills=StoreDrillLog(store, "it"))
     runner = Runner(store=store, ctx=ctx, graph=default_graph(), reports_dir=tmp_path / "r")
@@ -175,7 +171,9 @@ def test_lag_schema_and_sync_call_probes(
     assert (good.compatible, good.reasons) == (True, ())
 
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO sync_call_attempts (context) VALUES ('payment')"))
+        conn.execute(
+            text("INSERT INTO cutover.blocked_calls (context, operation) VALUES ('payment', 'x')")
+        )
     counter = SqlSyncCallCounter(engine)
     since = datetime.now(UTC) - timedelta(minutes=5)
     assert counter.count("payment", since) == 1

@@ -153,7 +153,7 @@ def world(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Ite
         CdcConnectorAdmin(plan, env, url).apply_outbox_connector()
         wait_heartbeat(engine)
         store = StateStore(engine)
-        store.create_schema()
+        store.initialise()
         ctx = StepContext(
             plan=plan,
             ports=fake_ports(SqlModeStore(engine)),  # type: ignore[arg-type]

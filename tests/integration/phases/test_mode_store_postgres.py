@@ -17,7 +17,10 @@ class TestPostgresModeStore(ModeStoreContract):
 
     def make(self) -> ModeStore:
         store = StateStore.from_url(self.url)
-        store.create_schema()
+        store.initialise()
         with store.engine.begin() as conn:  # each contract test starts from an empty table
-            conn.exec_driver_sql("DELETE FROM cutover_context_modes")
+            conn.exec_driver_sql("DELETE FROM cutover.context_modes")
         return SqlModeStore(store.engine)
+
+    def make_uninitialised(self) -> ModeStore:
+        return SqlModeStore(StateStore.from_url(self.url).engine)  # a fresh database

@@ -25,19 +25,19 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_schema_is_idempotent_and_modes_table_matches_the_shared_ddl(pg_store: StateStore) -> None:
-    pg_store.create_schema()
+    pg_store.initialise()
     modes = SqlModeStore(pg_store.engine)
     modes.set_modes({"payment": Mode.DUAL, "order": Mode.SYNC}, actor="alice")
     modes.set_modes({"payment": Mode.ASYNC}, actor="bob")
     assert modes.get_modes() == {"payment": Mode.ASYNC, "order": Mode.SYNC}
     with pg_store.engine.connect() as conn:
         row = conn.execute(
-            text("SELECT mode, updated_by FROM cutover_context_modes WHERE context = 'payment'")
+            text("SELECT mode, updated_by FROM cutover.context_modes WHERE context = 'payment'")
         ).one()
     assert tuple(row) == ("async", "bob")
     with pytest.raises(IntegrityError), pg_store.engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO cutover_context_modes (context, mode) VALUES ('x', 'turbo')")
+            text("INSERT INTO cutover.context_modes (context, mode) VALUES ('x', 'turbo')")
         )
 
 
@@ -47,9 +47,9 @@ def test_audit_is_append_only_on_postgres(
     make_pg_runner().advance(target=2)
     assert [e.to_phase for e in pg_store.history(action="advance")] == [2, 1]
     with pytest.raises(DBAPIError, match="append-only"), pg_store.engine.begin() as conn:
-        conn.execute(text("UPDATE cutover_audit SET verdict = 'pass'"))
+        conn.execute(text("UPDATE cutover.audit SET verdict = 'pass'"))
     with pytest.raises(DBAPIError, match="append-only"), pg_store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM cutover_audit"))
+        conn.execute(text("DELETE FROM cutover.audit"))
     assert pg_store.phase() == 2
 
 

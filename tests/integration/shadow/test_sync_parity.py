@@ -14,7 +14,7 @@ import pytest
 from cdc.client import ConnectClient
 from cdc.debezium import heartbeat_table_ddl
 from cdc.errors import ConnectorNotFound
-from cutover_common.modes import MODES_TABLE, SAMPLE_CONTEXTS
+from cutover_common.modes import SAMPLE_CONTEXTS
 from cutover_common.secrets import Secret
 from events.outcome import Notification, Payment, Reservation, ReservationLine
 from legacy_app.outcomes import iter_sync_outcomes
@@ -49,7 +49,7 @@ def dual_app(
         conn.execute(heartbeat_table_ddl())
         for context in SAMPLE_CONTEXTS:
             conn.execute(
-                f"INSERT INTO {MODES_TABLE} (context, mode) VALUES (%s, 'dual') "
+                "INSERT INTO cutover.context_modes (context, mode) VALUES (%s, 'dual') "
                 "ON CONFLICT (context) DO UPDATE SET mode = 'dual'",
                 (context,),
             )

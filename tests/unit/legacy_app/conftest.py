@@ -6,21 +6,23 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
+from cutover.state.init import upgrade as init_cutover_state
 from legacy_app.app import create_app
 from legacy_app.fakes import FakeWorld, fake_downstreams
 from legacy_app.modes import StaticModes
 from legacy_app.outbox import MemoryPublisher
-from legacy_app.schema import create_schema
+from legacy_app.schema import create_schema, make_engine
 from legacy_app.seed import seed_catalogue
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     url = f"sqlite+pysqlite:///{tmp_path / 'legacy.db'}"
-    engine = create_engine(url)
+    engine = make_engine(url)
     create_schema(engine)
+    init_cutover_state(engine)  # `cutover init`: the mode, verify and blocked-call tables
     seed_catalogue(engine)
     engine.dispose()
     return url
@@ -28,7 +30,7 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
-    eng = create_engine(db_url)
+    eng = make_engine(db_url)
     yield eng
     eng.dispose()
 

@@ -28,7 +28,6 @@ from legacy_app.outbox import (
     advance_order,
     envelope_for,
 )
-from legacy_app.outcomes import inconclusive_verify_ids
 from legacy_app.schema import create_schema, upgrade_columns
 
 
@@ -243,35 +242,4 @@ def test_a_database_from_before_the_versions_is_upgraded_in_place(tmp_path) -> N
     ]
     assert [tuple(r) for r in orders] == [("o-1", 2), ("o-2", 1)]
     assert "uq_outbox_aggregate_version" in {row[1] for row in indexes}
-    engine.dispose()
-
-
-def test_verify_results_from_before_the_flag_get_it_from_their_documents(tmp_path) -> None:
-    engine = create_engine(f"sqlite+pysqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as conn:
-        conn.execute(text(
-            "CREATE TABLE sync_verify_results (id INTEGER PRIMARY KEY, order_id VARCHAR(36), "
-            "context VARCHAR(40), operation VARCHAR(40), result JSON, "
-            "correlation_id VARCHAR(255), recorded_at TIMESTAMP)"
-        ))  # fmt: skip
-        conn.execute(text(
-            "INSERT INTO sync_verify_results (order_id, context, operation, result, "
-            "correlation_id) VALUES "
-            "('o-1', 'order', 'finish', '{\"status\": \"completed\"}', 'c'), "
-            "('o-2', 'order', 'finish', '{\"status\": \"failed\", \"inconclusive\": true}', 'c'), "
-            "('o-2', 'payment', 'charge', '{\"inconclusive\": true}', 'c')"
-        ))  # fmt: skip
-    create_schema(engine)
-    with engine.connect() as conn:
-        flags = conn.execute(
-            text("SELECT order_id, operation, inconclusive FROM sync_verify_results ORDER BY id")
-        ).all()
-        indexes = conn.execute(text("PRAGMA index_list('sync_verify_results')")).all()
-    assert [tuple(r) for r in flags] == [
-        ("o-1", "finish", 0),
-        ("o-2", "finish", 1),
-        ("o-2", "charge", 0),
-    ], "only an order's finish row carries the verdict"
-    assert inconclusive_verify_ids(engine) == ["o-2"]
-    assert "ix_sync_verify_results_inconclusive" in {row[1] for row in indexes}
     engine.dispose()

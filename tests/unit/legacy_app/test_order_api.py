@@ -9,10 +9,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from cutover.state.models import VerifyResultRow as VerifyResult
 from cutover_common.modes import Mode
 from legacy_app.fakes import FakeWorld
 from legacy_app.ledger import count_blocked_sync_calls
-from legacy_app.models import Customer, Order, OrderItem, OutboxEvent, VerifyResult
+from legacy_app.models import Customer, Order, OrderItem, OutboxEvent
 from legacy_app.modes import StaticModes
 from legacy_app.outbox import MemoryPublisher
 

@@ -24,7 +24,7 @@ def plan() -> Plan:
 @pytest.fixture
 def store(tmp_path: Path) -> StateStore:
     s = StateStore.from_url(f"sqlite:///{tmp_path / 'state.db'}")
-    s.create_schema()
+    s.initialise()
     return s
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from cutover.state.errors import StateNotInitialised
 from cutover_common.modes import Mode
 from phases.ports import ModeStore, TopicAdmin, TopicSpecValue
 
@@ -11,6 +14,20 @@ class ModeStoreContract:
 
     def make(self) -> ModeStore:
         raise NotImplementedError
+
+    def make_uninitialised(self) -> ModeStore:
+        """A store over a database where ``cutover init`` never ran."""
+        raise NotImplementedError
+
+    def test_uninitialised_store_refuses_reads_and_writes_and_creates_nothing(self) -> None:
+        store = self.make_uninitialised()
+        with pytest.raises(StateNotInitialised, match="run `cutover init`") as info:
+            store.get_modes()
+        assert info.value.exit_code == 14
+        with pytest.raises(StateNotInitialised):
+            store.set_modes({"payment": Mode.DUAL}, actor="a")
+        with pytest.raises(StateNotInitialised):  # the refused write created no table
+            store.get_modes()
 
     def test_empty_store_has_no_modes(self) -> None:
         assert self.make().get_modes() == {}

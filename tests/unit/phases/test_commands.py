@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from cutover.state.commands import init
 from phases import commands
 from phases.cli import cli
 from phases.commands import CommandConfig
@@ -36,7 +37,7 @@ def factory() -> Factory:
 
 @pytest.fixture
 def config(tmp_path: Path, factory: Factory) -> CommandConfig:
-    return CommandConfig(
+    config = CommandConfig(
         plan_path=SAMPLE,
         reports_dir=tmp_path / "reports",
         actor="ci@test",
@@ -44,6 +45,9 @@ def config(tmp_path: Path, factory: Factory) -> CommandConfig:
         ports_factory=factory,
         environ={"LEGACY_DATABASE_URL": f"sqlite:///{tmp_path / 'legacy.db'}"},
     )
+    assert init(config) == 0  # `cutover init`: nothing else creates the state tables
+    config.stdout = io.StringIO()
+    return config
 
 
 def out(config: CommandConfig) -> str:
@@ -128,6 +132,7 @@ def test_cli_wraps_the_functions_with_exit_codes(tmp_path: Path, factory: Factor
     runner = CliRunner(env=env)
     obj = {"ports_factory": factory}
     args = ["--reports-dir", str(tmp_path / "r")]
+    assert runner.invoke(cli, ["init"]).exit_code == 0
     result = runner.invoke(cli, ["advance", "--to", "3", *args], obj=obj)
     assert result.exit_code == 0, result.output
     assert factory.ports is not None

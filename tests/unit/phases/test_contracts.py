@@ -14,6 +14,9 @@ class TestInMemoryModeStore(ModeStoreContract):
     def make(self) -> ModeStore:
         return InMemoryModeStore()
 
+    def make_uninitialised(self) -> ModeStore:
+        return InMemoryModeStore(initialised=False)
+
 
 class TestSqliteModeStore(ModeStoreContract):
     @pytest.fixture(autouse=True)
@@ -22,8 +25,11 @@ class TestSqliteModeStore(ModeStoreContract):
 
     def make(self) -> ModeStore:
         store = StateStore.from_url(self.url)
-        store.create_schema()
+        store.initialise()
         return SqlModeStore(store.engine)
+
+    def make_uninitialised(self) -> ModeStore:
+        return SqlModeStore(StateStore.from_url(self.url).engine)
 
 
 class TestFakeTopicAdmin(TopicAdminContract):

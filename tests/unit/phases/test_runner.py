@@ -79,9 +79,9 @@ def test_audit_row_links_the_gate_evidence_by_path_and_sha256(
 def test_audit_table_is_append_only(runner: Runner, store: StateStore) -> None:
     runner.advance()
     with pytest.raises(DatabaseError, match="append-only"), store.engine.begin() as conn:
-        conn.execute(text("UPDATE cutover_audit SET actor = 'mallory'"))
+        conn.execute(text("UPDATE audit SET actor = 'mallory'"))
     with pytest.raises(DatabaseError, match="append-only"), store.engine.begin() as conn:
-        conn.execute(text("DELETE FROM cutover_audit"))
+        conn.execute(text("DELETE FROM audit"))
     assert store.history()[0].actor == "alice@test"
 
 
@@ -371,10 +371,10 @@ def test_sql_mode_store_writes_the_shared_modes_table(make_runner: Make, store: 
     runner = make_runner(p=fake_ports(sql_modes))  # type: ignore[arg-type]
     runner.advance(target=3)
     with store.engine.connect() as conn:
-        rows = dict(conn.execute(text("SELECT context, mode FROM cutover_context_modes")).all())
+        rows = dict(conn.execute(text("SELECT context, mode FROM context_modes")).all())
     assert rows == {c: "dual" for c in runner.plan.contexts}
     with store.engine.connect() as conn:
-        who = conn.execute(text("SELECT DISTINCT updated_by FROM cutover_context_modes")).scalar()
+        who = conn.execute(text("SELECT DISTINCT updated_by FROM context_modes")).scalar()
     assert who == "alice@test"
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
 from rehearsal.traffic import Kind, TrafficConfig, plan_requests, run_traffic
 from tests.unit.traffic.fake_api import serve
@@ -19,12 +18,12 @@ def legacy_base_url(tmp_path: Path) -> Iterator[str]:
     from legacy_app.fakes import FakeWorld, fake_downstreams
     from legacy_app.modes import StaticModes
     from legacy_app.outbox import MemoryPublisher
-    from legacy_app.schema import create_schema
+    from legacy_app.schema import create_all, make_engine
     from legacy_app.seed import seed_catalogue
 
     url = f"sqlite+pysqlite:///{tmp_path / 'legacy.db'}"
-    engine = create_engine(url)
-    create_schema(engine)
+    create_all(url)
+    engine = make_engine(url)
     seed_catalogue(engine)
     engine.dispose()
     ports, _ = fake_downstreams(FakeWorld())
