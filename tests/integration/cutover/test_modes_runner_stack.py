@@ -14,6 +14,7 @@ wait that ``advance`` runs.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -26,6 +27,7 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+import yaml
 from confluent_kafka import Consumer, Message
 from sqlalchemy import Engine, Integer, String, create_engine, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -42,7 +44,10 @@ from cutover import (
     Verify,
 )
 from cutover.state.init import upgrade
+from phases import commands
+from phases.commands import CommandConfig
 from phases.errors import InstancesLagging
+from phases.fakes import fake_ports
 from phases.instances import SqlInstanceReports, WaitOptions, wait_for_instances
 from rehearsal.stack.endpoints import Endpoints
 from tests.integration.cutover.test_outbox_sdk import (  # noqa: F401 - fixtures
@@ -51,6 +56,7 @@ from tests.integration.cutover.test_outbox_sdk import (  # noqa: F401 - fixtures
     plan_path,
     routed_topic,
 )
+from tests.unit.phases.conftest import SAMPLE
 
 pytestmark = pytest.mark.integration
 
@@ -284,3 +290,49 @@ def test_the_wait_names_the_instance_stuck_on_an_old_cached_mode(
         fresh.stop()
         stuck.stop()
         engine.dispose()
+
+
+def test_advance_waits_for_the_instances_then_names_the_stuck_one(
+    endpoints: Endpoints, fresh_database: str, tmp_path: Path
+) -> None:
+    url = endpoints.database_url(fresh_database)
+    engine = create_engine(url)
+    upgrade(engine)  # cutover init
+    plan = yaml.safe_load(SAMPLE.read_text())
+    plan["system"]["database"]["url_env"] = "IT_APP_URL"
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump(plan))
+    out = io.StringIO()
+    config = CommandConfig(
+        plan_path=plan_file,
+        reports_dir=tmp_path / "reports",
+        actor="it@test",
+        stdout=out,
+        environ={"IT_APP_URL": url},
+        ports_factory=lambda p, m: fake_ports(m),  # type: ignore[arg-type]
+    )
+    wait = WaitOptions(timeout_s=2.0, live_within_s=5.0, poll_s=0.2)
+    instances = [
+        ModeSwitch.from_engine(
+            engine, ttl=ttl, heartbeat=HeartbeatOptions(every=0.2, instance_id=name)
+        ).start()
+        for name, ttl in (("app-fresh", 0.1), ("app-stuck", 3600.0))
+    ]
+    try:
+        assert commands.advance(config, to=2, wait=wait) == 0  # every context stays sync
+        started = time.monotonic()
+        with pytest.raises(InstancesLagging) as err:
+            commands.advance(config, to=3, wait=wait)  # every context to dual
+        assert 2.0 <= time.monotonic() - started < 6.0
+    finally:
+        for instance in instances:
+            instance.stop()
+        engine.dispose()
+    contexts = sorted(yaml.safe_load(plan_file.read_text())["contexts"])
+    assert err.value.laggards == [
+        "app-stuck: " + ", ".join(f"{c} sync (not dual)" for c in contexts)
+    ]
+    assert err.value.exit_code == 10
+    printed = out.getvalue()
+    assert "phase now 3" in printed
+    assert "of 2 live instance(s) to run the new modes" in printed  # then only the stuck one
