@@ -4,11 +4,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from comparators.diff import Observation
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from comparators.diff import Observation, Scope, compare
 from comparators.invariants import resolve_all
 from comparators.position import PartitionPosition, PipelinePosition
 from comparators.rules import CompareOptions
-from comparators.sources import InMemorySource
+from comparators.sources import InMemorySource, ReadWindow
 from comparators.watch import FileWatermarkStore, InMemoryWatermarkStore, WatchState, watch_step
 from events.outcome import Payment
 from tests.unit.comparators.factories import T0, obs
@@ -161,3 +164,37 @@ def test_keys_written_in_sync_are_counted_out_of_scope_once() -> None:
     )
     assert step2.state.result.count("out_of_scope") == 2
     assert step2.state.result.count("missing") == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sets(st.integers(1, 30)),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=6),
+)
+def test_steps_behind_a_moving_watermark_add_up_to_one_comparison(
+    answered: set[int], ticks: list[tuple[int, int]]
+) -> None:
+    """However the pipeline's watermark moves between steps, every key is counted once: the
+    watcher's total equals one comparison made once the pipeline caught up."""
+    control = [obs(i, at=T0 + timedelta(seconds=i)).record for i in range(1, 31)]
+    candidate = [
+        obs(i, at=T0 + timedelta(seconds=i, milliseconds=100), source="event").record
+        for i in sorted(answered)
+    ]
+    sources = InMemorySource(control), InMemorySource(candidate)
+    state, now = WatchState(), T0
+    for step, (advance, behind) in enumerate(ticks):
+        now += timedelta(seconds=advance + 1)
+        oldest = now - timedelta(seconds=behind) if behind else None
+        state = watch_step(*sources, OPTS, state, now, position=_caught_up(now, oldest)).state
+        assert state.steps == step + 1
+    end = now + timedelta(minutes=5)
+    state = watch_step(*sources, OPTS, state, end, position=_caught_up(end)).state
+    once = compare(
+        sources[0].observations(ReadWindow()),
+        sources[1].observations(ReadWindow()),
+        OPTS,
+        Scope(now=end, position=_caught_up(end)),
+    )
+    assert dict(state.result.counts) == dict(once.counts)
+    assert state.waiting == {}
