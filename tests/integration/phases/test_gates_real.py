@@ -278,6 +278,7 @@ def test_a_renamed_column_fails_gate_check_with_the_database_message(
     with engine.begin() as conn:
         for ddl in OUTCOME_DDL:
             conn.execute(text(ddl))
+    StateStore(engine).initialise()  # `cutover init`
     plan_file = tmp_path / "plan.yaml"
     plan_file.write_text(
         yaml.safe_dump(world.plan.model_dump(mode="json", by_alias=True, exclude_none=True))

@@ -42,6 +42,16 @@ EARLIER: dict[str, tuple[str, str]] = {
     "cutover_compare_watermarks": ("compare_watermarks", "state"),
 }
 SERIAL_IDS = ("verify_results", "blocked_calls", "audit")
+# NOT NULL here, nullable (or without a default) in the earlier layout: what a NULL becomes
+FILL: dict[str, str] = {
+    "recorded_at": "CURRENT_TIMESTAMP",
+    "attempted_at": "CURRENT_TIMESTAMP",
+    "updated_at": "CURRENT_TIMESTAMP",
+    "updated_by": "'system'",
+    "contexts": "''",
+    "detail": "'{}'",
+    "done_moves": "0",
+}
 VERIFY_INCONCLUSIVE = (
     "(context = 'order' AND operation = 'finish' "
     "AND CAST(result AS TEXT) LIKE '%\"inconclusive\": true%')"
@@ -195,7 +205,7 @@ def _move_earlier_layout(schema: str | None, groups: tuple[str, ...], dialect: s
         old_columns = {c["name"] for c in inspector.get_columns(old)}
         new_columns = [c["name"] for c in inspector.get_columns(new, schema=schema)]
         copied = [c for c in new_columns if c in old_columns]
-        values = list(copied)
+        values = [f"COALESCE({c}, {FILL[c]})" if c in FILL else c for c in copied]
         if new == "verify_results" and "inconclusive" not in old_columns:
             copied.append("inconclusive")
             values.append(VERIFY_INCONCLUSIVE)
