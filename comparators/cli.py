@@ -137,7 +137,7 @@ def run_cmd(  # noqa: PLR0917
 )
 @click.option(
     "--state-db-env",
-    help="Keep the watermark in table cutover_compare_watermarks of the database "
+    help="Keep the watermark in table cutover.compare_watermarks (see `cutover init`) of the database "
     "whose URL is in this environment variable.",
 )
 @click.option(

@@ -57,6 +57,20 @@ class SourceError(ComparatorError):
         self.reason = reason
 
 
+class WatermarksNotInitialised(ComparatorError):
+    """Raised by ``compare watch --state-db-env`` when the database has no
+    ``<schema>.compare_watermarks`` table: ``cutover init`` creates it (nothing here does)."""
+
+    exit_code = ExitCode.NOT_INITIALISED
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        super().__init__(
+            f"cutover state not initialised: no {schema}.compare_watermarks table; "
+            "run `cutover init`"
+        )
+
+
 class UnknownInvariantError(ComparatorError):
     """Raised when the plan names an invariant that is neither built in nor importable."""
 

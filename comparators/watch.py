@@ -28,14 +28,17 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+import psycopg.errors
 
 from comparators.diff import Scope, observe, summarise
+from comparators.errors import SourceError, WatermarksNotInitialised
 from comparators.invariants import Invariant
 from comparators.partition import Partition
 from comparators.position import PipelinePosition
@@ -125,36 +128,39 @@ class FileWatermarkStore:
         os.replace(tmp, self._path(name))
 
 
-WATERMARK_DDL = """
-CREATE TABLE IF NOT EXISTS cutover_compare_watermarks (
-    name        varchar(200) PRIMARY KEY,
-    watermark   timestamptz,
-    state       jsonb        NOT NULL,
-    updated_at  timestamptz  NOT NULL DEFAULT now()
-)
-"""
-
-
 class PostgresWatermarkStore:
-    """Watch states in the table ``cutover_compare_watermarks`` (created on first use)."""
+    """Watch states in cutover's table ``<schema>.compare_watermarks`` (created by ``cutover
+    init``, never here: a database without it raises :class:`WatermarksNotInitialised`)."""
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, schema: str = "cutover") -> None:
         self._conninfo = libpq_url(conninfo)
+        self._table = f"{schema}.compare_watermarks"
+        self._schema = schema
+
+    @contextmanager
+    def _connect(self) -> Iterator[psycopg.Connection[Any]]:
+        try:
+            with translate_errors("watermarks"), psycopg.connect(self._conninfo) as conn:
+                yield conn
+        except SourceError as exc:
+            if isinstance(
+                exc.__cause__, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName
+            ):
+                raise WatermarksNotInitialised(self._schema) from None
+            raise
 
     def load(self, name: str) -> WatchState:
-        with translate_errors("watermarks"), psycopg.connect(self._conninfo) as conn:
-            conn.execute(WATERMARK_DDL)
+        with self._connect() as conn:
             row = conn.execute(
-                "SELECT state FROM cutover_compare_watermarks WHERE name = %s", (name,)
+                f"SELECT state FROM {self._table} WHERE name = %s", (name,)
             ).fetchone()
         return WatchState.from_dict(row[0]) if row else WatchState()
 
     def save(self, name: str, state: WatchState) -> None:
         payload = json.dumps(state.to_dict(), default=str)
-        with translate_errors("watermarks"), psycopg.connect(self._conninfo) as conn:
-            conn.execute(WATERMARK_DDL)
+        with self._connect() as conn:
             conn.execute(
-                "INSERT INTO cutover_compare_watermarks (name, watermark, state) "
+                f"INSERT INTO {self._table} (name, watermark, state) "
                 "VALUES (%s, %s, %s::jsonb) ON CONFLICT (name) DO UPDATE SET "
                 "watermark = EXCLUDED.watermark, state = EXCLUDED.state, updated_at = now()",
                 (name, state.watermark, payload),

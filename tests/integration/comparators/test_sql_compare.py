@@ -13,15 +13,18 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from sqlalchemy import create_engine
 
 from comparators import commands
 from comparators.diff import Scope, compare
+from comparators.errors import WatermarksNotInitialised
 from comparators.outbox import PostgresOutbox
 from comparators.partition import Partition, all_partitions
 from comparators.plan import load_config
 from comparators.rules import CompareOptions
 from comparators.sources import OutcomeSource, ReadWindow, SqlSource
 from comparators.watch import PostgresWatermarkStore, WatchState, watch_step
+from cutover.state.init import upgrade
 from rehearsal.stack.endpoints import Endpoints
 from tests.unit.comparators.factories import LATER, T0, record
 from tests.unit.comparators.source_contract import SourceContract
@@ -251,11 +254,19 @@ def test_dry_run_writes_nothing(
         assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
 
 
-def test_watch_over_sql_with_postgres_watermark(outcome_tables: str) -> None:
+def test_watch_over_sql_with_postgres_watermark(
+    outcome_tables: str, endpoints: Endpoints, fresh_database: str
+) -> None:
     control = SqlSource(outcome_tables, "SELECT * FROM sync_outcomes", name="sync")
     candidate = SqlSource(outcome_tables, "SELECT * FROM event_outcomes", name="event")
     opts = CompareOptions()
     store = PostgresWatermarkStore(outcome_tables)
+    with pytest.raises(WatermarksNotInitialised, match="run `cutover init`") as info:
+        store.load("order")  # nothing creates the table but `cutover init`
+    assert info.value.exit_code == 14
+    engine = create_engine(endpoints.database_url(fresh_database))
+    upgrade(engine, groups=("state",))
+    engine.dispose()
     assert store.load("order") == WatchState()
     mid = T0 + timedelta(seconds=15)  # keys up to 10 s settled (10 ms apart -> 1000 keys)
     step1 = watch_step(control, candidate, opts, store.load("order"), mid)
