@@ -144,7 +144,8 @@ class RehearsalEnvironment:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def setup(self) -> None:
-        """Stack up, fresh database, app services up (schema + seed), plan file written."""
+        """Stack up, fresh database with cutover's tables (``cutover init``), app services up
+        (schema + seed), plan file written."""
         report = manager.up(self.topology)
         if not report.healthy:
             raise NotReadyError("the local stack", "a component is unhealthy")
@@ -152,8 +153,21 @@ class RehearsalEnvironment:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         drop_database(self.endpoints, self.database)
         create_database(self.endpoints, self.database)
+        self.init_state()
         self.start_app()
         self.write_plan()
+
+    def init_state(self) -> None:
+        """``cutover init`` on the fresh database: cutover's own tables, before phase 1."""
+        from sqlalchemy import create_engine
+
+        from cutover.state.init import upgrade
+
+        engine = create_engine(self.database_url())
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
 
     def _app_spec(self) -> RunSpec:
         from legacy_app.config import DEFAULT_PORTS
