@@ -15,6 +15,18 @@ from cutover.state.naming import effective_schema, version_table
 
 config = context.config
 
+# A role named like the state schema resolves "$user" in the default search path to it once
+# the schema exists: unqualified names of the application would move there. Keep them in
+# public for that role in this database, as they were before the schema existed.
+KEEP_PUBLIC_FIRST = """
+DO $$ BEGIN
+  IF current_user = '{schema}' AND current_setting('search_path') = '"$user", public' THEN
+    EXECUTE format('ALTER ROLE %I IN DATABASE %I SET search_path = public',
+                   current_user, current_database());
+  END IF;
+END $$
+"""
+
 
 def _configure(dialect: str, **kwargs: object) -> str | None:
     schema = effective_schema(dialect, str(config.attributes["schema"]))
@@ -33,6 +45,7 @@ def run_offline() -> None:
     with context.begin_transaction():
         if schema:
             context.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            context.execute(KEEP_PUBLIC_FIRST.format(schema=schema))
         context.run_migrations()
 
 
@@ -45,6 +58,7 @@ def run_online() -> None:
             # one init at a time per database; the schema before alembic's version table
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x6375746F + 2})
             connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+            connection.execute(text(KEEP_PUBLIC_FIRST.format(schema=schema)))
         context.run_migrations()
 
 

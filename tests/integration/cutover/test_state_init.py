@@ -188,3 +188,16 @@ def test_upgrade_from_the_earlier_layout_keeps_phase_modes_and_audit_rows(pg: En
     with pytest.raises(Exception, match="append-only"), pg.begin() as conn:
         conn.execute(text("DELETE FROM cutover.audit"))
     assert upgrade(pg).changed is False  # idempotent
+
+
+def test_unqualified_names_stay_in_public_for_a_role_named_like_the_schema(pg: Engine) -> None:
+    assert pg.url.username == "cutover"  # the local stack's role: "$user" would be the schema
+    upgrade(pg)
+    pg.dispose()  # new sessions
+    with pg.begin() as conn:
+        conn.execute(text("CREATE TABLE orders (id int PRIMARY KEY)"))
+        where = conn.execute(text("SELECT to_regclass('orders')::text")).scalar()
+        schema = conn.execute(
+            text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'orders'")
+        ).scalar()
+    assert (where, schema) == ("orders", "public")
