@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files
 
 import sqlalchemy.exc
@@ -68,8 +69,9 @@ def alembic_config(schema: str, groups: tuple[Group, ...]) -> Config:
     return config
 
 
+@cache
 def head_revision() -> str:
-    """The newest revision this cutover knows."""
+    """The newest revision this cutover knows (read once per process)."""
     head = ScriptDirectory.from_config(
         alembic_config(DEFAULT_SCHEMA, ALL_GROUPS)
     ).get_current_head()
