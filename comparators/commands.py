@@ -129,6 +129,7 @@ def left_out_section(result: ComparisonResult) -> dict[str, Any]:
     return {
         "pending": result.pending,
         "out_of_scope": result.out_of_scope,
+        "inconclusive": result.inconclusive,
         "total": result.left_out,
         "share": None if math.isnan(share) else round(share, 6),
     }
@@ -173,8 +174,8 @@ def print_summary(doc: dict[str, Any], stdout: TextIO) -> None:
     left = doc.get("left_out")
     if left and left["total"]:
         console.print(
-            f"left out: {left['pending']} pending, {left['out_of_scope']} out of scope "
-            f"(share {left['share']})"
+            f"left out: {left['pending']} pending, {left['out_of_scope']} out of scope, "
+            f"{left.get('inconclusive', 0)} inconclusive (share {left['share']})"
         )
     pipeline = doc.get("pipeline")
     if pipeline and not pipeline["measured"]:

@@ -5,7 +5,9 @@ which is Python's string order), so the engine is a streaming merge join:
 memory stays bounded by one key's records whatever the number of keys.
 
 Per key: judge it only after its settle window; then leave it out when it was written in
-a mode the comparison does not cover (``out_of_scope``); duplicates first; then
+a mode the comparison does not cover (``out_of_scope``) or when a side's record is flagged
+inconclusive (``inconclusive``: e.g. a verify run a downstream gave no answer); duplicates
+first; then
 missing / extra; otherwise normalise, hash (fast path) and, only when the
 digests differ, explain with deepdiff and re-check tolerances.
 
@@ -53,7 +55,9 @@ class Observation:
     ``digest`` is set by sources that hash rows on the server (level 0: equal
     digests on both sides mean a match without looking at the records). ``mode`` is the
     migration mode the key was written in (the record's mode column, e.g. ``write_mode``),
-    ``None`` when the record does not say.
+    ``None`` when the record does not say. ``inconclusive``: the record's inconclusive column
+    (e.g. a verify run that got no answer from a downstream) says it shows no decision; the
+    key is then left out as ``inconclusive``, never judged.
     """
 
     key: str
@@ -61,6 +65,7 @@ class Observation:
     produced_at: datetime
     digest: bytes | None = None
     mode: str | None = None
+    inconclusive: bool = False
 
 
 DUAL_WRITE_MODES: frozenset[str] = frozenset({"dual", "naive-dual"})
@@ -101,6 +106,15 @@ class Scope:
 
 
 DEFAULT_MODE_FIELD = "write_mode"
+DEFAULT_INCONCLUSIVE_FIELD = "inconclusive"
+TRUE_TEXTS = frozenset({"true", "t", "1", "yes", "y", "on"})
+
+
+def flag(value: Any) -> bool:
+    """A boolean column read from JSON, SQL or text (``True``, ``1``, ``"true"``, ``"t"``)."""
+    if isinstance(value, str):
+        return value.strip().lower() in TRUE_TEXTS
+    return bool(value)
 
 
 def observation(
@@ -108,16 +122,25 @@ def observation(
     key_field: str = "order_id",
     side: str = "",
     mode_field: str | None = DEFAULT_MODE_FIELD,
+    inconclusive_field: str | None = DEFAULT_INCONCLUSIVE_FIELD,
 ) -> Observation:
     """Wrap an outcome record (``Outcome.to_dict()`` shape) as an observation; its write-time
-    mode is the ``mode_field`` column when the record has one."""
+    mode is the ``mode_field`` column and its inconclusive flag the ``inconclusive_field``
+    column when the record has them."""
     if key_field not in record:
         raise SourceError(side or "source", f"row has no key column {key_field!r}")
     at = parse_time(record.get("produced_at"))
     if at is None:
         raise SourceError(side or "source", f"row {record[key_field]!r} has no valid produced_at")
     mode = record.get(mode_field) if mode_field else None
-    return Observation(str(record[key_field]), record, at, mode=None if mode is None else str(mode))
+    inconclusive = flag(record.get(inconclusive_field)) if inconclusive_field else False
+    return Observation(
+        str(record[key_field]),
+        record,
+        at,
+        mode=None if mode is None else str(mode),
+        inconclusive=inconclusive,
+    )
 
 
 def _grouped(side: str, items: Iterable[Observation]) -> Iterator[list[Observation]]:
@@ -169,6 +192,15 @@ class _Judge:
             return KeyResult(
                 key,
                 Category.OUT_OF_SCOPE,
+                control_at=control_at,
+                candidate_at=candidate_at,
+                control_count=len(controls),
+                candidate_count=len(candidates),
+            )
+        if any(o.inconclusive for o in (*controls, *candidates)):
+            return KeyResult(
+                key,
+                Category.INCONCLUSIVE,
                 control_at=control_at,
                 candidate_at=candidate_at,
                 control_count=len(controls),

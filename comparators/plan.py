@@ -14,7 +14,7 @@ comparators need for one context, tolerating everything else::
                   truncate: {produced_at: second},
                   case_insensitive: [notifications.recipient],
                   normalisers: ["pkg.mod:Normaliser"],
-                  mode_column: write_mode}
+                  mode_column: write_mode, inconclusive_column: inconclusive}
         invariants: [payment_captured_once, payment_equals_total]
         topic: {name: outbox.event.order}       # read with consumer_group for the position
         consumer_group: cutover.shadow
@@ -26,7 +26,10 @@ comparators need for one context, tolerating everything else::
 compared. Which modes a comparison covers follows from the gate (:data:`SCOPE_MODES`):
 ``dual_write`` judges keys written in ``dual`` or ``naive-dual``, ``async`` (the reverse
 comparison) keys written in ``async``; others are ``out_of_scope``. A key whose records do
-not name a mode is always judged.
+not name a mode is always judged. ``compare.inconclusive_column`` names the outcome column
+flagging a record that shows no decision (a verify run a downstream gave no answer): such a
+key is left out as ``inconclusive``, never compared, and counts toward the gate's left-out
+share.
 
 With ``system.kafka.bootstrap_servers`` and the context's ``topic.name`` the comparison
 reads where the shadow group stands on the topic (:class:`PipelineRef`), and how far the
@@ -48,7 +51,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cdc.debezium import HEARTBEAT_TABLE
-from comparators.diff import ASYNC_MODES, DEFAULT_MODE_FIELD, DUAL_WRITE_MODES
+from comparators.diff import (
+    ASYNC_MODES,
+    DEFAULT_INCONCLUSIVE_FIELD,
+    DEFAULT_MODE_FIELD,
+    DUAL_WRITE_MODES,
+)
 from comparators.errors import PlanError
 from comparators.kafka_partitioner import STRING_KEYS, KeyFormat
 from comparators.report import plan_hash
@@ -94,6 +102,7 @@ class CompareSpec(_Loose):
     settle_seconds: float = 5.0
     sample_limit: int = 20
     mode_column: str = DEFAULT_MODE_FIELD
+    inconclusive_column: str = DEFAULT_INCONCLUSIVE_FIELD
 
 
 class TopicRef(_Loose):
@@ -181,6 +190,7 @@ def options_from(spec: CompareSpec, key: str) -> CompareOptions:
         settle=timedelta(seconds=spec.settle_seconds),
         sample_limit=spec.sample_limit,
         mode_field=spec.mode_column or None,
+        inconclusive_field=spec.inconclusive_column or None,
     )
 
 
@@ -211,16 +221,20 @@ def _source(  # noqa: PLR0917
     system: SystemSpec,
     env: dict[str, str],
     mode_column: str = DEFAULT_MODE_FIELD,
+    inconclusive_column: str = DEFAULT_INCONCLUSIVE_FIELD,
 ) -> OutcomeSource:
     query = spec.sync_query if side == "sync" else spec.event_query
     target = spec.sync_callable if side == "sync" else spec.event_callable
     db = spec.sync_database if side == "sync" else spec.event_database
-    mode = mode_column or None
+    columns: dict[str, Any] = {
+        "mode_column": mode_column or None,
+        "inconclusive_column": inconclusive_column or None,
+    }
     if target:
-        return CallableSource(target, name=f"{side}:{target}", key=spec.key, mode_column=mode)
+        return CallableSource(target, name=f"{side}:{target}", key=spec.key, **columns)
     if query:
         url = _url(context, db, system.database, env)
-        return SqlSource(url, query, name=side, key=spec.key, mode_column=mode)
+        return SqlSource(url, query, name=side, key=spec.key, **columns)
     raise PlanError(context, f"outcome needs {side}_query or {side}_callable")
 
 
@@ -238,11 +252,11 @@ def load_config(
         raise PlanError(context, f"not in the plan (have: {', '.join(sorted(plan.contexts))})")
     ctx = plan.contexts[context]
     environ = dict(os.environ if env is None else env)
-    mode_column = ctx.compare.mode_column
+    cols = (ctx.compare.mode_column, ctx.compare.inconclusive_column)
     return CompareConfig(
         context=context,
-        control=_source(context, "sync", ctx.outcome, plan.system, environ, mode_column),
-        candidate=_source(context, "event", ctx.outcome, plan.system, environ, mode_column),
+        control=_source(context, "sync", ctx.outcome, plan.system, environ, *cols),
+        candidate=_source(context, "event", ctx.outcome, plan.system, environ, *cols),
         options=options_from(ctx.compare, ctx.outcome.key),
         invariants=tuple(ctx.invariants),
         policy=policy_from(plan.gates.get(gate, {})),

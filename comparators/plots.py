@@ -26,6 +26,7 @@ _COLOURS = {
     "pending": "#757575",
     "expired": "#ad1457",
     "out_of_scope": "#90a4ae",
+    "inconclusive": "#bcaaa4",
 }
 _OTHER = "#546e7a"
 

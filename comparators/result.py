@@ -34,9 +34,11 @@ class Category(StrEnum):
     re-emits it like a missing one.
 
     Left out (counted and reported, never judged): ``pending`` (the settle window is open
-    or the pipeline has not yet consumed up to the key) and ``out_of_scope`` (the key was
+    or the pipeline has not yet consumed up to the key), ``out_of_scope`` (the key was
     written in a mode the comparison does not cover, e.g. ``sync`` in a dual-write
-    comparison: no event was ever written for it).
+    comparison: no event was ever written for it) and ``inconclusive`` (a side's record says
+    it shows no decision, e.g. a verify run whose downstream gave the dry run no answer: it
+    tells about the infrastructure, not the logic being compared).
     """
 
     MATCH = "match"
@@ -48,9 +50,10 @@ class Category(StrEnum):
     DUPLICATE = "duplicate"
     PENDING = "pending"
     OUT_OF_SCOPE = "out_of_scope"
+    INCONCLUSIVE = "inconclusive"
 
 
-LEFT_OUT: tuple[Category, ...] = (Category.PENDING, Category.OUT_OF_SCOPE)
+LEFT_OUT: tuple[Category, ...] = (Category.PENDING, Category.OUT_OF_SCOPE, Category.INCONCLUSIVE)
 JUDGED: tuple[Category, ...] = tuple(c for c in Category if c not in LEFT_OUT)
 MISMATCHES: tuple[Category, ...] = (
     Category.MISSING,
@@ -169,8 +172,12 @@ class ComparisonResult:
         return self.count(Category.OUT_OF_SCOPE)
 
     @property
+    def inconclusive(self) -> int:
+        return self.count(Category.INCONCLUSIVE)
+
+    @property
     def left_out(self) -> int:
-        """Keys seen but not judged: pending plus out of scope."""
+        """Keys seen but not judged: pending, out of scope and inconclusive."""
         return sum(self.count(c) for c in LEFT_OUT)
 
     @property

@@ -198,8 +198,9 @@ class CompareOptions:
     ``settle`` is the time after the control's ``produced_at`` before a key is
     judged; ``sample_limit`` caps the mismatch samples kept per category.
     ``mode_field`` names the column holding the mode a key was written in (it decides
-    whether the key is in scope, see :class:`comparators.diff.Scope`); it is never compared,
-    so it is added to ``ignore``.
+    whether the key is in scope, see :class:`comparators.diff.Scope`); ``inconclusive_field``
+    the column flagging a record that shows no decision (the key is left out as
+    ``inconclusive``). Neither is ever compared, so both are added to ``ignore``.
     """
 
     key: str = "order_id"
@@ -214,13 +215,15 @@ class CompareOptions:
     sample_limit: int = 20
     timeline_bucket_seconds: int = 60
     mode_field: str | None = "write_mode"
+    inconclusive_field: str | None = "inconclusive"
     pipeline: tuple[Normaliser, ...] = field(init=False, repr=False, compare=False)
     _tree: Node = field(init=False, repr=False, compare=False)
     _top_ignore: frozenset[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.mode_field and self.mode_field not in self.ignore:
-            object.__setattr__(self, "ignore", (*self.ignore, self.mode_field))
+        for never_compared in (self.mode_field, self.inconclusive_field):
+            if never_compared and never_compared not in self.ignore:
+                object.__setattr__(self, "ignore", (*self.ignore, never_compared))
         decimals = tuple(dict.fromkeys((*self.decimals, *(t.path for t in self.tolerances))))
         steps: list[Normaliser] = [Ignore(self.ignore), DecimalCanonical(decimals)]
         steps.extend(self.truncate)

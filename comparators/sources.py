@@ -17,7 +17,9 @@ one :class:`ReadWindow` (rows newer than a watermark, one key-hash partition).
 Every source reads the key's write-time mode from its mode column (``write_mode`` by
 default, the plan's ``compare.mode_column``) into :attr:`Observation.mode`; with digest
 pushdown the column is selected beside the digest (and left out of it), so deciding
-whether a key is in scope never fetches its row. An :class:`~events.outcome.Outcome`
+whether a key is in scope never fetches its row. The inconclusive column (``inconclusive``
+by default, the plan's ``compare.inconclusive_column``) is read the same way into
+:attr:`Observation.inconclusive` and never compared. An :class:`~events.outcome.Outcome`
 carries it in ``extra`` (``extra={"write_mode": "dual"}``), which the record includes.
 """
 
@@ -38,7 +40,14 @@ from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 from psycopg.rows import dict_row
 
-from comparators.diff import DEFAULT_MODE_FIELD, Observation, observation, sort_observations
+from comparators.diff import (
+    DEFAULT_INCONCLUSIVE_FIELD,
+    DEFAULT_MODE_FIELD,
+    Observation,
+    flag,
+    observation,
+    sort_observations,
+)
 from comparators.errors import SourceError
 from comparators.partition import Partition
 from comparators.rules import load_target
@@ -93,10 +102,14 @@ class InMemorySource:
     name: str = "memory"
     key: str = "order_id"
     mode_column: str | None = DEFAULT_MODE_FIELD
+    inconclusive_column: str | None = DEFAULT_INCONCLUSIVE_FIELD
 
     def observations(self, window: ReadWindow) -> Iterator[Observation]:
         items = (
-            observation(_as_record(r), self.key, self.name, self.mode_column) for r in self.records
+            observation(
+                _as_record(r), self.key, self.name, self.mode_column, self.inconclusive_column
+            )
+            for r in self.records
         )
         yield from sort_observations(o for o in items if window.admits(o))
 
@@ -115,12 +128,15 @@ class CallableSource:
     presorted: bool = False
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     mode_column: str | None = DEFAULT_MODE_FIELD
+    inconclusive_column: str | None = DEFAULT_INCONCLUSIVE_FIELD
 
     def observations(self, window: ReadWindow) -> Iterator[Observation]:
         fn: Callable[..., Iterable[Outcome | Mapping[str, Any]]] = load_target(self.target)
         with translate_errors(self.name):  # a callable reading a database (e.g. SQLAlchemy)
             items = (
-                observation(_as_record(r), self.key, self.name, self.mode_column)
+                observation(
+                    _as_record(r), self.key, self.name, self.mode_column, self.inconclusive_column
+                )
                 for r in fn(**self.kwargs)
             )
             admitted = (o for o in items if window.admits(o))
@@ -174,6 +190,7 @@ class SqlSource:
     lazy_json: bool = True
     pushdown: bool = True
     mode_column: str | None = DEFAULT_MODE_FIELD
+    inconclusive_column: str | None = DEFAULT_INCONCLUSIVE_FIELD
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(libpq_url(self.conninfo))
@@ -202,11 +219,15 @@ class SqlSource:
 
     def _mode_expr(self, columns: Sequence[str]) -> str:
         """SQL for the write-time mode (NULL when the query has no mode column)."""
-        col = self.mode_column
+        return self._text_expr(columns, self.mode_column, "mode_column")
+
+    def _text_expr(self, columns: Sequence[str], col: str | None, param: str) -> str:
+        """SQL for the text of the never-compared column ``col`` (NULL when the query has none;
+        ``%(param)s`` holds its name in a JSON ``outcome``)."""
         if not col:
             return "NULL::text"
         if list(columns) == [JSON_COLUMN]:
-            return f"((src.{JSON_COLUMN})::jsonb)->>%(mode_column)s"
+            return f"((src.{JSON_COLUMN})::jsonb)->>%({param})s"
         if col in columns:
             return 'src."' + col.replace('"', '""') + '"::text'
         return "NULL::text"
@@ -217,7 +238,8 @@ class SqlSource:
         """md5 of the row without ignored columns (nor the mode column): its composite text
         plus the column names and types (so equal digests need equal types too); jsonb for a
         JSON column."""
-        ignore = [*ignore, *([self.mode_column] if self.mode_column else [])]
+        never = (self.mode_column, self.inconclusive_column)
+        ignore = [*ignore, *(c for c in never if c)]
         names = [n for n, _ in described]
         if names == [JSON_COLUMN]:
             params["ignore"] = list(ignore)
@@ -247,7 +269,13 @@ class SqlSource:
             mode_sql = self._mode_expr(columns)
             if "%(mode_column)s" in mode_sql:
                 params["mode_column"] = self.mode_column
-            select = f"{key_expr} AS k, {at_expr} AS at, {digest_sql} AS d, {mode_sql} AS m"
+            flag_sql = self._text_expr(columns, self.inconclusive_column, "inconclusive_column")
+            if "%(inconclusive_column)s" in flag_sql:
+                params["inconclusive_column"] = self.inconclusive_column
+            select = (
+                f"{key_expr} AS k, {at_expr} AS at, {digest_sql} AS d, {mode_sql} AS m, "
+                f"{flag_sql} AS i"
+            )
         sql = (
             f"SELECT {select} FROM ({self._inner()}) AS src WHERE {' AND '.join(where)} "
             f'ORDER BY ({key_expr}) COLLATE "C"'
@@ -281,7 +309,9 @@ class SqlSource:
                 cur.execute(sql, params)
                 for row in cur:
                     record = _json_record(row[JSON_COLUMN]) if json_mode else row
-                    yield observation(record, self.key, self.name, self.mode_column)
+                    yield observation(
+                        record, self.key, self.name, self.mode_column, self.inconclusive_column
+                    )
 
     def _digests(
         self, conn: psycopg.Connection[Any], cols: list[str], sql: str, params: dict[str, Any]
@@ -290,9 +320,11 @@ class SqlSource:
         with conn.cursor(name=self._cursor_name()) as cur:
             cur.itersize = self.itersize
             cur.execute(sql, params)
-            for key, at, hexdigest, mode in cur:
+            for key, at, hexdigest, mode, inconclusive in cur:
                 record = DeferredRecord(key, loader)
-                yield Observation(key, record, at, bytes.fromhex(hexdigest), mode)
+                yield Observation(
+                    key, record, at, bytes.fromhex(hexdigest), mode, flag(inconclusive)
+                )
 
     def _fetch_any(
         self, conn: psycopg.Connection[Any], cols: list[str], key: str

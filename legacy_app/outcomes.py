@@ -11,8 +11,10 @@ cursor (``yield_per``) and folded per order in Python.
 verify (dry-run) answers recorded in ``async`` mode (:data:`VERIFY_OUTCOMES_SQL`).
 It leaves out *inconclusive* verify runs — a downstream gave no answer to a dry-run
 call, so the run shows the infrastructure, not the sync logic's decision — which
-:func:`inconclusive_verify_ids` lists (and :data:`INCONCLUSIVE_VERIFY_IDS_SQL`, for a
-source of the other side that must leave the same orders out).
+:func:`inconclusive_verify_ids` lists; with ``include_inconclusive`` it yields them too,
+flagged ``inconclusive`` (:data:`INCONCLUSIVE`, the comparators' default
+``compare.inconclusive_column``), so a comparison counts them as left out instead of never
+seeing them.
 
 Each sync outcome carries the order's write-time mode (``orders.mode``) as ``write_mode``
 (:data:`WRITE_MODE`, in ``Outcome.extra`` and in the JSON query), which the comparators use
@@ -118,16 +120,24 @@ WHERE o.status IN ('completed', 'failed')
 (``Outcome.to_dict()`` shape), for SQL-driven comparator sources that wrap, filter and order it."""
 
 
-def verify_outcomes_sql(schema: str | None = "cutover") -> str:
-    """The verify results of every order whose verify run was conclusive, from cutover's
-    ``verify_results`` in ``schema`` (``None`` on SQLite)."""
+INCONCLUSIVE = "inconclusive"
+"""The verify outcome's ``extra`` key flagging an inconclusive run (never compared)."""
+
+
+def verify_outcomes_sql(
+    schema: str | None = "cutover", *, include_inconclusive: bool = False
+) -> str:
+    """The verify results of every order whose verify run was conclusive (or of every verified
+    order, with ``include_inconclusive``), from cutover's ``verify_results`` in ``schema``
+    (``None`` on SQLite)."""
     table = f"{schema}.verify_results" if schema else "verify_results"
+    conclusive = "" if include_inconclusive else " AND NOT inconclusive"
     return f"""
 SELECT v.order_id, v.context, v.operation, v.result, v.correlation_id, v.recorded_at
 FROM {table} v
 WHERE v.order_id IN (
     SELECT order_id FROM {table}
-    WHERE context = 'order' AND operation = 'finish' AND NOT inconclusive
+    WHERE context = 'order' AND operation = 'finish'{conclusive}
 )
 ORDER BY v.order_id, v.id
 """
@@ -225,6 +235,8 @@ def verify_outcome(order_id: str, rows: Iterable[Row[Any]]) -> Outcome:
     """The would-be outcome of one order from its recorded verify answers."""
     facts = [(str(r.context), str(r.operation), _result(r.result), r) for r in rows]
     finish = next(f for f in facts if f[:2] == ("order", "finish"))
+    if finish[2].get(INCONCLUSIVE):
+        return _inconclusive_outcome(order_id, finish[2], finish[3])
     by_op = {f[:2]: f[2] for f in facts}
     reserve = by_op.get(("inventory", "reserve"), {})
     charge = by_op.get(("payment", "charge"))
@@ -261,9 +273,31 @@ def verify_outcome(order_id: str, rows: Iterable[Row[Any]]) -> Outcome:
     )
 
 
-def iter_verify_outcomes(db: Engine | str, *, batch_size: int = 1000) -> Iterator[Outcome]:
-    """One ``verify`` outcome per order verified in ``async`` mode, streamed, grouped by order."""
-    rows = _stream(db, verify_outcomes_sql(_state_schema(db)), batch_size)
+def _inconclusive_outcome(order_id: str, finish: dict[str, Any], row: Row[Any]) -> Outcome:
+    """An inconclusive run's record: what the finish row says, flagged (the comparators leave
+    the key out as ``inconclusive``; its calls got no answer, so nothing else is claimed)."""
+    return Outcome(
+        order_id=order_id,
+        correlation_id=str(row.correlation_id or ""),
+        status=finish.get("status") or "failed",
+        total=money(finish.get("total") or "0"),
+        reservation=None,
+        payment=None,
+        shipment=None,
+        notifications=(),
+        produced_at=_utc(row.recorded_at),
+        source="verify",
+        extra={INCONCLUSIVE: True},
+    )
+
+
+def iter_verify_outcomes(
+    db: Engine | str, *, batch_size: int = 1000, include_inconclusive: bool = False
+) -> Iterator[Outcome]:
+    """One ``verify`` outcome per order verified in ``async`` mode, streamed, grouped by order;
+    inconclusive runs only with ``include_inconclusive`` (flagged :data:`INCONCLUSIVE`)."""
+    sql = verify_outcomes_sql(_state_schema(db), include_inconclusive=include_inconclusive)
+    rows = _stream(db, sql, batch_size)
     for order_id, group in itertools.groupby(rows, key=lambda r: str(r.order_id)):
         yield verify_outcome(order_id, list(group))
 

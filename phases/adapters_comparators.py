@@ -97,11 +97,15 @@ class ComparatorsRunner:
         from ``<name>_database``), or None."""
         from comparators.sources import CallableSource, SqlSource
 
-        spec = self.plan.contexts[context].outcome
+        ctx = self.plan.contexts[context]
+        spec = ctx.outcome
         if spec is None:
             return None
+        mode, flag = ctx.compare.mode_column, ctx.compare.inconclusive_column
         if callable_ := getattr(spec, f"{field}_callable"):
-            return CallableSource(callable_, name=name, key=spec.key)
+            return CallableSource(
+                callable_, name=name, key=spec.key, mode_column=mode, inconclusive_column=flag
+            )
         query = getattr(spec, f"{field}_query")
         if not query:
             return None
@@ -109,7 +113,9 @@ class ComparatorsRunner:
         url = self.env.get(ref.url_env)
         if not url:
             raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
-        return SqlSource(url, query, name=name, key=spec.key)
+        return SqlSource(
+            url, query, name=name, key=spec.key, mode_column=mode, inconclusive_column=flag
+        )
 
     def _async_event_source(self, context: str) -> Any:
         """The event side restricted to async-placed orders, when the plan names one."""

@@ -123,6 +123,13 @@ class CompareRules(_Model):
         "row's mode); keys written in a mode the gate's comparison does not cover are "
         "out of scope, never missing",
     )
+    inconclusive_column: str = Field(
+        default="inconclusive",
+        min_length=1,
+        description="outcome column flagging a record that shows no decision (a verify run a "
+        "downstream gave no answer); such keys are left out as inconclusive, never compared, "
+        "and count toward the gate's max_left_out_share",
+    )
 
 
 class ContextSpec(_Model):

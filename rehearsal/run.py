@@ -82,6 +82,16 @@ class PhaseRow:
         }
 
 
+def inconclusive_left_out(outcome: Any, context: str) -> int:
+    """Keys the phase-4 gate's reverse comparison of ``context`` left out as inconclusive
+    (verify runs a downstream gave no answer): the count the gate's left-out check states."""
+    gate = getattr(outcome, "gate", None)
+    if gate is None:
+        return 0
+    comparison = (gate.snapshots.get("reverse_comparison") or {}).get(context) or {}
+    return int((comparison.get("left_out") or {}).get("inconclusive", 0))
+
+
 def _gate_view(gate: Any, evidence: Any) -> dict[str, Any]:
     """One gate evaluation as the report shows it: its checks, the comparison figures (no
     samples) and where its evidence page is."""
@@ -396,10 +406,10 @@ class Rehearsal:
 
         self.say("phase 5: remove synchronous calls (gate of phase 4 with rollback drill)")
         outcome = self.runner.advance(5)
-        if inconclusive := self.env.inconclusive_verifies():
+        if inconclusive := inconclusive_left_out(outcome, ctx):
             self.rows[4].notes.append(
                 f"{inconclusive} verify run(s) inconclusive (a downstream gave the dry run no "
-                "answer): left out of the reverse comparison on both sides"
+                "answer): left out of the reverse comparison, counted in its left-out share"
             )
         if not self._record(4, outcome, t0):
             return False

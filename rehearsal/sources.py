@@ -11,13 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import structlog
-
 from events.outcome import Outcome
 from rehearsal.errors import RehearsalError
 
 DATABASE_ENV = "LEGACY_DATABASE_URL"
-log = structlog.get_logger(__name__)
 
 
 class SourceConfigError(RehearsalError):
@@ -71,24 +68,18 @@ def event_outcomes() -> Iterator[Outcome]:
 def async_event_outcomes() -> Iterator[Outcome]:
     """The event path's outcomes of the orders placed while the context was ``async``: the
     control of phase 4's reverse comparison against the verify-mode results. Orders whose
-    verify run was inconclusive (a downstream gave the dry run no answer) are left out on
-    both sides, and counted in the log."""
-    from legacy_app.outcomes import INCONCLUSIVE_VERIFY_IDS_SQL
+    verify run was inconclusive stay in: their verify record is flagged, so the comparators
+    count them ``inconclusive`` (left out, toward the gate's left-out share)."""
     from shadow.outcomes import event_outcomes as shadow_outcomes
 
-    ids = _order_ids(
-        f"select id from orders where mode = 'async' and id not in ({INCONCLUSIVE_VERIFY_IDS_SQL})"
+    return shadow_outcomes(
+        libpq_dsn(_url()), _order_ids("select id from orders where mode = 'async'")
     )
-    left_out = _order_ids(INCONCLUSIVE_VERIFY_IDS_SQL)
-    if left_out:
-        log.warning(
-            "verify_inconclusive_left_out", orders=len(left_out), sample=sorted(left_out)[:5]
-        )
-    return shadow_outcomes(libpq_dsn(_url()), ids)
 
 
 def verify_outcomes() -> Iterator[Outcome]:
-    """The phase-4 verify-mode (dry-run) outcome of every order."""
+    """The phase-4 verify-mode (dry-run) outcome of every order, inconclusive runs flagged
+    ``inconclusive`` (the plan's ``compare.inconclusive_column``)."""
     from legacy_app.outcomes import iter_verify_outcomes
 
-    return iter_verify_outcomes(_url())
+    return iter_verify_outcomes(_url(), include_inconclusive=True)

@@ -88,7 +88,7 @@ def keys_in(partition: int, count: int, partitions: int = PARTS) -> list[int]:
 
 def test_expired_is_a_mismatch_and_left_out_categories_are_not_judged() -> None:
     assert Category.EXPIRED in MISMATCHES and Category.EXPIRED in JUDGED
-    assert set(LEFT_OUT) == {Category.PENDING, Category.OUT_OF_SCOPE}
+    assert set(LEFT_OUT) == {Category.PENDING, Category.OUT_OF_SCOPE, Category.INCONCLUSIVE}
     assert not set(LEFT_OUT) & set(JUDGED)
 
 

@@ -91,7 +91,13 @@ def test_a_run_states_what_it_left_out_and_that_the_watermark_was_unmeasured() -
     run = run_compare(_run_config(), now=LATER, stdout=io.StringIO(), as_json=True)
     assert run.evidence["counts"]["out_of_scope"] == 1
     assert run.evidence["counts"]["missing"] == 2
-    assert run.evidence["left_out"] == {"pending": 0, "out_of_scope": 1, "total": 1, "share": 0.25}
+    assert run.evidence["left_out"] == {
+        "pending": 0,
+        "out_of_scope": 1,
+        "inconclusive": 0,
+        "total": 1,
+        "share": 0.25,
+    }
     assert run.evidence["pipeline"] == {
         "measured": False,
         "watermark": None,

@@ -67,4 +67,5 @@ def test_digest_query_for_json_column_uses_jsonb() -> None:
     window = ReadWindow(digest_ignore=("produced_at",))
     sql, params = src.query(["outcome"], window, [("outcome", 3802)])
     assert "md5((((src.outcome)::jsonb) - %(ignore)s::text[])::text) AS d" in sql
-    assert params["ignore"] == ["produced_at", "write_mode"]  # the mode column is never hashed
+    # the mode and inconclusive columns are never hashed
+    assert params["ignore"] == ["produced_at", "write_mode", "inconclusive"]

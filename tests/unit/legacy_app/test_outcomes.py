@@ -125,3 +125,17 @@ def test_a_verify_run_without_an_answer_is_inconclusive_and_left_out(
     no_payment = order([("SKU-0006", 1), ("SKU-OOS-3", 1)])  # fails at inventory, before payment
     assert [o.order_id for o in iter_verify_outcomes(engine)] == [no_payment["id"]]
     assert inconclusive_verify_ids(engine) == [blind["id"]]
+
+
+def test_with_include_inconclusive_a_verify_run_without_an_answer_is_flagged(
+    db_url: str, engine: Engine
+) -> None:
+    order, modes = make_stack(db_url, {"FAULT_PAYMENT_ERROR_RATE": "1"})
+    modes.set_all(Mode.ASYNC)
+    blind = order([("SKU-0050", 2)])
+    no_payment = order([("SKU-0006", 1), ("SKU-OOS-3", 1)])
+    verify = by_id(list(iter_verify_outcomes(engine, include_inconclusive=True)))
+    assert sorted(verify) == sorted([blind["id"], no_payment["id"]])
+    assert verify[blind["id"]].extra == {"inconclusive": True}
+    assert verify[blind["id"]].payment is None
+    assert verify[no_payment["id"]].extra == {}
