@@ -6,7 +6,7 @@ to the captured tables, the Outbox Event Router (routing by aggregate type to
 ``<topic_prefix>.<aggregatetype>``, key = aggregate id, ``type``,
 ``correlation_id``, ``causation_id`` and ``aggregate_version`` as headers),
 heartbeats with an action query so a quiet database does not pin WAL, snapshot
-mode, tombstones and exactly-once source support. The password stays a
+mode (:data:`DEFAULT_SNAPSHOT_MODE`: ``no_data``, history is never republished), tombstones and exactly-once source support. The password stays a
 :class:`Secret` (or a config-provider reference) until the client sends it.
 """
 
@@ -23,14 +23,23 @@ JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
 STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
 TOPIC_NAME_MATCHES = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
 SNAPSHOT_MODES = (
+    "no_data",
     "initial",
     "initial_only",
-    "no_data",
     "always",
     "when_needed",
     "configuration_based",
     "custom",
 )
+
+DEFAULT_SNAPSHOT_MODE = "no_data"
+"""Debezium's ``snapshot.mode`` of a generated connector: stream from the replication slot's
+position only, never read the captured tables first. Outbox rows stay in their table
+(repair idempotency, the version index), so any snapshotting mode (``initial``, ``always``,
+``when_needed``: e.g. a connector re-created without its Connect offsets) would publish
+every row already published once more; ``no_data`` (Debezium 2.6+; ``never`` before)
+publishes none. A brand-new slot starts at its creation: rows written earlier are never
+published (phase 2 registers the connector before the application writes its first row)."""
 
 MISSING_FIELD_POLICIES = ("error", "ignore")
 
@@ -159,7 +168,7 @@ class PostgresConnectorOptions:
     tables: tuple[str, ...] = ()
     outbox: OutboxOptions | None = field(default_factory=OutboxOptions)
     heartbeat: HeartbeatOptions | None = field(default_factory=HeartbeatOptions)
-    snapshot_mode: str = "initial"
+    snapshot_mode: str = DEFAULT_SNAPSHOT_MODE
     # How long the task waits for change events when its queue is empty (Debezium's default
     # is 500 ms, which alone puts ~0.5 s on the commit-to-Kafka latency of a quiet outbox).
     poll_interval_ms: int = 50

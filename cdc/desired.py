@@ -12,6 +12,7 @@
           topic_prefix: shop
           slot_name: shop_outbox
           publication_name: shop_outbox
+          snapshot_mode: no_data       # the default: never republish the outbox's history
           outbox: {}                   # cdc.debezium.OutboxOptions' defaults, or override:
                                        # table, topic_prefix, expand_json_payload,
                                        # header_fields, missing_header_fields, the columns
@@ -37,6 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cdc.debezium import (
+    DEFAULT_SNAPSHOT_MODE,
     DatabaseOptions,
     HeartbeatOptions,
     OutboxOptions,
@@ -106,7 +108,7 @@ class _Debezium(_Strict):
     tables: list[str] = Field(default_factory=list)
     outbox: _Outbox | None = Field(default_factory=_Outbox)
     heartbeat: _Heartbeat | None = Field(default_factory=_Heartbeat)
-    snapshot_mode: str = "initial"
+    snapshot_mode: str = DEFAULT_SNAPSHOT_MODE  # streams from the slot only
     tombstones_on_delete: bool = False
     exactly_once: bool = False
     transaction_metadata: bool = False

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 import structlog
 
+from cdc.outbox_table import DEFAULT_TABLE, OutboxColumns, OutboxLayout
 from comparators import commands
 from comparators.outbox import PostgresOutbox
 from comparators.partition import Partition
@@ -316,10 +317,23 @@ def repair(  # noqa: PLR0917
         env = outbox_db_env or _system_db_env(plan_path)
         if not env or env not in os.environ:
             raise click.UsageError("no outbox database: set --outbox-db-env to a set variable")
-        writer = PostgresOutbox(os.environ[env])
+        writer = PostgresOutbox(os.environ[env], _outbox_layout(plan_path))
     commands.repair(
         config, writer=writer, apply=apply, run_id=run_id, as_json=as_json, event_type=event_type
     )
+
+
+def _outbox_layout(plan_path: Path) -> OutboxLayout:
+    """The plan's ``outbox:`` block (the table and column names the repair writes)."""
+    import yaml
+
+    data = yaml.safe_load(plan_path.read_text()) or {}
+    block = dict(data.get("outbox") or {})
+    table = block.pop("table", DEFAULT_TABLE)
+    try:
+        return OutboxLayout(table, OutboxColumns(**block))
+    except (TypeError, ValueError) as exc:
+        raise click.UsageError(f"outbox block of {plan_path}: {exc}") from None
 
 
 def _system_db_env(plan_path: Path) -> str | None:

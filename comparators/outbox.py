@@ -1,4 +1,7 @@
-"""Writing repair events to the ``outbox`` table (I/O), and an in-memory fake.
+"""Writing repair events to the outbox table (I/O), and an in-memory fake.
+
+The table and its column names are the plan's ``outbox:`` block
+(:class:`cdc.outbox_table.OutboxLayout`; default: ``public.outbox`` in the Debezium layout).
 
 Aggregate versions: when the outbox has an ``aggregate_version`` column and the
 event's aggregate type keeps a version counter (:class:`VersionedAggregate`; in
@@ -27,19 +30,21 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from cdc.outbox_table import OutboxLayout
 from comparators.repair import OutboxEvent
 from comparators.sources import libpq_url, translate_errors
 
-VERSION_COLUMN = "aggregate_version"
-_COLUMNS = (
+_ROLES = (
     "id",
-    "aggregatetype",
-    "aggregateid",
-    "type",
+    "aggregate_type",
+    "aggregate_id",
+    "event_type",
     "payload",
     "correlation_id",
     "causation_id",
 )
+"""The column roles a repair event fills (``cdc.outbox_table.OutboxColumns``), in the order of
+:func:`_params`; the table's own names come from the plan's ``outbox:`` block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +99,25 @@ class InMemoryOutbox:
 
 
 class PostgresOutbox:
-    """Inserts into ``outbox`` in one transaction; an id already there is skipped.
+    """Inserts into the outbox table in one transaction; an id already there is skipped.
 
-    ``versioned`` names the aggregate types with a version counter (default: the
-    legacy app's); their events are numbered as the module docstring says.
+    ``layout`` is the table and its column names (the plan's ``outbox:`` block; default:
+    the Debezium layout in ``public.outbox``); a role the layout has no column for
+    (``null`` in the block) is not written, and the mode column is left NULL (a repair is
+    written by no application mode). ``versioned`` names the aggregate types with a
+    version counter (default: the legacy app's); their events are numbered as the module
+    docstring says.
     """
 
     def __init__(
         self,
         conninfo: str,
-        table: str = "outbox",
+        layout: OutboxLayout | None = None,
         versioned: Mapping[str, VersionedAggregate] = LEGACY_VERSIONED_AGGREGATES,
     ) -> None:
         self._conninfo = libpq_url(conninfo)
-        self.table = table
+        self.layout = layout or OutboxLayout()
+        self.table = self.layout.table
         self.versioned = versioned
 
     def write(self, events: Sequence[OutboxEvent]) -> int:
@@ -125,7 +135,7 @@ class PostgresOutbox:
             for event in ordered:
                 with conn.transaction():  # a savepoint: a row already there takes back its bump
                     version = _advance(cur, counters.get(event.aggregatetype), event.aggregateid)
-                    cur.execute(inserts[version is not None], _params(event, version))
+                    cur.execute(inserts[version is not None], _params(self.layout, event, version))
                     if cur.rowcount == 0:
                         raise psycopg.Rollback
                     written += 1
@@ -136,18 +146,33 @@ class PostgresOutbox:
     ) -> dict[str, VersionedAggregate]:
         """The versioned aggregate types among ``types`` whose counters exist, if the
         outbox has the version column (else none)."""
-        if not _has_column(cur, self.table, VERSION_COLUMN):
+        column = self.layout.columns.aggregate_version
+        if column is None or not _has_column(cur, self.table, column):
             return {}
         wanted = {t: self.versioned[t] for t in sorted(types) if t in self.versioned}
         return {t: v for t, v in wanted.items() if _has_column(cur, v.table, v.version_column)}
 
     def _insert(self, versioned: bool) -> sql.Composed:
-        columns = [*_COLUMNS, VERSION_COLUMN] if versioned else list(_COLUMNS)
-        return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING").format(
-            _table(self.table),
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-            sql.SQL(", ").join(sql.SQL("%s::jsonb" if c == "payload" else "%s") for c in columns),
-        )
+        return insert_statement(self.layout, versioned=versioned)
+
+
+def written_roles(layout: OutboxLayout, *, versioned: bool) -> tuple[str, ...]:
+    """The roles a repair event writes into ``layout``'s table (those it has a column for)."""
+    roles = (*_ROLES, "aggregate_version") if versioned else _ROLES
+    return tuple(r for r in roles if getattr(layout.columns, r) is not None)
+
+
+def insert_statement(layout: OutboxLayout, *, versioned: bool) -> sql.Composed:
+    """``INSERT ... ON CONFLICT (<id>) DO NOTHING`` into ``layout``'s table, the columns
+    named as the layout names them, parameters in :func:`written_roles` order."""
+    roles = written_roles(layout, versioned=versioned)
+    columns = [getattr(layout.columns, r) for r in roles]
+    return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING").format(
+        _table(layout.table),
+        sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(sql.SQL("%s::jsonb" if r == "payload" else "%s") for r in roles),
+        sql.Identifier(layout.columns.id),
+    )
 
 
 def _table(name: str) -> sql.Identifier:
@@ -181,14 +206,15 @@ def _advance(
     return None if row is None else int(row[0])
 
 
-def _params(event: OutboxEvent, version: int | None) -> tuple[object, ...]:
-    params: tuple[object, ...] = (
-        event.id,
-        event.aggregatetype,
-        event.aggregateid,
-        event.type,
-        json.dumps(event.payload, default=str),
-        event.correlation_id,
-        event.causation_id,
-    )
-    return params if version is None else (*params, version)
+def _params(layout: OutboxLayout, event: OutboxEvent, version: int | None) -> tuple[object, ...]:
+    values: dict[str, object] = {
+        "id": event.id,
+        "aggregate_type": event.aggregatetype,
+        "aggregate_id": event.aggregateid,
+        "event_type": event.type,
+        "payload": json.dumps(event.payload, default=str),
+        "correlation_id": event.correlation_id,
+        "causation_id": event.causation_id,
+        "aggregate_version": version,
+    }
+    return tuple(values[r] for r in written_roles(layout, versioned=version is not None))

@@ -52,7 +52,10 @@ def _connect_client(plan: Plan, env: Mapping[str, str], *, timeout_s: float = 30
 
 
 class CdcConnectorAdmin:
-    """Applies the Debezium outbox connector built by ``cdc.debezium`` from the plan."""
+    """Applies the Debezium outbox connector built by ``cdc.debezium`` from the plan: the
+    table and its columns from the ``outbox:`` block (``cdc.outbox_table``; Kafka headers
+    keep cutover's names), routed to ``<system.kafka.topic_prefix>.<aggregate type>``, the
+    snapshot mode ``no_data`` (streams from the slot only, never republishes history)."""
 
     def __init__(self, plan: Plan, env: Mapping[str, str], database_url: str) -> None:
         self.plan, self.env, self.database_url = plan, env, database_url
@@ -62,13 +65,13 @@ class CdcConnectorAdmin:
         from cdc.debezium import (
             DatabaseOptions,
             HeartbeatOptions,
-            OutboxOptions,
             PostgresConnectorOptions,
             build_postgres_config,
         )
 
         url = make_url(self.database_url)
         connect = self.plan.system.connect
+        outbox = self.plan.outbox.layout().connector_options(self.plan.system.kafka.topic_prefix)
         opts = PostgresConnectorOptions(
             database=DatabaseOptions(
                 url.host or "localhost",
@@ -80,7 +83,7 @@ class CdcConnectorAdmin:
             topic_prefix=self.name,
             slot_name=connect.slot_name,
             publication_name=f"{connect.slot_name}_pub",
-            outbox=OutboxOptions(topic_prefix=self.plan.system.kafka.topic_prefix),
+            outbox=outbox,
             heartbeat=HeartbeatOptions(interval_ms=connect.heartbeat_interval_ms),
         )
         return dict(build_postgres_config(opts))

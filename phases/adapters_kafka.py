@@ -1,7 +1,7 @@
 """Kafka adapters (confluent-kafka): topics, the canary round trip, consumer lag, event schemas.
 
-The canary writes one outbox row (``aggregatetype = cutover_canary``) in the legacy
-database and waits for the Outbox Event Router to deliver it on
+The canary writes one outbox row (aggregate type ``cutover_canary``) in the legacy
+database's outbox table (the plan's ``outbox:`` block) and waits for the Outbox Event Router to deliver it on
 ``<topic_prefix>.cutover_canary``: outbox -> Debezium -> Kafka, end to end.
 """
 
@@ -11,10 +11,12 @@ import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
+from cdc.outbox_table import OPTIONAL_ROLES
 from cutover_common.secrets import Secret
 from phases.errors import StepFailed
 from phases.plan import Plan
@@ -22,8 +24,10 @@ from phases.ports import CanaryResult, LagSnapshot, SchemaReport, TopicSpecValue
 
 if TYPE_CHECKING:
     from comparators.position import PipelinePosition
+    from cutover.outbox import Outbox
 
 CANARY_AGGREGATE = "cutover_canary"
+CANARY_EVENT_TYPE = "cutover.canary"
 DEFAULT_SHADOW_GROUP = "cutover.shadow"  # shadow.config.ShadowConfig.group_id
 
 
@@ -100,11 +104,15 @@ class KafkaTopicAdmin:
 
 
 class OutboxCanary:
-    """Writes a canary outbox row and waits for it on ``<prefix>.cutover_canary``."""
+    """Writes a canary outbox row (into the plan's ``outbox:`` table, through
+    ``cutover.emit``) and waits for it on ``<prefix>.cutover_canary``."""
 
     def __init__(self, plan: Plan, engine: Engine, conf: Mapping[str, Any]) -> None:
+        from cutover.outbox import Outbox
+
         self.plan, self.engine, self.conf = plan, engine, dict(conf)
         self.topic = f"{plan.system.kafka.topic_prefix}.{CANARY_AGGREGATE}"
+        self.outbox = Outbox.from_spec(plan.outbox)
 
     def round_trip(self, timeout_ms: float) -> CanaryResult:
         from confluent_kafka import Consumer, TopicPartition
@@ -126,28 +134,44 @@ class OutboxCanary:
                 )
                 tps.append(TopicPartition(self.topic, p, high))
             consumer.assign(tps)
-            event_id = str(uuid.uuid4())
             started = time.monotonic()
-            self._insert(event_id)
+            event_id = self._insert()
             return self._await(consumer, event_id, started, timeout_ms)
         finally:
             consumer.close()
 
-    def _insert(self, event_id: str) -> None:
+    def _insert(self) -> str:
+        """One canary row through ``cutover.emit`` (the plan's outbox layout, the same
+        INSERT an application runs); returns its event id (the ``id`` header)."""
+        import cutover
+
+        marker = str(uuid.uuid4())
         with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, "
-                    "correlation_id) VALUES (CAST(:id AS uuid), :agg, :aid, 'cutover.canary', "
-                    "CAST(:p AS jsonb), :id)"
-                ),
-                {
-                    "id": event_id,
-                    "agg": CANARY_AGGREGATE,
-                    "aid": event_id,
-                    "p": json.dumps({"canary": event_id}),
-                },
+            outbox = self.outbox_for(_table_columns(conn, self.outbox.layout.table))
+            event_id = cutover.emit(
+                conn,
+                CANARY_AGGREGATE,
+                marker,
+                CANARY_EVENT_TYPE,
+                {"canary": marker},
+                correlation_id=marker,
+                outbox=outbox,
             )
+        return str(event_id)
+
+    def outbox_for(self, existing: set[str]) -> Outbox:
+        """The plan's outbox without the optional columns the table lacks (an adopted table
+        from before ``aggregate_version`` or ``mode``; the router sends no such header)."""
+        cols = self.outbox.layout.columns
+        absent: dict[str, Any] = {
+            role: None
+            for role in OPTIONAL_ROLES
+            if (column := getattr(cols, role)) is not None and existing and column not in existing
+        }
+        if not absent:
+            return self.outbox
+        layout = replace(self.outbox.layout, columns=replace(cols, **absent))
+        return replace(self.outbox, layout=layout)
 
     def _await(
         self, consumer: Any, event_id: str, started: float, timeout_ms: float
@@ -162,6 +186,16 @@ class OutboxCanary:
             if headers.get("id") == event_id or (msg.key() or b"").decode().strip('"') == event_id:
                 return CanaryResult(True, (time.monotonic() - started) * 1000)
         return CanaryResult(False, None, f"canary {event_id} not seen within {elapsed:.0f} ms")
+
+
+def _table_columns(conn: Connection, table: str) -> set[str]:
+    """The column names of ``schema.table`` (empty when it cannot be seen)."""
+    schema, name = table.split(".", 1)
+    query = text(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = :s AND table_name = :t"
+    )
+    return {str(row[0]) for row in conn.execute(query, {"s": schema, "t": name})}
 
 
 def group_for(plan: Plan, context: str) -> str:

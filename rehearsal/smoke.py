@@ -1,8 +1,8 @@
 """End-to-end smoke check of the stack: outbox row → Debezium → Outbox Event Router → Kafka.
 
-Creates an ``outbox`` table in a scratch database, registers a Debezium
-Postgres connector with the Outbox Event Router over Connect's REST API,
-inserts one row and consumes the routed event. Everything it creates is
+Creates the default outbox table (``cdc.outbox_table``'s DDL) in a scratch database,
+registers a Debezium Postgres connector with the Outbox Event Router over Connect's REST
+API, writes one row with ``cutover.emit`` and consumes the routed event. Everything it creates is
 removed afterwards.
 """
 
@@ -18,29 +18,20 @@ from dataclasses import dataclass
 import psycopg
 from confluent_kafka import Consumer
 
+import cutover
 from cdc.client import ConnectClient
 from cdc.debezium import (
     DatabaseOptions,
-    OutboxOptions,
     PostgresConnectorOptions,
     build_postgres_config,
 )
+from cdc.outbox_table import OutboxLayout, create_table_ddl
 from rehearsal.errors import RehearsalError
 from rehearsal.stack.endpoints import Endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 
-OUTBOX_DDL = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id             uuid PRIMARY KEY,
-    aggregatetype  varchar(255) NOT NULL,
-    aggregateid    varchar(255) NOT NULL,
-    type           varchar(255) NOT NULL,
-    payload        jsonb NOT NULL,
-    correlation_id varchar(255),
-    causation_id   varchar(255),
-    created_at     timestamptz NOT NULL DEFAULT now()
-)
-"""
+LAYOUT = OutboxLayout()
+"""The smoke check's outbox: the plan's default ``outbox:`` block (``public.outbox``)."""
 
 
 class SmokeError(RehearsalError):
@@ -70,9 +61,8 @@ def outbox_connector_options(
         topic_prefix=prefix,
         slot_name=f"slot_{name}",
         publication_name=f"pub_{name}",
-        outbox=OutboxOptions(topic_prefix=prefix),
+        outbox=LAYOUT.connector_options(prefix),
         heartbeat=None,
-        snapshot_mode="no_data",
     )
 
 
@@ -103,19 +93,25 @@ def run_smoke(endpoints: Endpoints, timeout: float = 60.0) -> SmokeResult:
     t0 = time.monotonic()
     tag = uuid.uuid4().hex[:10]
     database, name, prefix = f"smoke_{tag}", f"smoke_{tag}", f"smoke{tag}"
-    event_id, order_id = str(uuid.uuid4()), f"order-{tag}"
+    order_id = f"order-{tag}"
     payload = {"order_id": order_id, "total": "42.50"}
     with _scratch_database(endpoints, database):
         with psycopg.connect(endpoints.dsn(database), autocommit=True) as conn:
-            conn.execute(OUTBOX_DDL)
+            for statement in create_table_ddl(LAYOUT):
+                conn.execute(statement.encode())
         with _connector(
             endpoints, name, outbox_connector_options(endpoints, database, name, prefix)
         ):
-            with psycopg.connect(endpoints.dsn(database), autocommit=True) as conn:
-                conn.execute(
-                    "insert into outbox (id, aggregatetype, aggregateid, type, payload, correlation_id,"
-                    " causation_id) values (%s, 'order', %s, 'order.created', %s, %s, %s)",
-                    (event_id, order_id, json.dumps(payload), f"corr-{tag}", f"cause-{tag}"),
+            with psycopg.connect(endpoints.dsn(database)) as conn, conn.transaction():
+                cutover.emit(
+                    conn,
+                    "order",
+                    order_id,
+                    "order.created",
+                    payload,
+                    correlation_id=f"corr-{tag}",
+                    causation_id=f"cause-{tag}",
+                    outbox=cutover.Outbox(LAYOUT),
                 )
             result = _consume_one(endpoints, f"{prefix}.order", timeout)
     return SmokeResult(*result, seconds=time.monotonic() - t0)

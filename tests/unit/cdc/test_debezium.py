@@ -40,7 +40,7 @@ def test_core_settings() -> None:
     assert cfg["slot.name"] == "shop_slot"
     assert cfg["publication.name"] == "shop_pub"
     assert cfg["publication.autocreate.mode"] == "filtered"
-    assert cfg["snapshot.mode"] == "initial"
+    assert cfg["snapshot.mode"] == "no_data"  # never republishes the outbox's history
     assert cfg["tombstones.on.delete"] == "false"
     assert cfg["database.port"] == "5432"
 
@@ -97,13 +97,13 @@ def test_exactly_once_tombstones_snapshot_and_metadata() -> None:
         options(
             exactly_once=True,
             tombstones_on_delete=True,
-            snapshot_mode="no_data",
+            snapshot_mode="initial",
             transaction_metadata=True,
         )
     )
     assert cfg["exactly.once.support"] == "required"
     assert cfg["tombstones.on.delete"] == "true"
-    assert cfg["snapshot.mode"] == "no_data"
+    assert cfg["snapshot.mode"] == "initial"
     assert cfg["provide.transaction.metadata"] == "true"
 
 

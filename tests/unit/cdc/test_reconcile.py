@@ -157,12 +157,12 @@ def test_diff_is_readable_and_masks_secrets() -> None:
     c, _ = client()
     reconcile.apply(c, load_desired(spec(), env=ENV))
     changed = spec()
-    changed["connectors"]["shop-outbox"]["debezium_postgres"]["snapshot_mode"] = "no_data"
+    changed["connectors"]["shop-outbox"]["debezium_postgres"]["snapshot_mode"] = "initial"
     desired = load_desired(changed, env={"SHOP_DB_PASSWORD": "another-pw-99"})
     [d] = reconcile.diff(c, desired)
     text = d.render()
     assert d.action == "update"
-    assert "~ snapshot.mode: 'initial' -> 'no_data'" in text
+    assert "~ snapshot.mode: 'no_data' -> 'initial'" in text
     assert "~ database.password: '***' -> '*** (changed)'" in text
     assert PASSWORD not in text and "another-pw-99" not in text
     assert PASSWORD not in str(d.to_dict())
