@@ -25,6 +25,7 @@ from rich.table import Table
 
 from comparators import report
 from comparators.diff import Scope, observe, summarise
+from comparators.errors import SourceError
 from comparators.heartbeat_kafka import read_captured_at
 from comparators.invariants import resolve_all
 from comparators.noise import NoiseFloor
@@ -35,8 +36,8 @@ from comparators.position import PipelinePosition
 from comparators.position_kafka import read_position
 from comparators.repair import REPAIRED, RepairPlan, propose
 from comparators.result import Category, ComparisonResult, KeyResult, merge
-from comparators.sources import OutcomeSource, ReadWindow, pushdown_window
-from comparators.verdict import Verdict, VerdictPolicy, decide
+from comparators.sources import OutcomeSource, ReadWindow, pushdown_window, query_failure
+from comparators.verdict import Verdict, VerdictPolicy, decide, failed
 from comparators.watch import LATE_LIMIT, WatermarkStore, watch_step
 from cutover_common.cli import echo_json
 
@@ -53,6 +54,9 @@ class RunOutcome:
     files: tuple[Path, ...] = ()
     position: PipelinePosition | None = None
     """Where the pipeline stood when the run began (``None``: not measured)."""
+    error: str | None = None
+    """Why the outcomes could not be read (a query wrong for its database, e.g. a renamed
+    column): the verdict is then ``fail`` on no figures, the evidence states it."""
 
 
 def new_run_id() -> str:
@@ -210,6 +214,11 @@ def run_compare(
     ``position`` (else read from Kafka when the plan names the context's topic) tells
     pending from missing and expired; keys written in modes the gate's comparison does not
     cover are counted ``out_of_scope``. The evidence states both (``pipeline``, ``left_out``).
+
+    An outcome query that is wrong for its database (a renamed column) gives a ``fail``
+    verdict whose reason and ``error`` are the database's one-line message, evidence
+    written; a database that cannot be reached raises :class:`SourceError` (nothing was
+    measured).
     """
     out = stdout or sys.stdout
     unread = ""
@@ -234,8 +243,19 @@ def run_compare(
         Scope(now=clock, since=since, partition=part, modes=config.modes, position=position),
         invariants,
     )
-    result = summarise(_with_progress(keys, progress, sys.stderr), config.options)
-    verdict = decide(result, config.policy, noise)
+    error: str | None = None
+    try:
+        result = summarise(_with_progress(keys, progress, sys.stderr), config.options)
+    except SourceError as exc:
+        if exc.unreachable:
+            raise
+        error = query_failure(exc)
+        log.warning("compare.query_failed", context=config.context, error=error)
+        result = ComparisonResult(
+            sample_limit=config.options.sample_limit,
+            bucket_seconds=config.options.timeline_bucket_seconds,
+        )
+    verdict = failed(error, config.policy, noise) if error else decide(result, config.policy, noise)
     info = report.RunInfo(
         run_id=run_id or new_run_id(),
         context=config.context,
@@ -252,6 +272,7 @@ def run_compare(
     )
     doc["pipeline"] = pipeline_section(position, unread)
     doc["left_out"] = left_out_section(result)
+    doc["error"] = error
     log.info(
         "compare.done",
         context=config.context,
@@ -264,7 +285,7 @@ def run_compare(
         echo_json(doc, stream=out)
     else:
         print_summary(doc, out)
-    return RunOutcome(result, verdict, doc, files, position)
+    return RunOutcome(result, verdict, doc, files, position, error)
 
 
 def merge_evidence(docs: list[dict[str, Any]]) -> dict[str, Any]:

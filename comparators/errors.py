@@ -49,12 +49,19 @@ class UnsortedSourceError(ComparatorError):
 
 
 class SourceError(ComparatorError):
-    """Raised when an outcome source cannot be read (bad SQL, lost connection, bad row)."""
+    """Raised when an outcome source cannot be read (bad SQL, lost connection, bad row).
 
-    def __init__(self, side: str, reason: str) -> None:
+    ``unreachable``: the database could not be read at all (connection refused or lost,
+    server shutting down, out of resources), as opposed to a query that is wrong for the
+    database it reads (a renamed column): a comparison gives the latter a failed verdict,
+    the former stays an error (nothing was measured).
+    """
+
+    def __init__(self, side: str, reason: str, *, unreachable: bool = False) -> None:
         super().__init__(f"{side} source failed: {reason}")
         self.side = side
         self.reason = reason
+        self.unreachable = unreachable
 
 
 class WatermarksNotInitialised(ComparatorError):

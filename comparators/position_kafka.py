@@ -59,7 +59,9 @@ def read_position(
         }
         stamps = _timestamps(consumer, topic, behind, min(timeout_s, FETCH_TIMEOUT_S))
     except KafkaException as exc:
-        raise SourceError("kafka", f"cannot read {topic} for group {group}: {exc}") from exc
+        raise SourceError(
+            "kafka", f"cannot read {topic} for group {group}: {exc}", unreachable=True
+        ) from exc
     finally:
         consumer.close()
     members, state = group_members(conf, group, timeout_s=timeout_s)

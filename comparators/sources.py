@@ -143,27 +143,61 @@ class CallableSource:
             yield from admitted if self.presorted else sort_observations(admitted)
 
 
+def db_primary(exc: BaseException) -> str:
+    """The server's primary message of a database error (``column "total" does not exist``),
+    else the first line of its text; never the query or connection."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    return str(primary or (str(exc).strip().splitlines() or [""])[0])
+
+
 def db_message(exc: BaseException) -> str:
     """A database error in one line: its type and the server's primary message (e.g.
     ``UndefinedColumn: column "total" does not exist``), never the query or connection."""
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    text = primary or (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {text}"
+    return f"{type(exc).__name__}: {db_primary(exc)}"
+
+
+OUTCOME_SIDES = ("sync", "event", "verify")
+
+
+def query_failure(exc: SourceError) -> str:
+    """The one line a failed comparison states for a source that could not read its outcomes
+    (``sync outcome query failed: column "total" does not exist``)."""
+    side = exc.side.split(":", 1)[0]
+    where = f"{side} outcome query" if side in OUTCOME_SIDES else "outcome query"
+    cause = exc.__cause__
+    orig = getattr(cause, "orig", None)
+    db = cause if isinstance(cause, psycopg.Error) else orig
+    reason = db_primary(db) if isinstance(db, psycopg.Error) else exc.reason
+    return f"{where} failed: {reason}"
+
+
+QUERY_SQLSTATE_CLASSES = ("42", "22", "0A", "21", "23", "2B", "P0")
+"""SQLSTATE classes of a query that is wrong for the database it reads (syntax, undefined
+column or table, data exceptions, unsupported features, ...); other classes (connection,
+shutdown, resources), or none (the connection was refused), mean the database could not be
+read."""
+
+
+def unreachable(exc: psycopg.Error) -> bool:
+    """Whether ``exc`` says the database could not be read (not that the query is wrong)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return not sqlstate or str(sqlstate)[:2] not in QUERY_SQLSTATE_CLASSES
 
 
 @contextmanager
 def translate_errors(side: str) -> Iterator[None]:
     """psycopg errors, also wrapped by SQLAlchemy (``orig``), become :class:`SourceError`
-    with the database's one-line message (without the connection string)."""
+    with the database's one-line message (without the connection string), marked
+    ``unreachable`` unless the query itself was wrong."""
     try:
         yield
     except psycopg.Error as exc:
-        raise SourceError(side, db_message(exc)) from exc
+        raise SourceError(side, db_message(exc), unreachable=unreachable(exc)) from exc
     except Exception as exc:
         orig = getattr(exc, "orig", None)
         if isinstance(orig, psycopg.Error):
-            raise SourceError(side, db_message(orig)) from exc
+            raise SourceError(side, db_message(orig), unreachable=unreachable(orig)) from exc
         raise
 
 

@@ -150,3 +150,10 @@ def decide(
     return Verdict(
         status, tuple(reasons), result.settled, result.matched, rate, low, high, adjusted, floor
     )
+
+
+def failed(reason: str, policy: VerdictPolicy, noise: NoiseFloor | None = None) -> Verdict:
+    """The verdict of a run whose outcomes could not be read (``reason``: the database's one
+    line): ``fail`` on no figures, never a pass."""
+    floor = noise.rate if noise is not None else policy.noise_floor
+    return Verdict(Status.FAIL, (reason,), 0, 0, math.nan, 0.0, 1.0, 0.0, floor)

@@ -143,7 +143,11 @@ class ComparatorsRunner:
 
 
 def summarise_run(context: str, run: RunOutcome) -> ComparisonSummary:
-    """The port's view of one comparators run: verdict, counts, samples, invariants."""
+    """The port's view of one comparators run: verdict, counts, samples, invariants (a run
+    whose outcome query failed: :meth:`ComparisonSummary.failed`, with its evidence)."""
+    if run.error is not None:
+        failed = ComparisonSummary.failed(context, redact(run.error))
+        return dataclasses.replace(failed, report_paths=tuple(str(p) for p in run.files))
     result, verdict = run.result, run.verdict
     violations: dict[str, int] = {}
     for name_at_side, n in result.violations:  # counted per "invariant@side"
