@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cutover.commands import DEFAULT_PLAN, OutboxCommandConfig, outbox_init
+from cutover.commands import DEFAULT_PLAN, OutboxCommandConfig, outbox_init, outbox_purge
 
 
 @click.group("outbox")
@@ -32,5 +32,46 @@ def init_cmd(plan_path: Path, sql_only: bool, as_json: bool) -> None:
     A table that differs is never altered: each conflict is named and the exit code is 2.
     """
     code = outbox_init(OutboxCommandConfig(plan_path=plan_path, json=as_json), sql_only=sql_only)
+    if code:
+        raise SystemExit(code)
+
+
+@outbox.command("purge")
+@click.option(
+    "--older-than",
+    required=True,
+    metavar="DURATION",
+    help="purge rows whose created_at is older than this (e.g. 7d, 12h, 30m)",
+)
+@click.option(
+    "--plan",
+    "plan_path",
+    envvar="CUTOVER_PLAN",
+    default=DEFAULT_PLAN,
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="migration plan (its outbox: block, connector slot and system.database.url_env)",
+)
+@click.option("--dry-run", is_flag=True, help="count what would go; delete nothing")
+@click.option(
+    "--wait",
+    "wait_s",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="seconds to wait for the slot to confirm the rows captured",
+)
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def purge_cmd(
+    older_than: str, plan_path: Path, dry_run: bool, wait_s: float, as_json: bool
+) -> None:
+    """Delete outbox rows older than DURATION that Debezium has already captured.
+
+    Only rows the replication slot has confirmed go: the purge waits (--wait) until the
+    slot's confirmed position passes every row it would delete; a missing, stopped or
+    lagging slot purges nothing and exits non-zero with the reason (see docs/app-sdk.md).
+    """
+    config = OutboxCommandConfig(plan_path=plan_path, json=as_json)
+    code = outbox_purge(config, older_than, dry_run=dry_run, wait_s=wait_s)
     if code:
         raise SystemExit(code)

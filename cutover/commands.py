@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from cutover.errors import OutboxConfigError, OutboxTableConflict
+from cutover.errors import OutboxConfigError, OutboxTableConflict, PurgeRefused
 from cutover.provision import init_outbox
 from cutover_common.cli import echo_json
 from cutover_common.exit_codes import ExitCode
@@ -93,3 +93,53 @@ def _conflicts(config: OutboxCommandConfig, exc: OutboxTableConflict) -> None:
     for problem in exc.problems:
         config.stderr.write(f"  {problem}\n")
     config.stderr.write(f"{exc.hint}\n")
+
+
+def outbox_purge(
+    config: OutboxCommandConfig,
+    older_than: str,
+    *,
+    dry_run: bool = False,
+    wait_s: float = 30.0,
+) -> int:
+    """Delete the plan's outbox rows older than ``older_than`` that the plan's replication
+    slot has captured (``cutover.purge``: the rule); ``dry_run`` counts and deletes nothing.
+
+    Refusals (no slot, a slot inactive or not caught up within ``wait_s``) print one line
+    and return their exit code, having deleted nothing.
+    """
+    from cutover.purge import parse_duration, purge_outbox
+
+    age = parse_duration(older_than)
+    plan = load_plan(config.plan_path)
+    slot = plan.system.connect.slot_name
+    try:
+        result = purge_outbox(
+            database_url(config, plan),
+            plan.outbox.layout(),
+            slot,
+            age,
+            dry_run=dry_run,
+            wait_s=wait_s,
+        )
+    except PurgeRefused as exc:
+        if config.json:
+            echo_json(
+                {"status": "refused", "purged": 0, "reason": exc.reason}, stream=config.stdout
+            )
+        else:
+            config.stderr.write(f"{exc.one_line()}\n")
+        return int(exc.exit_code)
+    if config.json:
+        echo_json(result.to_dict(), stream=config.stdout)
+        return ExitCode.OK
+    verb = "would purge" if dry_run else "purged"
+    count = result.candidates if dry_run else result.purged
+    config.stdout.write(
+        f"{verb} {count} rows of {result.table} older than {older_than.strip()} "
+        f"(captured: slot {slot} confirmed {result.confirmed_lsn or '-'}"
+        f" >= {result.required_lsn})\n"
+        if result.candidates
+        else f"nothing to purge: no row of {result.table} is older than {older_than.strip()}\n"
+    )
+    return ExitCode.OK

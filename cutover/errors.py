@@ -119,3 +119,14 @@ class InvalidVerify(SdkError):
     or a ``Migration`` with a non-positive verify timeout."""
 
     exit_code = ExitCode.INVALID_INPUT
+
+
+class PurgeRefused(SdkError):
+    """Raised by ``purge_outbox`` when it cannot show the old rows captured (no slot in this
+    database, a slot inactive or behind the required position, no such table); nothing is
+    deleted. ``exit_code`` says which (not found, unhealthy)."""
+
+    def __init__(self, reason: str, *, exit_code: int, hint: str | None = None) -> None:
+        self.reason = reason
+        self.exit_code = exit_code
+        super().__init__(reason, hint=hint)
