@@ -188,3 +188,15 @@ def test_the_earlier_layout_rows_move_in_on_sqlite_too(tmp_path: Path) -> None:
     tables = set(inspect(engine).get_table_names())
     assert not {"cutover_phase_state", "cutover_context_modes", "sync_verify_results"} & tables
     engine.dispose()
+
+
+def test_a_database_at_an_older_revision_is_refused_naming_its_revision(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    upgrade(engine)
+    with engine.begin() as conn:  # as an earlier cutover would have left it
+        conn.execute(text("UPDATE cutover_alembic_version SET version_num = '0000'"))
+
+    with pytest.raises(StateNotInitialised, match="revision 0000, older") as info:
+        require_initialised(engine)
+    assert info.value.revision == "0000"
+    engine.dispose()
