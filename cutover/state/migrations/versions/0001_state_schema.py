@@ -1,5 +1,4 @@
-"""cutover's tables in their own schema; rows of the earlier layout (tables in ``public``)
-moved in.
+"""cutover's tables in their own schema, the earlier layout's rows moved in.
 
 The earlier layout kept ``cutover_context_modes``, ``cutover_phase_state``,
 ``cutover_transition_in_progress``, ``cutover_lock``, ``cutover_audit``,
