@@ -404,7 +404,9 @@ class RehearsalEnvironment:
         )
 
     def rewind_connector(self) -> str:
-        """Stop the outbox connector, reset its offsets, resume: Debezium re-emits history."""
+        """Stop the outbox connector, reset its offsets, resume. Under snapshot mode
+        ``no_data`` (the generated connector's) it resumes from the replication slot: only
+        what the slot had not confirmed is delivered again, never the outbox's history."""
         from cdc.client import ConnectClient
 
         client = ConnectClient.from_url(self.endpoints.connect_url)
