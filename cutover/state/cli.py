@@ -24,11 +24,18 @@ def init_cmd(plan_path: Path, state_url: str | None, sql_only: bool, as_json: bo
     `cutover`) with alembic; idempotent. Tables of the earlier layout (in `public`) have their
     rows moved in. Every other command that reads the state refuses until this ran (exit 14).
     """
+    import logging
+
+    # alembic's INFO lines (plugins, contexts, each revision) are not the operator's: the
+    # command says what it did. Set before alembic is imported (its plugins log on import).
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
     from cutover.state.commands import init
     from phases.cli_commands import _logging
     from phases.commands import CommandConfig
 
     _logging()
+
     code = init(
         CommandConfig(plan_path=plan_path, state_url=state_url, json=as_json), sql_only=sql_only
     )

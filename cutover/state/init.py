@@ -15,9 +15,8 @@ from importlib.resources import files
 import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from cutover.state.errors import StateNotInitialised, StateUpgradeFailed
 from cutover.state.naming import (
@@ -25,6 +24,7 @@ from cutover.state.naming import (
     DEFAULT_SCHEMA,
     Group,
     effective_schema,
+    qualified,
     tables_of,
     version_table,
 )
@@ -85,10 +85,8 @@ def current_revision(conn: Connection, schema: str = DEFAULT_SCHEMA) -> str | No
     target = effective_schema(dialect, schema)
     if not inspect(conn).has_table(version_table(dialect), schema=target):
         return None
-    context = MigrationContext.configure(
-        conn, opts={"version_table": version_table(dialect), "version_table_schema": target}
-    )
-    return context.get_current_revision()
+    table = qualified(version_table(dialect), target)
+    return conn.execute(text(f"SELECT max(version_num) FROM {table}")).scalar()
 
 
 def upgrade(
