@@ -151,7 +151,9 @@ def test_offsets_reset_on_a_stopped_connector_re_emits_the_captured_rows(
         conn.execute("create table items (id int primary key, name text not null)")
         conn.execute("insert into items values (1, 'a'), (2, 'b'), (3, 'c')")
     name = f"it-off-{unique}"
-    opts = options_for(endpoints, captured_db, name, outbox=None, tables=("public.items",))
+    opts = options_for(
+        endpoints, captured_db, name, outbox=None, tables=("public.items",), snapshot_mode="initial"
+    )
     client.create_connector(name, build_postgres_config(opts))
     client.wait_for(name, RUNNING, timeout_s=90)
     topic = f"{opts.topic_prefix}.public.items"
