@@ -30,10 +30,10 @@ import requests
 
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
-from legacy_app.modes import write_mode
 from legacy_app.runner import RunSpec, start_services, stop_services
 from legacy_app.schema import make_engine
 from legacy_app.wsgi import SERVICES
+from tests.support.cutover_state import write_mode
 
 MODES = (Mode.SYNC, Mode.DUAL, Mode.NAIVE_DUAL)
 # Arms played each round: the three modes plus a second sync arm (A/A) whose ratio to

@@ -15,7 +15,17 @@ The migration mode switch and the verify runs:
   request, reporting the instance's modes in a heartbeat row;
 * :class:`Migration` — per context, runs the sync call and the event path as the mode says,
   verify runs (:class:`Verify`: a dry run or a :class:`RecordedRequest`) recorded in a
-  :class:`SqlLedger`, inconclusive on a timeout or an error.
+  :class:`SqlLedger` (:class:`MemoryLedger` in tests; both are a :class:`Ledger`),
+  inconclusive on a timeout or an error.
+
+cutover's own tables in the application's database:
+
+* :func:`init_state` — what ``cutover init`` does, from the application's bootstrap.
+
+The public modules are :data:`PUBLIC_MODULES`: this package's names (``__all__``),
+:mod:`cutover.errors` and :mod:`cutover.flask`. Every other ``cutover.*`` module is
+internal and may change without notice; an application (and the bundled samples) imports
+nothing else of cutover.
 """
 
 from __future__ import annotations
@@ -35,17 +45,24 @@ from cutover.errors import (
 from cutover.modes import HeartbeatOptions, InstanceReport, ModeSwitch
 from cutover.outbox import EventId, ModeSource, Outbox, configure, default_outbox, emit
 from cutover.runner import Migration, Outcome, Verify
-from cutover.state_sql import SqlHeartbeats, SqlLedger, SqlModeTable
-from cutover.verify import BlockedCall, RecordedRequest, VerifyRecord
+from cutover.state.errors import StateUpgradeFailed
+from cutover.state_sql import SqlHeartbeats, SqlLedger, SqlModeTable, init_state
+from cutover.verify import BlockedCall, Ledger, MemoryLedger, RecordedRequest, VerifyRecord
 from cutover_common.modes import Mode
 
+PUBLIC_MODULES: tuple[str, ...] = ("cutover", "cutover.errors", "cutover.flask")
+"""The modules an application may import: this package and the two documented modules."""
+
 __all__ = [
+    "PUBLIC_MODULES",
     "BlockedCall",
     "EventId",
     "HeartbeatOptions",
     "InstanceReport",
     "InvalidEvent",
     "InvalidVerify",
+    "Ledger",
+    "MemoryLedger",
     "Migration",
     "Mode",
     "ModeSource",
@@ -62,6 +79,7 @@ __all__ = [
     "SqlHeartbeats",
     "SqlLedger",
     "SqlModeTable",
+    "StateUpgradeFailed",
     "SyncCallBlocked",
     "UnsupportedConnection",
     "Verify",
@@ -71,4 +89,5 @@ __all__ = [
     "current_correlation_id",
     "default_outbox",
     "emit",
+    "init_state",
 ]

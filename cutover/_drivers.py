@@ -1,7 +1,9 @@
 """The INSERT of an outbox row through each supported driver, after the transaction check.
 
 SQLAlchemy (``Session``, ``scoped_session``, ``Connection``) and psycopg 3 (``Connection``),
-on PostgreSQL. Each refuses a target outside a transaction before any SQL runs.
+on PostgreSQL; SQLAlchemy on SQLite too, for an application's unit tests (no casts: the id
+and the payload are stored as text). Each refuses a target outside a transaction before any
+SQL runs.
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ def sqlalchemy_insert(layout: OutboxLayout) -> TextClause:
     casts = {"payload": "jsonb", "id": "uuid"}
     values = ", ".join(f"CAST(:{r} AS {casts[r]})" if r in casts else f":{r}" for r in roles)
     return text(f"INSERT INTO {layout.qualified} ({_columns(layout, roles)}) VALUES ({values})")
+
+
+@functools.lru_cache(maxsize=64)
+def sqlite_insert(layout: OutboxLayout) -> TextClause:
+    """The INSERT for ``layout`` on SQLite (tests): the table without its schema (SQLite has
+    none), ``:role`` parameters, no casts."""
+    roles = written_roles(layout)
+    values = ", ".join(f":{r}" for r in roles)
+    return text(f'INSERT INTO "{layout.name}" ({_columns(layout, roles)}) VALUES ({values})')
 
 
 def _columns(layout: OutboxLayout, roles: tuple[str, ...]) -> str:
@@ -103,7 +114,9 @@ def _write_sa_connection(conn: SaConnection, layout: OutboxLayout, row: dict[str
 def _sa_execute(conn: SaConnection, layout: OutboxLayout, row: dict[str, Any]) -> None:
     """On a ``%s`` driver (psycopg, psycopg2) the driver's SQL runs as it is: no compilation,
     and SQLAlchemy's cursor events (logging, tracing) still see it; otherwise Core text."""
-    if conn.dialect.paramstyle in ("format", "pyformat"):
+    if conn.dialect.name == "sqlite":
+        conn.execute(sqlite_insert(layout), _sa_params(row))
+    elif conn.dialect.paramstyle in ("format", "pyformat"):
         # the id as text: psycopg2 adapts no UUID (the SQL casts it)
         values = tuple(str(v) if k == "id" else v for k, v in row.items())
         conn.exec_driver_sql(psycopg_insert(layout), values)
@@ -112,8 +125,8 @@ def _sa_execute(conn: SaConnection, layout: OutboxLayout, row: dict[str, Any]) -
 
 
 def _check_sa_connection(conn: SaConnection, target: str) -> None:
-    if conn.dialect.name != "postgresql":
-        raise UnsupportedConnection(f"a {conn.dialect.name} database (PostgreSQL only)")
+    if conn.dialect.name not in ("postgresql", "sqlite"):
+        raise UnsupportedConnection(f"a {conn.dialect.name} database (PostgreSQL or SQLite)")
     dbapi = conn.connection.dbapi_connection
     if getattr(dbapi, "autocommit", False) is True:
         raise NotInTransaction(target, "in AUTOCOMMIT isolation")

@@ -111,3 +111,16 @@ class SqlLedger:
         }
         with self.engine.begin() as conn:
             conn.execute(insert(_BLOCKED).values(**values))
+
+
+def init_state(engine: Engine, *, schema: str = DEFAULT_SCHEMA) -> bool:
+    """What ``cutover init`` does, from the application's own bootstrap: create (or upgrade)
+    cutover's tables in ``schema`` of ``engine``'s database (no schema on SQLite, for tests).
+
+    Idempotent, in one transaction; returns True when it created or upgraded anything.
+    Raises :class:`~cutover.state.errors.StateUpgradeFailed` (the database's first line)
+    when the upgrade fails, having changed nothing.
+    """
+    from cutover.state.init import upgrade
+
+    return upgrade(engine, schema=schema).changed

@@ -20,12 +20,12 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+import cutover
 from legacy_app.config import AppConfig, load_config
 from legacy_app.downstream import Downstreams, http_downstreams
 from legacy_app.errors import ConfigError, InvalidRequest, OrderNotStored
-from legacy_app.ledger import SqlLedger
 from legacy_app.models import Customer
-from legacy_app.modes import ModeSource, TableModes
+from legacy_app.modes import ModeSource, mode_switch
 from legacy_app.outbox import KafkaPublisher, Publisher, crash_hook, topic_for
 from legacy_app.placing import OrderDeps, order_view, place_order
 from legacy_app.schema import make_engine
@@ -140,8 +140,8 @@ def create_app(
     app.extensions[EXTENSION] = OrderDeps(
         sessions=sessions,
         downstreams=downstreams or http_downstreams(cfg),
-        modes=modes or TableModes(engine, ttl=cfg.mode_cache_seconds),
-        ledger=SqlLedger(sessions),
+        modes=modes or mode_switch(engine, ttl=cfg.mode_cache_seconds),
+        ledger=cutover.SqlLedger(engine),
         publisher=(lambda: publisher) if publisher is not None else _LazyPublisher(cfg),
     )
     app.extensions["legacy_app.engine"] = engine

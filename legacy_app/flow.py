@@ -17,22 +17,23 @@ Every call that got no answer (a downstream unavailable) is named in
 :attr:`FlowResult.unavailable`: a verify run with any such call is *inconclusive* —
 it says how the infrastructure behaved, not what the sync logic decides.
 
-Each call goes through :class:`CallGate`, which applies the context's mode:
-real call (``sync``/``dual``/``naive-dual``), verify call recorded in the
-ledger (``async``, or when the whole flow runs as a verify run), or no call at
-all, counted in the ledger (``events-only``).
+Each call goes through :class:`CallGate`, which applies the context's mode through the
+context's ``cutover.Migration``: real call (``sync``/``dual``/``naive-dual``), verify call
+whose answer the runner records (``async``, or when the whole flow runs as a verify run),
+or no call at all, recorded as blocked by the runner (``events-only``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 
-from cutover_common.modes import Mode
+import cutover
+from cutover import Mode
 from events.values import OrderLine, StockLine
 from legacy_app.downstream import Call, Downstreams
 from legacy_app.errors import (
@@ -41,36 +42,10 @@ from legacy_app.errors import (
     DownstreamUnavailable,
     SyncCallDisabled,
 )
-from legacy_app.modes import ModeSource
+from legacy_app.ledger import Migrations
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-
-
-class Ledger(Protocol):
-    """Port: where the flow records verify results and blocked sync calls."""
-
-    def record_verify(
-        self, call: Call, context: str, operation: str, result: dict[str, Any]
-    ) -> None: ...
-
-    def record_blocked(self, call: Call, context: str, operation: str) -> None: ...
-
-
-@dataclass
-class MemoryLedger:
-    """In-memory :class:`Ledger` for unit tests."""
-
-    verified: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
-    blocked: list[tuple[str, str, str]] = field(default_factory=list)
-
-    def record_verify(
-        self, call: Call, context: str, operation: str, result: dict[str, Any]
-    ) -> None:
-        self.verified.append((call.order_id, context, operation, result))
-
-    def record_blocked(self, call: Call, context: str, operation: str) -> None:
-        self.blocked.append((call.order_id, context, operation))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,23 +85,30 @@ def _as_dict(answer: Any) -> dict[str, Any]:
 
 
 class CallGate:
-    """Applies each context's mode to one downstream call."""
+    """Applies each context's mode to one downstream call (through its ``cutover.Migration``)."""
 
-    def __init__(self, modes: ModeSource, ledger: Ledger, call: Call, *, verify_all: bool) -> None:
-        self._modes = modes
-        self._ledger = ledger
+    def __init__(self, migrations: Migrations, call: Call, *, verify_all: bool) -> None:
+        self._migrations = migrations
         self._call = call
         self._verify_all = verify_all
 
     def run(self, context: str, operation: str, fn: Callable[[bool], T]) -> T:
-        mode = self._modes.mode(context)
+        migration = self._migrations(context)
+        mode = migration.mode()
         if mode is Mode.EVENTS_ONLY:
-            self._ledger.record_blocked(self._call, context, operation)
-            raise SyncCallDisabled(context, operation)
+            try:
+                return migration.call_sync(operation, lambda: fn(False), key=self._call.order_id)
+            except cutover.SyncCallBlocked:
+                raise SyncCallDisabled(context, operation) from None
         verify = self._verify_all or mode is Mode.ASYNC
         answer = fn(verify)
         if verify:
-            self._ledger.record_verify(self._call, context, operation, _as_dict(answer))
+            migration.record_verify(
+                self._call.order_id,
+                operation,
+                _as_dict(answer),
+                correlation_id=self._call.correlation_id,
+            )
         return answer
 
 
@@ -145,14 +127,13 @@ class OrderSaga:
         self,
         order: PlacedOrder,
         ports: Downstreams,
-        modes: ModeSource,
-        ledger: Ledger,
+        migrations: Migrations,
         *,
         verify_all: bool = False,
     ) -> None:
         self.order = order
         self.ports = ports
-        self.gate = CallGate(modes, ledger, order.call, verify_all=verify_all)
+        self.gate = CallGate(migrations, order.call, verify_all=verify_all)
         self._undo: list[tuple[str, Callable[[], object]]] = []
         self._errors: list[str] = []
         self._unavailable: list[str] = []
@@ -236,10 +217,9 @@ class OrderSaga:
 def run_saga(
     order: PlacedOrder,
     ports: Downstreams,
-    modes: ModeSource,
-    ledger: Ledger,
+    migrations: Migrations,
     *,
     verify_all: bool = False,
 ) -> FlowResult:
-    """Run the order flow once and say how it ended."""
-    return OrderSaga(order, ports, modes, ledger, verify_all=verify_all).run()
+    """Run the order flow once (each context's mode from ``migrations``) and say how it ended."""
+    return OrderSaga(order, ports, migrations, verify_all=verify_all).run()

@@ -1,75 +1,34 @@
-"""The order service's cutover bookkeeping in its database: verify results, blocked sync calls.
+"""The order service's verify runs and blocked sync calls, through cutover's runner.
 
-``async``: each verify (dry-run) answer is a row of cutover's ``verify_results`` table,
-read back by :func:`legacy_app.outcomes.iter_verify_outcomes`.
-``events-only``: each attempted sync call is a row of cutover's ``blocked_calls`` table;
-:func:`count_blocked_sync_calls` is what the phase-5 gate reads (it wants 0).
+One ``cutover.Migration`` per context (:class:`Migrations`) over the service's mode source
+and a ``cutover.Ledger``: ``cutover.SqlLedger`` in the service (cutover's
+``verify_results`` and ``blocked_calls`` tables, read back by
+:func:`legacy_app.outcomes.iter_verify_outcomes` and the phase-5 gate),
+``cutover.MemoryLedger`` in unit tests.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import threading
 
-import structlog
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from cutover.state.models import BlockedCallRow as BlockedSyncCall
-from cutover.state.models import VerifyResultRow as VerifyResult
-from legacy_app.downstream import Call
-
-log = structlog.get_logger(__name__)
+import cutover
+from legacy_app.modes import ModeSource
 
 
-class SqlLedger:
-    """:class:`~legacy_app.flow.Ledger` writing one short transaction per record."""
+class Migrations:
+    """A ``cutover.Migration`` per context, made on first use (thread-safe)."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, modes: ModeSource, ledger: cutover.Ledger) -> None:
+        self.modes = modes
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self._by_context: dict[str, cutover.Migration] = {}
 
-    def record_verify(
-        self, call: Call, context: str, operation: str, result: dict[str, Any]
-    ) -> None:
-        with self._sessions() as session, session.begin():
-            session.add(
-                VerifyResult(
-                    order_id=call.order_id,
-                    context=context,
-                    operation=operation,
-                    result=result,
-                    correlation_id=call.correlation_id,
-                    inconclusive=bool(result.get("inconclusive")),
+    def __call__(self, context: str) -> cutover.Migration:
+        migration = self._by_context.get(context)
+        if migration is None:
+            with self._lock:
+                migration = self._by_context.setdefault(
+                    context, cutover.Migration(context, self.modes, self.ledger)
                 )
-            )
-
-    def record_blocked(self, call: Call, context: str, operation: str) -> None:
-        log.error(
-            "sync_call_blocked",
-            context=context,
-            operation=operation,
-            order_id=call.order_id,
-            correlation_id=call.correlation_id,
-        )
-        with self._sessions() as session, session.begin():
-            session.add(
-                BlockedSyncCall(
-                    context=context,
-                    operation=operation,
-                    order_id=call.order_id,
-                    correlation_id=call.correlation_id,
-                )
-            )
-
-
-def count_blocked_sync_calls(
-    engine: Engine, *, since: datetime | None = None, context: str | None = None
-) -> int:
-    """How many sync calls were attempted while their context was ``events-only``."""
-    stmt = select(func.count()).select_from(BlockedSyncCall)
-    if since is not None:
-        stmt = stmt.where(BlockedSyncCall.attempted_at >= since)
-    if context is not None:
-        stmt = stmt.where(BlockedSyncCall.context == context)
-    with engine.connect() as conn:
-        return int(conn.execute(stmt).scalar_one())
+        return migration

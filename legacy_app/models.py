@@ -145,6 +145,9 @@ class OutboxEvent(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(255))
     causation_id: Mapped[str | None] = mapped_column(String(255))
     aggregate_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    mode: Mapped[str | None] = mapped_column(String(20), default=None)
+    """The order context's migration mode when the row was written (cutover stamps it; it
+    travels as the ``mode`` header)."""
     created_at: Mapped[datetime] = _ts()
 
 

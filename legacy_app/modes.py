@@ -1,30 +1,26 @@
-"""Reading the migration mode of each context at request time, briefly cached.
+"""The mode of each context, as the order service sees it.
 
-``phases`` writes cutover's ``context_modes``; the order service reads it through
-a :class:`ModeSource`. A context without a row (or a database without the
-table) runs in ``sync``. Flipping a mode needs no restart: the cache lives
-``ttl`` seconds (1 s by default).
+The service reads cutover's mode table through the SDK: :func:`mode_switch` builds a
+``cutover.ModeSwitch`` (cached ``ttl`` seconds, never failing a request, reporting this
+instance's modes in a heartbeat row). A context without a row runs in ``sync``. Flipping a
+mode needs no restart. :class:`StaticModes` is the in-memory fake of unit tests.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
-import structlog
-from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
-from cutover.state.naming import effective_schema, qualified
-from cutover_common.modes import Mode
+import cutover
+from cutover import Mode
 
-log = structlog.get_logger(__name__)
+CONTEXTS = ("order", "inventory", "payment", "shipping", "email")
 
 
 class ModeSource(Protocol):
-    """Port: the current mode of a bounded context."""
+    """Port: the current mode of a bounded context (a ``cutover.ModeSwitch`` is one)."""
 
     def mode(self, context: str) -> Mode: ...
 
@@ -42,60 +38,10 @@ class StaticModes:
         self._modes[context] = Mode(mode)
 
     def set_all(self, mode: Mode | str) -> None:
-        for context in ("order", "inventory", "payment", "shipping", "email"):
+        for context in CONTEXTS:
             self.set(context, mode)
 
 
-class TableModes:
-    """Reads cutover's ``context_modes``; all contexts in one query, cached for ``ttl`` seconds."""
-
-    def __init__(
-        self, engine: Engine, *, ttl: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self._engine = engine
-        self._select = text(f"SELECT context, mode FROM {modes_table(engine)}")
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._cache: dict[str, Mode] = {}
-        self._loaded_at: float | None = None
-
-    def mode(self, context: str) -> Mode:
-        with self._lock:
-            now = self._clock()
-            if self._loaded_at is None or now - self._loaded_at >= self._ttl:
-                self._cache = self._load()
-                self._loaded_at = now
-            return self._cache.get(context, Mode.SYNC)
-
-    def _load(self) -> dict[str, Mode]:
-        try:
-            with self._engine.connect() as conn:
-                rows = conn.execute(self._select).all()
-        except SQLAlchemyError as exc:
-            log.warning("modes_unreadable", error=type(exc).__name__)
-            return dict(self._cache)
-        return {str(ctx): Mode(str(mode)) for ctx, mode in rows}
-
-
-def modes_table(engine: Engine) -> str:
-    """cutover's mode table as raw SQL names it on ``engine`` (default state schema)."""
-    return qualified("context_modes", effective_schema(engine.dialect.name))
-
-
-def write_mode(engine: Engine, context: str, mode: Mode | str, *, by: str = "legacy_app") -> None:
-    """Set a context's mode (tests and rehearsals; ``phases`` owns the real transitions)."""
-    table = modes_table(engine)
-    with engine.begin() as conn:
-        updated = conn.execute(
-            text(
-                f"UPDATE {table} SET mode = :mode, updated_by = :by, "
-                "updated_at = CURRENT_TIMESTAMP WHERE context = :ctx"
-            ),
-            {"mode": str(Mode(mode)), "by": by, "ctx": context},
-        )
-        if updated.rowcount == 0:
-            conn.execute(
-                text(f"INSERT INTO {table} (context, mode, updated_by) VALUES (:ctx, :mode, :by)"),
-                {"mode": str(Mode(mode)), "by": by, "ctx": context},
-            )
+def mode_switch(engine: Engine, *, ttl: float = 1.0) -> cutover.ModeSwitch:
+    """cutover's mode switch over the service's database, its heartbeat thread started."""
+    return cutover.ModeSwitch.from_engine(engine, ttl=ttl).start()

@@ -1,11 +1,13 @@
 """Events of the order service: the transactional outbox writer and the naive producer.
 
-* :func:`add_to_outbox` adds an outbox row to the caller's session, so it
-  commits (or not) together with the order — the ``dual`` mode.
+* :func:`add_to_outbox` adds an outbox row to the caller's session through
+  ``cutover.emit``, so it commits (or not) together with the order — the ``dual`` mode —
+  stamped with the ``order`` context's write-time mode (:func:`outbox_for`).
 * :class:`KafkaPublisher` produces straight to Kafka *after* the commit — the
   ``naive-dual`` anti-pattern, to the topic the outbox router would use, in
   the router's message shape. Its fault hook (``CUTOVER_FAULT_CRASH_BEFORE_PRODUCE``)
-  kills the process between commit and produce so rehearsals show the loss.
+  kills the process between commit and produce so rehearsals show the loss. It is the
+  sample's own code: cutover offers no post-commit produce.
 
 Every event carries its order's version (``aggregate_version``): the outbox
 column, and the header of the same name on Kafka — the router copies the
@@ -17,16 +19,18 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+import cutover
 from events.domain import OrderCompleted, OrderCreated, OrderFailed
 from events.envelope import Envelope
-from legacy_app.models import Order, OutboxEvent
+from legacy_app.models import Order
+from legacy_app.modes import ModeSource
 
 log = structlog.get_logger(__name__)
 
@@ -63,14 +67,39 @@ def advance_order(session: Session, order_id: str, **changes: object) -> int:
     return int(bumped.scalar_one())
 
 
-def add_to_outbox(session: Session, envelope: Envelope) -> None:
-    """Stage the outbox row of ``envelope`` in ``session`` (the business rows' transaction).
+def outbox_for(modes: ModeSource | None = None) -> cutover.Outbox:
+    """The service's outbox (the default Debezium layout, ``public.outbox``) stamping the
+    ``order`` context's mode from ``modes`` on each row (no stamp without one)."""
+    if modes is None:
+        return cutover.Outbox()
+    return cutover.Outbox(mode=lambda: modes.mode(AGGREGATE_TYPE).value)
+
+
+def add_to_outbox(
+    session: Session, envelope: Envelope, *, outbox: cutover.Outbox | None = None
+) -> Envelope:
+    """Add the outbox row of ``envelope`` to ``session``'s transaction (``cutover.emit``);
+    returns the envelope under the row's event id (the ``id`` header on Kafka).
 
     The envelope must carry its order's version (:meth:`Envelope.with_aggregate_version`).
     """
     if envelope.aggregate_version is None:
         raise ValueError(f"outbox event {envelope.id} ({envelope.type}) has no aggregate version")
-    session.add(OutboxEvent(**envelope.to_outbox_row(AGGREGATE_TYPE)))
+    event_id = cutover.emit(
+        session,
+        AGGREGATE_TYPE,
+        envelope.subject or "",
+        envelope.type,
+        envelope.data,
+        aggregate_version=envelope.aggregate_version,
+        correlation_id=envelope.correlation_id,
+        causation_id=envelope.causation_id,
+        outbox=outbox or _OUTBOX,
+    )
+    return replace(envelope, id=str(event_id))
+
+
+_OUTBOX = outbox_for()
 
 
 def topic_for(prefix: str, aggregate_type: str = AGGREGATE_TYPE) -> str:

@@ -9,16 +9,21 @@ The mode of the ``order`` context decides the path:
 * ``async``: outbox ``order.created``; verify calls, recorded; 202 ``accepted``. A verify
   run in which a downstream gave no answer is recorded ``inconclusive`` (with the calls);
   the reverse comparison leaves such orders out (:mod:`legacy_app.outcomes`).
+  The calls and the ``finish`` summary are recorded by the ``order`` context's
+  ``cutover.Migration`` (:class:`~legacy_app.ledger.Migrations`).
 * ``events-only``: outbox ``order.created``; no call at all; 202 ``accepted``.
 
 In every mode the order row's ``version`` is 1 when stored and bumped by the
 status change; each event carries the version of its change (``aggregate_version``).
+Outbox rows are written by ``cutover.emit`` (:func:`~legacy_app.outbox.add_to_outbox`),
+stamped with the ``order`` context's mode. ``naive-dual`` is the sample's own: the SDK runs
+it as ``sync`` and the service produces after the commit itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,17 +33,19 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from cutover_common.modes import Mode
+import cutover
+from cutover import Mode
 from events.domain import OrderCompleted, OrderCreated, OrderFailed
 from events.envelope import Envelope
 from events.outcome import money
 from events.values import OrderLine
 from legacy_app.downstream import Downstreams
 from legacy_app.errors import InvalidRequest, OrderNotStored
-from legacy_app.flow import FlowResult, Ledger, PlacedOrder, run_saga
+from legacy_app.flow import FlowResult, PlacedOrder, run_saga
+from legacy_app.ledger import Migrations
 from legacy_app.models import Customer, Order, OrderItem, Product
 from legacy_app.modes import ModeSource
-from legacy_app.outbox import Publisher, add_to_outbox, advance_order, envelope_for
+from legacy_app.outbox import Publisher, add_to_outbox, advance_order, envelope_for, outbox_for
 from legacy_app.validation import OrderRequest
 
 log = structlog.get_logger(__name__)
@@ -49,14 +56,24 @@ ACCEPTED_MODES = frozenset({Mode.ASYNC, Mode.EVENTS_ONLY})
 
 @dataclass(frozen=True, slots=True)
 class OrderDeps:
-    """What placing an order needs: storage, the downstream ports, modes, ledger, publisher."""
+    """What placing an order needs: storage, the downstream ports, modes, ledger, publisher.
+
+    ``ledger`` is where cutover's runner records verify results and blocked calls
+    (``cutover.SqlLedger`` in the service, ``cutover.MemoryLedger`` in tests).
+    """
 
     sessions: sessionmaker[Session]
     downstreams: Downstreams
     modes: ModeSource
-    ledger: Ledger
+    ledger: cutover.Ledger
     publisher: Callable[[], Publisher]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    migrations: Migrations = field(init=False)
+    outbox: cutover.Outbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "migrations", Migrations(self.modes, self.ledger))
+        object.__setattr__(self, "outbox", outbox_for(self.modes))
 
 
 def _priced_lines(session: Session, request: OrderRequest) -> tuple[OrderLine, ...]:
@@ -123,7 +140,7 @@ def _store(
                 created, correlation_id=correlation_id, causation_id=None
             ).with_aggregate_version(order.version)
             if mode in OUTBOX_MODES:
-                add_to_outbox(session, event)
+                event = add_to_outbox(session, event, outbox=deps.outbox)
             placed = PlacedOrder(
                 order.id, correlation_id, customer.email, lines, total, request.payment_method
             )
@@ -154,7 +171,7 @@ def _finish(
         )
         event = event.with_aggregate_version(version)
         if mode is Mode.DUAL:
-            add_to_outbox(session, event)
+            event = add_to_outbox(session, event, outbox=deps.outbox)
     return event
 
 
@@ -166,16 +183,21 @@ def place_order(request: OrderRequest, correlation_id: str, deps: OrderDeps) -> 
         "order_stored", order_id=placed.order_id, correlation_id=correlation_id, mode=str(mode)
     )
     if mode is Mode.ASYNC:
-        would = run_saga(placed, deps.downstreams, deps.modes, deps.ledger, verify_all=True)
+        would = run_saga(placed, deps.downstreams, deps.migrations, verify_all=True)
         finish: dict[str, Any] = {
             "status": would.status, "reason": would.reason, "total": str(placed.total)
         }  # fmt: skip
+        no_answer: str | None = None
         if would.unavailable:
-            finish |= {"inconclusive": True, "unavailable": list(would.unavailable)}
-        deps.ledger.record_verify(placed.call, "order", "finish", finish)
+            finish |= {"unavailable": list(would.unavailable)}
+            no_answer = "no answer from " + ", ".join(would.unavailable)
+        deps.migrations("order").record_verify(
+            placed.order_id, "finish", finish, inconclusive=no_answer is not None,
+            reason=no_answer, correlation_id=correlation_id,
+        )  # fmt: skip
     if mode in ACCEPTED_MODES:
         return view
-    result = run_saga(placed, deps.downstreams, deps.modes, deps.ledger)
+    result = run_saga(placed, deps.downstreams, deps.migrations)
     finished = _finish(deps, placed, result, mode, created)
     if mode is Mode.NAIVE_DUAL:  # after the last commit: a crash here loses both events
         deps.publisher().publish(created)

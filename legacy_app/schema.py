@@ -3,18 +3,19 @@
 :func:`create_schema` creates what is missing and upgrades a database created
 before these columns existed (:data:`COLUMN_UPGRADES`): ``orders.version``
 (2 for a finished order, else 1), ``outbox.aggregate_version`` numbered per
-aggregate in the order the rows were written, then the unique index.
+aggregate in the order the rows were written, then the unique index; ``outbox.mode``
+(NULL for the rows written before it: their mode is unknown).
 
 cutover's own tables (modes, verify results, blocked calls) are not the sample's: ``cutover
-init`` creates them (:func:`create_all` runs it, as the sample's bootstrap).
+init`` creates them (:func:`create_all` runs it as the sample's bootstrap, through
+``cutover.init_state``).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
-from cutover.state.init import upgrade as init_cutover_state
-from cutover.state.naming import bind
+import cutover
 from legacy_app.models import Base
 
 # Serialises concurrent upgrades of one database (any constant; "cutover legacy" in ASCII).
@@ -32,14 +33,14 @@ COLUMN_UPGRADES: dict[str, tuple[str, ...]] = {
         "  PARTITION BY aggregatetype, aggregateid ORDER BY created_at, id) AS n"
         " FROM outbox) AS v WHERE outbox.id = v.id",
     ),
+    "outbox.mode": ("ALTER TABLE outbox ADD COLUMN mode VARCHAR(20)",),
 }
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for ``url``; pooled and pre-pinged on Postgres, plain on SQLite (where
-    cutover's tables have no schema)."""
+    """An engine for ``url``; pooled and pre-pinged on Postgres, plain on SQLite (unit tests)."""
     if url.startswith("sqlite"):
-        return bind(create_engine(url, connect_args={"check_same_thread": False}))
+        return create_engine(url, connect_args={"check_same_thread": False})
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
@@ -78,6 +79,6 @@ def create_all(url: str) -> None:
     engine = make_engine(url, pool_size=1)
     try:
         create_schema(engine)
-        init_cutover_state(engine)
+        cutover.init_state(engine)
     finally:
         engine.dispose()

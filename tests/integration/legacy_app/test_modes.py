@@ -13,14 +13,13 @@ from sqlalchemy.orm import Session
 from cutover.state.models import VerifyResultRow as VerifyResult
 from cutover_common.modes import Mode
 from events.envelope import Envelope
-from legacy_app.ledger import count_blocked_sync_calls
 from legacy_app.models import Order, OutboxEvent, PaymentRecord
-from legacy_app.modes import write_mode
 from legacy_app.outcomes import (
     INCONCLUSIVE_VERIFY_IDS_SQL,
     inconclusive_verify_ids,
     iter_verify_outcomes,
 )
+from tests.support.cutover_state import count_blocked_sync_calls, write_mode
 
 
 def count(engine, model) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from decimal import Decimal
@@ -102,13 +103,29 @@ def test_a_connection_outside_a_transaction_is_refused() -> None:
         emit(conn, **args())
 
 
-def test_a_database_other_than_postgres_is_unsupported() -> None:
+def test_sqlite_is_written_for_an_applications_unit_tests() -> None:
+    sqlite = create_engine("sqlite://")
+    with sqlite.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE outbox (id TEXT, aggregatetype TEXT, aggregateid TEXT, type TEXT,"
+            " payload TEXT, correlation_id TEXT, causation_id TEXT, aggregate_version INT,"
+            " mode TEXT, created_at TEXT)"
+        )
+    with Session(sqlite) as session, session.begin():
+        event_id = emit(session, **args())
+    with sqlite.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, aggregate_version, payload FROM outbox").all()
+    assert rows == [(str(event_id), 0, json.dumps(args()["payload"], separators=(",", ":")))]
+
+
+def test_a_database_other_than_postgres_or_sqlite_is_unsupported() -> None:
     sqlite = create_engine("sqlite://")
     with (
         Session(sqlite) as session,
         session.begin(),
-        pytest.raises(UnsupportedConnection, match="sqlite"),
+        pytest.raises(UnsupportedConnection, match="mysql"),
     ):
+        session.connection().dialect.name = "mysql"
         emit(session, **args())
 
 

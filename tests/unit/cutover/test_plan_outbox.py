@@ -29,10 +29,10 @@ def test_a_plan_without_the_block_gets_the_default_outbox() -> None:
     assert plan.outbox.layout().table == OutboxOptions().table == "public.outbox"
 
 
-def test_defaults_are_the_columns_of_todays_outbox_plus_mode() -> None:
+def test_defaults_are_the_columns_of_the_samples_outbox() -> None:
     spec = OutboxSpec()
     named = {column for _, column in spec.layout().columns.items()}
-    assert named - {c.name for c in OutboxEvent.__table__.columns} == {"mode"}
+    assert named == {c.name for c in OutboxEvent.__table__.columns}
 
 
 def test_renamed_columns_reach_the_layout_and_the_router() -> None:

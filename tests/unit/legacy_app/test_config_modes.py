@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import Engine
 
-from cutover_common.modes import Mode
+import cutover
+from cutover import Mode
 from legacy_app.config import FaultSettings, load_config
 from legacy_app.errors import ConfigError
-from legacy_app.modes import TableModes, write_mode
+from legacy_app.modes import mode_switch
+from tests.support.cutover_state import write_mode
 
 
 def test_defaults_then_mapping_then_env() -> None:
@@ -46,9 +50,9 @@ def test_bad_values_raise_config_error(env: dict[str, str]) -> None:
         load_config({}, env)
 
 
-def test_table_modes_are_cached_then_reread(engine: Engine) -> None:
+def test_the_services_mode_switch_caches_then_rereads(engine: Engine) -> None:
     clock = [0.0]
-    modes = TableModes(engine, ttl=1.0, clock=lambda: clock[0])
+    modes = cutover.ModeSwitch.from_engine(engine, ttl=1.0, clock=lambda: clock[0])
     assert modes.mode("payment") is Mode.SYNC
     write_mode(engine, "payment", Mode.DUAL)
     assert modes.mode("payment") is Mode.SYNC  # cached
@@ -57,3 +61,15 @@ def test_table_modes_are_cached_then_reread(engine: Engine) -> None:
     write_mode(engine, "payment", "async")
     clock[0] = 2.5
     assert modes.mode("payment") is Mode.ASYNC and modes.mode("email") is Mode.SYNC
+
+
+def test_the_service_reports_the_modes_it_runs_on(engine: Engine) -> None:
+    write_mode(engine, "order", Mode.DUAL)
+    switch = mode_switch(engine)
+    try:
+        assert switch.beat() is True
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT instance_id, modes FROM instance_heartbeats").all()
+    finally:
+        switch.stop()
+    assert [(r[0], json.loads(r[1])) for r in rows] == [(switch.instance_id, {"order": "dual"})]

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from cutover_common.modes import Mode
+from cutover import MemoryLedger, Mode
 from events.values import OrderLine
 from legacy_app.errors import DownstreamRejected
 from legacy_app.fakes import FakeWorld, fake_downstreams
-from legacy_app.flow import MemoryLedger, PlacedOrder, run_saga
+from legacy_app.flow import PlacedOrder, run_saga
+from legacy_app.ledger import Migrations
 from legacy_app.modes import StaticModes
 
 
@@ -23,7 +24,7 @@ def order(*lines: tuple[str, int, str], method: str = "card", oid: str = "o-1") 
 def run(o: PlacedOrder, world: FakeWorld, modes: StaticModes | None = None, **kw: bool):
     ports, _ = fake_downstreams(world)
     ledger = MemoryLedger()
-    return run_saga(o, ports, modes or StaticModes(), ledger, **kw), ledger
+    return run_saga(o, ports, Migrations(modes or StaticModes(), ledger), **kw), ledger
 
 
 def test_happy_path_reserves_charges_ships_and_confirms() -> None:
@@ -126,13 +127,13 @@ def test_verify_run_commits_nothing_and_records_every_answer() -> None:
     assert result.status == "completed"
     assert world.stock["SKU-0006"] == 1_000_000
     assert world.payments == {} and world.shipments == {} and world.notifications == {}
-    assert [(c, op) for _, c, op, _ in ledger.verified] == [
+    assert [(r.context, r.operation) for r in ledger.verified] == [
         ("inventory", "reserve"),
         ("payment", "charge"),
         ("shipping", "ship"),
         ("email", "notify"),
     ]
-    assert ledger.verified[1][3] == {"status": "captured", "amount": "25.00"}
+    assert ledger.verified[1].answer == {"status": "captured", "amount": "25.00"}
     assert all(verify for _, _, verify in world.calls)
 
 
@@ -142,7 +143,7 @@ def test_verify_run_of_a_declined_order_records_release_and_decline() -> None:
         order(("SKU-0006", 1, "12.50"), method="card_declined"), world, verify_all=True
     )
     assert result.reason == "payment_declined"
-    ops = [(c, op, r.get("status")) for _, c, op, r in ledger.verified]
+    ops = [(r.context, r.operation, r.answer.get("status")) for r in ledger.verified]
     assert ("payment", "charge", "declined") in ops
     assert ("inventory", "release", "released") in ops
 
@@ -154,7 +155,7 @@ def test_async_context_is_called_in_verify_mode_within_a_sync_flow() -> None:
     assert result.status == "completed"
     assert world.payments == {}
     assert ("payment", "charge", True) in world.calls
-    assert [(c, op) for _, c, op, _ in ledger.verified] == [("payment", "charge")]
+    assert [(r.context, r.operation) for r in ledger.verified] == [("payment", "charge")]
 
 
 def test_events_only_context_is_never_called_and_the_attempt_is_counted() -> None:
@@ -163,7 +164,9 @@ def test_events_only_context_is_never_called_and_the_attempt_is_counted() -> Non
     result, ledger = run(order(("SKU-0008", 1, "15.00")), world, modes)
     assert (result.status, result.reason) == ("failed", "shipping_sync_disabled")
     assert not any(svc == "shipping" for svc, _, _ in world.calls)
-    assert ledger.blocked == [("o-1", "shipping", "ship")]
+    assert [(b.key, b.context, b.operation) for b in ledger.blocked] == [
+        ("o-1", "shipping", "ship")
+    ]
 
 
 @pytest.mark.parametrize("mode", [Mode.SYNC, Mode.DUAL, Mode.NAIVE_DUAL])

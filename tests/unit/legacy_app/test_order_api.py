@@ -10,12 +10,13 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cutover.state.models import VerifyResultRow as VerifyResult
+from cutover.state.naming import bind
 from cutover_common.modes import Mode
 from legacy_app.fakes import FakeWorld
-from legacy_app.ledger import count_blocked_sync_calls
 from legacy_app.models import Customer, Order, OrderItem, OutboxEvent
 from legacy_app.modes import StaticModes
 from legacy_app.outbox import MemoryPublisher
+from tests.support.cutover_state import count_blocked_sync_calls
 
 
 def post_order(client: FlaskClient, customer_id: str, **kw: Any):
@@ -92,7 +93,7 @@ def test_async_accepts_writes_the_event_and_records_verify_results(
     assert resp.get_json()["status"] == "accepted"
     assert [r.type for r in outbox(engine)] == ["order.created"]
     assert world.payments == {} and world.shipments == {}
-    with Session(engine) as s:
+    with Session(bind(engine)) as s:
         ops = [
             (v.context, v.operation)
             for v in s.scalars(select(VerifyResult).order_by(VerifyResult.id))
@@ -276,10 +277,11 @@ def test_commit_failure_in_dual_leaves_neither_order_nor_outbox(
 
     modes.set("order", Mode.DUAL)
 
-    def broken_row(session, envelope):  # the outbox row violates NOT NULL: the flush/commit fails
+    def broken_row(session, envelope, **_kw):  # the row violates NOT NULL: the commit fails
         session.add(
             OutboxEvent(**{**envelope.to_outbox_row("order"), "payload": None, "type": None})
         )
+        return envelope
 
     monkeypatch.setattr("legacy_app.placing.add_to_outbox", broken_row)
     assert outbox_module.add_to_outbox is not broken_row
