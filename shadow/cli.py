@@ -164,7 +164,8 @@ def replay_cmd(ctx: click.Context, since: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Lag per partition, dead-lettered records and delivery anomalies."""
+    """Lag per partition (messages, and ms per group), events expired unread, dead-lettered
+    records and delivery anomalies."""
     from shadow.commands import status
 
     data = status(_config(ctx))
@@ -176,8 +177,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
 
 def print_status(data: dict[str, Any], console: Console) -> None:
     """Rich tables of :func:`shadow.commands.status` output."""
-    lag = Table(title="Consumer lag")
-    for col in ("group", "topic", "partition", "committed", "high", "lag"):
+    lag = Table(title="Consumer lag (from the log start)")
+    for col in ("group", "topic", "partition", "committed", "log start", "high", "lag", "expired"):
         lag.add_column(col)
     for group, parts in data["lag"].items():
         for p in parts:
@@ -185,11 +186,23 @@ def print_status(data: dict[str, Any], console: Console) -> None:
                 group,
                 p["topic"],
                 str(p["partition"]),
-                str(p["committed"]),
+                "-" if p["committed"] is None else str(p["committed"]),
+                str(p.get("log_start", 0)),
                 str(p["high"]),
                 str(p["lag"]),
+                str(p.get("expired", 0)),
             )
     console.print(lag)
+    for group, t in data.get("groups", {}).items():
+        members = "unknown" if t["members"] is None else t["members"]
+        console.print(
+            f"{group}: lag {t['lag_messages']} message(s), {t['lag_ms']:g} ms; members {members}"
+        )
+        if t["expired"]:
+            console.print(
+                f"{group}: {t['expired']} event(s) expired: deleted from Kafka before the "
+                "group read them (retention outran the consumers)"
+            )
     console.print(f"dead-lettered: {data['dead_lettered']} in {data['dead_letter_topic']}")
     anomalies = Table(title="Delivery anomalies")
     for col in ("context", "kind", "count"):

@@ -5,7 +5,8 @@
 * :func:`replay` — point the groups at ``since`` (``offsets_for_times``) and
   forget what the shadow store derived from events since then, so the next run
   rebuilds it; idempotency makes the rebuilt outcomes equal the originals;
-* :func:`status` — lag per partition, dead-lettered records, anomalies, rows.
+* :func:`status` — lag per partition and group (from the log start, in messages and in
+  ms), records deleted unread (``expired``), dead-lettered records, anomalies, rows.
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ import multiprocessing as mp
 import os
 import signal
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
 from shadow.config import ShadowConfig, WorkerKind, build_worker
 from shadow.errors import KafkaOperationError
-from shadow.kafka import group_lag, reset_offsets_to_time, topic_size
+from shadow.kafka import reset_offsets_to_time, topic_size
 from shadow.metrics import Metrics
 from shadow.runtime import tune_gc, tune_switch_interval
 from shadow.store_pg import PostgresStore
+
+if TYPE_CHECKING:
+    from comparators.position import PipelinePosition
 
 log = structlog.get_logger(__name__)
 
@@ -173,20 +178,17 @@ def replay(config: ShadowConfig, since: datetime, *, out: TextIO) -> ReplayRepor
 
 
 def status(config: ShadowConfig) -> dict[str, Any]:
-    """Lag per partition and group, dead-lettered records, anomalies and row counts."""
-    lags: dict[str, list[dict[str, Any]]] = {}
-    for kind in config.kinds():
-        group = config.group_for(kind)
-        lags[group] = [
-            {
-                "topic": p.topic,
-                "partition": p.partition,
-                "committed": p.committed,
-                "high": p.high,
-                "lag": p.lag,
-            }
-            for p in group_lag(config.bootstrap_servers, group, config.topics)
+    """Lag per partition and group (from the log start, in messages and in time), records
+    deleted unread (``expired``), dead-lettered records, anomalies and row counts."""
+    from comparators.position_kafka import read_position
+
+    conf = {"bootstrap.servers": config.bootstrap_servers}
+    groups = {
+        config.group_for(kind): [
+            read_position(conf, topic, config.group_for(kind)) for topic in config.topics
         ]
+        for kind in config.kinds()
+    }
     try:
         dead = topic_size(config.bootstrap_servers, config.dead_letter_topic)
     except KafkaOperationError:
@@ -199,10 +201,45 @@ def status(config: ShadowConfig) -> dict[str, Any]:
     finally:
         store.close()
     return {
-        "lag": lags,
-        "total_lag": sum(p["lag"] for parts in lags.values() for p in parts),
+        **lag_section(groups),
         "dead_letter_topic": config.dead_letter_topic,
         "dead_lettered": dead,
         "anomalies": anomalies,
         "rows": rows,
+    }
+
+
+def lag_section(groups: Mapping[str, Sequence[PipelinePosition]]) -> dict[str, Any]:
+    """Per group, its partitions (committed, log start, high, lag, expired) and its totals:
+    lag in messages, lag in ms (age of the oldest record it has not consumed, 0 when none is
+    behind), records deleted before it read them, live members."""
+    lag: dict[str, list[dict[str, Any]]] = {}
+    totals: dict[str, dict[str, Any]] = {}
+    for group, positions in groups.items():
+        lag[group] = [
+            {
+                "topic": pos.topic,
+                "partition": p.partition,
+                "committed": p.committed,
+                "log_start": p.log_start,
+                "high": p.high,
+                "lag": p.lag_messages,
+                "expired": p.expired,
+            }
+            for pos in positions
+            for p in pos.partitions
+        ]
+        members = [pos.members for pos in positions]
+        totals[group] = {
+            "lag_messages": sum(pos.lag_messages for pos in positions),
+            "lag_ms": round(max((pos.lag_ms for pos in positions), default=0.0), 1),
+            "expired": sum(pos.expired for pos in positions),
+            "members": None if None in members else max((m or 0 for m in members), default=0),
+        }
+    return {
+        "lag": lag,
+        "groups": totals,
+        "total_lag": sum(t["lag_messages"] for t in totals.values()),
+        "total_expired": sum(t["expired"] for t in totals.values()),
+        "lag_ms": max((t["lag_ms"] for t in totals.values()), default=0.0),
     }

@@ -303,20 +303,36 @@ def reset_offsets_to_time(
 
 @dataclass(frozen=True, slots=True)
 class PartitionLag:
-    """Committed offset, high watermark and lag of one partition for one group."""
+    """Committed offset, log start, high watermark and lag of one partition for one group.
+
+    Lag counts from where the group reads next: its committed offset, or the log start when
+    retention (or ``delete_records``) passed it; records deleted before the group read them
+    are ``expired``, not lag (the arithmetic of :class:`comparators.position.PartitionPosition`).
+    """
 
     topic: str
     partition: int
     committed: int
     high: int
+    log_start: int = 0
+
+    @property
+    def position(self) -> int:
+        return max(self.committed, self.log_start, 0)
 
     @property
     def lag(self) -> int:
-        return max(0, self.high - max(self.committed, 0))
+        return max(0, self.high - self.position)
+
+    @property
+    def expired(self) -> int:
+        """Records deleted unread (0 when the group never committed)."""
+        return max(0, self.log_start - self.committed) if self.committed >= 0 else 0
 
 
 def group_lag(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> list[PartitionLag]:
-    """Lag of ``group_id`` on each partition of ``topics`` (committed vs high watermark)."""
+    """Lag of ``group_id`` on each partition of ``topics`` (from the committed offset or the
+    log start, whichever is later, to the high watermark)."""
     probe = Consumer(
         {"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False}
     )
@@ -325,8 +341,8 @@ def group_lag(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> l
         committed = probe.committed(parts, timeout=10)
         out = []
         for p in committed:
-            _low, high = probe.get_watermark_offsets(p, timeout=10, cached=False)
-            out.append(PartitionLag(p.topic, p.partition, p.offset, high))
+            low, high = probe.get_watermark_offsets(p, timeout=10, cached=False)
+            out.append(PartitionLag(p.topic, p.partition, p.offset, high, low))
         return out
     finally:
         probe.close()
