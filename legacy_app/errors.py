@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cutover_common.errors import CutoverError
 
+class LegacyAppError(Exception):
+    """Base class of every error raised by :mod:`legacy_app` (the sample is an application:
+    its errors are its own, not cutover's). ``hint`` optionally says how to fix the cause."""
 
-class LegacyAppError(CutoverError):
-    """Base class of every error raised by :mod:`legacy_app`."""
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and the fix on one line."""
+        return f"{self} — {self.hint}" if self.hint else str(self)
 
 
 class ConfigError(LegacyAppError):
@@ -60,7 +67,8 @@ class DownstreamRejected(DownstreamError):
 class SyncCallDisabled(DownstreamError):
     """Raised when a sync call is attempted for a context in ``events-only`` mode.
 
-    The attempt is counted (see :func:`legacy_app.sync_calls.count_blocked_sync_calls`).
+    The attempt is recorded as blocked by the context's ``cutover.Migration`` (cutover's
+    ``blocked_calls`` table, which the phase-5 gate counts).
     """
 
     def __init__(self, service: str, operation: str) -> None:
@@ -68,7 +76,7 @@ class SyncCallDisabled(DownstreamError):
 
 
 class ServiceStartError(LegacyAppError):
-    """Raised when ``cutover app up`` cannot start ``service`` (port busy, crash at boot)."""
+    """Raised when the runner cannot start ``service`` (port busy, crash at boot)."""
 
     def __init__(self, service: str, reason: str, log_path: str | None = None) -> None:
         hint = f"see {log_path}" if log_path else None

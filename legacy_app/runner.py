@@ -20,11 +20,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import requests
 import structlog
 
-from cutover_common.secrets import Secret
 from legacy_app.config import DEFAULT_PORTS, DOWNSTREAMS
 from legacy_app.errors import ServiceStartError
 from legacy_app.schema import create_all, make_engine
@@ -35,12 +35,18 @@ log = structlog.get_logger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
+class SecretText(Protocol):
+    """A value that shows itself only when asked (e.g. a database URL with its password)."""
+
+    def reveal(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RunSpec:
     """Where and how to run the services."""
 
     run_dir: Path
-    database_url: Secret
+    database_url: SecretText
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     host: str = "127.0.0.1"
     env: Mapping[str, str] = field(default_factory=dict)

@@ -1,8 +1,9 @@
 """``cutover app up|down|status``: the sample monolith as local processes.
 
-Thin click wrappers over plain functions that take an output stream. Only this
-module knows the rehearsal stack (imported lazily): it turns the stack's
-endpoints into the services' configuration.
+Thin click wrappers over plain functions that take an output stream. This module is the
+glue between the local stack and the sample (the sample itself knows neither the stack nor
+cutover's internals): it turns the stack's endpoints into the services' configuration, and
+the sample's errors into one line of the CLI (:class:`AppCommandFailed`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from cutover_common.cli import echo_json
 from cutover_common.exit_codes import ExitCode
 from cutover_common.secrets import Secret
 from legacy_app.config import service_ports
+from legacy_app.errors import LegacyAppError
 from legacy_app.runner import RunSpec, ServiceStatus, service_status, start_services, stop_services
+from rehearsal.errors import RehearsalError
+
+
+class AppCommandFailed(RehearsalError):
+    """Raised when the sample refused an ``app`` command (a service that cannot start, a bad
+    setting); the sample's message and hint."""
 
 
 def _run_dir(run_dir: Path | None = None) -> Path:
@@ -83,7 +91,10 @@ def app_up(
     as_json: bool = False,
 ) -> list[ServiceStatus]:
     """Create the schema, seed the catalogue and start every service."""
-    statuses = start_services(default_spec(database, ports=ports, run_dir=run_dir))
+    try:
+        statuses = start_services(default_spec(database, ports=ports, run_dir=run_dir))
+    except LegacyAppError as exc:
+        raise AppCommandFailed(str(exc), hint=exc.hint) from exc
     _print(statuses, out, as_json)
     return statuses
 

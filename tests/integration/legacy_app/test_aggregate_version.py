@@ -186,8 +186,7 @@ def test_concurrent_writers_of_one_order_get_distinct_consecutive_versions(
         assert sorted(got) == list(range(2, 10))
         with sessions() as s:
             stored = s.scalars(
-                select(OutboxEvent.aggregate_version)
-                .where(OutboxEvent.aggregateid == order_id)
+                select(OutboxEvent.aggregate_version).where(OutboxEvent.aggregateid == order_id)
             ).all()
             order = s.get(Order, order_id)
         # created at 1, then one per writer (created_at is each transaction's start: the

@@ -10,10 +10,10 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from legacy_app import cli
 from legacy_app.models import Product
 from legacy_app.schema import make_engine
 from legacy_app.wsgi import SERVICES
+from rehearsal import app_cli as cli
 from tests.integration.legacy_app.conftest import free_ports
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from legacy_app import cli
 from legacy_app.config import service_ports
 from legacy_app.errors import ConfigError
+from rehearsal import app_cli as cli
 
 
 def test_library_modules_do_not_import_rehearsal() -> None:
@@ -79,3 +79,10 @@ def test_ports_from_defaults_env_then_overrides() -> None:
 def test_bad_port_option_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli.app, ["up", "--port", "payment:5002"])
     assert result.exit_code == 2 and "SERVICE=PORT" in result.output
+
+
+def test_a_setting_the_sample_refuses_is_one_line_of_the_cli(tmp_path: Path) -> None:
+    with pytest.raises(cli.AppCommandFailed, match="billing") as caught:
+        cli.app_up(io.StringIO(), ports={"billing": 1}, run_dir=tmp_path)
+    assert caught.value.hint is not None and caught.value.hint.startswith("set CUTOVER_")
+    assert isinstance(caught.value.__cause__, ConfigError)
