@@ -191,6 +191,15 @@ def print_summary(doc: dict[str, Any], stdout: TextIO) -> None:
         console.print(f"  {sample['category']:<10} {sample['key']}  {paths}")
 
 
+def window_start(
+    now: datetime, window: timedelta | None, entered: datetime | None
+) -> datetime | None:
+    """The earliest time a judged key may have: ``window`` before ``now``, or ``entered`` (the
+    context's mode change) when later; ``None``: every key on record."""
+    starts = [t for t in (now - window if window else None, entered) if t is not None]
+    return max(starts) if starts else None
+
+
 def run_compare(
     config: CompareConfig,
     *,
@@ -207,7 +216,8 @@ def run_compare(
     """Compare control and candidate of one context once; write evidence; print the verdict.
 
     With ``config.window``, only keys whose control outcome (or, without one, candidate
-    outcome) was produced within the window before ``now`` are judged; both sides are read
+    outcome) was produced within the window before ``now`` (and not before ``config.since``,
+    the context's mode change) are judged; both sides are read
     from twice the window back, so the other side of a key near the window's edge (a
     candidate that came before its control) is still seen.
 
@@ -227,7 +237,7 @@ def run_compare(
     part = partition or Partition()
     clock = now or datetime.now(UTC)
     invariants = resolve_all(config.invariants)
-    since = clock - config.window if config.window else None
+    since = window_start(clock, config.window, config.since)
     window = pushdown_window(
         config.control,
         config.candidate,

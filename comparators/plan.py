@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -168,6 +168,10 @@ class CompareConfig:
     window: timedelta | None = None
     """Judge only the keys produced in the last ``window`` (the gate's ``window_seconds``);
     ``None``: every key on record."""
+    since: datetime | None = None
+    """Judge no key produced before this (the time the context entered its current mode: a
+    gate's window starts there when that is later than ``window`` ago); ``None``: the window
+    alone."""
     modes: frozenset[str] | None = None
     """Write-time modes in scope (``None``: every key)."""
     pipeline: PipelineRef | None = None

@@ -4,7 +4,8 @@
 validated plan as JSON next to the run's evidence and points it there), and
 ``comparators.commands.run_compare`` runs it and writes its own evidence (JSON, HTML,
 Markdown, JUnit) into the gate's reports folder. Each run judges the keys of the gate's
-``window_seconds`` (the look-back the port is called with). Phase 4's reverse comparison swaps the
+``window_seconds`` (the look-back the port is called with), none written before ``since`` (when
+the context entered its current mode). Phase 4's reverse comparison swaps the
 candidate for the plan's ``verify_query`` / ``verify_callable`` source.
 
 One run answers both ports: the invariant violations travel on the
@@ -21,7 +22,7 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,12 @@ class ComparatorsRunner:
         self.execute = execute or run_comparators
 
     def _run(
-        self, context: str, candidate: str, min_keys: int | None, window_seconds: float
+        self,
+        context: str,
+        candidate: str,
+        min_keys: int | None,
+        window_seconds: float,
+        since: datetime | None = None,
     ) -> RunOutcome:
         try:
             from comparators.plan import load_config
@@ -89,7 +95,7 @@ class ComparatorsRunner:
             config = dataclasses.replace(
                 config, policy=dataclasses.replace(config.policy, min_settled_keys=min_keys)
             )
-        config = dataclasses.replace(config, window=timedelta(seconds=window_seconds))
+        config = dataclasses.replace(config, window=timedelta(seconds=window_seconds), since=since)
         return self.execute(config, out_dir)
 
     def _source(self, context: str, field: str, name: str) -> Any:
@@ -130,13 +136,19 @@ class ComparatorsRunner:
         return source
 
     def compare(
-        self, context: str, *, candidate: str, window_seconds: float, min_keys: int
+        self,
+        context: str,
+        *,
+        candidate: str,
+        window_seconds: float,
+        min_keys: int,
+        since: datetime | None = None,
     ) -> ComparisonSummary:
         """One run's summary; an outcome query that fails gives :meth:`ComparisonSummary.failed`
         with the database's one-line message, a database that cannot be reached raises
         :class:`~phases.errors.AdapterUnavailable` (the gate's input is unknown)."""
         try:
-            run = self._run(context, candidate, min_keys, window_seconds)
+            run = self._run(context, candidate, min_keys, window_seconds, since)
         except Exception as exc:
             return ComparisonSummary.failed(context, query_failure(exc))
         return summarise_run(context, run)

@@ -6,9 +6,9 @@ gate warn, fail or lack samples.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cutover.state.errors import StateNotInitialised
 from cutover_common.modes import Mode
@@ -30,11 +30,17 @@ class InMemoryModeStore:
     init`` never ran (every call raises :class:`StateNotInitialised`, as the SQL store does)."""
 
     def __init__(
-        self, modes: Mapping[str, Mode] | None = None, *, initialised: bool = True
+        self,
+        modes: Mapping[str, Mode] | None = None,
+        *,
+        initialised: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.modes: dict[str, Mode] = dict(modes or {})
         self.writes: list[tuple[str, Mode, str]] = []
         self.initialised = initialised
+        self.clock = clock
+        self.entered: dict[str, datetime] = {}
 
     def _require(self) -> None:
         if not self.initialised:
@@ -46,9 +52,15 @@ class InMemoryModeStore:
 
     def set_modes(self, modes: Mapping[str, Mode], *, actor: str) -> None:
         self._require()
+        at = self.clock()  # one write, one time (as one transaction)
         for context, mode in modes.items():
             self.modes[context] = mode
             self.writes.append((context, mode, actor))
+            self.entered[context] = at
+
+    def entered_at(self) -> dict[str, datetime]:
+        self._require()
+        return dict(self.entered)
 
 
 class FakeTopicAdmin:
@@ -126,12 +138,21 @@ class FakeComparison:
     keys: int = 5000
     summaries: dict[tuple[str, str], ComparisonSummary] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    since: list[datetime | None] = field(default_factory=list)
+    """The ``since`` of each call (when the context entered its mode)."""
     raises: Exception | None = None
 
     def compare(
-        self, context: str, *, candidate: str, window_seconds: float, min_keys: int
+        self,
+        context: str,
+        *,
+        candidate: str,
+        window_seconds: float,
+        min_keys: int,
+        since: datetime | None = None,
     ) -> ComparisonSummary:
         self.calls.append((context, candidate))
+        self.since.append(since)
         if self.raises is not None:
             raise self.raises
         default = ComparisonSummary(context, "pass", self.keys, self.keys, {"match": self.keys})

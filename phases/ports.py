@@ -234,6 +234,11 @@ class ModeStore(Protocol):
 
     def set_modes(self, modes: Mapping[str, Mode], *, actor: str) -> None: ...
 
+    def entered_at(self) -> dict[str, datetime]:
+        """When each context's current mode was written (the mode table's ``updated_at``):
+        a gate's comparisons judge no key written before it."""
+        ...
+
 
 class TopicAdmin(Protocol):
     def ensure_topics(self, specs: Sequence[TopicSpecValue]) -> list[str]:
@@ -265,9 +270,17 @@ class LagProbe(Protocol):
 
 class ComparisonRunner(Protocol):
     def compare(
-        self, context: str, *, candidate: str, window_seconds: float, min_keys: int
+        self,
+        context: str,
+        *,
+        candidate: str,
+        window_seconds: float,
+        min_keys: int,
+        since: datetime | None = None,
     ) -> ComparisonSummary:
-        """Compare sync (control) with ``candidate`` ("event" or "verify") outcomes."""
+        """Compare sync (control) with ``candidate`` ("event" or "verify") outcomes of the
+        keys of the last ``window_seconds``, none written before ``since`` (the time the
+        context entered its current mode)."""
         ...
 
 

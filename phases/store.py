@@ -374,6 +374,10 @@ class SqlModeStore:
         with self._session() as s:
             return {r.context: Mode(r.mode) for r in s.scalars(select(ContextModeRow))}
 
+    def entered_at(self) -> dict[str, datetime]:
+        with self._session() as s:
+            return {r.context: _aware(r.updated_at) for r in s.scalars(select(ContextModeRow))}
+
     def set_modes(self, modes: Mapping[str, Mode], *, actor: str) -> None:
         with self._session() as s, s.begin():
             for context, mode in modes.items():

@@ -5,6 +5,7 @@ the shadow group's lag and live members."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -55,6 +56,15 @@ def connector_evidence(ctx: StepContext) -> tuple[list[Check], dict[str, Any]]:
         require_slot_active=spec.require_slot_active,
     )
     return checks, snap.to_dict()
+
+
+def mode_entered_at(ctx: StepContext, context: str) -> datetime | None:
+    """When ``context`` entered its current mode (``None``: not recorded, or the store could
+    not be read): a gate's comparisons judge no key written before it, so keys written before
+    a re-advance (in ``sync``, after a revert) never count toward its left-out share, while a
+    key written in ``sync`` after it (an instance on a stale cached mode) still does."""
+    entered = measure("modes", ctx.ports.modes.entered_at)
+    return None if isinstance(entered, Unmeasured) else entered.get(context)
 
 
 def read_lag(ctx: StepContext, context: str) -> LagSnapshot | Unmeasured:

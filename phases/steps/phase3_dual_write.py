@@ -1,8 +1,8 @@
 """Phase 3 — dual-write: sync stays authoritative, the outbox feeds the shadow pipeline.
 
 Entering starts the shadow pipeline and switches contexts to ``dual``. The exit gate, per
-context: comparator verdict over at least the plan's minimum of settled keys (and no more
-than the plan's share of keys left out), live members in the shadow group, consumer lag (in
+context: comparator verdict over at least the plan's minimum of settled keys written since
+the context entered ``dual`` (and no more than the plan's share of keys left out), live members in the shadow group, consumer lag (in
 messages and in time), no event deleted unread, dead letters under their bound, event-schema
 compatibility. An input that could not be read makes the gate inconclusive.
 """
@@ -17,7 +17,7 @@ from cutover_common.modes import Mode
 from phases.context import StepContext
 from phases.gates import GateResult, comparison_checks, lag_checks, members_check, schema_check
 from phases.ports import Unmeasured
-from phases.steps.common import connector_evidence, measure, read_lag
+from phases.steps.common import connector_evidence, measure, mode_entered_at, read_lag
 
 revision = 3
 down_revision = 2
@@ -59,6 +59,7 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
                 candidate="event",
                 window_seconds=spec.window_seconds,
                 min_keys=spec.min_settled_keys,
+                since=mode_entered_at(ctx, c),
             ),
         )
         checks += comparison_checks(

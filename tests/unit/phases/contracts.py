@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from cutover.state.errors import StateNotInitialised
@@ -31,6 +33,19 @@ class ModeStoreContract:
 
     def test_empty_store_has_no_modes(self) -> None:
         assert self.make().get_modes() == {}
+        assert self.make().entered_at() == {}
+
+    def test_entered_at_is_when_each_current_mode_was_written(self) -> None:
+        store = self.make()
+        before = datetime.now(UTC) - timedelta(seconds=1)
+        store.set_modes({"order": Mode.SYNC}, actor="a")
+        store.set_modes({"payment": Mode.DUAL}, actor="a")
+        first = store.entered_at()["payment"]
+        store.set_modes({"payment": Mode.SYNC}, actor="a")
+        entered = store.entered_at()
+        assert set(entered) == {"payment", "order"}
+        after = datetime.now(UTC) + timedelta(seconds=1)
+        assert before <= entered["order"] <= first <= entered["payment"] <= after
 
     def test_set_then_get(self) -> None:
         store = self.make()
