@@ -307,6 +307,7 @@ class RehearsalEnvironment:
                 },
                 "async": {
                     "min_settled_keys": min_settled_keys // 2,
+                    "max_left_out_share": self.verify_left_out_share(),
                     "min_match_rate": 0.95,
                     "warn_match_rate": 0.93,
                     "max_missing": 0,
@@ -347,11 +348,16 @@ class RehearsalEnvironment:
             )
         return self._lag_probe[1].lag(self.scenario.context).lag_messages
 
-    def inconclusive_verifies(self) -> int:
-        """Orders whose verify (dry) run a downstream left without an answer."""
-        from legacy_app.outcomes import inconclusive_verify_ids
-
-        return len(inconclusive_verify_ids(self.database_url()))
+    def verify_left_out_share(self) -> float:
+        """The async gate's ``max_left_out_share``: the scenario's phase-4 downstream errors
+        leave about their rate of verify runs inconclusive on purpose, so the share allowed is
+        twice that rate (chance), at least the default 5 %, at most half."""
+        rates = [
+            f.error_rate + f.timeout_rate
+            for f in self.scenario.faults_in(4)
+            if f.kind == "downstream_errors"
+        ]
+        return round(min(0.5, max(0.05, 2 * max(rates, default=0.0))), 4)
 
     def counts(self) -> tuple[int, int]:
         """(orders written to the legacy outbox, orders the shadow store has finished)."""
