@@ -127,6 +127,12 @@ def _free_port(host: str) -> int:
         return port
 
 
+# Idle keep-alive connections live longer than any client's idle gap within a traffic run.
+# At gunicorn's default (2 s) the server closed idle connections while clients were sending
+# on them: POSTs are never retried, so each such race was a ConnectionError (1-8 a rehearsal).
+KEEP_ALIVE_S = 75
+
+
 def _spawn(spec: RunSpec, service: str, env: dict[str, str], probe_port: int | None = None) -> int:
     """Start one gunicorn master. Its socket is ``SO_REUSEPORT`` so a replacement can bind
     the same port before it goes (see :func:`restart_service`); ``probe_port`` is a second,
@@ -139,7 +145,8 @@ def _spawn(spec: RunSpec, service: str, env: dict[str, str], probe_port: int | N
     cmd = [
         str(gunicorn), *(a for b in binds for a in ("--bind", b)), "--reuse-port",
         "--workers", "1", "--worker-class", "gthread", "--threads", str(spec.threads),
-        "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", "-",
+        "--timeout", "60", "--graceful-timeout", "5", "--keep-alive", str(KEEP_ALIVE_S),
+        "--access-logfile", "-",
         "--log-level", "warning", f'legacy_app.wsgi:create("{service}")',
     ]  # fmt: skip
     with log_path.open("ab") as out:
