@@ -429,8 +429,9 @@ class Rehearsal:
         self.runner.rollback(context=ctx)
         self.env.workers.restart(mode="dual")
         self.wait_group_members()
-        half = self.scenario.traffic.seconds / 2
-        self.traffic_burst(40, seconds=half)
+        # A full burst: the gate judges only the keys placed since the rollback (its window
+        # starts at the mode change), and they must reach min_settled_keys on their own.
+        self.traffic_burst(40)
         self.env.wait_settled()
         if not self._record(40, self.runner.check_gate(context=ctx), t0):
             return False
@@ -440,7 +441,7 @@ class Rehearsal:
             return False
         self.env.workers.restart(mode="async")
         self.wait_group_members()
-        self.traffic_burst(4, seconds=half)
+        self.traffic_burst(4, seconds=self.scenario.traffic.seconds / 2)
         self.env.wait_settled()
         return True
 
