@@ -8,6 +8,7 @@ The exit gate: connector and every task RUNNING, slot active, heartbeat fresh, c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from phases.context import StepContext
@@ -21,6 +22,8 @@ down_revision = 1
 name = "broker"
 gate_name = "broker"
 WARM_UP_ATTEMPTS = 3
+HEARTBEAT_WAIT_MIN_S = 10.0
+HEARTBEAT_POLL_S = 0.5
 
 
 def precheck(ctx: StepContext, contexts: Sequence[str]) -> list[str]:
@@ -38,9 +41,30 @@ def forward(ctx: StepContext, contexts: Sequence[str]) -> None:
         check = canary_check(canary, max_ms=bound)
         if check.verdict.value == "pass":
             ctx.say(f"canary round trip {canary.latency_ms:.0f} ms (attempt {attempt})")
+            _await_first_heartbeat(ctx)
             return
         ctx.say(f"canary attempt {attempt}: {check.detail}")
     raise StepFailed(revision, "forward", f"canary round trip: {check.detail}")
+
+
+def _await_first_heartbeat(ctx: StepContext) -> None:
+    """Wait (bounded) until the new connector's heartbeat action query has run once.
+
+    A connector that streams from the slot's position (snapshot mode ``no_data``) runs its
+    first heartbeat one interval after it starts, which can be after the canary came back;
+    a gate read before then would find no heartbeat at all. Waiting here keeps the entry's
+    promise (events flow *and* the heartbeat runs); a heartbeat that never comes leaves the
+    gate's ``heartbeat_fresh`` check to say so.
+    """
+    interval_s = ctx.plan.system.connect.heartbeat_interval_ms / 1000
+    deadline = time.monotonic() + max(3 * interval_s, HEARTBEAT_WAIT_MIN_S)
+    while time.monotonic() < deadline:
+        snap = measure("connector", ctx.ports.health.snapshot)
+        if not isinstance(snap, Unmeasured) and snap.heartbeat_age_ms is not None:
+            ctx.say(f"first heartbeat seen ({snap.heartbeat_age_ms:.0f} ms ago)")
+            return
+        time.sleep(HEARTBEAT_POLL_S)
+    ctx.say("no heartbeat yet: the gate's heartbeat check will say so")
 
 
 def backward(ctx: StepContext, contexts: Sequence[str]) -> None:
