@@ -17,12 +17,15 @@ config = context.config
 
 # A role named like the state schema resolves "$user" in the default search path to it once
 # the schema exists: unqualified names of the application would move there. Keep them in
-# public for that role in this database, as they were before the schema existed.
+# public for that role in this database, as they were before the schema existed — in new
+# sessions (ALTER ROLE) and in this one (set_config), whose pooled connection the caller
+# may go on using to create its own tables.
 KEEP_PUBLIC_FIRST = """
 DO $$ BEGIN
   IF current_user = '{schema}' AND current_setting('search_path') = '"$user", public' THEN
     EXECUTE format('ALTER ROLE %I IN DATABASE %I SET search_path = public',
                    current_user, current_database());
+    PERFORM set_config('search_path', 'public', false);
   END IF;
 END $$
 """
