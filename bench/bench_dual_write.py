@@ -3,8 +3,11 @@
 Starts the five services as gunicorn processes on a fresh database of the
 local stack (``cutover stack up`` first), then plays the same order traffic in
 each mode — interleaved in rounds so drift on a shared machine hits every mode
-alike — and prints p50/p99 latency, throughput and the ratios to ``sync``.
-The goal: ``dual`` adds at most 10 % to sync's p50.
+alike — and prints p50/p99 latency, throughput and the ratios to ``sync``, with a
+second ``sync`` arm (A/A) whose ratio is the run's noise floor. The sample's dual path
+is the SDK's (``cutover.emit`` stamping the mode from a ``cutover.ModeSwitch``, verify and
+blocked-call records through ``cutover.Migration``). The goal: ``dual`` p50 at most
+:data:`GOAL` x sync's.
 
     .venv/bin/python bench/bench_dual_write.py --requests 100 --concurrency 2 --rounds 9
 """
@@ -33,6 +36,8 @@ from cutover_common.secrets import Secret
 from legacy_app.runner import RunSpec, start_services, stop_services
 from legacy_app.schema import make_engine
 from legacy_app.wsgi import SERVICES
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tests/ helpers
 from tests.support.cutover_state import write_mode
 
 MODES = (Mode.SYNC, Mode.DUAL, Mode.NAIVE_DUAL)
@@ -45,6 +50,7 @@ ARMS: tuple[tuple[str, Mode], ...] = (
     ("sync (A/A)", Mode.SYNC),
 )
 MODE_CACHE = 0.25  # seconds; the bench waits past it after each flip
+GOAL = 1.05  # dual p50 / sync p50
 
 
 @dataclass
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per service")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    args.loadavg_at_start = round(os.getloadavg()[0], 2)
 
     from rehearsal.stack.endpoints import load_endpoints
     from rehearsal.stack.pgadmin import create_database, drop_database
@@ -192,10 +199,12 @@ def summarise(samples: dict[str, list[Sample]], args: argparse.Namespace) -> dic
             "gunicorn_threads": args.threads,
             "warmup_per_mode": args.warmup,
             "cpus": os.cpu_count(),
+            "loadavg_1m_at_start": args.loadavg_at_start,
             "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         },
         "modes": rows,
-        "dual_p50_overhead_ok": rows["dual"]["p50_vs_sync"] <= 1.10,
+        "goal_dual_p50_vs_sync": GOAL,
+        "dual_p50_overhead_ok": rows["dual"]["p50_vs_sync"] <= GOAL,
     }
 
 
@@ -215,7 +224,8 @@ def print_report(report: dict[str, Any]) -> None:
     verdict = "OK" if report["dual_p50_overhead_ok"] else "OVER"
     overhead = 100 * (report["modes"]["dual"]["p50_vs_sync"] - 1)
     noise = 100 * (report["modes"]["sync (A/A)"]["p50_vs_sync"] - 1)
-    print(f"dual p50 overhead vs sync: {overhead:+.1f} % ({verdict}; goal <= +10 %)")
+    goal = 100 * (report["goal_dual_p50_vs_sync"] - 1)
+    print(f"dual p50 overhead vs sync: {overhead:+.1f} % ({verdict}; goal <= +{goal:.0f} %)")
     print(f"noise floor (sync A/A p50): {noise:+.1f} %")
 
 

@@ -35,6 +35,7 @@ from legacy_app.modes import ModeSource
 log = structlog.get_logger(__name__)
 
 AGGREGATE_TYPE = "order"
+CONTEXT = "order"  # the bounded context whose mode is stamped on the rows
 SOURCE = "/legacy/order-service"
 
 
@@ -72,7 +73,7 @@ def outbox_for(modes: ModeSource | None = None) -> cutover.Outbox:
     ``order`` context's mode from ``modes`` on each row (no stamp without one)."""
     if modes is None:
         return cutover.Outbox()
-    return cutover.Outbox(mode=lambda: modes.mode(AGGREGATE_TYPE).value)
+    return cutover.Outbox(mode=lambda: modes.mode(CONTEXT).value)
 
 
 def add_to_outbox(
