@@ -95,6 +95,10 @@ def test_modes_flip_at_request_time(start_app, endpoints, unique) -> None:
         ("order.completed", dual.json()["id"], f"dual-{unique}"),
     ]
     assert rows[0].payload["total"] == "17.50" and rows[0].payload["currency"] == "EUR"
+    # written by cutover.emit: the write-time mode stamped, the finish caused by the creation
+    assert [r.mode for r in rows] == ["dual", "dual"]
+    assert (rows[0].aggregate_version, rows[1].aggregate_version) == (1, 2)
+    assert rows[1].causation_id == str(rows[0].id)
 
     write_mode(app.engine, "order", Mode.NAIVE_DUAL)
     naive = app.order(cid, [("SKU-0011", 2)], headers={"X-Correlation-ID": f"naive-{unique}"})
@@ -132,7 +136,7 @@ def test_modes_flip_at_request_time(start_app, endpoints, unique) -> None:
         last = s.scalars(
             select(OutboxEvent).where(OutboxEvent.aggregateid == gone.json()["id"])
         ).all()
-    assert [r.type for r in last] == ["order.created"]
+    assert [(r.type, r.mode) for r in last] == [("order.created", "events-only")]
     AdminClient({"bootstrap.servers": endpoints.bootstrap_servers}).delete_topics(
         [f"{prefix}.order"]
     )
