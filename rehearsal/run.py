@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from cutover_common.errors import CutoverError
 from rehearsal.environment import RehearsalEnvironment
 from rehearsal.errors import NotReadyError
 from rehearsal.faults import FaultRecord, inject
@@ -378,7 +379,7 @@ class Rehearsal:
         self.say("phase 3: dual-write with the shadow pipeline")
         self.env.workers.start()
         self.wait_group_members()
-        if not self._record(2, self.runner.advance(3), t0):
+        if not self._record(2, self._switched(self.runner.advance(3)), t0):
             return False
         self.rows[3].status = "entered"
         return True
@@ -392,7 +393,7 @@ class Rehearsal:
         self.env.wait_settled()
 
         self.say("phase 4: migrate to async (gate of phase 3, rollback drill later)")
-        if not self._record(3, self.runner.advance(4, context=ctx), t0):
+        if not self._record(3, self._switched(self.runner.advance(4, context=ctx)), t0):
             return False
         self.rows[4].status = "entered"
         t0 = time.monotonic()
@@ -405,7 +406,7 @@ class Rehearsal:
             return False
 
         self.say("phase 5: remove synchronous calls (gate of phase 4 with rollback drill)")
-        outcome = self.runner.advance(5)
+        outcome = self._switched(self.runner.advance(5))
         if inconclusive := inconclusive_left_out(outcome, ctx):
             self.rows[4].notes.append(
                 f"{inconclusive} verify run(s) inconclusive (a downstream gave the dry run no "
@@ -421,12 +422,24 @@ class Rehearsal:
         self.env.wait_settled()
         return self._record(5, self.runner.check_gate(), t0)
 
+    def _switched(self, outcome: Any) -> Any:
+        """Wait (bounded) until the sample's instances run the modes a transition wrote, as
+        ``cutover advance``/``rollback`` do: an order placed on a stale cached mode is counted
+        out of scope by the next gate (its window starts at the mode change)."""
+        from phases.instances import WaitOptions, await_transition
+
+        try:
+            await_transition(self.runner, outcome, WaitOptions(), say=self.say)
+        except CutoverError as exc:  # instances still lagging: the gate will show their keys
+            self.say(exc.one_line())
+        return outcome
+
     def _rollback_drill(self, ctx: str) -> bool:
         """The way back, with traffic: roll the context back to dual, run orders through the
         synchronous path again, prove the outcomes still match, then go forward again."""
         t0 = time.monotonic()
         self.say(f"rollback drill: {ctx} back to dual with traffic")
-        self.runner.rollback(context=ctx)
+        self._switched(self.runner.rollback(context=ctx))
         self.env.workers.restart(mode="dual")
         self.wait_group_members()
         # A full burst: the gate judges only the keys placed since the rollback (its window
@@ -437,7 +450,7 @@ class Rehearsal:
             return False
         t0 = time.monotonic()
         self.say(f"rollback drill passed: {ctx} forward to async again")
-        if not self._record(40, self.runner.advance(4, context=ctx), t0):
+        if not self._record(40, self._switched(self.runner.advance(4, context=ctx)), t0):
             return False
         self.env.workers.restart(mode="async")
         self.wait_group_members()
