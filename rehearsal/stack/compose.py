@@ -223,7 +223,8 @@ def gunicorn_args(topo: Topology, service: str) -> list[str]:
     return [
         "--bind", f"0.0.0.0:{topo.app.ports()[service]}", "--reuse-port",
         "--workers", "1", "--worker-class", "gthread", "--threads", str(topo.app.threads),
-        "--timeout", "60", "--graceful-timeout", "5", "--access-logfile", "-",
+        "--timeout", "60", "--graceful-timeout", "5", "--keep-alive", "75",
+        "--access-logfile", "-",
         "--log-level", "warning", f'legacy_app.wsgi:create("{service}")',
     ]  # fmt: skip
 
