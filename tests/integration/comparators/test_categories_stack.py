@@ -109,6 +109,7 @@ def test_orders_placed_in_sync_before_dual_are_out_of_scope_not_missing(
     assert counts["match"] == 58
     assert run.evidence["left_out"] == {
         "pending": 0,
+        "inconclusive": 0,
         "out_of_scope": 40,
         "total": 40,
         "share": 0.4,

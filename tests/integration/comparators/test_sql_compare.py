@@ -303,7 +303,11 @@ def test_cli_run_exits_4_and_writes_junit_naming_the_failure(
     from click.testing import CliRunner
 
     from comparators.cli import compare as compare_group
+    from cutover_common.logging import configure_logging
 
+    # as the `cutover` entry point does: logs on stderr, so --json owns stdout (structlog's
+    # unconfigured default prints to stdout, and an earlier test may have reset it)
+    configure_logging(level="WARNING")
     monkeypatch.setenv("CMP_TEST_DB", endpoints.database_url(fresh_database))
     args = [
         "run",
@@ -347,7 +351,8 @@ def test_digest_pushdown_gives_the_same_result_as_reading_rows(
     opts = CompareOptions()
     rows = ReadWindow()
     digests = pushdown_window(control, candidate, opts.ignore, False, rows)
-    assert digests.digest_ignore == ("produced_at", "source", "write_mode")  # never compared
+    # never compared: the settle clock, the side's name, the write-time mode, the verify flag
+    assert digests.digest_ignore == ("produced_at", "source", "write_mode", "inconclusive")
     by_rows = compare(
         control.observations(rows), candidate.observations(rows), opts, Scope(now=LATER)
     )

@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, text, update
 
+from cutover.state.models import ContextModeRow
 from cutover_common.modes import Mode
 from phases import commands
 from phases.adapters import CdcConnectorAdmin, CdcHealthProbe, build_ports
@@ -161,6 +162,12 @@ def world(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Ite
             drills=StoreDrillLog(store, "it@test"),
         )
         Runner(store=store, ctx=ctx, graph=default_graph(), reports_dir=reports).advance(target=3)
+        with engine.begin() as conn:  # the orders above were placed after entering dual
+            conn.execute(
+                update(ContextModeRow.__table__).values(
+                    updated_at=text("now() - interval '3 minutes'")
+                )
+            )
         yield World(plan, url, engine, store, reports, conf)
     finally:
         _cleanup(endpoints, plan, conf)
