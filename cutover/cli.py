@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from cutover.commands import DEFAULT_PLAN, OutboxCommandConfig, outbox_init, outbox_purge
+from cutover.commands import OutboxCommandConfig, outbox_init, outbox_purge
+from cutover_common.cli import json_option, plan_option
 
 
 @click.group("outbox")
@@ -15,17 +16,9 @@ def outbox() -> None:
 
 
 @outbox.command("init")
-@click.option(
-    "--plan",
-    "plan_path",
-    envvar="CUTOVER_PLAN",
-    default=DEFAULT_PLAN,
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="migration plan (its outbox: block and system.database.url_env)",
-)
+@plan_option()
 @click.option("--sql", "sql_only", is_flag=True, help="print the DDL; connect to nothing")
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_option
 def init_cmd(plan_path: Path, sql_only: bool, as_json: bool) -> None:
     """Create the outbox table (idempotent), or adopt an existing one whose columns match.
 
@@ -43,15 +36,7 @@ def init_cmd(plan_path: Path, sql_only: bool, as_json: bool) -> None:
     metavar="DURATION",
     help="purge rows whose created_at is older than this (e.g. 7d, 12h, 30m)",
 )
-@click.option(
-    "--plan",
-    "plan_path",
-    envvar="CUTOVER_PLAN",
-    default=DEFAULT_PLAN,
-    show_default=True,
-    type=click.Path(path_type=Path),
-    help="migration plan (its outbox: block, connector slot and system.database.url_env)",
-)
+@plan_option()
 @click.option("--dry-run", is_flag=True, help="count what would go; delete nothing")
 @click.option(
     "--wait",
@@ -61,7 +46,7 @@ def init_cmd(plan_path: Path, sql_only: bool, as_json: bool) -> None:
     type=click.FloatRange(min=0),
     help="seconds to wait for the slot to confirm the rows captured",
 )
-@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@json_option
 def purge_cmd(
     older_than: str, plan_path: Path, dry_run: bool, wait_s: float, as_json: bool
 ) -> None:

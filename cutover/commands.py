@@ -11,11 +11,9 @@ from typing import TextIO
 
 from cutover.errors import OutboxConfigError, OutboxTableConflict, PurgeRefused
 from cutover.provision import init_outbox
-from cutover_common.cli import echo_json
+from cutover_common.cli import DEFAULT_PLAN, echo_json
 from cutover_common.exit_codes import ExitCode
 from phases.plan import Plan, load_plan
-
-DEFAULT_PLAN = "cutover-plan.yaml"
 
 
 def _stdout() -> TextIO:
