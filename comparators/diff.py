@@ -101,9 +101,6 @@ class Scope:
         """Whether the pending/missing split rests on a measured watermark."""
         return self.position is not None and self.position.watermark_known
 
-    def in_scope(self, mode: str | None) -> bool:
-        return self.modes is None or mode is None or mode in self.modes
-
 
 DEFAULT_MODE_FIELD = "write_mode"
 DEFAULT_INCONCLUSIVE_FIELD = "inconclusive"

@@ -41,11 +41,6 @@ def measure(port: str, read: Callable[[], T]) -> T | Unmeasured:
         return Unmeasured(port, reason)
 
 
-def snapshot_of(value: Any) -> Any:
-    """A probe's value for the evidence bundle."""
-    return value.to_dict() if hasattr(value, "to_dict") else value
-
-
 def connector_evidence(ctx: StepContext) -> tuple[list[Check], dict[str, Any]]:
     """Connector, tasks, slot and heartbeat checks (broker gate thresholds) and the snapshot."""
     spec = ctx.plan.gates.broker
