@@ -185,19 +185,15 @@ class _Judge:
                 key, Category.PENDING, control_at=control_at, candidate_at=candidate_at
             )
         mode = c0.mode if c0 is not None and c0.mode is not None else d0.mode if d0 else None
+        left_out: Category | None = None
         if mode is not None and scope.modes is not None and mode not in scope.modes:
+            left_out = Category.OUT_OF_SCOPE
+        elif any(o.inconclusive for o in (*controls, *candidates)):
+            left_out = Category.INCONCLUSIVE
+        if left_out is not None:
             return KeyResult(
                 key,
-                Category.OUT_OF_SCOPE,
-                control_at=control_at,
-                candidate_at=candidate_at,
-                control_count=len(controls),
-                candidate_count=len(candidates),
-            )
-        if any(o.inconclusive for o in (*controls, *candidates)):
-            return KeyResult(
-                key,
-                Category.INCONCLUSIVE,
+                left_out,
                 control_at=control_at,
                 candidate_at=candidate_at,
                 control_count=len(controls),
