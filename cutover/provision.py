@@ -8,6 +8,8 @@ a conforming table gets only its aggregate-version index (when missing).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,17 +75,28 @@ def existing_columns(
     }
 
 
-def init_outbox(conninfo: str, layout: OutboxLayout) -> InitResult:
-    """Create ``layout``'s table (idempotent) or adopt the existing one; see the module doc."""
+@contextmanager
+def outbox_connection(conninfo: str, work: str) -> Iterator[psycopg.Connection[Any]]:
+    """A psycopg connection to the outbox database (URL or DSN, 10 s connect timeout); a
+    driver error inside becomes :class:`~cutover.errors.OutboxDatabaseError`: an operational
+    one "cannot reach the outbox database" (exit 8), any other "``work`` failed" (exit 1)."""
     try:
         with psycopg.connect(libpq_conninfo(conninfo), connect_timeout=10) as conn:
-            return _init(conn, layout)
+            yield conn
     except psycopg.OperationalError as exc:
-        raise OutboxDatabaseError(f"cannot reach the outbox database: {_reason(exc)}") from None
+        raise OutboxDatabaseError(
+            f"cannot reach the outbox database: {driver_reason(exc)}"
+        ) from None
     except psycopg.Error as exc:
         raise OutboxDatabaseError(
-            f"the outbox DDL failed: {_reason(exc)}", unreachable=False
+            f"{work} failed: {driver_reason(exc)}", unreachable=False
         ) from None
+
+
+def init_outbox(conninfo: str, layout: OutboxLayout) -> InitResult:
+    """Create ``layout``'s table (idempotent) or adopt the existing one; see the module doc."""
+    with outbox_connection(conninfo, "the outbox DDL") as conn:
+        return _init(conn, layout)
 
 
 def _init(conn: psycopg.Connection[Any], layout: OutboxLayout) -> InitResult:
@@ -111,6 +124,7 @@ def _run(conn: psycopg.Connection[Any], statements: tuple[str, ...]) -> None:
         conn.execute(statement.encode())
 
 
-def _reason(exc: psycopg.Error) -> str:
+def driver_reason(exc: psycopg.Error) -> str:
+    """The driver's error class and the first line of its text (never the conninfo)."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()

@@ -38,8 +38,8 @@ import structlog
 from psycopg import sql
 
 from cdc.outbox_table import OutboxLayout
-from cutover.errors import OutboxConfigError, OutboxDatabaseError, PurgeRefused
-from cutover.provision import libpq_conninfo
+from cutover.errors import OutboxConfigError, PurgeRefused
+from cutover.provision import outbox_connection
 from cutover_common.exit_codes import ExitCode
 
 log = structlog.get_logger(__name__)
@@ -110,15 +110,10 @@ def purge_outbox(
             f"outbox table {layout.table} has no created_at column in the outbox block",
             hint="purge ages rows by it: name the table's timestamp column as created_at",
         )
-    try:
-        with psycopg.connect(libpq_conninfo(conninfo), connect_timeout=10) as conn:
-            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            with conn.transaction():
-                return _purge(conn, layout, created_at, slot, older_than, dry_run, wait_s, poll_s)
-    except psycopg.OperationalError as exc:
-        raise OutboxDatabaseError(f"cannot reach the outbox database: {_reason(exc)}") from None
-    except psycopg.Error as exc:
-        raise OutboxDatabaseError(f"the purge failed: {_reason(exc)}", unreachable=False) from None
+    with outbox_connection(conninfo, "the purge") as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            return _purge(conn, layout, created_at, slot, older_than, dry_run, wait_s, poll_s)
 
 
 def _purge(  # noqa: PLR0917 - one transaction's steps, called once
@@ -223,8 +218,3 @@ def _human(delta: timedelta) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _reason(exc: psycopg.Error) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
