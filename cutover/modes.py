@@ -286,6 +286,7 @@ class StaticModes:
         return dict(self.modes)
 
     def set(self, context: str, mode: Mode | str) -> None:
+        """Store ``mode`` for ``context`` (raises ``ValueError`` on an unknown mode)."""
         self.modes[context] = Mode(mode).value
 
 
@@ -302,7 +303,9 @@ class MemoryHeartbeats:
         self.rows[report.instance_id] = report
 
     def forget(self, instance_id: str) -> None:
+        """Drop the instance's row (an instance that stopped)."""
         self.rows.pop(instance_id, None)
 
     def reports(self) -> list[InstanceReport]:
+        """Every instance's last report."""
         return list(self.rows.values())

@@ -58,7 +58,9 @@ RECORD_FAILURES = Counter(
 class ContextModes(Protocol):
     """Anything that gives a context's mode (a :class:`cutover.ModeSwitch`, a test fake)."""
 
-    def mode(self, context: str) -> Mode: ...
+    def mode(self, context: str) -> Mode:
+        """The mode ``context`` runs in for the next request."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,12 @@ class Verify:
 
     @property
     def form(self) -> VerifyForm:
+        """Which of the two forms this is (``dry-run`` or ``recorded-request``)."""
         return "dry-run" if self.dry_run is not None else "recorded-request"
 
     def answer(self) -> Any:
+        """Run the dry run, or build the recorded request's document (raises ``TypeError``
+        when ``request`` returns something other than a :class:`RecordedRequest`)."""
         if self.dry_run is not None:
             return self.dry_run()
         assert self.request is not None  # __post_init__ guarantees it

@@ -41,6 +41,8 @@ class RecordedRequest:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
+        """The request as stored and compared: method upper-cased, body JSON-ready, headers
+        sorted, without the secret-bearing ones (``Authorization``, cookies, API keys)."""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _SECRET_HEADERS}
         return {
             "method": self.method.upper(),
@@ -100,9 +102,13 @@ class BlockedCall:
 class Ledger(Protocol):
     """Port: where verify results and blocked sync calls are recorded."""
 
-    def record_verify(self, record: VerifyRecord) -> None: ...
+    def record_verify(self, record: VerifyRecord) -> None:
+        """Store one verify run's result; may raise (the runner counts and logs the failure)."""
+        ...
 
-    def record_blocked(self, call: BlockedCall) -> None: ...
+    def record_blocked(self, call: BlockedCall) -> None:
+        """Store one blocked sync call; may raise (the runner counts and logs the failure)."""
+        ...
 
 
 @dataclass

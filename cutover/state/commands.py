@@ -31,6 +31,7 @@ class Target:
 
     @property
     def dialect(self) -> str:
+        """The database's SQLAlchemy backend name (``postgresql`` when no URL is set)."""
         return make_url(self.url).get_backend_name() if self.url else "postgresql"
 
 

@@ -48,6 +48,7 @@ class InitResult:
 
     @property
     def changed(self) -> bool:
+        """Whether the upgrade moved the database to another revision."""
         return self.from_revision != self.to_revision
 
     def to_dict(self) -> dict[str, object]:

@@ -46,6 +46,8 @@ MODE_VALUES = ("sync", "dual", "naive-dual", "async", "events-only")
 
 
 class StateBase(DeclarativeBase):
+    """Declarative base of cutover's own tables, all in the state schema."""
+
     metadata = MetaData(schema=SCHEMA)
 
 
