@@ -4,7 +4,7 @@ the shadow group's lag and live members."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -53,13 +53,14 @@ def connector_evidence(ctx: StepContext) -> tuple[list[Check], dict[str, Any]]:
     return checks, snap.to_dict()
 
 
-def mode_entered_at(ctx: StepContext, context: str) -> datetime | None:
-    """When ``context`` entered its current mode (``None``: not recorded, or the store could
-    not be read): a gate's comparisons judge no key written before it, so keys written before
-    a re-advance (in ``sync``, after a revert) never count toward its left-out share, while a
-    key written in ``sync`` after it (an instance on a stale cached mode) still does."""
+def modes_entered_at(ctx: StepContext) -> Mapping[str, datetime]:
+    """When each context entered its current mode, read once per gate (a context missing:
+    not recorded, or the store could not be read — every context then). A gate's comparisons
+    judge no key written before it, so keys written before a re-advance (in ``sync``, after a
+    revert) never count toward its left-out share, while a key written in ``sync`` after it
+    (an instance on a stale cached mode) still does."""
     entered = measure("modes", ctx.ports.modes.entered_at)
-    return None if isinstance(entered, Unmeasured) else entered.get(context)
+    return {} if isinstance(entered, Unmeasured) else entered
 
 
 def read_lag(ctx: StepContext, context: str) -> LagSnapshot | Unmeasured:

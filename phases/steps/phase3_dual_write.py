@@ -17,7 +17,7 @@ from cutover_common.modes import Mode
 from phases.context import StepContext
 from phases.gates import GateResult, comparison_checks, lag_checks, members_check, schema_check
 from phases.ports import Unmeasured
-from phases.steps.common import connector_evidence, measure, mode_entered_at, read_lag
+from phases.steps.common import connector_evidence, measure, modes_entered_at, read_lag
 
 revision = 3
 down_revision = 2
@@ -50,6 +50,7 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
     spec = ctx.plan.gates.dual_write
     checks, connector = connector_evidence(ctx)
     snapshots: dict[str, Any] = {"comparison": {}, "lag": {}, "connector": connector}
+    entered = modes_entered_at(ctx)
     for c in ctx.gated_contexts(contexts, spec.contexts):
         summary = measure(
             "comparison",
@@ -59,7 +60,7 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
                 candidate="event",
                 window_seconds=spec.window_seconds,
                 min_keys=spec.min_settled_keys,
-                since=mode_entered_at(ctx, c),
+                since=entered.get(c),
             ),
         )
         checks += comparison_checks(

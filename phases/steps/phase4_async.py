@@ -25,7 +25,7 @@ from phases.gates import (
     lag_checks,
     members_check,
 )
-from phases.steps.common import connector_evidence, measure, mode_entered_at, read_lag
+from phases.steps.common import connector_evidence, measure, modes_entered_at, read_lag
 
 revision = 4
 down_revision = 3
@@ -93,8 +93,8 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
         "lag": {},
         "connector": connector,
     }
+    entered = modes_entered_at(ctx)  # before any drill switches a mode back and forth
     for c in ctx.gated_contexts(contexts, spec.contexts):
-        entered = mode_entered_at(ctx, c)  # before a drill switches the mode back and forth
         last = ctx.drills.last_drill(c)
         if last is not None and last.passed:
             passed, detail = True, {"previous_drill_at": last.at.isoformat()}
@@ -116,7 +116,7 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
                 candidate="verify",
                 window_seconds=spec.window_seconds,
                 min_keys=spec.min_settled_keys,
-                since=entered,
+                since=entered.get(c),
             ),
         )
         checks += comparison_checks(
