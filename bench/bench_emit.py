@@ -108,22 +108,31 @@ def main() -> None:
         drop_database(endpoints, database)
 
 
-def run(
-    arms: dict[str, Callable[[int], None]], transactions: int, rounds: int, warmup: int
-) -> None:
+def interleaved(
+    arms: dict[str, Callable[[int], None]], total: int, warmup: int
+) -> dict[str, list[float]]:
+    """Seconds per call of each arm: ``warmup`` untimed calls each, then ``total`` timed
+    calls each, one per arm at a time in a new random order (also used by bench_modes)."""
     counter = iter(range(10**9))
     for one in arms.values():
         for _ in range(warmup):
             one(next(counter))
     samples: dict[str, list[float]] = {name: [] for name in arms}
     names = list(arms)
-    for _ in range(rounds * transactions):
+    for _ in range(total):
         random.shuffle(names)  # one transaction per arm, in a new order each time
         for name in names:
             i = next(counter)
             t0 = time.perf_counter()
             arms[name](i)
             samples[name].append(time.perf_counter() - t0)
+    return samples
+
+
+def run(
+    arms: dict[str, Callable[[int], None]], transactions: int, rounds: int, warmup: int
+) -> None:
+    samples = interleaved(arms, rounds * transactions, warmup)
     print(
         f"conditions: {transactions} transactions x {rounds} rounds per arm, "
         f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"

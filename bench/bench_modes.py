@@ -18,15 +18,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import random
 import statistics
-import time
 import timeit
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from bench_emit import interleaved
 from sqlalchemy import create_engine, text
 
 import cutover
@@ -102,7 +101,7 @@ def transactions(n: int, rounds: int, warmup: int) -> None:
                 "+emit (ModeSwitch)": arm(conn, outbox),
                 "no emit (A/A)": arm(conn, None),
             }
-            samples = run(arms, n * rounds, warmup)
+            samples = interleaved(arms, n * rounds, warmup)
         engine.dispose()
     finally:
         drop_database(endpoints, database)
@@ -124,23 +123,6 @@ def transactions(n: int, rounds: int, warmup: int) -> None:
         f"  emit with the mode switch adds {added:+.3f} ms p50 ({added / base:+.1%}), "
         f"{added99:+.3f} ms p99; A/A {noise:+.3f} ms; goal <= {GOAL_MS} ms p50 {verdict}"
     )
-
-
-def run(arms: dict[str, Callable[[int], None]], total: int, warmup: int) -> dict[str, list[float]]:
-    counter = iter(range(10**9))
-    for one in arms.values():
-        for _ in range(warmup):
-            one(next(counter))
-    samples: dict[str, list[float]] = {name: [] for name in arms}
-    names = list(arms)
-    for _ in range(total):
-        random.shuffle(names)
-        for name in names:
-            i = next(counter)
-            t0 = time.perf_counter()
-            arms[name](i)
-            samples[name].append(time.perf_counter() - t0)
-    return samples
 
 
 def main() -> None:
