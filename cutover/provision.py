@@ -15,8 +15,6 @@ from typing import Any
 
 import psycopg
 import structlog
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from cdc.outbox_table import (
     ExistingColumn,
@@ -25,6 +23,7 @@ from cdc.outbox_table import (
     create_table_ddl,
     version_index_ddl,
 )
+from comparators.sources import libpq_url
 from cutover.errors import OutboxDatabaseError, OutboxTableConflict
 
 log = structlog.get_logger(__name__)
@@ -55,15 +54,6 @@ class InitResult:
         }
 
 
-def libpq_conninfo(url: str) -> str:
-    """A SQLAlchemy URL (``postgresql+psycopg://``) as a libpq URI; a libpq DSN unchanged."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return url
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def existing_columns(
     conn: psycopg.Connection[Any], layout: OutboxLayout
 ) -> dict[str, ExistingColumn]:
@@ -81,7 +71,7 @@ def outbox_connection(conninfo: str, work: str) -> Iterator[psycopg.Connection[A
     driver error inside becomes :class:`~cutover.errors.OutboxDatabaseError`: an operational
     one "cannot reach the outbox database" (exit 8), any other "``work`` failed" (exit 1)."""
     try:
-        with psycopg.connect(libpq_conninfo(conninfo), connect_timeout=10) as conn:
+        with psycopg.connect(libpq_url(conninfo), connect_timeout=10) as conn:
             yield conn
     except psycopg.OperationalError as exc:
         raise OutboxDatabaseError(

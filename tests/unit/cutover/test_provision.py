@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cdc.outbox_table import OutboxLayout
+from comparators.sources import libpq_url
 from cutover.errors import OutboxDatabaseError
-from cutover.provision import InitResult, init_outbox, libpq_conninfo
+from cutover.provision import InitResult, init_outbox
 
 
 def test_an_unreachable_database_is_exit_8_without_the_password() -> None:
@@ -18,8 +19,8 @@ def test_an_unreachable_database_is_exit_8_without_the_password() -> None:
 
 
 def test_sqlalchemy_urls_become_libpq_uris_and_dsns_pass_through() -> None:
-    assert libpq_conninfo("postgresql+psycopg://u:p@h:5/d") == "postgresql://u:p@h:5/d"
-    assert libpq_conninfo("host=h port=5 dbname=d") == "host=h port=5 dbname=d"
+    assert libpq_url("postgresql+psycopg://u:p@h:5/d") == "postgresql://u:p@h:5/d"
+    assert libpq_url("host=h port=5 dbname=d") == "host=h port=5 dbname=d"
 
 
 def test_the_result_as_json() -> None:
