@@ -22,6 +22,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
+from cutover_common.secrets import redact
+
 VerifyForm = Literal["dry-run", "recorded-request"]
 """How the sync path ran in verify mode: the downstream's dry-run call answered, or the
 request that would have been sent was recorded instead of sent."""
@@ -42,11 +44,12 @@ class RecordedRequest:
 
     def document(self) -> dict[str, Any]:
         """The request as stored and compared: method upper-cased, body JSON-ready, headers
-        sorted, without the secret-bearing ones (``Authorization``, cookies, API keys)."""
+        sorted, without the secret-bearing ones (``Authorization``, cookies, API keys), and
+        the URL with its password and secret-named query values masked."""
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _SECRET_HEADERS}
         return {
             "method": self.method.upper(),
-            "url": self.url,
+            "url": redact(self.url),
             "body": jsonable(self.body),
             "headers": dict(sorted(headers.items())),
         }

@@ -226,3 +226,11 @@ def test_a_verify_takes_exactly_one_form() -> None:
         Verify(dry_run=lambda: 1, request=lambda: RecordedRequest("GET", "http://x"))
     with pytest.raises(InvalidVerify):
         Migration("favorite", ModeSwitch(StaticModes()), MemoryLedger(), verify_timeout=0)
+
+
+def test_a_recorded_requests_document_masks_secrets_in_its_url() -> None:
+    doc = RecordedRequest(
+        "post", "https://svc:pw-1@pay.example/charge?api_key=abc123&amount=5"
+    ).document()
+    assert doc["url"] == "https://svc:***@pay.example/charge?api_key=***&amount=5"
+    assert doc["method"] == "POST"
