@@ -105,6 +105,3 @@ class PipelinePosition:
     def lag_ms(self) -> float:
         """Age of the oldest unconsumed record at ``observed_at``; 0 when nothing is behind."""
         return max(0.0, (self.observed_at - self.consumed_until).total_seconds() * 1000)
-
-    def expired_partitions(self) -> frozenset[int]:
-        return frozenset(p.partition for p in self.partitions if p.expired > 0)
