@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from comparators.commands import window_start
@@ -26,8 +27,19 @@ from phases.steps import phase3_dual_write
 
 SAMPLE = Path(__file__).resolve().parents[3] / "phases" / "examples" / "sample-plan.yaml"
 ENV = {"LEGACY_DATABASE_URL": "postgresql://nobody@localhost:1/never-read"}
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # both set anew for each test by _now_is_the_tests_run
 RE_ADVANCED = NOW - timedelta(seconds=90)
+
+
+@pytest.fixture(autouse=True)
+def _now_is_the_tests_run() -> None:
+    """The gate reads the real clock: times relative to the test's own run, not to the
+    collection, which a full suite does many minutes earlier."""
+    global NOW, RE_ADVANCED  # noqa: PLW0603
+    NOW = datetime.now(UTC)
+    RE_ADVANCED = NOW - timedelta(seconds=90)
+
+
 BEFORE, AFTER, STALE = 60, 200, 1
 
 
