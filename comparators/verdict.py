@@ -103,6 +103,16 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def wilson_keys_needed(rate: float, confidence: float = 0.95) -> int:
+    """The fewest keys, all matching, whose Wilson lower bound reaches ``rate``: with every
+    key matched the bound is ``n / (n + z²)``, so ``n ≥ z² · rate / (1 - rate)`` (125 keys at
+    0.97). A gate whose ``min_settled_keys`` is below it cannot pass on a perfect record."""
+    if not 0 <= rate < 1:
+        raise ValueError(f"rate must be in [0, 1): {rate}")
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    return math.ceil(z * z * rate / (1 - rate))
+
+
 def _limits(result: ComparisonResult, policy: VerdictPolicy) -> list[str]:
     checks = (
         (Category.MISSING, policy.max_missing),

@@ -49,6 +49,8 @@ class AppPortBusyError(RehearsalError):
         )
 
 
+DUAL_MIN_MATCH_RATE = 0.97  # the dual-write gate's, also the rollback drill's
+
 INVARIANTS = [
     "payment_captured_once",
     "payment_equals_total",
@@ -295,7 +297,7 @@ class RehearsalEnvironment:
                 },
                 "dual_write": {
                     "min_settled_keys": min_settled_keys,
-                    "min_match_rate": 0.97,
+                    "min_match_rate": DUAL_MIN_MATCH_RATE,
                     "warn_match_rate": 0.95,
                     "max_missing": 0,
                     "max_divergent": 0,

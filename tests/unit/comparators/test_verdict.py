@@ -6,7 +6,14 @@ from comparators.diff import Scope
 from comparators.noise import NoiseFloor, calibrate
 from comparators.result import ComparisonResult
 from comparators.rules import CompareOptions
-from comparators.verdict import EXIT_CODES, Status, VerdictPolicy, decide, wilson_interval
+from comparators.verdict import (
+    EXIT_CODES,
+    Status,
+    VerdictPolicy,
+    decide,
+    wilson_interval,
+    wilson_keys_needed,
+)
 from tests.unit.comparators.factories import LATER, obs, pair
 
 
@@ -93,3 +100,16 @@ def test_calibrate_measures_disagreement_of_two_candidates() -> None:
 def test_verdict_to_dict_has_exit_code() -> None:
     d = decide(result_of(), VerdictPolicy()).to_dict()
     assert d["status"] == "low-confidence" and d["exit_code"] == 5 and d["match_rate"] is None
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.9, 0.97, 0.99, 0.999])
+def test_wilson_keys_needed_is_the_fewest_perfect_keys_whose_lower_bound_reaches_the_rate(
+    rate: float,
+) -> None:
+    n = wilson_keys_needed(rate)
+    assert wilson_interval(n, n)[0] >= rate
+    assert wilson_interval(n - 1, n - 1)[0] < rate
+
+
+def test_wilson_keys_needed_at_097_is_125() -> None:
+    assert wilson_keys_needed(0.97) == 125
