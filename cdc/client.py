@@ -121,7 +121,7 @@ class ConnectClient:
         while True:
             resp = self.transport.request(method, path, params=params, body=body)
             log.debug("connect.call", method=method, path=path, status=resp.status)
-            if resp.status == 409 and delays and not _is_existing(resp):
+            if delays and _is_rebalance(resp):
                 delay = delays.pop(0)
                 log.info("connect.rebalance_retry", path=path, delay_s=delay)
                 self._sleep(delay)
@@ -449,6 +449,14 @@ def _message(resp: HttpResponse) -> str:
 
 def _is_existing(resp: HttpResponse) -> bool:
     return "already exists" in _message(resp).lower()
+
+
+def _is_rebalance(resp: HttpResponse) -> bool:
+    """A rebalance in progress: HTTP 409 (not "already exists"), or the 500 a worker answers
+    while it expects one ("Request cannot be completed because a rebalance is expected")."""
+    if resp.status == 409:
+        return not _is_existing(resp)
+    return resp.status == 500 and "rebalance is expected" in _message(resp).lower()
 
 
 def _names_connector(message: str, _connector: str) -> bool:

@@ -206,3 +206,40 @@ def test_tls_options_map_to_requests() -> None:
     assert TlsOptions(client_cert="c.pem", client_key="k.pem").requests_cert() == ("c.pem", "k.pem")
     transport = RequestsTransport("https://connect:8443/", tls=TlsOptions(ca_bundle="/etc/ca.pem"))
     assert transport.base_url == "https://connect:8443"
+
+
+class _ExpectsRebalance:
+    """The fake worker behind a worker that first answers ``times`` requests with the 500 a
+    real Connect worker gives while it expects a rebalance."""
+
+    def __init__(self, worker: FakeConnectWorker, times: int) -> None:
+        self.worker, self.times = worker, times
+
+    @property
+    def base_url(self) -> str:
+        return self.worker.base_url
+
+    def request(self, method: str, path: str, **kw: object) -> HttpResponse:
+        if self.times > 0:
+            self.times -= 1
+            message = "Request cannot be completed because a rebalance is expected"
+            return HttpResponse(500, {"error_code": 500, "message": message})
+        return self.worker.request(method, path, **kw)  # type: ignore[arg-type]
+
+
+def test_a_500_while_a_rebalance_is_expected_is_retried_like_a_409() -> None:
+    worker, clock = FakeConnectWorker(), Clock()
+    client = make(worker, clock)
+    client.create_connector("a", fake_config("a"))
+    flaky = ConnectClient(_ExpectsRebalance(worker, 2), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+    assert flaky.get_config("a")["name"] == "a"
+    assert clock.sleeps == [0.25, 0.5]
+
+
+def test_another_500_is_not_retried() -> None:
+    worker, clock = FakeConnectWorker(), Clock()
+    flaky = _ExpectsRebalance(worker, 1)
+    flaky.request = lambda *a, **k: HttpResponse(500, {"message": "boom"})  # type: ignore[method-assign]
+    with pytest.raises(ConnectServerError):
+        ConnectClient(flaky, sleep=clock.sleep, clock=clock).list_connectors()  # type: ignore[arg-type]
+    assert clock.sleeps == []
