@@ -11,11 +11,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from shadow.anomalies import AnomalyCounts
-from shadow.domain import Order
 from shadow.errors import PoisonMessageError
 from shadow.messages import InboundEvent, RawMessage, Skipped, decode
+from shadow.plugin import Processor
 from shadow.ports import TP
-from shadow.processors import KNOWN_TYPES, Processor
 
 Blocked = dict[TP, tuple[int, float]]
 """Partition -> (offset to read again, seconds to stay paused)."""
@@ -27,7 +26,7 @@ class Item:
 
     msg: RawMessage
     event: InboundEvent | None = None
-    order: Order | None = None
+    parsed: object = None  # what the processor's ``parse`` made of the event
     status: str = "pending"  # pending | ignored | skipped | poison | duplicate | done | deferred
     poison: PoisonMessageError | None = None
     attempts: int = 0
@@ -49,13 +48,20 @@ class BatchReport:
 
 
 def classify(
-    msg: RawMessage, processor: Processor, counts: AnomalyCounts, paused: Collection[TP]
+    msg: RawMessage,
+    processor: Processor,
+    counts: AnomalyCounts,
+    paused: Collection[TP],
+    known: frozenset[str] | None = None,
 ) -> Item:
-    """Decode and check one record; what the batch must do with it."""
+    """Decode and check one record; what the batch must do with it.
+
+    ``known``: the event types that are not poison (``None``: every type).
+    """
     if paused and (msg.topic, msg.partition) in paused:
         return Item(msg, status="held")  # fetched before the pause; read again on resume
     try:
-        decoded = decode(msg, KNOWN_TYPES)
+        decoded = decode(msg, known)
     except PoisonMessageError as exc:
         return Item(msg, status="poison", poison=exc, attempts=1)
     if isinstance(decoded, Skipped):
@@ -64,10 +70,10 @@ def classify(
     if decoded.event_type not in processor.entry_types:
         return Item(msg, event=decoded, status="ignored")
     try:
-        order = processor.parse(decoded)
+        parsed = processor.parse(decoded)
     except PoisonMessageError as exc:
         return Item(msg, event=decoded, status="poison", poison=exc, attempts=1)
-    return Item(msg, event=decoded, order=order)
+    return Item(msg, event=decoded, parsed=parsed)
 
 
 def mark_batch_duplicates(items: list[Item], counts: AnomalyCounts) -> None:

@@ -7,13 +7,14 @@ A migration tool must prove that its gates catch a wrong consumer. ``CUTOVER_SHA
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from shadow.domain import Order
-from shadow.effects import Recorder
 from shadow.errors import ShadowConfigError
 from shadow.messages import InboundEvent
-from shadow.processors import Processor
+from shadow.plugin import Processor
 
 TENTH = Decimal("0.1")
 
@@ -26,13 +27,41 @@ class TotalRoundingBug:
         self.inner = inner
         self.name = inner.name
         self.entry_types = inner.entry_types
+        self.known_types = inner.known_types
+        self.supports_write_behind = inner.supports_write_behind
 
-    def parse(self, event: InboundEvent) -> Order:
+    def parse(self, event: InboundEvent) -> object:
         order = self.inner.parse(event)
+        assert isinstance(order, Order)
         return dataclasses.replace(order, total=order.total.quantize(TENTH, rounding=ROUND_HALF_UP))
 
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
-        self.inner.apply(event, order, rec)
+    def apply(
+        self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
+    ) -> None:
+        self.inner.apply(event, parsed, changes, batch, scope)
+
+    def new_buffer(self) -> Any:
+        return self.inner.new_buffer()
+
+    def begin(
+        self, tx: Any, todo: Sequence[tuple[InboundEvent, object]], *, locked: bool
+    ) -> object:
+        return self.inner.begin(tx, todo, locked=locked)
+
+    def replayable(self, event: InboundEvent) -> bool:
+        return self.inner.replayable(event)
+
+    def expectation(self, scope: object) -> Mapping[str, Any]:
+        return self.inner.expectation(scope)
+
+    def confirm(self, tx: Any, expected: Mapping[str, Any]) -> None:
+        self.inner.confirm(tx, expected)
+
+    def remember(self, scope: object, batch: Any) -> None:
+        self.inner.remember(scope, batch)
+
+    def forget(self) -> None:
+        self.inner.forget()
 
 
 BUGS = {"total_rounding": TotalRoundingBug}

@@ -16,17 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from cutover_common.records import record
+from shadow.plugin import ProcessedRow
+
+__all__ = ["ProcessedRow"]  # re-exported: the sample's buffer holds the runtime's rows
 
 ORDER_STATUS_RANK: dict[str, int] = {"pending": 0, "failed": 1, "completed": 1}
-
-
-@record
-class ProcessedRow:
-    """An event a consumer has applied (idempotency key: consumer + event id)."""
-
-    consumer: str
-    event_id: str
-    event_ts: datetime
 
 
 @record

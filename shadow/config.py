@@ -21,12 +21,12 @@ from shadow.effects import EffectPort, HttpEffects, RecordingEffects, default_se
 from shadow.errors import ShadowConfigError
 from shadow.kafka import KafkaConsumerAdapter, KafkaProducerAdapter, consumer_config
 from shadow.metrics import Metrics
+from shadow.plugin import Processor
 from shadow.processors import (
     FLOW_CONTEXTS,
     AnalyticsProcessor,
     Coordination,
     FlowProcessor,
-    Processor,
 )
 from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.schema import DEFAULT_SCHEMA
@@ -78,10 +78,10 @@ class ShadowConfig:
         return self.dlq_topic or dlq_topic_for(self.group_id)
 
     def writes_behind(self, kind: WorkerKind) -> bool:
-        """Whether ``kind``'s workers write each batch behind the next one's handlers: only
-        where a redone batch may run its handlers again — recorded effects (``dual`` mode)
-        and the analytics consumer, never real calls to services."""
-        return self.write_behind and (kind == "analytics" or self.mode is Mode.DUAL)
+        """Whether ``kind``'s workers may write a batch behind the next one's handlers. The
+        runtime does so only for batches whose events all have recorded effects (``dual``
+        mode, per event), never for real calls to services."""
+        return self.write_behind
 
     def group_for(self, kind: WorkerKind) -> str:
         return self.group_id if kind == "flow" else f"{self.group_id}.analytics"
@@ -140,7 +140,13 @@ def processor_for(config: ShadowConfig, kind: WorkerKind) -> Processor:
     coordination = Coordination(config.coordination.get("order", Coordination.CHOREOGRAPHY.value))
     from shadow.bugs import with_bug
 
-    flow = FlowProcessor(effects_for(config), contexts=contexts, coordination=coordination)
+    flow = FlowProcessor(
+        RecordingEffects(),
+        contexts=contexts,
+        coordination=coordination,
+        performing=HttpEffects(config.service_urls),
+        default_mode=config.mode.value,
+    )
     return with_bug(flow, config.bug)
 
 

@@ -78,6 +78,10 @@ class InboundEvent:
     context: str = ""
     timestamp_ms: int = 0
     raw: RawMessage | None = field(default=None, compare=False, repr=False)
+    mode: str = ""
+    """The migration mode the application stamped when it wrote the event (header ``mode``;
+    empty when it stamped none): it decides whether the event's effects are recorded
+    (``dual``) or performed (``async``, ``events-only``)."""
 
 
 @record
@@ -138,6 +142,7 @@ def decode(msg: RawMessage, known_types: frozenset[str] | None = None) -> Inboun
         context,
         msg.timestamp_ms,
         msg,  # raw
+        hdrs.get("mode") or "",
     )
 
 

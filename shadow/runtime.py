@@ -16,16 +16,19 @@ One :meth:`ShadowWorker.step`:
 5. offsets are stored (``store_offsets``) only now, after the commit; the
    consumer commits stored offsets periodically, on revocation and at shutdown.
 
+The runtime knows no domain: what a batch reads and writes is the processor's
+(:mod:`shadow.plugin`).
+
 Write-behind (when the worker has a second store, ``writer``): step 3 is split. The handlers
 of batch N+1 run while batch N's rows are still being written on the writer's connection by a
-background thread, so Python's work and PostgreSQL's overlap. Stock comes from a per-worker
-cache of what the worker itself has written (read without locks for SKUs it has not seen);
-the write locks the batch's stock rows and checks they still hold what the handlers started
-from. Anything unexpected — another worker changed a stock row, the write was refused or
-conflicted, the store went away, a partition got paused while N settled — rolls that write
-back, redoes batch N the serial way, forgets the cache and redoes batch N+1 serially too.
-Only for processors whose effects are recorded (``dual`` mode): a redone batch runs its
-handlers again. For the same reason the handlers of a batch written behind record straight
+background thread, so Python's work and PostgreSQL's overlap. The processor reads what its
+handlers need without locks (it may cache what the worker itself wrote); the write locks it
+and the processor confirms it still holds what the handlers started from. Anything
+unexpected — another worker changed that state, the write was refused or conflicted, the
+store went away, a partition got paused while N settled — rolls that write back, redoes
+batch N the serial way, makes the processor forget its caches and redoes batch N+1 serially
+too. Only for events whose handlers may run again (``Processor.replayable``: effects
+recorded, ``dual`` mode); a batch holding any other event is applied serially. For the same reason the handlers of a batch written behind record straight
 into one buffer for the whole batch; if one raises, the batch's handlers run again the
 usual way, each event into its own buffer, so only the failing one is retried or
 dead-lettered.
@@ -47,19 +50,18 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
 from shadow.anomalies import AnomalyCounts, sequence_anomalies
 from shadow.batch import BatchReport, Blocked, Item, classify, mark_batch_duplicates, plan_offsets
-from shadow.changes import Changes, ProcessedRow
 from shadow.dlq import DeadLetter
-from shadow.effects import Recorder
 from shadow.errors import CircuitOpenError, PoisonMessageError, ShadowError, TransientError
 from shadow.messages import InboundEvent, RawMessage, event_time
 from shadow.metrics import Metrics, observe_many
+from shadow.plugin import ProcessedRow, Processor
 from shadow.ports import TP, ConsumerPort, ProducerPort
-from shadow.processors import Processor
 from shadow.store import (
     AlreadyProcessedError,
     ShadowStore,
@@ -70,8 +72,6 @@ from shadow.store import (
 
 Snapshot = list[tuple[str, PoisonMessageError | None, int]]
 """Each item's (status, poison, attempts) before the store transaction: what a redo restarts from."""
-
-STOCK_CACHE_LIMIT = 100_000
 
 log = structlog.get_logger(__name__)
 
@@ -131,14 +131,6 @@ class RuntimeSettings:
         return float(min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempt - 1))))
 
 
-class StaleStockError(ShadowError):
-    """Raised by a write-behind write when a stock row no longer holds what its handlers saw."""
-
-    def __init__(self, skus: Collection[str]) -> None:
-        super().__init__(f"stock changed under the batch for {len(skus)} SKU(s)")
-        self.skus = frozenset(skus)
-
-
 @dataclass(slots=True)
 class _Prepared:
     """A batch whose handlers ran (write-behind): what its write needs and what a redo needs."""
@@ -147,9 +139,9 @@ class _Prepared:
     base_counts: AnomalyCounts  # anomalies before the claim check (a serial redo starts here)
     before: Snapshot
     counts: AnomalyCounts = field(default_factory=Counter)
-    batch: Changes = field(default_factory=Changes)
+    batch: Any = None  # the processor's buffer of the batch
     encoded: object = None  # batch, encoded by the store while the previous batch is written
-    expected: dict[str, int] = field(default_factory=dict)  # stock the handlers started from
+    expected: Mapping[str, Any] = field(default_factory=dict)  # what the handlers started from
     blocked: Blocked = field(default_factory=dict)  # plan_offsets after the handlers
     started: float = 0.0
 
@@ -191,9 +183,13 @@ class ShadowWorker:
             ThreadPoolExecutor(1, thread_name_prefix="shadow-writer") if writer else None
         )
         self._inflight: tuple[_Prepared, Future[None]] | None = None
-        self._stock_cache: dict[str, int] = {}
         self.redone_behind = 0  # write-behind batches redone serially (the bench reports it)
         self.processor = processor
+        self._known = (
+            None
+            if processor.known_types is None
+            else (processor.known_types | processor.entry_types)
+        )
         self.settings = settings
         self.metrics = metrics or Metrics()
         self._sleep = sleep
@@ -212,7 +208,7 @@ class ShadowWorker:
         self.consumer.subscribe(list(self.settings.topics), self._on_assign, self._on_revoke)
 
     def _on_assign(self, tps: Sequence[TP]) -> None:
-        self._stock_cache.clear()  # the group changed: other workers may have moved stock
+        self.processor.forget()  # the group changed: other workers may have moved state
         for tp in tps:
             self._paused.pop(tp, None)
             self._rewind.pop(tp, None)
@@ -221,7 +217,7 @@ class ShadowWorker:
 
     def _on_revoke(self, tps: Sequence[TP]) -> None:
         self._drain(BatchReport())  # the batch being written stores its offsets first
-        self._stock_cache.clear()
+        self.processor.forget()
         self.consumer.commit()
         for tp in tps:
             self._paused.pop(tp, None)
@@ -281,13 +277,17 @@ class ShadowWorker:
 
     def _handle(self, msgs: list[RawMessage], report: BatchReport, started: float) -> None:
         counts: AnomalyCounts = Counter()
-        items = [classify(m, self.processor, counts, self._paused) for m in msgs]
+        items = [classify(m, self.processor, counts, self._paused, self._known) for m in msgs]
         for topic, n in Counter(m.topic for m in msgs).items():
             self.metrics.inc_consumed(topic, n)
         mark_batch_duplicates(items, counts)
         before = _snapshot(items)
-        if self._executor is None:
-            self._settle(self._transact(items, counts, before), report, started)
+        if self._executor is None or not self._replayable(items):
+            if self._drain(report):
+                self._settle(self._transact(items, counts, before), report, started)
+            else:
+                self._redo_serially(_Prepared(items, counts, before, started=started), report,
+                                    "previous_batch")  # fmt: skip
             return
         prepared = self._prepare(items, counts, before, started)
         clean = self._drain(report)
@@ -298,6 +298,11 @@ class ShadowWorker:
             )
             return
         self._inflight = (prepared, self._executor.submit(self._write_behind, prepared))
+
+    def _replayable(self, items: list[Item]) -> bool:
+        """Whether every event of the batch may be handled again (write-behind allowed)."""
+        replayable = self.processor.replayable
+        return all(it.event is None or replayable(it.event) for it in items)
 
     def _settle(
         self,
@@ -343,32 +348,23 @@ class ShadowWorker:
         name = self.processor.name
         todo = [it for it in items if it.status == "pending"]
         writing = self._inflight[0].event_ids if self._inflight else set()
-        ids = [it.event.event_id for it in todo if it.event]
-        skus = {ln.sku for it in todo if it.order for ln in it.order.items}
-        cache = self._stock_cache
-        unseen = [s for s in skus if s not in cache]
-        check = [i for i in ids if i not in writing]
-        done: set[str] = set(writing)
-        fresh: dict[str, int] = {}
-        if check or unseen:  # else nothing to read: no transaction at all
+        check = [it.event.event_id for it in todo if it.event and it.event.event_id not in writing]
+        if not todo:  # nothing to handle: no transaction at all
+            p.batch = self.processor.new_buffer()
+        else:
             try:
                 with self.store.transaction() as tx:
-                    done |= tx.processed_ids(name, check)
-                    fresh = tx.read_stock(unseen) if unseen else {}
+                    done = set(writing) | (tx.processed_ids(name, check) if check else set())
+                    todo = _skip_done(todo, done, p.counts)
+                    scope = self.processor.begin(tx, _pairs(todo), locked=False)
             except (StoreUnavailableError, StoreWriteError) as exc:
                 log.warning("write_behind_read_failed", cause=exc.cause)
                 return None
-        todo = _skip_done(todo, done, p.counts)
-        stock = {s: cache[s] for s in skus if s in cache}
-        stock.update(fresh)
-        p.expected = dict(stock)
-        direct = self._run_direct(todo, stock)
-        p.batch = direct if direct is not None else self._run_handlers(todo, stock)
+            p.expected = self.processor.expectation(scope)
+            direct = self._run_direct(todo, scope)
+            p.batch = direct if direct is not None else self._run_handlers(todo, scope)
+            self.processor.remember(scope, p.batch)
         p.encoded = self.store.encode(p.batch)
-        if len(cache) + len(stock) > STOCK_CACHE_LIMIT:
-            cache.clear()
-        for sku, available in stock.items():
-            cache[sku] = available - p.batch.stock_delta.get(sku, 0)
         _stored, p.blocked = plan_offsets(items, self.settings.pause_seconds)
         self._pause(p.blocked)  # before the next consume, as the serial path does
         return p
@@ -378,11 +374,7 @@ class ShadowWorker:
         assert self.writer is not None
         counts: AnomalyCounts = Counter(p.counts)
         with self.writer.transaction() as tx:
-            if p.expected:
-                locked = tx.lock_stock(p.expected)
-                if locked != p.expected:
-                    stale = {s for s in p.expected if locked.get(s) != p.expected[s]}
-                    raise StaleStockError(stale)
+            self.processor.confirm(tx, p.expected)
             self._sequence_checks(tx, p.items, counts, p.blocked)
             tx.add_anomalies(counts)
             tx.apply_encoded(p.encoded)  # a key that exists after all: the serial redo merges it
@@ -406,12 +398,12 @@ class ShadowWorker:
         return self._settle(p.items, report, p.started, p.paused)
 
     def _redo_serially(self, p: _Prepared, report: BatchReport, reason: str) -> None:
-        """Forget the stock cache and apply the batch the serial way, from its state before the
+        """Make the processor forget its caches and apply the batch the serial way, from its state before the
         claim check. Records of a partition paused since they were read (other than by this
         batch's own handlers) wait for the resume ("held")."""
         self.redone_behind += 1
         self.metrics.redone.labels(reason).inc()
-        self._stock_cache.clear()
+        self.processor.forget()
         own_pauses = p.paused
         for it, (status, poison, attempts) in zip(p.items, p.before, strict=True):
             it.status, it.poison, it.attempts = status, poison, attempts
@@ -458,17 +450,16 @@ class ShadowWorker:
         todo = [it for it in items if it.status == "pending"]
         done_before = tx.processed_ids(name, [it.event.event_id for it in todo if it.event])
         todo = _skip_done(todo, done_before, counts)
-        skus = {ln.sku for it in todo if it.order for ln in it.order.items}
-        stock = tx.lock_stock(skus)
+        scope = self.processor.begin(tx, _pairs(todo), locked=True)
         batch = self._run_handlers(
-            todo, stock, (lambda it, ch: self._apply_one(tx, it, ch)) if safe else None
+            todo, scope, (lambda it, ch: self._apply_one(tx, it, ch)) if safe else None
         )
         self._sequence_checks(tx, items, counts)
         tx.add_anomalies(counts)
         if not safe:
             tx.apply(batch)
 
-    def _run_direct(self, todo: list[Item], stock: dict[str, int]) -> Changes | None:
+    def _run_direct(self, todo: list[Item], scope: object) -> Any:
         """Record every event straight into one buffer for the batch (write-behind only, where
         effects are recorded, so running a handler twice is harmless).
 
@@ -477,17 +468,17 @@ class ShadowWorker:
         case, and when a handler raises the items are put back as they were and None tells
         the caller to take the usual path, which retries, defers or dead-letters that event.
         """
-        batch = Changes()
+        batch = self.processor.new_buffer()
+        empty = self.processor.new_buffer()  # the batch is each event's buffer too
         now = datetime.now(UTC)
-        rec = Recorder(batch, Changes(), stock, now)  # the batch is this event's buffer too
         apply = self.processor.apply
         latencies: list[float] = []
         for it in todo:
-            ev, order = it.event, it.order
-            assert ev is not None and order is not None
+            ev = it.event
+            assert ev is not None
             started = time.perf_counter()
             try:
-                apply(ev, order, rec)
+                apply(ev, it.parsed, batch, empty, scope)
             except Exception as exc:  # the usual path handles it for real
                 log.info("direct_recording_fell_back", error=type(exc).__name__,
                          event_id=ev.event_id)  # fmt: skip
@@ -505,12 +496,12 @@ class ShadowWorker:
     def _run_handlers(
         self,
         todo: Iterable[Item],
-        stock: dict[str, int],
-        apply_one: Callable[[Item, Changes], bool] | None = None,
-    ) -> Changes:
+        scope: object,
+        apply_one: Callable[[Item, Any], bool] | None = None,
+    ) -> Any:
         """Run the processor on each pending item, in order; the merged changes of the done
         ones. A deferred item defers the rest of its partition."""
-        batch = Changes()
+        batch = self.processor.new_buffer()
         now = datetime.now(UTC)
         blocked: set[TP] = set()
         latencies: list[float] = []  # handler time per event, observed once per batch
@@ -519,7 +510,7 @@ class ShadowWorker:
                 if it.tp in blocked:
                     it.status = "deferred"
                     continue
-                changes = self._run_one(it, batch, stock, now, latencies)
+                changes = self._run_one(it, batch, scope, now, latencies)
                 if changes is None:
                     if it.status == "deferred":
                         blocked.add(it.tp)
@@ -571,22 +562,22 @@ class ShadowWorker:
     def _run_one(
         self,
         it: Item,
-        batch: Changes,
-        stock: dict[str, int],
+        batch: Any,
+        scope: object,
         now: datetime,
         latencies: list[float],
-    ) -> Changes | None:
+    ) -> Any:
         """Run the processor on one event with retries; its changes, or None (poison/deferred).
         The handler time of a success goes to ``latencies``."""
-        assert it.event is not None and it.order is not None
+        assert it.event is not None
         ev = it.event
         transient = 0
         while True:
             it.attempts += 1
-            changes = Changes()
+            changes = self.processor.new_buffer()
             started = time.perf_counter()
             try:
-                self.processor.apply(ev, it.order, Recorder(changes, batch, stock, now))
+                self.processor.apply(ev, it.parsed, changes, batch, scope)
             except CircuitOpenError as exc:
                 self._defer(it, exc.service or "?", exc.retry_after, str(exc))
                 return None
@@ -625,7 +616,7 @@ class ShadowWorker:
         ts = event_time(ev.timestamp_ms) if ev.timestamp_ms else now
         return ProcessedRow(self.processor.name, ev.event_id, ts)
 
-    def _apply_one(self, tx: StoreTx, it: Item, changes: Changes) -> bool:
+    def _apply_one(self, tx: StoreTx, it: Item, changes: Any) -> bool:
         """Safe mode: write one event's changes in a savepoint; dead-letter it if always refused."""
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
@@ -734,6 +725,11 @@ class ShadowWorker:
         if now >= self._next_lag:
             self._next_lag = now + self.settings.lag_interval
             self.metrics.set_lag(self.consumer.lag())
+
+
+def _pairs(todo: list[Item]) -> list[tuple[InboundEvent, object]]:
+    """The events to apply with what the processor parsed from them."""
+    return [(it.event, it.parsed) for it in todo if it.event is not None]
 
 
 def _snapshot(items: list[Item]) -> Snapshot:

@@ -35,7 +35,7 @@ from shadow.kafka import (
     KafkaProducerAdapter,
     consumer_config,
 )
-from shadow.processors import Processor
+from shadow.plugin import Processor
 from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import INSERT_OUTBOX, OUTBOX_DDL, outbox_row
 from shadow.store import ShadowStore

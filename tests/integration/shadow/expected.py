@@ -9,9 +9,9 @@ from typing import Any
 from shadow.catalogue import initial_stock
 from shadow.changes import Changes
 from shadow.domain import parse_order
-from shadow.effects import Recorder, RecordingEffects
+from shadow.effects import RecordingEffects
 from shadow.messages import InboundEvent
-from shadow.processors import Coordination, FlowProcessor
+from shadow.processors import Coordination, FlowProcessor, FlowScope
 from shadow.store_memory import InMemoryStore
 
 
@@ -38,7 +38,7 @@ def expected_outcomes(
                 row["id"], "order.created", row["aggregateid"], payload, row["correlation_id"]
             )
             changes = Changes()
-            proc.apply(ev, parse_order(payload), Recorder(changes, batch, stock, now))
+            proc.apply(ev, parse_order(payload), changes, batch, FlowScope(stock, now))
             batch.merge(changes)
         tx.apply(batch)
     return {o.order_id: comparable(o) for o in store.outcomes()}, store

@@ -4,13 +4,14 @@ Kafka and Postgres, while the messages around them are processed."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from confluent_kafka import Producer
 
 from rehearsal.stack.endpoints import Endpoints
 from shadow.catalogue import initial_stock
 from shadow.domain import Order
-from shadow.effects import Recorder, RecordingEffects
+from shadow.effects import RecordingEffects
 from shadow.messages import InboundEvent
 from shadow.processors import FlowProcessor
 from shadow.samples import order_payload, outbox_headers, outbox_value
@@ -22,10 +23,14 @@ from tests.integration.topics import ensure_topics
 class BuggyFlow(FlowProcessor):
     """The real flow, with a bug that hits one order."""
 
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
+    def apply(
+        self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
+    ) -> None:
+        assert isinstance(parsed, Order)
+        order = parsed
         if order.order_id == "bug":
             raise KeyError("bug in handler")
-        super().apply(event, order, rec)
+        super().apply(event, parsed, changes, batch, scope)
 
 
 def test_each_poison_kind_is_dead_lettered_with_reason_and_neighbours_processed(

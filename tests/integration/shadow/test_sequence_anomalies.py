@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pytest
@@ -23,23 +24,28 @@ from legacy_app.schema import create_all, make_engine
 from rehearsal.stack.endpoints import Endpoints
 from shadow.catalogue import initial_stock
 from shadow.domain import Order
-from shadow.effects import Recorder
 from shadow.messages import InboundEvent
+from shadow.processors import AnalyticsProcessor
 from shadow.store_pg import PostgresStore
 from tests.integration.shadow.conftest import kafka_worker, read_topic, register_outbox_connector
 
 
-class LifecycleProcessor:
+class LifecycleProcessor(AnalyticsProcessor):
     """Takes every order lifecycle event (so each is sequence-checked) and records nothing."""
 
-    name = "it.lifecycle"
     entry_types = frozenset({"order.created", "order.completed", "order.failed"})
+
+    def __init__(self) -> None:
+        super().__init__("it.lifecycle")
 
     def parse(self, event: InboundEvent) -> Order:
         total = Decimal(str(event.payload.get("total", "0")))
         return Order(event.aggregate_id, "", "", (), total, "EUR", "")
 
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
+    def apply(
+        self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
+    ) -> None:
+        assert isinstance(parsed, Order)
         return None
 
 

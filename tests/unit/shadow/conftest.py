@@ -9,11 +9,12 @@ import pytest
 
 from shadow.catalogue import initial_stock
 from shadow.domain import Order
-from shadow.effects import Recorder, RecordingEffects
+from shadow.effects import RecordingEffects
 from shadow.errors import CircuitOpenError
 from shadow.fakes import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from shadow.messages import InboundEvent, RawMessage
-from shadow.processors import Coordination, FlowProcessor, Processor
+from shadow.plugin import Processor
+from shadow.processors import Coordination, FlowProcessor
 from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.samples import order_payload, outbox_headers, outbox_value
 from shadow.store_memory import InMemoryStore, MemoryStoreTx
@@ -132,7 +133,11 @@ class Flaky(FlowProcessor):
         super().__init__(RecordingEffects())
         self.blocked = blocked
 
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
+    def apply(
+        self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
+    ) -> None:
+        assert isinstance(parsed, Order)
+        order = parsed
         if order.order_id == self.blocked:
             raise CircuitOpenError("payment", 2.0)
-        super().apply(event, order, rec)
+        super().apply(event, parsed, changes, batch, scope)

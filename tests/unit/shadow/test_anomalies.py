@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from shadow.anomalies import sequence_anomalies
 from shadow.domain import Order
-from shadow.effects import Recorder, RecordingEffects
+from shadow.effects import RecordingEffects
 from shadow.fakes import InMemoryBroker
 from shadow.messages import InboundEvent, RawMessage, decode
 from shadow.processors import KNOWN_TYPES, AnalyticsProcessor, FlowProcessor
@@ -22,17 +23,22 @@ RECORDED = Path(__file__).resolve().parents[2] / "data" / "debezium" / "outbox_e
 LIFECYCLE = frozenset({"order.created", "order.completed", "order.failed"})
 
 
-class LifecycleProcessor:
+class LifecycleProcessor(AnalyticsProcessor):
     """Takes every order lifecycle event and records nothing (so every one is sequence-checked)."""
 
-    name = "test.lifecycle"
     entry_types = LIFECYCLE
+
+    def __init__(self) -> None:
+        super().__init__("test.lifecycle")
 
     def parse(self, event: InboundEvent) -> Order:
         total = Decimal(str(event.payload.get("total", "0")))
         return Order(event.aggregate_id, "", "", (), total, "EUR", "")
 
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
+    def apply(
+        self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
+    ) -> None:
+        assert isinstance(parsed, Order)
         return None
 
 

@@ -14,6 +14,7 @@ from shadow.config import ShadowConfig, effects_for, processor_for
 from shadow.domain import parse_order
 from shadow.effects import HttpEffects, Recorder, RecordingEffects
 from shadow.errors import CircuitOpenError, EffectRejectedError, ShadowConfigError, TransientError
+from shadow.messages import InboundEvent
 from shadow.processors import AnalyticsProcessor, Coordination, FlowProcessor
 from shadow.samples import order_payload
 
@@ -57,12 +58,18 @@ def test_mode_selects_the_effect_adapter_and_coordination_the_flow() -> None:
     assert isinstance(processor_for(dual, "analytics"), AnalyticsProcessor)
 
 
-def test_only_recorded_effects_are_written_behind() -> None:
+def test_only_events_with_recorded_effects_are_replayable_for_write_behind() -> None:
     dual = ShadowConfig.from_env(ENV)
     assert dual.writes_behind("flow") and dual.writes_behind("analytics")
-    real = dual.with_overrides(mode=Mode.ASYNC)
-    assert not real.writes_behind("flow"), "a redo would call the services again"
-    assert real.writes_behind("analytics"), "analytics never calls a service"
+    flow = processor_for(dual.with_overrides(mode=Mode.ASYNC), "flow")
+    headers = {"": None, "dual": True, "async": False, "events-only": False}
+    for mode, replayable in headers.items():
+        event = InboundEvent("e", "order.created", "o", {}, mode=mode)
+        expected = replayable if replayable is not None else False  # no header: the default
+        assert flow.replayable(event) is expected, f"mode {mode!r}: a redo would call services"
+    assert processor_for(dual, "analytics").replayable(
+        InboundEvent("e", "t", "o", {}, mode="async")
+    )
     serial = dual.with_overrides(write_behind=False)
     assert not serial.writes_behind("flow") and not serial.writes_behind("analytics")
 

@@ -12,11 +12,11 @@ from events.outcome import Notification, Outcome, Payment, Reservation, Reservat
 from shadow.catalogue import initial_stock
 from shadow.changes import Changes, ProcessedRow
 from shadow.domain import parse_order
-from shadow.effects import Recorder, RecordingEffects
+from shadow.effects import RecordingEffects
 from shadow.errors import ShadowConfigError
 from shadow.flow import NAMESPACE, derived_id
 from shadow.messages import InboundEvent
-from shadow.processors import AnalyticsProcessor, Coordination, FlowProcessor
+from shadow.processors import AnalyticsProcessor, Coordination, FlowProcessor, FlowScope
 from shadow.samples import order_payload
 from shadow.store_memory import InMemoryStore
 
@@ -41,7 +41,7 @@ def run(
     changes = Changes()
     with store.transaction() as tx:
         stock = tx.lock_stock({"SKU-0001", "SKU-0050", "SKU-OOS-1"})
-        processor.apply(event, parse_order(payload), Recorder(changes, Changes(), stock, NOW))
+        processor.apply(event, parse_order(payload), changes, Changes(), FlowScope(stock, NOW))
         changes.processed.append(ProcessedRow("shadow.flow", event_id, NOW))
         tx.apply(changes)
     [outcome] = store.outcomes()
@@ -141,7 +141,7 @@ def test_only_selected_contexts_react() -> None:
     payload = order_payload("o-9")
     changes = Changes()
     event = InboundEvent("e-9", "order.created", "o-9", payload, "c")
-    processor.apply(event, parse_order(payload), Recorder(changes, Changes(), {}, NOW))
+    processor.apply(event, parse_order(payload), changes, Changes(), FlowScope({}, NOW))
     assert list(changes.orders) == ["o-9"] and changes.orders["o-9"].status == "pending"
     assert not changes.payments and not changes.outbox
 
@@ -159,7 +159,7 @@ def test_analytics_counts_orders_quantity_and_revenue_per_product_minute() -> No
         "e-10", "order.created", "o-10", payload, "c", timestamp_ms=int(NOW.timestamp() * 1000)
     )
     changes = Changes()
-    AnalyticsProcessor().apply(event, parse_order(payload), Recorder(changes, Changes(), {}, NOW))
+    AnalyticsProcessor().apply(event, parse_order(payload), changes, Changes(), FlowScope({}, NOW))
     minute = NOW.replace(second=0)
     row = changes.analytics[(minute, "SKU-0001")]
     assert (row.orders, row.quantity, row.revenue) == (1, 3, Decimal("18.75"))

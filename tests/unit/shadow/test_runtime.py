@@ -10,7 +10,7 @@ from shadow.breaker import CircuitBreaker
 from shadow.changes import Changes
 from shadow.dlq import dlq_headers
 from shadow.domain import Order, parse_order
-from shadow.effects import HttpEffects, Recorder, RecordingEffects
+from shadow.effects import HttpEffects, RecordingEffects
 from shadow.fakes import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from shadow.messages import InboundEvent
 from shadow.processors import FlowProcessor
@@ -111,11 +111,15 @@ class Buggy(FlowProcessor):
         self.bad = bad
         self.calls = 0
 
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
+    def apply(
+        self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
+    ) -> None:
+        assert isinstance(parsed, Order)
+        order = parsed
         if order.order_id == self.bad:
             self.calls += 1
             raise ZeroDivisionError("handler bug")
-        super().apply(event, order, rec)
+        super().apply(event, parsed, changes, batch, scope)
 
 
 def test_handler_bug_is_retried_then_dead_lettered(

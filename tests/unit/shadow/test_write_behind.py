@@ -17,7 +17,7 @@ from events.outcome import Outcome
 from shadow.catalogue import initial_stock
 from shadow.changes import Changes
 from shadow.domain import Order
-from shadow.effects import Recorder, RecordingEffects
+from shadow.effects import RecordingEffects
 from shadow.fakes import InMemoryBroker, InMemoryProducer
 from shadow.messages import InboundEvent
 from shadow.processors import FlowProcessor
@@ -128,7 +128,7 @@ def test_stock_taken_by_another_worker_makes_the_batch_redo_serially(
     assert worker.redone_behind == 1
     assert (
         worker.metrics.registry.get_sample_value(
-            "shadow_batches_redone_serially_total", {"reason": "StaleStockError"}
+            "shadow_batches_redone_serially_total", {"reason": "StaleReadError"}
         )
         == 1
     )
@@ -272,8 +272,12 @@ class FailsAfterRecording(FlowProcessor):
         super().__init__(RecordingEffects())
         self.order_id, self.times = order_id, times
 
-    def apply(self, event: InboundEvent, order: Order, rec: Recorder) -> None:
-        super().apply(event, order, rec)
+    def apply(
+        self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
+    ) -> None:
+        assert isinstance(parsed, Order)
+        order = parsed
+        super().apply(event, parsed, changes, batch, scope)
         if order.order_id == self.order_id and self.times > 0:
             self.times -= 1
             raise RuntimeError("bug after recording")
