@@ -107,3 +107,43 @@ class SchemaFileError(EventsError):
         super().__init__(f"cannot use schema {path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class ContractDirectoryInvalid(EventsError):
+    """Raised when a contracts directory cannot be used: a file is not JSON, not a valid
+    schema, misnamed, a version is missing or breaks the one before it, an upcaster cannot
+    be imported. ``problems`` lists every :class:`~events.contract_files.ContractProblem`;
+    the message is the first (``contracts/article.favorited.v2.json: ...``)."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, problems: Sequence[Any]) -> None:
+        more = (
+            f" (+{len(problems) - 1} more; see `cutover events check`)" if len(problems) > 1 else ""
+        )
+        super().__init__(f"{problems[0]}{more}")
+        self.problems = tuple(problems)
+
+
+class ContractIncompatible(EventsError):
+    """Raised by ``cutover events register`` when the new version cannot read the data of the
+    latest one (``--allow-breaking`` registers it anyway); ``reason`` names the change."""
+
+    exit_code = ExitCode.CONFLICT
+
+    def __init__(self, file: str, reason: str) -> None:
+        super().__init__(f"{file}: {reason}", hint="add an upcaster or use --allow-breaking")
+        self.file = file
+        self.reason = reason
+
+
+class ContractsNotNamed(EventsError):
+    """Raised when a contracts command has no directory: no ``--contracts`` and no plan
+    naming one (``contracts: {dir: ...}``)."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no contracts directory", hint="give --contracts DIR or a --plan with contracts.dir"
+        )

@@ -16,6 +16,8 @@ PURE = [
     "events.compat",
     "events.outcome",
     "events.errors",
+    "events.contract_files",
+    "events.registry",
 ]
 IO_LIBS = ["requests", "sqlalchemy", "psycopg", "confluent_kafka", "flask", "urllib3", "socket"]
 

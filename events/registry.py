@@ -1,0 +1,307 @@
+"""Event contracts by registry: a team's directory of JSON Schemas, or the packaged catalogue.
+
+:class:`Contracts` is the port the shadow runtime and the phase gates call;
+:class:`ContractRegistry` implements it for a contracts directory
+(:meth:`ContractRegistry.load`, the only I/O here; everything after loading is pure) and
+for the packaged catalogue (:func:`catalog_contracts`), so callers take either.
+
+Each schema is compiled once: with ``fastjsonschema`` (generated Python, fast on the hot
+path) when it uses only keywords that library enforces as 2020-12 does, else with
+``jsonschema``'s 2020-12 validator. ``format`` is an annotation, as in 2020-12.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import fastjsonschema
+from jsonschema import Draft202012Validator
+
+from events.contract_files import (
+    UPCASTERS_FILE,
+    ContractProblem,
+    Inspection,
+    inspect_sources,
+)
+from events.errors import (
+    ContractDirectoryInvalid,
+    SchemaValidationError,
+    UnknownEventTypeError,
+    UpcastError,
+)
+from events.upcasting import Upcaster, UpcasterRegistry
+
+Check = Callable[[Any], list[str]]
+_NOT_FAST = frozenset(
+    {
+        "prefixItems",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "dependentRequired",
+        "dependentSchemas",
+        "minContains",
+        "maxContains",
+        "$anchor",
+        "$dynamicRef",
+        "$dynamicAnchor",
+    }
+)
+_REF_SIBLINGS_OK = frozenset({"$ref", "$comment", "title", "description", "examples"})
+_VALUES = frozenset({"enum", "const", "default", "examples"})
+
+
+class Contracts(Protocol):
+    """The event contracts a consumer or a gate checks events against."""
+
+    @property
+    def source(self) -> str:
+        """Where the contracts come from (a directory, or the packaged catalogue)."""
+        ...
+
+    @property
+    def types(self) -> frozenset[str]: ...
+
+    def versions(self, event_type: str) -> tuple[int, ...]: ...
+
+    def latest(self, event_type: str) -> int: ...
+
+    def schema(self, event_type: str, version: int) -> Mapping[str, Any]: ...
+
+    def validate(
+        self, event_type: str, payload: Mapping[str, Any], version: int | None = None
+    ) -> None: ...
+
+    def upcast(
+        self, event_type: str, version: int, payload: Mapping[str, Any]
+    ) -> Mapping[str, Any]: ...
+
+
+def fast_compilable(node: Any) -> bool:
+    """True when ``fastjsonschema`` (draft-07 semantics) enforces ``node`` as 2020-12 does."""
+    if isinstance(node, list):
+        return all(fast_compilable(item) for item in node)
+    if not isinstance(node, dict):
+        return True
+    if _NOT_FAST & node.keys() or isinstance(node.get("items"), list):
+        return False
+    if "$ref" in node and not node.keys() <= _REF_SIBLINGS_OK:
+        return False  # draft-07 ignores the siblings of $ref; 2020-12 applies them
+    return all(fast_compilable(v) for k, v in node.items() if k not in _VALUES)
+
+
+def _pointer(parts: Iterator[Any] | list[Any]) -> str:
+    return "/" + "/".join(str(p) for p in parts)
+
+
+def compile_schema(schema: Mapping[str, Any]) -> Check:
+    """A function returning the violations of a payload as ``/json/path: reason`` lines."""
+    if fast_compilable(schema):
+        fast = fastjsonschema.compile(dict(schema), use_default=False, use_formats=False)
+
+        def check_fast(payload: Any) -> list[str]:
+            try:
+                fast(payload)
+            except fastjsonschema.JsonSchemaValueException as exc:
+                message = exc.message.removeprefix(exc.name or "").strip()
+                return [f"{_pointer((exc.path or ['data'])[1:])}: {message}"]
+            return []
+
+        return check_fast
+    slow = Draft202012Validator(schema)
+
+    def check_slow(payload: Any) -> list[str]:
+        errors = sorted(slow.iter_errors(payload), key=lambda e: [str(p) for p in e.path])
+        return [f"{_pointer(list(e.path))}: {e.message}" for e in errors]
+
+    return check_slow
+
+
+class ContractRegistry:
+    """Every version of every event type of one contracts source, compiled for validation.
+
+    Build it with :meth:`load` (a directory) or :meth:`from_sources` (file texts); both
+    raise :class:`ContractDirectoryInvalid` naming the first bad file.
+    """
+
+    def __init__(
+        self,
+        schemas: Mapping[str, Mapping[int, Mapping[str, Any]]],
+        upcasters: UpcasterRegistry,
+        source: str,
+    ) -> None:
+        self._schemas = {t: dict(sorted(v.items())) for t, v in schemas.items()}
+        self._checks = {
+            (t, v): compile_schema(s)
+            for t, versions in schemas.items()
+            for v, s in versions.items()
+        }
+        self._latest = {t: max(v) for t, v in self._schemas.items()}
+        self._upcasters = upcasters
+        self._source = source
+
+    @classmethod
+    def load(cls, path: str | Path) -> ContractRegistry:
+        """Read the contracts directory ``path`` (``<type>.v<N>.json`` files and an optional
+        ``upcasters.toml``), check it and compile every schema."""
+        directory = Path(path)
+        if not directory.is_dir():
+            problem = ContractProblem(str(directory), "not a directory of contracts")
+            raise ContractDirectoryInvalid([problem])
+        files: dict[str, str] = {}
+        problems: list[ContractProblem] = []
+        for entry in sorted(directory.glob("*.json")):
+            try:
+                files[entry.name] = entry.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(ContractProblem(str(entry), f"cannot read: {exc}"))
+        if problems:
+            raise ContractDirectoryInvalid(problems)
+        toml = directory / UPCASTERS_FILE
+        upcasters_text = toml.read_text(encoding="utf-8") if toml.is_file() else None
+        return cls.from_sources(
+            files, prefix=f"{directory}/", upcasters_text=upcasters_text, source=str(directory)
+        )
+
+    @classmethod
+    def from_sources(
+        cls,
+        files: Mapping[str, str],
+        *,
+        prefix: str = "",
+        upcasters_text: str | None = None,
+        upcasters: UpcasterRegistry | None = None,
+        source: str = "<contracts>",
+    ) -> ContractRegistry:
+        """A registry from file texts (``name -> text``). Upcasters come from
+        ``upcasters_text`` (``upcasters.toml``), or ready made in ``upcasters``."""
+        steps = {(t, v): "<registered>" for t, v in upcasters.steps()} if upcasters else None
+        found = inspect_sources(
+            files, prefix=prefix, upcasters_text=upcasters_text, extra_upcasters=steps
+        )
+        if found.problems:
+            raise ContractDirectoryInvalid(list(found.problems))
+        registry = upcasters or _import_upcasters(found, prefix + UPCASTERS_FILE)
+        return cls(found.schemas, registry, source)
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+    @property
+    def types(self) -> frozenset[str]:
+        return frozenset(self._schemas)
+
+    def versions(self, event_type: str) -> tuple[int, ...]:
+        """Every version of ``event_type``, oldest first; raises :class:`UnknownEventTypeError`."""
+        return tuple(self._known(event_type))
+
+    def latest(self, event_type: str) -> int:
+        self._known(event_type)
+        return self._latest[event_type]
+
+    def schema(self, event_type: str, version: int) -> Mapping[str, Any]:
+        try:
+            return self._known(event_type)[version]
+        except KeyError:
+            raise UnknownEventTypeError(event_type, version) from None
+
+    def upcaster_steps(self, event_type: str) -> tuple[int, ...]:
+        """The versions of ``event_type`` an upcaster brings to the next one."""
+        return tuple(v for t, v in self._upcasters.steps() if t == event_type)
+
+    def errors(self, event_type: str, payload: Any, version: int | None = None) -> list[str]:
+        """The violations of ``payload`` (``/path: reason`` lines; empty when valid)."""
+        wanted = self.latest(event_type) if version is None else version
+        check = self._checks.get((event_type, wanted))
+        if check is None:
+            raise UnknownEventTypeError(event_type, wanted)
+        return check(payload)
+
+    def validate(
+        self, event_type: str, payload: Mapping[str, Any], version: int | None = None
+    ) -> None:
+        """Raise :class:`UnknownEventTypeError` or :class:`SchemaValidationError` (one line:
+        type, version, JSON path, reason) unless ``payload`` fits; ``None`` is the latest."""
+        errors = self.errors(event_type, payload, version)
+        if errors:
+            wanted = self.latest(event_type) if version is None else version
+            raise SchemaValidationError(event_type, wanted, errors, payload)
+
+    def upcast(
+        self, event_type: str, version: int, payload: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        """``payload`` written at ``version`` brought to the latest version (unchanged when it
+        is the latest) by the upcasters; a step without one was checked backward compatible
+        (or marked breaking) and keeps the data. Raises :class:`~events.errors.UpcastError`."""
+        latest = self.latest(event_type)
+        if version == latest:
+            return payload
+        if not 1 <= version < latest:
+            raise UpcastError(event_type, version, f"not a version before v{latest}")
+        current = dict(payload)
+        for step in range(version, latest):  # a step with no upcaster reads the old data as is
+            if self._upcasters.has_step(event_type, step):
+                current = self._upcasters.upcast(event_type, step, current, step + 1)
+        return current
+
+    def _known(self, event_type: str) -> Mapping[int, Mapping[str, Any]]:
+        try:
+            return self._schemas[event_type]
+        except KeyError:
+            raise UnknownEventTypeError(event_type) from None
+
+
+def _import_upcasters(found: Inspection, origin: str) -> UpcasterRegistry:
+    registry = UpcasterRegistry()
+    problems: list[ContractProblem] = []
+    for (event_type, step), ref in sorted(found.upcasters.items()):
+        module_name, attr = ref.split(":")
+        try:
+            fn: Upcaster = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            problems.append(ContractProblem(origin, f"cannot import upcaster {ref}: {exc}"))
+            continue
+        if not callable(fn):
+            problems.append(ContractProblem(origin, f"upcaster {ref} is not callable"))
+            continue
+        registry.register(event_type, step, fn)
+    if problems:
+        raise ContractDirectoryInvalid(problems)
+    return registry
+
+
+def schema_reasons(contracts: Contracts, event_type: str, payload: Any) -> list[str]:
+    """Why ``payload`` fits no version of ``event_type`` (empty when one fits): the gate's
+    view of an event seen on a topic, written at whichever version."""
+    if event_type not in contracts.types:
+        return [f"{event_type}: no registered schema in {contracts.source}"]
+    versions = contracts.versions(event_type)
+    first: str | None = None
+    for version in reversed(versions):
+        try:
+            contracts.validate(event_type, payload, version)
+        except SchemaValidationError as exc:
+            first = first or f"{event_type} v{version}: {exc.errors[0]}"
+            continue
+        return []
+    return [first or f"{event_type}: does not fit"]
+
+
+@cache
+def catalog_contracts() -> ContractRegistry:
+    """The packaged catalogue (``events/schemas``, with its upcasters) as a registry."""
+    from events.catalog import SCHEMA_PACKAGE
+    from events.upcasting import DEFAULT_UPCASTERS
+
+    root = resources.files(SCHEMA_PACKAGE)
+    files = {
+        e.name: e.read_text(encoding="utf-8") for e in root.iterdir() if e.name.endswith(".json")
+    }
+    return ContractRegistry.from_sources(
+        files, prefix="events/schemas/", upcasters=DEFAULT_UPCASTERS, source="events/schemas"
+    )
