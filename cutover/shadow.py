@@ -189,6 +189,13 @@ class ConsumerSpec:
     name: str
     factory: ConsumerFactory
     topics: tuple[str, ...] = ()
+    group_suffix: str | None = None
+    """The consumer group is ``<group>.<group_suffix>`` (``<group>`` alone when ``""``);
+    ``None``: ``<group>.<name>``."""
+
+    def group(self, base: str) -> str:
+        suffix = self.name if self.group_suffix is None else self.group_suffix
+        return f"{base}.{suffix}" if suffix else base
 
 
 class ShadowApp:
@@ -249,14 +256,15 @@ class ShadowApp:
         self.tables.append(ddl)
 
     def consumer(
-        self, name: str, *, topics: Sequence[str] = ()
+        self, name: str, *, topics: Sequence[str] = (), group_suffix: str | None = None
     ) -> Callable[[ConsumerFactory], ConsumerFactory]:
-        """Register an advanced consumer (its own consumer group ``<group>.<name>``)."""
+        """Register an advanced consumer, in its own consumer group (``<group>.<name>``, or
+        see :attr:`ConsumerSpec.group_suffix`; the handlers' group is ``<group>``)."""
 
         def register(factory: ConsumerFactory) -> ConsumerFactory:
             if not _NAME.match(name) or name in self.consumers:
                 raise ShadowAppError(self.name, f"consumer name {name!r} is invalid or taken")
-            self.consumers[name] = ConsumerSpec(name, factory, tuple(topics))
+            self.consumers[name] = ConsumerSpec(name, factory, tuple(topics), group_suffix)
             return factory
 
         return register
