@@ -43,12 +43,14 @@ class ContractProblem:
 
     file: str
     reason: str
+    kind: str = "invalid"
+    """``invalid``, or ``breaking``: a version that cannot read the data of the one before."""
 
     def __str__(self) -> str:
         return f"{self.file}: {self.reason}"
 
     def to_dict(self) -> dict[str, str]:
-        return {"file": self.file, "reason": self.reason}
+        return {"file": self.file, "reason": self.reason, "kind": self.kind}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ def compat_problem(
         name,
         f"not backward compatible with v{version - 1}: {detail}; declare an upcaster for "
         f'{event_type} v{version - 1} in {UPCASTERS_FILE} or set "{BREAKING_KEY}"',
+        "breaking",
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -98,6 +99,13 @@ def _pointer(parts: Iterator[Any] | list[Any]) -> str:
     return "/" + "/".join(str(p) for p in parts)
 
 
+def _fast_message(exc: fastjsonschema.JsonSchemaValueException) -> str:
+    if exc.rule == "required" and isinstance(exc.value, dict):
+        missing = [k for k in exc.rule_definition or () if k not in exc.value]
+        return f"required properties missing: {missing}"
+    return exc.message.removeprefix(exc.name or "").strip()
+
+
 def compile_schema(schema: Mapping[str, Any]) -> Check:
     """A function returning the violations of a payload as ``/json/path: reason`` lines."""
     if fast_compilable(schema):
@@ -107,8 +115,7 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
             try:
                 fast(payload)
             except fastjsonschema.JsonSchemaValueException as exc:
-                message = exc.message.removeprefix(exc.name or "").strip()
-                return [f"{_pointer((exc.path or ['data'])[1:])}: {message}"]
+                return [f"{_pointer((exc.path or ['data'])[1:])}: {_fast_message(exc)}"]
             return []
 
         return check_fast
@@ -119,6 +126,45 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         return [f"{_pointer(list(e.path))}: {e.message}" for e in errors]
 
     return check_slow
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryText:
+    """A contracts directory as read from disk: its JSON files' text and ``upcasters.toml``."""
+
+    source: str
+    files: Mapping[str, str]
+    upcasters_text: str | None
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.source}/"
+
+
+def read_directory(path: str | Path, *, missing_ok: bool = False) -> DirectoryText:
+    """The text of the contracts directory ``path`` (every ``*.json`` and ``upcasters.toml``);
+    raises :class:`ContractDirectoryInvalid` when it cannot be read (``missing_ok``: a
+    directory that does not exist yet reads as empty)."""
+    directory = Path(path)
+    if missing_ok and not directory.exists():
+        return DirectoryText(str(directory), {}, None)
+    if not directory.is_dir():
+        raise ContractDirectoryInvalid(
+            [ContractProblem(str(directory), "not a directory of contracts")]
+        )
+    files: dict[str, str] = {}
+    problems: list[ContractProblem] = []
+    for entry in sorted([*directory.glob("*.json"), directory / UPCASTERS_FILE]):
+        if not entry.is_file():
+            continue
+        try:
+            files[entry.name] = entry.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(ContractProblem(str(entry), f"cannot read: {exc}"))
+    if problems:
+        raise ContractDirectoryInvalid(problems)
+    upcasters_text = files.pop(UPCASTERS_FILE, None)
+    return DirectoryText(str(directory), files, upcasters_text)
 
 
 class ContractRegistry:
@@ -148,23 +194,12 @@ class ContractRegistry:
     def load(cls, path: str | Path) -> ContractRegistry:
         """Read the contracts directory ``path`` (``<type>.v<N>.json`` files and an optional
         ``upcasters.toml``), check it and compile every schema."""
-        directory = Path(path)
-        if not directory.is_dir():
-            problem = ContractProblem(str(directory), "not a directory of contracts")
-            raise ContractDirectoryInvalid([problem])
-        files: dict[str, str] = {}
-        problems: list[ContractProblem] = []
-        for entry in sorted(directory.glob("*.json")):
-            try:
-                files[entry.name] = entry.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(ContractProblem(str(entry), f"cannot read: {exc}"))
-        if problems:
-            raise ContractDirectoryInvalid(problems)
-        toml = directory / UPCASTERS_FILE
-        upcasters_text = toml.read_text(encoding="utf-8") if toml.is_file() else None
+        directory = read_directory(path)
         return cls.from_sources(
-            files, prefix=f"{directory}/", upcasters_text=upcasters_text, source=str(directory)
+            directory.files,
+            prefix=directory.prefix,
+            upcasters_text=directory.upcasters_text,
+            source=directory.source,
         )
 
     @classmethod

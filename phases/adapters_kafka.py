@@ -7,7 +7,6 @@ database's outbox table (the plan's ``outbox:`` block) and waits for the Outbox 
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -266,22 +265,12 @@ class KafkaSchemaChecker:
 
     def check(self, context: str, events: Sequence[str]) -> SchemaReport:
         """Each sampled event: a declared type, a JSON object, valid against a registered
-        schema version of its type (``events.catalog``)."""
-        reasons: list[str] = []
-        for headers, value in self._tail(self.plan.contexts[context].topic.name):
-            kind = headers.get("type")
-            if events and kind not in events:
-                reasons.append(f"event type {kind!r} is not declared for {context}")
-            try:
-                payload = json.loads(value) if value else None
-            except ValueError:
-                payload = None
-            if not isinstance(payload, dict):
-                reasons.append(f"{kind or 'event'} payload is not a JSON object")
-            elif kind:
-                reasons += _schema_reasons(kind, payload)
-        unique = list(dict.fromkeys(reasons))[:5]
-        return SchemaReport(not reasons, tuple(unique))
+        schema version of its type (the plan's contracts directory, else the packaged
+        catalogue: :mod:`phases.event_schemas`)."""
+        from phases.event_schemas import schema_report
+
+        records = self._tail(self.plan.contexts[context].topic.name)
+        return schema_report(self.plan, context, events, records)
 
     def _tail(self, topic: str) -> list[tuple[dict[str, str], bytes | None]]:
         from confluent_kafka import Consumer, TopicPartition
@@ -316,18 +305,3 @@ class KafkaSchemaChecker:
         finally:
             consumer.close()
         return out
-
-
-def _schema_reasons(kind: str, payload: dict[str, Any]) -> list[str]:
-    """Why ``payload`` fits no registered version of ``kind`` (empty when one fits)."""
-    from events.catalog import schema_errors, schema_versions
-
-    versions = schema_versions().get(kind, ())
-    if not versions:
-        return [f"{kind}: no registered schema"]
-    errors: list[str] = []
-    for version in reversed(versions):
-        errors = schema_errors(kind, version, payload)
-        if not errors:
-            return []
-    return [f"{kind} v{versions[-1]}: {errors[0]}"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from cdc.outbox_table import DEFAULT_TABLE, IDENTIFIER, TABLE_NAME, OutboxColumns, OutboxLayout
 from phases.errors import PlanInvalid, PlanIssue
@@ -255,6 +255,14 @@ class OutboxSpec(_Model):
         return OutboxLayout(self.table, OutboxColumns(**columns))
 
 
+class ContractsSpec(_Model):
+    """The team's event contracts: a directory of JSON Schema files ``<type>.v<N>.json``
+    (``cutover events check``; docs/contracts.md). The phase-3 gate checks the events on
+    each context's topic against it; without it, against the packaged catalogue."""
+
+    dir: str = Field(min_length=1, description="contracts directory, relative to the plan file")
+
+
 class Plan(_Model):
     """A validated migration plan."""
 
@@ -270,6 +278,17 @@ class Plan(_Model):
         default=None,
         description="free-form notes, e.g. why `cutover discover` proposed each context",
     )
+    contracts: ContractsSpec | None = None
+    _base_dir: Path | None = PrivateAttr(default=None)
+    """The plan file's directory (set by :func:`load_plan`): relative paths start there."""
+
+    def contracts_dir(self) -> Path | None:
+        """The contracts directory the plan names, relative to the plan file (``None``: the
+        plan names none)."""
+        if self.contracts is None:
+            return None
+        path = Path(self.contracts.dir)
+        return path if path.is_absolute() or self._base_dir is None else self._base_dir / path
 
     def context_names(self) -> list[str]:
         """The bounded contexts, in rollout order (plan order when none is given)."""
@@ -377,4 +396,6 @@ def load_plan(path: str | Path) -> Plan:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise PlanInvalid(str(p), [PlanIssue("<file>", f"cannot read: {exc.strerror}")]) from None
-    return parse_plan_text(text, source=str(p))
+    plan = parse_plan_text(text, source=str(p))
+    plan._base_dir = p.parent
+    return plan

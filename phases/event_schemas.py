@@ -1,0 +1,65 @@
+"""The phase-3 gate's ``event_schema_compatible`` check, judged from sampled topic records.
+
+The contracts are the team's directory when the plan names one (``contracts: {dir: ...}``),
+the packaged catalogue otherwise. Pure apart from reading that directory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from events.errors import EventsError
+from events.registry import ContractRegistry, Contracts, catalog_contracts, schema_reasons
+from phases.plan import Plan
+from phases.ports import SchemaReport
+
+Record = tuple[Mapping[str, str], bytes | None]
+"""One sampled Kafka record: its headers (decoded) and its value."""
+MAX_REASONS = 5
+
+
+def plan_contracts(plan: Plan) -> Contracts:
+    """The contracts the plan names (read and checked now), else the packaged catalogue;
+    raises :class:`~events.errors.ContractDirectoryInvalid` for a bad directory."""
+    directory = plan.contracts_dir()
+    return catalog_contracts() if directory is None else ContractRegistry.load(directory)
+
+
+def judge_records(
+    context: str, events: Sequence[str], records: Iterable[Record], contracts: Contracts
+) -> SchemaReport:
+    """Each record: a type declared for ``context`` (when the plan lists any), a JSON object,
+    valid against a version of its type in ``contracts``."""
+    reasons: list[str] = []
+    for headers, value in records:
+        kind = headers.get("type")
+        if events and kind not in events:
+            reasons.append(f"event type {kind!r} is not declared for {context}")
+        payload = _json(value)
+        if not isinstance(payload, dict):
+            reasons.append(f"{kind or 'event'} payload is not a JSON object")
+        elif kind:
+            reasons += schema_reasons(contracts, kind, payload)
+    unique = list(dict.fromkeys(reasons))[:MAX_REASONS]
+    return SchemaReport(not reasons, tuple(unique))
+
+
+def schema_report(
+    plan: Plan, context: str, events: Sequence[str], records: Iterable[Record]
+) -> SchemaReport:
+    """:func:`judge_records` against the plan's contracts; a contracts directory that cannot
+    be used fails the check with its one-line reason."""
+    try:
+        contracts = plan_contracts(plan)
+    except EventsError as exc:
+        return SchemaReport(False, (f"contracts: {exc.one_line()}",))
+    return judge_records(context, events, records, contracts)
+
+
+def _json(value: bytes | None) -> Any:
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return None
