@@ -15,14 +15,14 @@ has no such column (the router's ``table.field.additional.missing=ignore``) and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cdc.errors import DecodeError
-from events.envelope import parse_aggregate_version
+from events.routed import RoutedDecodeError, aggregate_version, decode_routed
+from events.routed import header_map as routed_headers
 
 if TYPE_CHECKING:
     from events.envelope import Envelope
@@ -46,18 +46,9 @@ class OutboxEvent:
     aggregate_version: int | None = None
 
 
-def header_map(headers: Headers) -> dict[str, str | None]:
+def header_map(headers: Headers) -> dict[str, str]:
     """Kafka headers as text (a JSON-encoded string header is unquoted)."""
-    if headers is None:
-        return {}
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    out: dict[str, str | None] = {}
-    for name, value in items:
-        text = value.decode() if isinstance(value, bytes) else value
-        if text is not None and len(text) >= 2 and text[0] == text[-1] == '"':
-            text = json.loads(text)
-        out[str(name)] = text
-    return out
+    return routed_headers(headers)
 
 
 def decode_outbox(
@@ -69,37 +60,30 @@ def decode_outbox(
     topic_prefix: str = "outbox.event",
     timestamp_ms: int | None = None,
 ) -> OutboxEvent:
-    """Decode one routed outbox message; :class:`DecodeError` keeps the raw value."""
+    """Decode one routed outbox message (:func:`events.routed.decode_routed`);
+    :class:`DecodeError` keeps the raw value."""
     raw = value.encode() if isinstance(value, str) else value
     try:
-        hdrs = header_map(headers)
-        payload: Any = json.loads(raw) if raw else None
-        if isinstance(payload, str):
-            payload = json.loads(payload)  # jsonb payload without expand.json.payload
-        if isinstance(payload, dict) and set(payload) == {"schema", "payload"}:
-            payload = payload["payload"]
-            payload = json.loads(payload) if isinstance(payload, str) else payload
-        if not isinstance(payload, dict):
-            raise ValueError("the payload is not a JSON object")
-        if not hdrs.get("id") or not hdrs.get("type"):
-            raise ValueError("header 'id' or 'type' missing")
-        aggregate_id = key.decode() if isinstance(key, bytes) else key
+        hdrs = routed_headers(headers)
+        if raw is None:
+            raise RoutedDecodeError("the payload is not a JSON object")
+        event = decode_routed(key, raw, (), text_headers=hdrs)
         prefix = topic_prefix + "."
         return OutboxEvent(
-            id=str(hdrs["id"]),
+            id=event.id,
             aggregate_type=topic[len(prefix) :] if topic.startswith(prefix) else topic,
-            aggregate_id=str(aggregate_id or ""),
-            type=str(hdrs["type"]),
-            payload=payload,
-            correlation_id=hdrs.get("correlation_id") or None,
-            causation_id=hdrs.get("causation_id") or None,
+            aggregate_id=event.aggregate_id,
+            type=event.type,
+            payload=event.payload,
+            correlation_id=event.correlation_id or None,
+            causation_id=event.causation_id or None,
             topic=topic,
             timestamp_ms=timestamp_ms,
-            aggregate_version=parse_aggregate_version(hdrs.get("aggregate_version")),
+            aggregate_version=aggregate_version(hdrs, strict=True),
         )
-    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+    except RoutedDecodeError as exc:
         raw_key = key.encode() if isinstance(key, str) else key
-        raise DecodeError(str(exc), raw=raw, key=raw_key, topic=topic) from exc
+        raise DecodeError(exc.reason, raw=raw, key=raw_key, topic=topic) from exc
 
 
 def to_envelope(event: OutboxEvent) -> Envelope:

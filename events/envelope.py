@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 from events.errors import EnvelopeDecodeError, OutboxMessageDecodeError
+from events.routed import RoutedDecodeError, decode_routed, header_map
 
 SPECVERSION = "1.0"
 JSON_CONTENT_TYPE = "application/json"
@@ -278,12 +279,17 @@ class Envelope:
             if not hdrs.get(name):
                 raise fail(f"header {name!r} missing")
         try:
-            data = _unwrap_payload(value_bytes)
+            if value_bytes is None:
+                raise ValueError("value is empty (tombstone?)")
+            routed = decode_routed(key, value_bytes, (), text_headers=hdrs)
+            data = routed.payload
             version = _opt_int(hdrs.get("version"))
             aggregate_version = parse_aggregate_version(hdrs.get("aggregate_version"))
+        except RoutedDecodeError as exc:
+            raise fail(exc.reason) from exc
         except ValueError as exc:
             raise fail(str(exc)) from exc
-        subject = _header_text(key) if key is not None else None
+        subject = routed.aggregate_id if key is not None else None
         return cls(
             id=hdrs["id"],
             source=source or hdrs.get("source") or DEFAULT_SOURCE,
@@ -363,38 +369,7 @@ class Envelope:
 # ---------------------------------------------------------------------- helpers
 def decode_headers(headers: HeadersIn) -> dict[str, str]:
     """Kafka headers (confluent-kafka list of pairs, or a mapping) as text; last one wins."""
-    if headers is None:
-        return {}
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return {str(k): _header_text(v) for k, v in items if v is not None}
-
-
-def _header_text(value: bytes | str) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes | bytearray) else str(value)
-    if len(text) >= 2 and text[0] == text[-1] == '"':  # a JsonConverter-encoded string
-        try:
-            decoded = json.loads(text)
-        except ValueError:
-            return text
-        return decoded if isinstance(decoded, str) else text
-    return text
-
-
-def _unwrap_payload(value: bytes | str | None) -> dict[str, Any]:
-    if value is None:
-        raise ValueError("value is empty (tombstone?)")
-    try:
-        obj: Any = json.loads(value)
-        if isinstance(obj, str):
-            obj = json.loads(obj)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"value is not JSON: {exc}") from exc
-    if isinstance(obj, dict) and set(obj) == {"schema", "payload"}:
-        inner = obj["payload"]
-        obj = json.loads(inner) if isinstance(inner, str) else inner
-    if not isinstance(obj, dict):
-        raise ValueError("value is not a JSON object")
-    return obj
+    return header_map(headers)
 
 
 def _first(obj: Mapping[str, Any], *names: str) -> Any:

@@ -12,15 +12,21 @@ while the raw record stays in the runtime's hands for the dead-letter topic.
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import orjson
-
 from cutover_common.records import record
+from events.routed import (
+    RoutedDecodeError,
+    aggregate_version,
+    decode_routed,
+    header_map,
+    header_text,
+    is_snapshot,
+    payload_of,
+)
 from shadow.errors import PoisonMessageError
 
 Headers = tuple[tuple[str, bytes | None], ...]
@@ -51,17 +57,7 @@ class RawMessage:
         return None if self.key is None else _text(self.key)
 
 
-def _text(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    if text[:1] == '"' and text[-1:] == '"' and len(text) >= 2:
-        if "\\" not in text and '"' not in text[1:-1]:
-            return text[1:-1]  # the common case: a plain quoted string, nothing to unescape
-        try:
-            loaded = json.loads(text)
-        except ValueError:
-            return text
-        return str(loaded)
-    return text
+_text = header_text  # the routed decoder's header rule: JSON-quoted strings unquoted
 
 
 @record
@@ -105,81 +101,34 @@ def context_of(topic: str) -> str:
     return topic.rsplit(".", 1)[-1]
 
 
-_SEQUENCE_HEADERS: Sequence[str] = ("sequence", "aggregate_version", "version_seq")
-
-
 def decode(msg: RawMessage, known_types: frozenset[str] | None = None) -> InboundEvent | Skipped:
-    """Decode an Outbox Event Router record (value = payload JSON, id/type/... in headers)."""
+    """Decode an Outbox Event Router record (:func:`events.routed.decode_routed`) into an
+    :class:`InboundEvent`; tombstones and snapshot reads are :class:`Skipped`."""
     context = context_of(msg.topic)
     if msg.value is None:
         return Skipped("tombstone", context, msg)
-    payload = _payload(msg.value)
-    hdrs = {k: _text(v) for k, v in msg.headers if v is not None}
-    if _is_snapshot(hdrs, payload):
-        return Skipped("snapshot", context, msg)
-    event_type = hdrs.get("type") or (payload.get("type") if isinstance(payload, dict) else None)
-    event_id = hdrs.get("id")
-    if not event_id or not event_type:
+    hdrs = header_map(msg.headers)
+    try:
+        payload = payload_of(msg.value)
+        if is_snapshot(hdrs, payload):
+            return Skipped("snapshot", context, msg)
+        ev = decode_routed(msg.key, None, (), payload=payload, text_headers=hdrs)
+    except RoutedDecodeError as exc:
+        raise PoisonMessageError("undecodable", exc.reason, error_class=exc.cause) from exc
+    if known_types is not None and ev.type not in known_types:
         raise PoisonMessageError(
-            "undecodable", "missing id or type header", error_class="MissingHeader"
-        )
-    if not isinstance(payload, dict):
-        raise PoisonMessageError(
-            "undecodable", "payload is not a JSON object", error_class="TypeError"
-        )
-    if known_types is not None and event_type not in known_types:
-        raise PoisonMessageError(
-            "unknown_type", f"no handler knows {event_type!r}", error_class="UnknownEventType"
+            "unknown_type", f"no handler knows {ev.type!r}", error_class="UnknownEventType"
         )
     return InboundEvent(  # positional: keywords double the cost of this hot constructor
-        event_id,
-        str(event_type),
-        msg.key_text or str(payload.get("order_id", "")),  # aggregate_id
-        payload,
+        ev.id,
+        ev.type,
+        ev.aggregate_id,
+        ev.payload,
         hdrs.get("correlation_id") or "",
         hdrs.get("causation_id") or "",
-        _sequence(hdrs),
+        aggregate_version(hdrs),
         context,
         msg.timestamp_ms,
         msg,  # raw
         hdrs.get("mode") or "",
     )
-
-
-def _payload(value: bytes) -> Any:
-    try:
-        data = orjson.loads(value)
-        if isinstance(data, str):  # JsonConverter without expand.json.payload: JSON in a string
-            data = orjson.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonMessageError(
-            "undecodable", f"value is not JSON: {exc}", error_class=type(exc).__name__
-        ) from exc
-    return data
-
-
-def _is_snapshot(hdrs: Mapping[str, str], payload: Any) -> bool:
-    if hdrs.get("__debezium.op") == "r" or hdrs.get("__op") == "r":
-        return True
-    if isinstance(payload, dict) and payload.get("op") == "r" and "source" in payload:
-        return True
-    source = payload.get("source") if isinstance(payload, dict) else None
-    return isinstance(source, dict) and str(source.get("snapshot", "false")) in (
-        "true",
-        "last",
-        "first",
-    )
-
-
-def _sequence(hdrs: Mapping[str, str]) -> int | None:
-    """The aggregate version from the first sequence header present (Debezium sends the
-    outbox's integer column as its decimal text, ``b"2"``); ``0`` or junk means "unversioned"."""
-    for name in _SEQUENCE_HEADERS:
-        value = hdrs.get(name)
-        if value is not None:
-            try:
-                seq = int(value)
-            except ValueError:
-                return None
-            return seq if seq > 0 else None
-    return None
