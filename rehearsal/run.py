@@ -416,8 +416,8 @@ class Rehearsal:
             return False
         self.rows[4].status = "entered"
         t0 = time.monotonic()
-        self.env.workers.restart(mode="async")
-        self.wait_group_members()
+        # no worker restart: the shadow performs or records each event's effects as the mode
+        # stamped on it says, so the move takes effect event by event
         self.traffic_burst(
             4, seconds=self._burst_seconds(ASYNC_MIN_MATCH_RATE, VERIFIED_PER_REQUEST)
         )
@@ -437,8 +437,6 @@ class Rehearsal:
             return False
         self.rows[5].status = "entered"
         t0 = time.monotonic()
-        self.env.workers.restart(mode="events-only")
-        self.wait_group_members()
         self.traffic_burst(5)
         self.env.wait_settled()
         return self._record(5, self.runner.check_gate(), t0)
@@ -461,8 +459,6 @@ class Rehearsal:
         t0 = time.monotonic()
         self.say(f"rollback drill: {ctx} back to dual with traffic")
         self._switched(self.runner.rollback(context=ctx))
-        self.env.workers.restart(mode="dual")
-        self.wait_group_members()
         # A full burst: the gate judges only the keys placed since the rollback (its window
         # starts at the mode change), and they must reach min_settled_keys on their own.
         self.traffic_burst(
@@ -475,8 +471,6 @@ class Rehearsal:
         self.say(f"rollback drill passed: {ctx} forward to async again")
         if not self._record(40, self._switched(self.runner.advance(4, context=ctx)), t0):
             return False
-        self.env.workers.restart(mode="async")
-        self.wait_group_members()
         # the phase-4 gate judges only this burst (keys since the forward move)
         self.traffic_burst(
             4, seconds=self._burst_seconds(ASYNC_MIN_MATCH_RATE, VERIFIED_PER_REQUEST)
