@@ -30,7 +30,15 @@ application stamped on it.
 
 Advanced: a consumer that needs its own batch-level state or bulk writer (the sample's
 order flow) registers a factory with :meth:`ShadowApp.consumer` returning a
-:class:`Consumer` (a :class:`shadow.plugin.Processor` and its store).
+:class:`Consumer` (a :class:`Processor` and its store). What such a plug-in builds on is
+public here too: the runtime's ports (:class:`Processor`, :class:`Buffer`,
+:class:`ProcessedRow`, :class:`ShadowStore`, :class:`StoreTx`), the decoded record
+(:class:`InboundEvent`), the errors the runtime acts on (:class:`PoisonMessageError`:
+dead-lettered; :class:`TransientError` / :class:`CircuitOpenError`: retried, then the
+partition pauses; :class:`StaleReadError`; the store's :class:`AlreadyProcessedError`,
+:class:`StoreWriteError`, :class:`StoreUnavailableError` and :func:`translate_errors`), the
+circuit breaker, the store's schema name (:data:`DEFAULT_SCHEMA`, :func:`checked_schema`) and
+``@record`` (a cheap slotted value class for hot-path values).
 """
 
 from __future__ import annotations
@@ -43,6 +51,26 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from cutover.errors import SdkError
+from cutover_common.records import record
+from shadow.breaker import CircuitBreaker
+from shadow.errors import (
+    CircuitOpenError,
+    EffectRejectedError,
+    PoisonMessageError,
+    ShadowConfigError,
+    ShadowError,
+    TransientError,
+)
+from shadow.messages import Headers, InboundEvent, event_time
+from shadow.pg import DEFAULT_SCHEMA, checked_schema, translate_errors
+from shadow.plugin import Buffer, ProcessedRow, Processor, StaleReadError
+from shadow.store import (
+    AlreadyProcessedError,
+    ShadowStore,
+    StoreTx,
+    StoreUnavailableError,
+    StoreWriteError,
+)
 
 T = TypeVar("T")
 HandlerFn = Callable[["Event", "Handle"], None]
@@ -271,14 +299,37 @@ class ShadowApp:
 
 
 __all__ = [
+    "DEFAULT_SCHEMA",
+    "AlreadyProcessedError",
+    "Buffer",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "Consumer",
     "ConsumerFactory",
     "ConsumerSpec",
     "EffectRejected",
+    "EffectRejectedError",
     "Event",
     "Handle",
     "HandlerSpec",
+    "Headers",
+    "InboundEvent",
+    "PoisonMessageError",
+    "ProcessedRow",
+    "Processor",
     "ShadowApp",
     "ShadowAppError",
+    "ShadowConfigError",
+    "ShadowError",
+    "ShadowStore",
+    "StaleReadError",
+    "StoreTx",
+    "StoreUnavailableError",
+    "StoreWriteError",
+    "TransientError",
     "WorkerContext",
+    "checked_schema",
+    "event_time",
+    "record",
+    "translate_errors",
 ]

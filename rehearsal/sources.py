@@ -56,7 +56,7 @@ def event_outcomes() -> Iterator[Outcome]:
     store finished except those the legacy app accepted in ``async``/``events-only`` mode
     (which the sync path never completed). Orders unknown to the legacy app stay in, so a
     shadow pipeline that invents orders shows up as ``extra``."""
-    from shadow.outcomes import event_outcomes as shadow_outcomes
+    from legacy_app.orderflow.outcomes import event_outcomes as shadow_outcomes
 
     ids = _order_ids(
         "select order_id from shadow.order_status where order_id not in "
@@ -70,7 +70,7 @@ def async_event_outcomes() -> Iterator[Outcome]:
     control of phase 4's reverse comparison against the verify-mode results. Orders whose
     verify run was inconclusive stay in: their verify record is flagged, so the comparators
     count them ``inconclusive`` (left out, toward the gate's left-out share)."""
-    from shadow.outcomes import event_outcomes as shadow_outcomes
+    from legacy_app.orderflow.outcomes import event_outcomes as shadow_outcomes
 
     return shadow_outcomes(
         libpq_dsn(_url()), _order_ids("select id from orders where mode = 'async'")

@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from legacy_app.orderflow.processors import FLOW_CONTEXTS
 from rehearsal.errors import NotReadyError
 from rehearsal.stack.process import ManagedProcess
-from shadow.processors import FLOW_CONTEXTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Delivery anomalies: duplicates, per-aggregate reordering and gaps, tombstones, snapshots.
 
 Counted per context (the topic's aggregate type) in ``shadow.delivery_anomalies``
-and read by the comparators through :func:`anomaly_counts`. Kinds:
+and read by the comparators through :func:`shadow.pg.anomaly_counts`. Kinds:
 
 * ``duplicate`` — an event id seen twice (within a batch or already processed);
 * ``gap`` — an aggregate's sequence jumped (``seq > last + 1``, or a first ``seq > 1``);
@@ -28,7 +28,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from shadow.messages import InboundEvent
-from shadow.schema import DEFAULT_SCHEMA
 
 KINDS: tuple[str, ...] = ("duplicate", "gap", "reorder", "tombstone", "snapshot")
 
@@ -56,14 +55,3 @@ def sequence_anomalies(
             counts[(ev.context, "gap")] += 1
         high[agg] = max(ev.sequence, prev if prev is not None else ev.sequence)
     return counts, high
-
-
-def anomaly_counts(dsn: str, *, schema: str = DEFAULT_SCHEMA) -> dict[str, dict[str, int]]:
-    """``{context: {kind: count}}`` from the shadow store — the comparators' view."""
-    from shadow.store_pg import PostgresStore
-
-    store = PostgresStore(dsn, schema)
-    try:
-        return store.anomaly_counts()
-    finally:
-        store.close()

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
+from legacy_app.orderflow.store_pg import PostgresStore
 from shadow.config import ShadowConfig, WorkerKind, build_worker
 from shadow.errors import KafkaOperationError
 from shadow.kafka import reset_offsets_to_time, topic_size
 from shadow.metrics import Metrics
 from shadow.runtime import tune_gc, tune_switch_interval
-from shadow.store_pg import PostgresStore
 
 if TYPE_CHECKING:
     from comparators.position import PipelinePosition

@@ -16,21 +16,26 @@ from typing import Literal
 
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
-from shadow.dlq import dlq_topic_for
-from shadow.effects import EffectPort, HttpEffects, RecordingEffects, default_service_urls
-from shadow.errors import ShadowConfigError
-from shadow.kafka import KafkaConsumerAdapter, KafkaProducerAdapter, consumer_config
-from shadow.metrics import Metrics
-from shadow.plugin import Processor
-from shadow.processors import (
+from legacy_app.orderflow.effects import (
+    EffectPort,
+    HttpEffects,
+    RecordingEffects,
+    default_service_urls,
+)
+from legacy_app.orderflow.processors import (
     FLOW_CONTEXTS,
     AnalyticsProcessor,
     Coordination,
     FlowProcessor,
 )
+from legacy_app.orderflow.store_pg import PostgresStore
+from shadow.dlq import dlq_topic_for
+from shadow.errors import ShadowConfigError
+from shadow.kafka import KafkaConsumerAdapter, KafkaProducerAdapter, consumer_config
+from shadow.metrics import Metrics
+from shadow.pg import DEFAULT_SCHEMA
+from shadow.plugin import Processor
 from shadow.runtime import RuntimeSettings, ShadowWorker
-from shadow.schema import DEFAULT_SCHEMA
-from shadow.store_pg import PostgresStore
 
 ALL_CONTEXTS: tuple[str, ...] = (*sorted(FLOW_CONTEXTS), "analytics")
 WorkerKind = Literal["flow", "analytics"]
@@ -138,7 +143,7 @@ def processor_for(config: ShadowConfig, kind: WorkerKind) -> Processor:
         return AnalyticsProcessor()
     contexts = set(config.contexts) & FLOW_CONTEXTS
     coordination = Coordination(config.coordination.get("order", Coordination.CHOREOGRAPHY.value))
-    from shadow.bugs import with_bug
+    from legacy_app.orderflow.bugs import with_bug
 
     flow = FlowProcessor(
         RecordingEffects(),
@@ -166,7 +171,7 @@ def build_worker(
     config: ShadowConfig, kind: WorkerKind, *, metrics: Metrics | None = None
 ) -> ShadowWorker:
     """A worker wired to the real Kafka and PostgreSQL (schema ensured, stock seeded)."""
-    from shadow.catalogue import initial_stock
+    from legacy_app.orderflow.catalogue import initial_stock
 
     store = PostgresStore(config.dsn.reveal(), config.schema)
     store.ensure_schema(initial_stock())

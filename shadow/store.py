@@ -1,28 +1,20 @@
-"""The shadow store port: a transaction that claims events and writes a batch of changes.
+"""The shadow store port: a transaction that claims events and writes a batch's buffer.
 
-Two adapters implement it: :mod:`shadow.store_pg` (PostgreSQL, schema ``shadow``,
-bulk writes through ``unnest``) and :mod:`shadow.store_memory` (dicts, for unit
-tests). ``tests/*/shadow/test_store_contract.py`` runs one contract against both.
+What the runtime (:mod:`shadow.runtime`) calls, and nothing else: the processed-event
+claims, the bulk write of a processor's buffer (:class:`shadow.plugin.Buffer`), the
+delivery-anomaly counters and the per-aggregate sequences. What a buffer holds and which
+tables it lands in is the store's own business: the handler apps' store
+(:mod:`shadow.app_store`) and the sample order flow's (``legacy_app.orderflow.store_pg``)
+implement it, each with an in-memory twin for unit tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
-from events.outcome import (
-    Notification,
-    Outcome,
-    Payment,
-    Reservation,
-    ReservationLine,
-    Shipment,
-    money,
-)
-from shadow.changes import Changes
 from shadow.errors import ShadowError
 
 
@@ -64,14 +56,9 @@ class StoreTx(Protocol):
     def processed_ids(self, consumer: str, event_ids: Collection[str]) -> set[str]:
         """The subset of ``event_ids`` that ``consumer`` has already applied."""
 
-    def lock_stock(self, skus: Collection[str]) -> dict[str, int]:
-        """Available stock of ``skus``, locked until the transaction ends (unknown SKUs absent)."""
-
-    def read_stock(self, skus: Collection[str]) -> dict[str, int]:
-        """Available stock of ``skus`` as committed, without locking (unknown SKUs absent)."""
-
-    def apply(self, changes: Changes) -> None:
-        """Write ``changes``; processed rows first (a conflict raises AlreadyProcessedError)."""
+    def apply(self, changes: Any) -> None:
+        """Write a processor's buffer; processed rows first (a conflict raises
+        AlreadyProcessedError)."""
 
     def apply_encoded(self, encoded: object) -> None:
         """Write changes encoded by :meth:`ShadowStore.encode` whose keys are expected to be
@@ -98,18 +85,15 @@ class ShadowStore(Protocol):
 
     schema: str
 
-    def ensure_schema(self, stock: Mapping[str, int] | None = None) -> None:
-        """Create the tables if needed and seed ``stock`` (existing rows are kept)."""
+    def ensure_schema(self) -> None:
+        """Create the tables if needed (idempotent; existing rows are kept)."""
 
-    def encode(self, changes: Changes) -> object:
+    def encode(self, changes: Any) -> object:
         """``changes`` made ready for :meth:`StoreTx.apply_encoded` of any transaction of this
         store kind; pure, so one thread can encode while another writes."""
 
     def transaction(self) -> AbstractContextManager[StoreTx]:
         """Open a transaction; it commits when the block ends without an exception."""
-
-    def outcomes(self, order_ids: Sequence[str] | None = None) -> list[Outcome]:
-        """The event-side outcome of every finished order (or of ``order_ids``)."""
 
     def anomaly_counts(self) -> dict[str, dict[str, int]]:
         """Delivery anomalies per context: ``{context: {kind: count}}``."""
@@ -118,51 +102,8 @@ class ShadowStore(Protocol):
         """Rows per shadow table (for status and tests)."""
 
     def rebuild_since(self, since: datetime) -> int:
-        """Forget what was derived from events at or after ``since``; returns orders forgotten."""
+        """Forget what was derived from events at or after ``since`` (processed-event claims
+        included, so a replay applies them again); returns how many items were forgotten."""
 
     def close(self) -> None:
         """Release connections."""
-
-
-def outcome_from_row(row: Mapping[str, Any]) -> Outcome:
-    """Build an event-side :class:`Outcome` from one row of the outcome query.
-
-    ``reservation`` and ``notifications`` are lists of dicts (JSON aggregates);
-    no reservation line means nothing was reserved (``reservation=None``), no
-    payment row means no charge was attempted (``payment=None``).
-    """
-    lines = row.get("reservation") or []
-    reservation = (
-        Reservation(
-            lines=tuple(ReservationLine(str(x["sku"]), int(x["qty"])) for x in lines),
-            released=any(bool(x["released"]) for x in lines),
-        )
-        if lines
-        else None
-    )
-    amount = row.get("amount")
-    payment = (
-        None
-        if amount is None
-        else Payment(money(amount), row["payment_status"], int(row.get("attempts") or 1))
-    )
-    carrier = row.get("carrier")
-    shipment = None if carrier is None else Shipment(str(carrier), str(row["shipment_status"]))
-    notes = row.get("notifications") or []
-    return Outcome(
-        order_id=str(row["order_id"]),
-        correlation_id=str(row.get("correlation_id") or ""),
-        status=row["status"],
-        total=money(row["total"] if isinstance(row["total"], Decimal) else str(row["total"])),
-        reservation=reservation,
-        payment=payment,
-        shipment=shipment,
-        notifications=tuple(Notification(str(n["template"]), str(n["recipient"])) for n in notes),
-        produced_at=row["produced_at"],
-        source="event",
-    )
-
-
-def sorted_outcomes(rows: Iterator[Mapping[str, Any]]) -> list[Outcome]:
-    """Outcomes of ``rows`` ordered by order id."""
-    return sorted((outcome_from_row(r) for r in rows), key=lambda o: o.order_id)

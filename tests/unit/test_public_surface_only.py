@@ -3,13 +3,14 @@
 Every module of ``legacy_app`` is parsed (``ast``, nothing imported from it) and each import
 classified: the standard library, third-party packages and ``legacy_app.*`` are allowed; of
 cutover only ``import cutover``, ``from cutover import <name in cutover.__all__>`` and the
-documented public modules (``cutover.errors``, ``cutover.flask``). Any other ``cutover.*``
+documented public modules (``cutover.errors``, ``cutover.flask``, ``cutover.shadow``). Any other ``cutover.*``
 module, ``cutover_common`` and the library packages (``events``, ``cdc``, ``shadow``,
 ``comparators``, ``phases``) and ``rehearsal`` are forbidden.
 
 :data:`PENDING` is the one exception, listed exactly: the sample's event contracts still live
-in ``events/`` beside the shadow plug-in that uses them (both move with issue 15). The test
-fails when a module imports anything else of them, and when an entry is no longer needed.
+in ``events/`` (issue 15 moves them beside the sample's order flow, ``legacy_app/orderflow``,
+which reaches the shadow runtime through ``cutover.shadow`` only). The test fails when a
+module imports anything else of them, and when an entry is no longer needed.
 """
 
 from __future__ import annotations
@@ -54,6 +55,52 @@ PENDING: dict[str, frozenset[str]] = {
             "events.outcome.money",
         }
     ),
+    "legacy_app/orderflow/domain.py": frozenset({"events.outcome.money"}),
+    "legacy_app/orderflow/effects.py": frozenset({"events.outcome.money"}),
+    "legacy_app/orderflow/flow.py": frozenset(
+        {
+            "events.domain.Carrier",
+            "events.domain.InventoryReleased",
+            "events.domain.InventoryReserved",
+            "events.domain.NotificationSent",
+            "events.domain.OrderCompleted",
+            "events.domain.OrderFailed",
+            "events.domain.PaymentCompleted",
+            "events.domain.PaymentFailed",
+            "events.domain.PaymentMethod",
+            "events.domain.ShipmentCreated",
+            "events.envelope.Payload",
+            "events.values.StockLine",
+        }
+    ),
+    "legacy_app/orderflow/outcomes.py": frozenset({"events.outcome.Outcome"}),
+    "legacy_app/orderflow/processors.py": frozenset({"events.catalog.CATALOG"}),
+    "legacy_app/orderflow/saga.py": frozenset(
+        {
+            "events.domain.Carrier",
+            "events.domain.InventoryReleased",
+            "events.domain.InventoryReserved",
+            "events.domain.NotificationSent",
+            "events.domain.OrderCompleted",
+            "events.domain.OrderFailed",
+            "events.domain.PaymentCompleted",
+            "events.domain.PaymentFailed",
+            "events.domain.ShipmentCreated",
+        }
+    ),
+    "legacy_app/orderflow/store.py": frozenset(
+        {
+            "events.outcome.Notification",
+            "events.outcome.Outcome",
+            "events.outcome.Payment",
+            "events.outcome.Reservation",
+            "events.outcome.ReservationLine",
+            "events.outcome.Shipment",
+            "events.outcome.money",
+        }
+    ),
+    "legacy_app/orderflow/store_memory.py": frozenset({"events.outcome.Outcome"}),
+    "legacy_app/orderflow/store_pg.py": frozenset({"events.outcome.Outcome"}),
     "legacy_app/placing.py": frozenset(
         {
             "events.domain.OrderCompleted",

@@ -29,6 +29,7 @@ from cdc.debezium import (
     heartbeat_table_ddl,
 )
 from cdc.errors import ConnectorNotFound
+from legacy_app.orderflow.samples import INSERT_OUTBOX, OUTBOX_DDL, outbox_row
 from rehearsal.stack.endpoints import Endpoints
 from shadow.kafka import (
     KafkaConsumerAdapter,
@@ -37,7 +38,6 @@ from shadow.kafka import (
 )
 from shadow.plugin import Processor
 from shadow.runtime import RuntimeSettings, ShadowWorker
-from shadow.samples import INSERT_OUTBOX, OUTBOX_DDL, outbox_row
 from shadow.store import ShadowStore
 from tests.integration.topics import ensure_topics
 

@@ -6,13 +6,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shadow.catalogue import initial_stock
-from shadow.changes import Changes
-from shadow.domain import parse_order
-from shadow.effects import RecordingEffects
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.changes import Changes
+from legacy_app.orderflow.domain import parse_order
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import Coordination, FlowProcessor, FlowScope
+from legacy_app.orderflow.store_memory import InMemoryStore
 from shadow.messages import InboundEvent
-from shadow.processors import Coordination, FlowProcessor, FlowScope
-from shadow.store_memory import InMemoryStore
 
 
 def comparable(outcome: Any) -> dict[str, Any]:

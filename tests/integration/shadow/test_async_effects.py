@@ -14,15 +14,15 @@ import pytest
 from confluent_kafka import Producer
 
 from cutover_common.secrets import Secret
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.effects import HttpEffects
+from legacy_app.orderflow.processors import FlowProcessor
+from legacy_app.orderflow.samples import order_payload, outbox_headers, outbox_value
+from legacy_app.orderflow.store_pg import PostgresStore
 from legacy_app.runner import RunSpec, start_services, stop_services
 from legacy_app.wsgi import SERVICES
 from rehearsal.stack.endpoints import Endpoints
 from shadow.breaker import CircuitBreaker
-from shadow.catalogue import initial_stock
-from shadow.effects import HttpEffects
-from shadow.processors import FlowProcessor
-from shadow.samples import order_payload, outbox_headers, outbox_value
-from shadow.store_pg import PostgresStore
 from tests.integration.legacy_app.conftest import free_ports
 from tests.integration.shadow.conftest import kafka_worker, topic_size_of, wait_until
 from tests.integration.shadow.expected import comparable, expected_outcomes

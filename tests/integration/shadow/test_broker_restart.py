@@ -15,11 +15,11 @@ from pathlib import Path
 import psycopg
 from confluent_kafka import Producer
 
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.samples import order_payload, outbox_headers, outbox_value
 from rehearsal.stack import manager
 from rehearsal.stack.endpoints import Endpoints
 from rehearsal.stack.topology import Topology
-from shadow.catalogue import initial_stock
-from shadow.samples import order_payload, outbox_headers, outbox_value
 from tests.integration.shadow.conftest import REPO, committed_total, wait_until
 from tests.integration.topics import ensure_topics
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from shadow.outcomes import event_outcomes
-from shadow.samples import order_payload
+from legacy_app.orderflow.outcomes import event_outcomes
+from legacy_app.orderflow.samples import order_payload
 from tests.integration.shadow.conftest import Pipeline, committed_total, wait_until
 from tests.integration.shadow.expected import comparable, expected_outcomes
 

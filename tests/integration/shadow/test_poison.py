@@ -8,14 +8,14 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.domain import Order
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import FlowProcessor
+from legacy_app.orderflow.samples import order_payload, outbox_headers, outbox_value
+from legacy_app.orderflow.store_pg import PostgresStore
 from rehearsal.stack.endpoints import Endpoints
-from shadow.catalogue import initial_stock
-from shadow.domain import Order
-from shadow.effects import RecordingEffects
 from shadow.messages import InboundEvent
-from shadow.processors import FlowProcessor
-from shadow.samples import order_payload, outbox_headers, outbox_value
-from shadow.store_pg import PostgresStore
 from tests.integration.shadow.conftest import kafka_worker, read_topic
 from tests.integration.topics import ensure_topics
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 
 from cutover_common.secrets import Secret
+from legacy_app.orderflow.outcomes import event_outcomes
+from legacy_app.orderflow.samples import order_payload
+from legacy_app.orderflow.store_pg import PostgresStore
 from shadow.cli import shadow
 from shadow.commands import replay, run_worker, status
 from shadow.config import ShadowConfig
-from shadow.outcomes import event_outcomes
-from shadow.samples import order_payload
-from shadow.store_pg import PostgresStore
 from tests.integration.shadow.conftest import Pipeline, wait_until
 from tests.integration.shadow.expected import comparable
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import requests
 
-from shadow.catalogue import initial_stock
-from shadow.outcomes import event_outcomes
-from shadow.samples import order_payload
-from shadow.store_pg import PostgresStore
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.outcomes import event_outcomes
+from legacy_app.orderflow.samples import order_payload
+from legacy_app.orderflow.store_pg import PostgresStore
 from tests.integration.shadow.conftest import (
     Pipeline,
     committed_total,

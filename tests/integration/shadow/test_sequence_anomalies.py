@@ -19,14 +19,14 @@ from cdc.errors import ConnectorNotFound
 from events.domain import OrderCompleted, OrderCreated
 from events.envelope import Envelope
 from events.values import OrderLine
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.domain import Order
+from legacy_app.orderflow.processors import AnalyticsProcessor
+from legacy_app.orderflow.store_pg import PostgresStore
 from legacy_app.outbox import add_to_outbox, envelope_for
 from legacy_app.schema import create_all, make_engine
 from rehearsal.stack.endpoints import Endpoints
-from shadow.catalogue import initial_stock
-from shadow.domain import Order
 from shadow.messages import InboundEvent
-from shadow.processors import AnalyticsProcessor
-from shadow.store_pg import PostgresStore
 from tests.integration.shadow.conftest import kafka_worker, read_topic, register_outbox_connector
 
 

@@ -14,12 +14,12 @@ import pytest
 from cdc.client import ConnectClient
 from cdc.debezium import OutboxOptions, build_postgres_config
 from cdc.errors import ConnectorNotFound
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import FlowProcessor
+from legacy_app.orderflow.samples import INSERT_OUTBOX, order_payload, outbox_row
+from legacy_app.orderflow.store_pg import PostgresStore
 from rehearsal.stack.endpoints import Endpoints
-from shadow.catalogue import initial_stock
-from shadow.effects import RecordingEffects
-from shadow.processors import FlowProcessor
-from shadow.samples import INSERT_OUTBOX, order_payload, outbox_row
-from shadow.store_pg import PostgresStore
 from tests.integration.shadow.conftest import (
     Pipeline,
     connector_options,

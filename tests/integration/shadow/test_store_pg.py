@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from legacy_app.orderflow.store_pg import PostgresStore
 from rehearsal.stack.endpoints import Endpoints
-from shadow.store_pg import PostgresStore
 from tests.unit.shadow.store_contract import StoreContract
 
 
@@ -18,7 +18,7 @@ class TestPostgresStore(StoreContract):
         s.close()
 
     def test_outcome_sql_constant_is_the_default_schema_query(self, store: PostgresStore) -> None:
-        from shadow.outcomes import OUTCOME_SQL, outcome_sql
+        from legacy_app.orderflow.outcomes import OUTCOME_SQL, outcome_sql
 
         assert outcome_sql("shadow") == OUTCOME_SQL
         assert "shadow.order_status" in OUTCOME_SQL

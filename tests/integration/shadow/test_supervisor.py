@@ -10,7 +10,7 @@ import re
 import signal
 from pathlib import Path
 
-from shadow.samples import order_payload
+from legacy_app.orderflow.samples import order_payload
 from tests.integration.shadow.conftest import Pipeline, alive, wait_until
 
 

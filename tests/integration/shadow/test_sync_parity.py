@@ -17,15 +17,15 @@ from cdc.errors import ConnectorNotFound
 from cutover_common.modes import SAMPLE_CONTEXTS
 from cutover_common.secrets import Secret
 from events.outcome import Notification, Payment, Reservation, ReservationLine
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import Coordination, FlowProcessor
+from legacy_app.orderflow.store_pg import PostgresStore
 from legacy_app.outcomes import iter_sync_outcomes
 from legacy_app.runner import RunSpec, start_services, stop_services
 from legacy_app.schema import make_engine
 from legacy_app.wsgi import SERVICES
 from rehearsal.stack.endpoints import Endpoints
-from shadow.catalogue import initial_stock
-from shadow.effects import RecordingEffects
-from shadow.processors import Coordination, FlowProcessor
-from shadow.store_pg import PostgresStore
 from tests.integration.legacy_app.conftest import Running, free_ports
 from tests.integration.shadow.conftest import kafka_worker, register_outbox_connector, wait_until
 from tests.integration.shadow.expected import comparable

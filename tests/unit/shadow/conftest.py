@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from shadow.catalogue import initial_stock
-from shadow.domain import Order
-from shadow.effects import RecordingEffects
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.domain import Order
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import Coordination, FlowProcessor
+from legacy_app.orderflow.samples import order_payload, outbox_headers, outbox_value
+from legacy_app.orderflow.store_memory import InMemoryStore, MemoryStoreTx
 from shadow.errors import CircuitOpenError
 from shadow.fakes import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from shadow.messages import InboundEvent, RawMessage
 from shadow.plugin import Processor
-from shadow.processors import Coordination, FlowProcessor
 from shadow.runtime import RuntimeSettings, ShadowWorker
-from shadow.samples import order_payload, outbox_headers, outbox_value
-from shadow.store_memory import InMemoryStore, MemoryStoreTx
 
 TOPIC = "outbox.event.order"
 DLQ = "shadow-test.dlq"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from shadow.changes import (
+from legacy_app.orderflow.changes import (
     AnalyticsRow,
     Changes,
     NotificationRow,

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
+from legacy_app.orderflow.domain import Order
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import KNOWN_TYPES, AnalyticsProcessor, FlowProcessor
+from legacy_app.orderflow.samples import order_payload, outbox_headers, outbox_value
+from legacy_app.orderflow.store_memory import InMemoryStore
 from shadow.anomalies import sequence_anomalies
-from shadow.domain import Order
-from shadow.effects import RecordingEffects
 from shadow.fakes import InMemoryBroker
 from shadow.messages import InboundEvent, RawMessage, decode
-from shadow.processors import KNOWN_TYPES, AnalyticsProcessor, FlowProcessor
-from shadow.samples import order_payload, outbox_headers, outbox_value
-from shadow.store_memory import InMemoryStore
 from tests.unit.shadow.conftest import TOPIC, Flaky, WorkerFactory
 
 RECORDED = Path(__file__).resolve().parents[2] / "data" / "debezium" / "outbox_event.json"

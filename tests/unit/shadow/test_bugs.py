@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from shadow.bugs import TotalRoundingBug, with_bug
-from shadow.effects import RecordingEffects
+from legacy_app.orderflow.bugs import TotalRoundingBug, with_bug
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import FlowProcessor
 from shadow.errors import ShadowConfigError
 from shadow.messages import InboundEvent
-from shadow.processors import FlowProcessor
 
 
 def _event(total: str) -> InboundEvent:

@@ -7,16 +7,16 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from cutover_common.modes import Mode
+from legacy_app.orderflow.changes import Changes
+from legacy_app.orderflow.domain import parse_order
+from legacy_app.orderflow.effects import HttpEffects, Recorder, RecordingEffects
+from legacy_app.orderflow.processors import AnalyticsProcessor, Coordination, FlowProcessor
+from legacy_app.orderflow.samples import order_payload
 from shadow.breaker import CircuitBreaker
-from shadow.changes import Changes
 from shadow.cli import print_status, shadow
 from shadow.config import ShadowConfig, effects_for, processor_for
-from shadow.domain import parse_order
-from shadow.effects import HttpEffects, Recorder, RecordingEffects
 from shadow.errors import CircuitOpenError, EffectRejectedError, ShadowConfigError, TransientError
 from shadow.messages import InboundEvent
-from shadow.processors import AnalyticsProcessor, Coordination, FlowProcessor
-from shadow.samples import order_payload
 
 ENV = {
     "CUTOVER_SHADOW_BOOTSTRAP": "127.0.0.1:9092",

@@ -18,7 +18,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shadow.changes import (
+from legacy_app.orderflow.changes import (
     AnalyticsRow,
     Changes,
     NotificationRow,
@@ -30,7 +30,7 @@ from shadow.changes import (
     SagaRow,
     ShipmentRow,
 )
-from shadow.store_pg_tx import encode_changes
+from legacy_app.orderflow.store_pg_tx import encode_changes
 
 cells = st.one_of(
     st.none(),

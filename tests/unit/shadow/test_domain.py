@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from events.catalog import schema_errors
-from shadow.domain import Order, _parse_checked, parse_order
+from legacy_app.orderflow.domain import Order, _parse_checked, parse_order
+from legacy_app.orderflow.samples import order_payload
 from shadow.errors import PoisonMessageError
-from shadow.samples import order_payload
 
 
 def test_parse_order_reads_lines_total_and_rules() -> None:

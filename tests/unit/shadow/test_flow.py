@@ -9,16 +9,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from events.outcome import Notification, Outcome, Payment, Reservation, ReservationLine, Shipment
-from shadow.catalogue import initial_stock
-from shadow.changes import Changes, ProcessedRow
-from shadow.domain import parse_order
-from shadow.effects import RecordingEffects
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.changes import Changes, ProcessedRow
+from legacy_app.orderflow.domain import parse_order
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.flow import NAMESPACE, derived_id
+from legacy_app.orderflow.processors import (
+    AnalyticsProcessor,
+    Coordination,
+    FlowProcessor,
+    FlowScope,
+)
+from legacy_app.orderflow.samples import order_payload
+from legacy_app.orderflow.store_memory import InMemoryStore
 from shadow.errors import ShadowConfigError
-from shadow.flow import NAMESPACE, derived_id
 from shadow.messages import InboundEvent
-from shadow.processors import AnalyticsProcessor, Coordination, FlowProcessor, FlowScope
-from shadow.samples import order_payload
-from shadow.store_memory import InMemoryStore
 
 NOW = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC)
 

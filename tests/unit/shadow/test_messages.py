@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from legacy_app.orderflow.processors import KNOWN_TYPES
+from legacy_app.orderflow.samples import order_payload, outbox_headers, outbox_value
 from shadow.errors import PoisonMessageError
 from shadow.messages import InboundEvent, RawMessage, Skipped, decode
-from shadow.processors import KNOWN_TYPES
-from shadow.samples import order_payload, outbox_headers, outbox_value
 
 
 def _msg(value: bytes | None, headers: tuple = (), key: bytes | None = b"o-1") -> RawMessage:

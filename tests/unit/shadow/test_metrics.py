@@ -6,10 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
+from legacy_app.orderflow.samples import order_payload
+from legacy_app.orderflow.store_memory import InMemoryStore
 from shadow.fakes import InMemoryBroker
 from shadow.metrics import LATENCY_BUCKETS, Metrics, observe_many
-from shadow.samples import order_payload
-from shadow.store_memory import InMemoryStore
 from tests.unit.shadow.conftest import WorkerFactory, publish
 
 seconds = st.one_of(

@@ -6,17 +6,17 @@ from typing import Any
 
 import requests
 
+from legacy_app.orderflow.changes import Changes
+from legacy_app.orderflow.domain import Order, parse_order
+from legacy_app.orderflow.effects import HttpEffects, RecordingEffects
+from legacy_app.orderflow.processors import FlowProcessor
+from legacy_app.orderflow.samples import order_payload
+from legacy_app.orderflow.store_memory import InMemoryStore, MemoryStoreTx
 from shadow.breaker import CircuitBreaker
-from shadow.changes import Changes
 from shadow.dlq import dlq_headers
-from shadow.domain import Order, parse_order
-from shadow.effects import HttpEffects, RecordingEffects
 from shadow.fakes import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from shadow.messages import InboundEvent
-from shadow.processors import FlowProcessor
-from shadow.samples import order_payload
 from shadow.store import StoreWriteError
-from shadow.store_memory import InMemoryStore, MemoryStoreTx
 from tests.unit.shadow.conftest import (
     DLQ,
     TOPIC,
@@ -159,7 +159,7 @@ class RefusingStore(PatchedTxStore):
 def test_refused_bulk_write_is_redone_per_event_and_only_the_bad_one_dead_lettered(
     broker: InMemoryBroker,
 ) -> None:
-    from shadow.catalogue import initial_stock
+    from legacy_app.orderflow.catalogue import initial_stock
 
     store = RefusingStore()
     store.ensure_schema(initial_stock())
@@ -204,7 +204,7 @@ def test_open_circuit_pauses_only_that_partition_and_keeps_key_order(
 
 
 def publish_to(broker: InMemoryBroker, oid: str, partition: int) -> None:
-    from shadow.samples import outbox_headers, outbox_value
+    from legacy_app.orderflow.samples import outbox_headers, outbox_value
 
     broker.append(
         TOPIC,
@@ -352,7 +352,7 @@ class FlakyStore(InMemoryStore):
 
 
 def test_store_outage_is_retried_with_backoff_not_dead_lettered(broker: InMemoryBroker) -> None:
-    from shadow.catalogue import initial_stock
+    from legacy_app.orderflow.catalogue import initial_stock
     from shadow.runtime import RuntimeSettings, ShadowWorker
 
     store = FlakyStore()

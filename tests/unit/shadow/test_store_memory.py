@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shadow.store_memory import InMemoryStore
+from legacy_app.orderflow.store_memory import InMemoryStore
 from tests.unit.shadow.store_contract import StoreContract
 
 

@@ -14,17 +14,17 @@ from contextlib import contextmanager
 from typing import Any
 
 from events.outcome import Outcome
-from shadow.catalogue import initial_stock
-from shadow.changes import Changes
-from shadow.domain import Order
-from shadow.effects import RecordingEffects
+from legacy_app.orderflow.catalogue import initial_stock
+from legacy_app.orderflow.changes import Changes
+from legacy_app.orderflow.domain import Order
+from legacy_app.orderflow.effects import RecordingEffects
+from legacy_app.orderflow.processors import FlowProcessor
+from legacy_app.orderflow.samples import order_payload
+from legacy_app.orderflow.store_memory import InMemoryStore, MemoryStoreTx
 from shadow.fakes import InMemoryBroker, InMemoryProducer
 from shadow.messages import InboundEvent
-from shadow.processors import FlowProcessor
 from shadow.runtime import ShadowWorker
-from shadow.samples import order_payload
 from shadow.store import StoreWriteError
-from shadow.store_memory import InMemoryStore, MemoryStoreTx
 from tests.unit.shadow.conftest import (
     DLQ,
     TOPIC,

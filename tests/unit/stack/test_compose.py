@@ -181,8 +181,8 @@ def test_compose_connect_carries_every_worker_setting_of_the_local_stack(
 
 def test_topology_app_ports_are_the_legacy_app_defaults() -> None:
     from legacy_app.config import DEFAULT_PORTS
+    from legacy_app.orderflow.effects import SERVICE_PORTS
     from legacy_app.wsgi import SERVICES
-    from shadow.effects import SERVICE_PORTS
 
     ports = Topology().app.ports()
 

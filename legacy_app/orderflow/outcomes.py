@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from events.outcome import Outcome
-from shadow.schema import DEFAULT_SCHEMA, checked_schema
-from shadow.store import outcome_from_row
+from legacy_app.orderflow.schema import DEFAULT_SCHEMA, checked_schema
+from legacy_app.orderflow.store import outcome_from_row
 
 
 def outcome_sql(schema: str = DEFAULT_SCHEMA) -> str:

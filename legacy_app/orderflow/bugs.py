@@ -11,10 +11,8 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from shadow.domain import Order
-from shadow.errors import ShadowConfigError
-from shadow.messages import InboundEvent
-from shadow.plugin import Processor
+from cutover.shadow import InboundEvent, Processor, ShadowConfigError
+from legacy_app.orderflow.domain import Order
 
 TENTH = Decimal("0.1")
 

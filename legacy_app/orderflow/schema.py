@@ -6,20 +6,9 @@ side (A/A noise calibration); everything else uses :data:`DEFAULT_SCHEMA`.
 
 from __future__ import annotations
 
-import re
+from cutover.shadow import DEFAULT_SCHEMA, checked_schema
 
-from shadow.errors import ShadowConfigError
-
-DEFAULT_SCHEMA = "shadow"
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-
-
-def checked_schema(schema: str) -> str:
-    """``schema`` if it is a plain lower-case identifier (it is spliced into SQL)."""
-    if not _IDENT.match(schema):
-        raise ShadowConfigError("schema", f"{schema!r} is not a plain identifier")
-    return schema
+__all__ = ["DEFAULT_SCHEMA", "TABLES", "checked_schema", "ddl"]
 
 
 def ddl(schema: str = DEFAULT_SCHEMA) -> list[str]:

@@ -13,12 +13,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from cutover.shadow import StoreUnavailableError, translate_errors
 from events.outcome import Outcome
-from shadow.changes import Changes
-from shadow.outcomes import outcome_sql
-from shadow.schema import DEFAULT_SCHEMA, TABLES, checked_schema, ddl
-from shadow.store import StoreUnavailableError, sorted_outcomes
-from shadow.store_pg_tx import PgStoreTx, encode_changes, translate_errors
+from legacy_app.orderflow.changes import Changes
+from legacy_app.orderflow.outcomes import outcome_sql
+from legacy_app.orderflow.schema import DEFAULT_SCHEMA, TABLES, checked_schema, ddl
+from legacy_app.orderflow.store import sorted_outcomes
+from legacy_app.orderflow.store_pg_tx import PgStoreTx, encode_changes
 
 
 class PostgresStore:

@@ -15,8 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from cutover_common.records import record
-from shadow.plugin import ProcessedRow
+from cutover.shadow import ProcessedRow, record
 
 __all__ = ["ProcessedRow"]  # re-exported: the sample's buffer holds the runtime's rows
 

@@ -44,9 +44,9 @@ from events.domain import (
 )
 from events.envelope import Payload
 from events.values import StockLine
-from shadow.changes import OrderStatusRow, OutboxRow
-from shadow.domain import Order
-from shadow.effects import EffectPort, Recorder
+from legacy_app.orderflow.changes import OrderStatusRow, OutboxRow
+from legacy_app.orderflow.domain import Order
+from legacy_app.orderflow.effects import EffectPort, Recorder
 
 NAMESPACE = uuid.UUID("6f1c3c1e-4a55-4f3e-9d8e-5b0c2a7e9d11")
 MAX_CHAIN = 32

@@ -16,15 +16,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from cutover.shadow import InboundEvent, ShadowConfigError, StaleReadError, event_time
 from events.catalog import CATALOG
-from shadow.changes import AnalyticsRow, Changes, OutboxRow
-from shadow.domain import Order, parse_order
-from shadow.effects import EffectPort, Recorder
-from shadow.errors import ShadowConfigError
-from shadow.flow import FlowContext, routes, run_choreography
-from shadow.messages import InboundEvent, event_time
-from shadow.plugin import StaleReadError
-from shadow.saga import OrderSaga
+from legacy_app.orderflow.changes import AnalyticsRow, Changes, OutboxRow
+from legacy_app.orderflow.domain import Order, parse_order
+from legacy_app.orderflow.effects import EffectPort, Recorder
+from legacy_app.orderflow.flow import FlowContext, routes, run_choreography
+from legacy_app.orderflow.saga import OrderSaga
 
 FLOW_CONTEXTS: frozenset[str] = frozenset({"order", "inventory", "payment", "shipping", "email"})
 KNOWN_TYPES: frozenset[str] = frozenset(CATALOG)

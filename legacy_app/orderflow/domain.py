@@ -26,9 +26,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from cutover_common.records import record
+from cutover.shadow import PoisonMessageError, record
 from events.outcome import money
-from shadow.errors import PoisonMessageError
 
 DECLINING_METHOD = "card_declined"
 PAYMENT_METHODS = frozenset({"card", DECLINING_METHOD})

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cutover.shadow import AlreadyProcessedError
 from events.outcome import Outcome
-from shadow.changes import (
+from legacy_app.orderflow.changes import (
     AnalyticsRow,
     Changes,
     NotificationRow,
@@ -23,8 +24,8 @@ from shadow.changes import (
     SagaRow,
     ShipmentRow,
 )
-from shadow.schema import DEFAULT_SCHEMA
-from shadow.store import AlreadyProcessedError, sorted_outcomes
+from legacy_app.orderflow.schema import DEFAULT_SCHEMA
+from legacy_app.orderflow.store import sorted_outcomes
 
 
 @dataclass(slots=True)

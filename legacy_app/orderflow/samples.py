@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from shadow.messages import Headers
+from cutover.shadow import Headers
 
 
 def unit_price(sku: str) -> Decimal:

@@ -21,24 +21,8 @@ from typing import Any, Literal, cast
 import orjson
 import psycopg
 
-from shadow.changes import Changes
-from shadow.store import AlreadyProcessedError, StoreUnavailableError, StoreWriteError
-
-
-@contextmanager
-def translate_errors() -> Iterator[None]:
-    """Map psycopg exceptions onto the store's two errors (transient or not)."""
-    try:
-        yield
-    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        raise StoreUnavailableError(
-            type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""
-        ) from exc
-    except psycopg.Error as exc:
-        raise StoreWriteError(
-            type(exc).__name__, str(exc).splitlines()[0] if str(exc) else ""
-        ) from exc
-
+from cutover.shadow import AlreadyProcessedError, translate_errors
+from legacy_app.orderflow.changes import Changes
 
 _NULL = "\\N"  # NULL in COPY's text format
 

@@ -29,8 +29,8 @@ from events.domain import (
     PaymentFailed,
     ShipmentCreated,
 )
-from shadow.changes import OutboxRow, SagaRow
-from shadow.flow import FlowContext
+from legacy_app.orderflow.changes import OutboxRow, SagaRow
+from legacy_app.orderflow.flow import FlowContext
 
 STATES = ("started", "reserved", "paid", "shipped", "completed", "compensating", "failed")
 

@@ -24,18 +24,22 @@ from typing import Any, Literal, Protocol
 import requests
 import structlog
 
-from cutover_common.records import record
+from cutover.shadow import (
+    CircuitBreaker,
+    CircuitOpenError,
+    EffectRejectedError,
+    TransientError,
+    record,
+)
 from events.outcome import money
-from shadow.breaker import CircuitBreaker
-from shadow.changes import (
+from legacy_app.orderflow.changes import (
     Changes,
     NotificationRow,
     PaymentRow,
     ReservationRow,
     ShipmentRow,
 )
-from shadow.domain import Order
-from shadow.errors import CircuitOpenError, EffectRejectedError, TransientError
+from legacy_app.orderflow.domain import Order
 
 log = structlog.get_logger(__name__)
 
