@@ -41,6 +41,13 @@ class UpcasterRegistry:
     def has_step(self, event_type: str, from_version: int) -> bool:
         return (event_type, from_version) in self._steps
 
+    def step(self, event_type: str, from_version: int) -> Upcaster:
+        """The function from ``from_version`` to the next; raises :class:`UpcastError`."""
+        try:
+            return self._steps[(event_type, from_version)]
+        except KeyError:
+            raise UpcastError(event_type, from_version, "no upcaster registered") from None
+
     def steps(self) -> list[tuple[str, int]]:
         return sorted(self._steps)
 

@@ -51,6 +51,8 @@ class AppPortBusyError(RehearsalError):
 
 DUAL_MIN_MATCH_RATE = 0.97  # the dual-write gate's, also the rollback drill's
 ASYNC_MIN_MATCH_RATE = 0.95  # the async gate's (the reverse comparison)
+SAMPLE_CONTRACTS = Path(__file__).resolve().parents[1] / "legacy_app" / "contracts"
+"""The sample's event contracts, named by the plan like any team's (docs/contracts.md)."""
 
 INVARIANTS = [
     "payment_captured_once",
@@ -329,6 +331,7 @@ class RehearsalEnvironment:
                 },
             },
             "rollout_order": [ctx],
+            "contracts": {"dir": str(SAMPLE_CONTRACTS)},
         }
 
     def write_plan(self, **kwargs: Any) -> Path:
