@@ -192,38 +192,47 @@ def _version_problems(
     upcasters: Mapping[tuple[str, int], str],
     prefix: str,
 ) -> list[ContractProblem]:
-    problems: list[ContractProblem] = []
-    present_by_type: dict[str, list[int]] = {}
+    present: dict[str, list[int]] = {}
     for name in files:
         if match := SCHEMA_FILE.match(name):
-            present_by_type.setdefault(match["type"], []).append(int(match["version"]))
-    for event_type in sorted(present_by_type):
-        present = sorted(present_by_type[event_type])
-        gaps = sorted(set(range(1, present[-1] + 1)) - set(present))
-        if gaps:
-            name = prefix + file_name(event_type, present[-1])
-            missing = ", ".join(f"v{v}" for v in gaps)
-            problems.append(
-                ContractProblem(
-                    name, f"versions of {event_type} must run v1..v{present[-1]}; missing {missing}"
-                )
-            )
+            present.setdefault(match["type"], []).append(int(match["version"]))
+    problems: list[ContractProblem] = []
+    for event_type, versions in sorted(present.items()):
+        gap = _gap_problem(event_type, sorted(versions), prefix)
+        if gap:
+            problems.append(gap)
             continue
-        versions = schemas.get(event_type, {})
-        for v in range(2, present[-1] + 1):
-            old, new = versions.get(v - 1), versions.get(v)
-            if (
-                old is None
-                or new is None
-                or (event_type, v - 1) in upcasters
-                or BREAKING_KEY in new
-            ):
-                continue
-            problem = compat_problem(prefix + file_name(event_type, v), event_type, old, new, v)
-            if problem:
-                problems.append(problem)
+        problems += _compat_problems(event_type, schemas.get(event_type, {}), upcasters, prefix)
     for event_type, step in sorted(upcasters):
-        if step + 1 not in schemas.get(event_type, {}):
+        if step + 1 not in present.get(event_type, ()):
             reason = f"upcaster for {event_type} v{step} names no v{step + 1} schema"
             problems.append(ContractProblem(prefix + UPCASTERS_FILE, reason))
+    return problems
+
+
+def _gap_problem(event_type: str, versions: list[int], prefix: str) -> ContractProblem | None:
+    gaps = sorted(set(range(1, versions[-1] + 1)) - set(versions))
+    if not gaps:
+        return None
+    missing = ", ".join(f"v{v}" for v in gaps)
+    reason = f"versions of {event_type} must run v1..v{versions[-1]}; missing {missing}"
+    return ContractProblem(prefix + file_name(event_type, versions[-1]), reason)
+
+
+def _compat_problems(
+    event_type: str,
+    versions: Mapping[int, Mapping[str, Any]],
+    upcasters: Mapping[tuple[str, int], str],
+    prefix: str,
+) -> list[ContractProblem]:
+    """Each version without an upcaster from, or a breaking mark on, its step must read the
+    data of the one before (a version whose file failed is skipped: it has its problem)."""
+    problems: list[ContractProblem] = []
+    for v in sorted(versions):
+        old, new = versions.get(v - 1), versions[v]
+        if old is None or (event_type, v - 1) in upcasters or BREAKING_KEY in new:
+            continue
+        problem = compat_problem(prefix + file_name(event_type, v), event_type, old, new, v)
+        if problem:
+            problems.append(problem)
     return problems

@@ -17,6 +17,7 @@ PURE = [
     "events.outcome",
     "events.errors",
     "events.contract_files",
+    "events.compiled",
     "events.registry",
 ]
 IO_LIBS = ["requests", "sqlalchemy", "psycopg", "confluent_kafka", "flask", "urllib3", "socket"]

@@ -251,6 +251,17 @@ def test_a_2020_12_keyword_fastjsonschema_lacks_is_still_enforced() -> None:
     assert "/1: 'b' is not of type 'integer'" in str(info.value)
 
 
+def test_the_siblings_of_a_ref_apply_as_in_2020_12() -> None:
+    schema = {
+        "$defs": {"name": {"type": "string"}},
+        "type": "object",
+        "properties": {"a": {"$ref": "#/$defs/name", "minLength": 2}},
+    }
+    registry = ContractRegistry.from_sources({"x.v1.json": json.dumps(schema)})
+    with pytest.raises(SchemaValidationError, match="/a: 'x' is too short"):
+        registry.validate("x", {"a": "x"})
+
+
 def test_format_is_an_annotation_as_in_2020_12() -> None:
     schema = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}}}
     registry = ContractRegistry.from_sources({"x.v1.json": json.dumps(schema)})
