@@ -130,9 +130,13 @@ def _say(config: CommandConfig) -> Callable[[str], None]:
 
 # -- plan -----------------------------------------------------------------------------------
 def plan_validate(config: CommandConfig, path: Path) -> int:
-    """Validate a plan file: exit 0 when valid, 2 with one ``path: reason`` line per issue."""
+    """Validate a plan file (and the contracts directory it names): exit 0 when valid, 2 with
+    one ``path: reason`` line per issue."""
+    from phases.event_schemas import check_plan_contracts
+
     try:
         plan = load_plan(path)
+        check_plan_contracts(plan, str(path))
     except PlanInvalid as exc:
         if config.json:
             config.emit(

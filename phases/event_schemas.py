@@ -10,8 +10,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from events.errors import EventsError
+from events.errors import ContractDirectoryInvalid, EventsError
 from events.registry import ContractRegistry, Contracts, catalog_contracts, schema_reasons
+from phases.errors import PlanInvalid, PlanIssue
 from phases.plan import Plan
 from phases.ports import SchemaReport
 
@@ -25,6 +26,18 @@ def plan_contracts(plan: Plan) -> Contracts:
     raises :class:`~events.errors.ContractDirectoryInvalid` for a bad directory."""
     directory = plan.contracts_dir()
     return catalog_contracts() if directory is None else ContractRegistry.load(directory)
+
+
+def check_plan_contracts(plan: Plan, source: str) -> None:
+    """Raise :class:`PlanInvalid` (one ``contracts.dir`` issue per problem) unless the
+    contracts directory the plan names is valid (``cutover plan validate``)."""
+    if plan.contracts_dir() is None:
+        return
+    try:
+        plan_contracts(plan)
+    except ContractDirectoryInvalid as exc:
+        issues = [PlanIssue("contracts.dir", str(p)) for p in exc.problems]
+        raise PlanInvalid(source, issues) from None
 
 
 def judge_records(

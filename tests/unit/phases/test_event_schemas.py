@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from events.registry import ContractRegistry
+from phases.commands import CommandConfig, plan_validate
 from phases.errors import PlanInvalid
 from phases.event_schemas import Record, judge_records, plan_contracts, schema_report
 from phases.gates import Verdict, schema_check
@@ -108,3 +110,23 @@ def test_the_plan_schema_documents_contracts() -> None:
     schema = plan_json_schema()
     assert "contracts" in schema["properties"]
     assert "ContractsSpec" in schema["$defs"]
+
+
+def test_plan_validate_reports_each_problem_of_the_contracts_dir(tmp_path: Path) -> None:
+    directory = team_contracts(tmp_path / "plan" / "contracts")
+    write_schema(directory, "article.favorited.v4.json", {"type": "object"})
+    path = tmp_path / "plan" / "cutover-plan.yaml"
+    _plan(tmp_path)
+    out = io.StringIO()
+    assert plan_validate(CommandConfig(stdout=out), path) == 2
+    assert out.getvalue().splitlines() == [
+        f"contracts.dir: {directory}/article.favorited.v4.json: versions of article.favorited "
+        "must run v1..v4; missing v3"
+    ]
+
+
+def test_plan_validate_accepts_a_valid_contracts_dir(tmp_path: Path) -> None:
+    team_contracts(tmp_path / "plan" / "contracts")
+    _plan(tmp_path)
+    out = io.StringIO()
+    assert plan_validate(CommandConfig(stdout=out), tmp_path / "plan" / "cutover-plan.yaml") == 0
