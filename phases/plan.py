@@ -132,6 +132,20 @@ class CompareRules(_Model):
     )
 
 
+class ShadowSpec(_Model):
+    """The shadow app consuming a context's events (``cutover shadow run --plan PLAN --context
+    NAME``; docs/shadow-sdk.md): a ``module:attribute`` reference to a
+    ``cutover.shadow.ShadowApp`` and the options its consumers get."""
+
+    app: str = Field(
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        description="the shadow app, module:attribute",
+    )
+    options: dict[str, str] = Field(
+        default_factory=dict, description="options for the app's consumers (--option key=value)"
+    )
+
+
 class ContextSpec(_Model):
     tables: list[str] = Field(min_length=1)
     aggregate: str | None = None
@@ -146,6 +160,7 @@ class ContextSpec(_Model):
     consumer_group: str | None = Field(
         default=None, description="shadow consumer group (default cutover.shadow)"
     )
+    shadow: ShadowSpec | None = None
 
     @property
     def endpoints(self) -> list[str]:
