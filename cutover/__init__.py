@@ -23,9 +23,10 @@ cutover's own tables in the application's database:
 * :func:`init_state` — what ``cutover init`` does, from the application's bootstrap.
 
 The public modules are :data:`PUBLIC_MODULES`: this package's names (``__all__``),
-:mod:`cutover.errors`, :mod:`cutover.flask` and :mod:`cutover.shadow` (the shadow handler
-API). Every other ``cutover.*`` module is internal and may change without notice; an
-application (and the bundled samples) imports nothing else of cutover.
+:mod:`cutover.errors`, :mod:`cutover.flask`, :mod:`cutover.shadow` (the shadow handler
+API) and :mod:`cutover.shadow_testing` (its in-memory harness). Every other ``cutover.*``
+module is internal and may change without notice; an application (and the bundled samples)
+imports nothing else of cutover.
 """
 
 from __future__ import annotations
@@ -50,7 +51,13 @@ from cutover.state_sql import SqlHeartbeats, SqlLedger, SqlModeTable, init_state
 from cutover.verify import BlockedCall, Ledger, MemoryLedger, RecordedRequest, VerifyRecord
 from cutover_common.modes import Mode
 
-PUBLIC_MODULES: tuple[str, ...] = ("cutover", "cutover.errors", "cutover.flask", "cutover.shadow")
+PUBLIC_MODULES: tuple[str, ...] = (
+    "cutover",
+    "cutover.errors",
+    "cutover.flask",
+    "cutover.shadow",
+    "cutover.shadow_testing",
+)
 """The modules an application may import: this package and the documented modules."""
 
 __all__ = [

@@ -54,6 +54,28 @@ class CircuitOpenError(TransientError):
         self.retry_after = retry_after
 
 
+class HandlerTimeout(ShadowError):
+    """Raised into (or after) a handler that ran past its timeout; the runtime counts it as a
+    failed attempt (retried, then dead-lettered with the reason ``timeout after <N>s``)."""
+
+    def __init__(self, event_type: str, seconds: float) -> None:
+        super().__init__(f"handler of {event_type}: timeout after {seconds:g}s")
+        self.event_type = event_type
+        self.seconds = seconds
+
+
+class HandlerResultError(ShadowError):
+    """Raised when a handler returns something other than ``None`` (a handler's writes go
+    through its handle; a value it returns would be lost); retried, then dead-lettered."""
+
+    def __init__(self, event_type: str, returned: object) -> None:
+        super().__init__(
+            f"handler of {event_type} returned {type(returned).__name__}; handlers return None"
+        )
+        self.event_type = event_type
+        self.returned_type = type(returned).__name__
+
+
 class EffectRejectedError(ShadowError):
     """Raised when a downstream service answers a call with a non-retryable error.
 
