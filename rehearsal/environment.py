@@ -28,7 +28,7 @@ from rehearsal.stack.endpoints import Endpoints, load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 from rehearsal.stack.process import port_open
 from rehearsal.stack.topology import Topology
-from rehearsal.workers import ShadowWorkers, WorkerSpec
+from rehearsal.workers import SAMPLE_APP, ShadowWorkers, WorkerSpec
 
 if TYPE_CHECKING:
     from legacy_app.runner import RunSpec
@@ -146,6 +146,11 @@ class RehearsalEnvironment:
         if self.scenario.shadow.bug:
             env["CUTOVER_SHADOW_BUG"] = self.scenario.shadow.bug
         return WorkerSpec(self.database, self.group, (self.order_topic,), self.run_dir, mode, env)
+
+    def _shadow_spec(self) -> dict[str, Any]:
+        """The plan's shadow app for the order context: the sample's order flow plug-in."""
+        options = {"bug": self.scenario.shadow.bug} if self.scenario.shadow.bug else {}
+        return {"app": SAMPLE_APP, "options": options}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -280,6 +285,7 @@ class RehearsalEnvironment:
                     "topic": {"name": self.order_topic, "partitions": 6},
                     "events": ["order.created", "order.completed", "order.failed"],
                     "consumer_group": self.group,
+                    "shadow": self._shadow_spec(),
                     "outcome": {
                         "key": "order_id",
                         "sync_callable": "rehearsal.sources:sync_outcomes",

@@ -1,8 +1,8 @@
 """Shadow worker processes of a rehearsal: start, kill -9, restart, stop.
 
-Each worker is ``python -m shadow ... run`` in its own process (pid file and log under
-the rehearsal's run folder); several workers share one consumer group and split its
-partitions, as they would in production.
+Each worker is ``python -m shadow ... run --app legacy_app.orderflow.app:app --consumer flow``
+in its own process (pid file and log under the rehearsal's run folder); several workers share
+one consumer group and split its partitions, as they would in production.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from legacy_app.orderflow.processors import FLOW_CONTEXTS
 from rehearsal.errors import NotReadyError
 from rehearsal.stack.process import ManagedProcess
+
+SAMPLE_APP = "legacy_app.orderflow.app:app"
+"""The sample's order flow, a shadow app like any team's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class WorkerSpec:
         for topic in self.topics:
             args += ["--topic", topic]
         # The order flow only: one process per worker, so kill -9 kills all of it.
-        return [*args, "run", "--workers", "1", "--contexts", ",".join(sorted(FLOW_CONTEXTS))]
+        return [*args, "run", "--app", SAMPLE_APP, "--consumer", "flow", "--workers", "1"]
 
 
 class ShadowWorkers:

@@ -1,7 +1,9 @@
-"""``cutover shadow`` — run, replay and inspect the shadow pipeline.
+"""``cutover shadow`` — run, replay and inspect a team's shadow app.
 
-Connection settings come from options, then ``CUTOVER_SHADOW_*`` variables,
-then the local stack (``rehearsal.stack.endpoints``, imported only then).
+Connection settings come from options, then ``CUTOVER_SHADOW_*`` variables, then the local
+stack (``rehearsal.stack.endpoints``, imported only then). The app is ``--app
+module:attribute`` (``CUTOVER_SHADOW_APP``), or the plan's ``contexts.<name>.shadow.app``
+with ``--plan PLAN --context NAME``.
 """
 
 from __future__ import annotations
@@ -9,18 +11,24 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from cutover_common.cli import echo_json, json_option
+from cutover_common.cli import echo_json, json_option, plan_option
+from cutover_common.errors import PlanFileMissing
 from cutover_common.exit_codes import ExitCode
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
-from shadow.config import ALL_CONTEXTS, ShadowConfig
+from shadow.config import SHADOW_MODES, ShadowConfig, parse_options
+from shadow.errors import ShadowConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _local_defaults(database: str | None) -> dict[str, Any]:
@@ -30,9 +38,39 @@ def _local_defaults(database: str | None) -> dict[str, Any]:
     return {"bootstrap_servers": ep.bootstrap_servers, "dsn": Secret(ep.dsn(database))}
 
 
+def plan_values(plan_path: Path, context: str) -> dict[str, Any]:
+    """What the plan says about ``context``'s shadow: its app and options, its topic, its
+    consumer group and the Kafka cluster."""
+    from phases.errors import UnknownContext
+    from phases.plan import load_plan
+
+    plan = load_plan(plan_path)
+    if context not in plan.contexts:
+        raise UnknownContext(context, sorted(plan.contexts))
+    spec = plan.contexts[context]
+    values: dict[str, Any] = {
+        "bootstrap_servers": plan.system.kafka.bootstrap_servers,
+        "topics": (spec.topic.name,),
+    }
+    if spec.consumer_group:
+        values["group_id"] = spec.consumer_group
+    if spec.shadow is not None:
+        values["app"] = spec.shadow.app
+        values["options"] = dict(spec.shadow.options)
+    return values
+
+
 def _config(ctx: click.Context, **extra: Any) -> ShadowConfig:
-    opts: dict[str, Any] = dict(ctx.obj)
-    opts.update({k: v for k, v in extra.items() if v is not None})
+    opts: dict[str, Any] = {}
+    plan, context = extra.pop("plan_path", None), extra.pop("context", None)
+    if context is not None:  # the plan is read only for a context
+        if plan is None or not plan.is_file():
+            raise PlanFileMissing(str(plan))
+        opts.update(plan_values(plan, context))
+    cli_options = parse_options(extra.pop("option", ()) or ())
+    opts.update(ctx.obj)
+    opts.update({k: v for k, v in extra.items() if v not in (None, ())})
+    opts["options"] = {**opts.get("options", {}), **cli_options}
     env = os.environ
     if not (opts.get("bootstrap_servers") or env.get("CUTOVER_SHADOW_BOOTSTRAP")) or not (
         opts.get("dsn") or env.get("CUTOVER_SHADOW_DSN")
@@ -42,53 +80,76 @@ def _config(ctx: click.Context, **extra: Any) -> ShadowConfig:
     opts.pop("database", None)
     if isinstance(opts.get("dsn"), str):
         opts["dsn"] = Secret(opts["dsn"])
-    return ShadowConfig.from_env(**{k: v for k, v in opts.items() if v is not None})
+    config = ShadowConfig.from_env(**{k: v for k, v in opts.items() if v is not None})
+    if not config.app:
+        raise ShadowConfigError(
+            "app", "name the app: --app module:attribute, CUTOVER_SHADOW_APP, or --plan/--context"
+        )
+    return config
+
+
+_APP_OPTIONS = (
+    click.option("--app", help="The shadow app, module:attribute (e.g. myteam.shadow:app)."),
+    click.option(
+        "--option",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="An option for the app's consumers (repeatable; CUTOVER_SHADOW_OPTION_<KEY>).",
+    ),
+    click.option(
+        "--consumer",
+        "consumers",
+        multiple=True,
+        metavar="NAME",
+        help="Only this consumer of the app (repeatable; default all).",
+    ),
+    plan_option(must_exist=False),
+    click.option(
+        "--context",
+        help="Take the app, its options, topic and group from this context of the plan.",
+    ),
+)
+
+
+def app_options(fn: F) -> F:
+    """``--app``, ``--option``, ``--consumer``, ``--plan``/``--context`` of every command."""
+    for option in reversed(_APP_OPTIONS):
+        fn = option(fn)
+    return fn
 
 
 @click.group("shadow")
 @click.option("--bootstrap", "bootstrap_servers", help="Kafka bootstrap servers.")
 @click.option("--dsn", help="Shadow store DSN (default: the local stack).", envvar=None)
 @click.option("--database", help="Database of the local stack holding the shadow schema.")
-@click.option("--group", "group_id", help="Consumer group (default cutover.shadow).")
-@click.option(
-    "--topic", "topics", multiple=True, help="Topic(s) to consume (default outbox.event.order)."
-)
+@click.option("--group", "group_id", help="Base consumer group (default cutover.shadow).")
+@click.option("--topic", "topics", multiple=True, help="Topic(s) to consume (default: the app's).")
 @click.option("--schema", help="Shadow store schema (default shadow).")
 @click.option(
-    "--mode", type=click.Choice([m.value for m in (Mode.DUAL, Mode.ASYNC, Mode.EVENTS_ONLY)])
-)
-@click.option(
-    "--coordination",
-    type=click.Choice(["choreography", "saga"]),
-    help="How the order flow is coordinated.",
+    "--mode",
+    type=click.Choice([m.value for m in SHADOW_MODES]),
+    help="Mode of events that carry none (each event's stamped mode wins).",
 )
 @click.pass_context
 def shadow(ctx: click.Context, /, **options: Any) -> None:
-    """The shadow asynchronous pipeline: consumers that derive outcomes from events."""
+    """The shadow asynchronous pipeline: a team's app derives its outcomes from events."""
     opts = {k: v for k, v in options.items() if v not in (None, ())}
     if "topics" in opts:
         opts["topics"] = tuple(opts["topics"])
     if "mode" in opts:
         opts["mode"] = Mode(opts["mode"])
-    if "coordination" in opts:
-        opts["coordination"] = {"order": opts["coordination"]}
     ctx.obj = opts
 
 
 @shadow.command("run")
-@click.option(
-    "--contexts",
-    default=",".join(ALL_CONTEXTS),
-    show_default=True,
-    help="Comma-separated contexts.",
-)
+@app_options
 @click.option(
     "--workers",
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Processes per group (several groups or processes: a supervisor starts them; they "
-    "close by themselves if it dies).",
+    help="Processes per consumer (several consumers or processes: a supervisor starts them; "
+    "they close by themselves if it dies).",
 )
 @click.option(
     "--metrics-port", type=int, help="Serve Prometheus metrics from this port (one per process)."
@@ -98,28 +159,27 @@ def shadow(ctx: click.Context, /, **options: Any) -> None:
 @click.option(
     "--serial",
     is_flag=True,
-    help="Write each batch before reading the next (dual mode writes behind by default).",
+    help="Write each batch before reading the next (option write_behind=false).",
 )
 @json_option
 @click.pass_context
 def run_cmd(  # noqa: PLR0917 - click passes options positionally
-    ctx: click.Context, contexts: str, workers: int, metrics_port: int | None,
-    batch_size: int | None, idle_stop: float | None, serial: bool, as_json: bool,
+    ctx: click.Context, /, workers: int, metrics_port: int | None, batch_size: int | None,
+    idle_stop: float | None, serial: bool, as_json: bool, **app: Any,
 ) -> None:  # fmt: skip
     """Consume and apply events until SIGTERM (finish the batch, commit, close).
 
     With --json the logs are JSON lines on stderr and a JSON summary is printed on stdout
-    when the workers stop. Exit 1 when a worker process failed.
+    when the workers stop. Exit 1 when a worker process failed, 2 for a bad app reference
+    or option.
     """
     from cutover_common.logging import configure_logging
     from shadow.commands import run
 
     configure_logging(json=as_json or not sys.stderr.isatty())
-    selected = tuple(c.strip() for c in contexts.split(",") if c.strip())
     config = _config(
-        ctx, contexts=selected, metrics_port=metrics_port, batch_size=batch_size,
-        write_behind=not serial,
-    )  # fmt: skip
+        ctx, metrics_port=metrics_port, batch_size=batch_size, write_behind=not serial, **app
+    )
     started = time.monotonic()
     failed = run(
         config, workers=workers, out=sys.stderr if as_json else sys.stdout, idle_stop=idle_stop
@@ -127,7 +187,8 @@ def run_cmd(  # noqa: PLR0917 - click passes options positionally
     if as_json:
         echo_json(
             {
-                "contexts": list(selected),
+                "app": config.app,
+                "consumers": list(config.consumers),
                 "workers": workers,
                 "failed": failed,
                 "seconds": round(time.monotonic() - started, 3),
@@ -146,29 +207,33 @@ def _parse_time(value: str) -> datetime:
 
 
 @shadow.command("replay")
+@app_options
 @click.option(
     "--since", required=True, help="ISO 8601 time; events from its minute on are replayed."
 )
 @json_option
 @click.pass_context
-def replay_cmd(ctx: click.Context, since: str, as_json: bool) -> None:
-    """Reset the groups' offsets to SINCE and rebuild the shadow store (stop the workers first)."""
+def replay_cmd(ctx: click.Context, /, since: str, as_json: bool, **app: Any) -> None:
+    """Reset the consumers' groups to SINCE and make their stores forget what they derived
+    since then (stop the workers first). Exit 2 for a bad app reference or option."""
     from shadow.commands import replay
 
-    report = replay(_config(ctx), _parse_time(since), out=sys.stderr if as_json else sys.stdout)
+    when = _parse_time(since)
+    report = replay(_config(ctx, **app), when, out=sys.stderr if as_json else sys.stdout)
     if as_json:
         echo_json(report.to_dict())
 
 
 @shadow.command("status")
+@app_options
 @json_option
 @click.pass_context
-def status_cmd(ctx: click.Context, as_json: bool) -> None:
+def status_cmd(ctx: click.Context, /, as_json: bool, **app: Any) -> None:
     """Lag per partition (messages, and ms per group), events expired unread, dead-lettered
-    records and delivery anomalies."""
+    records and delivery anomalies of the app's consumers. Exit 2 for a bad app reference."""
     from shadow.commands import status
 
-    data = status(_config(ctx))
+    data = status(_config(ctx, **app))
     if as_json:
         echo_json(data)
         return

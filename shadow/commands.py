@@ -1,10 +1,13 @@
 """The shadow pipeline's commands as plain functions (the CLI is a thin layer over them).
 
-* :func:`run` — start workers (``workers`` processes per consumer group; they
-  share partitions through the group protocol) until SIGTERM/SIGINT;
-* :func:`replay` — point the groups at ``since`` (``offsets_for_times``) and
-  forget what the shadow store derived from events since then, so the next run
-  rebuilds it; idempotency makes the rebuilt outcomes equal the originals;
+Each runs a team's app (``config.app``, ``module:attribute``; :mod:`shadow.loader`) per
+consumer: the app's handlers, and each advanced consumer, in its own consumer group.
+
+* :func:`run` — start workers (``workers`` processes per consumer; they share partitions
+  through the group protocol) until SIGTERM/SIGINT;
+* :func:`replay` — point the consumers' groups at ``since`` (``offsets_for_times``) and
+  forget what their stores derived from events since then, so the next run rebuilds it;
+  idempotency makes the rebuilt outcomes equal the originals;
 * :func:`status` — lag per partition and group (from the log start, in messages and in
   ms), records deleted unread (``expired``), dead-lettered records, anomalies, rows.
 """
@@ -23,17 +26,57 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
-from legacy_app.orderflow.store_pg import PostgresStore
-from shadow.config import ShadowConfig, WorkerKind, build_worker
+from cutover.shadow import Consumer, ShadowApp
+from shadow.config import ShadowConfig
 from shadow.errors import KafkaOperationError
-from shadow.kafka import reset_offsets_to_time, topic_size
+from shadow.kafka import (
+    KafkaConsumerAdapter,
+    KafkaProducerAdapter,
+    consumer_config,
+    reset_offsets_to_time,
+    topic_size,
+)
+from shadow.loader import AppConsumer, build_consumer, consumers_of, load_app
 from shadow.metrics import Metrics
-from shadow.runtime import tune_gc, tune_switch_interval
+from shadow.runtime import RuntimeSettings, ShadowWorker, tune_gc, tune_switch_interval
 
 if TYPE_CHECKING:
     from comparators.position import PipelinePosition
 
 log = structlog.get_logger(__name__)
+
+
+def settings_for(config: ShadowConfig, entry: AppConsumer) -> RuntimeSettings:
+    """Runtime settings of one consumer (its topics, its group's dead-letter topic)."""
+    return RuntimeSettings(
+        topics=entry.topics,
+        dlq_topic=config.dead_letter_topic(entry.group),
+        batch_size=config.batch_size,
+        batch_timeout=config.batch_timeout,
+        max_attempts=config.max_attempts,
+    )
+
+
+def build_worker(
+    config: ShadowConfig, app: ShadowApp, entry: AppConsumer, *, metrics: Metrics | None = None
+) -> ShadowWorker:
+    """A worker of ``entry`` wired to the real Kafka and the consumer's store (schema ensured)."""
+    consumer: Consumer = build_consumer(app, entry, config.context())
+    worker = ShadowWorker(
+        KafkaConsumerAdapter(consumer_config(config.bootstrap_servers, entry.group)),
+        KafkaProducerAdapter(config.bootstrap_servers),
+        consumer.store,
+        consumer.processor,
+        settings_for(config, entry),
+        metrics=metrics,
+        writer=consumer.writer,
+    )
+    worker.start()
+    return worker
+
+
+def _entry(app: ShadowApp, config: ShadowConfig, name: str) -> AppConsumer:
+    return next(c for c in consumers_of(app, config) if c.name == name)
 
 
 def _install_stop(event: threading.Event) -> None:
@@ -45,18 +88,27 @@ def _install_stop(event: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def run_worker(config: ShadowConfig, kind: WorkerKind, *, idle_stop: float | None = None) -> None:
-    """Run one worker in this process until SIGTERM/SIGINT: finish the batch, commit, close."""
+def run_worker(config: ShadowConfig, consumer: str, *, idle_stop: float | None = None) -> None:
+    """Run one worker of the app's ``consumer`` in this process until SIGTERM/SIGINT: finish
+    the batch, commit, close."""
     stop = threading.Event()
     _install_stop(stop)
+    app = load_app(config.app)
+    entry = _entry(app, config, consumer)
     metrics = Metrics()
     if config.metrics_port is not None:
         metrics.serve(config.metrics_port)
-    worker = build_worker(config, kind, metrics=metrics)
+    worker = build_worker(config, app, entry, metrics=metrics)
     tune_gc()
     if worker.writer is not None:
         tune_switch_interval()
-    log.info("worker_started", kind=kind, group=config.group_for(kind), topics=list(config.topics))
+    log.info(
+        "worker_started",
+        app=app.name,
+        consumer=entry.name,
+        group=entry.group,
+        topics=list(entry.topics),
+    )
     worker.run(stop.is_set, idle_stop=idle_stop)
 
 
@@ -84,41 +136,43 @@ def _stop_when_orphaned(
 
 
 def _child(
-    config: ShadowConfig, kind: WorkerKind, index: int, idle_stop: float | None, parent: int
+    config: ShadowConfig, consumer: str, index: int, idle_stop: float | None, parent: int
 ) -> None:
     from cutover_common.logging import configure_logging
 
     configure_logging(json=True)
     _stop_when_orphaned(parent)
     port = None if config.metrics_port is None else config.metrics_port + index
-    run_worker(config.with_overrides(metrics_port=port), kind, idle_stop=idle_stop)
+    run_worker(config.with_overrides(metrics_port=port), consumer, idle_stop=idle_stop)
 
 
 def run(
     config: ShadowConfig, *, workers: int = 1, out: TextIO, idle_stop: float | None = None
 ) -> int:
-    """Run ``workers`` processes per consumer group; returns the number of processes that failed."""
-    kinds = config.kinds()
-    if workers == 1 and len(kinds) == 1:
+    """Run ``workers`` processes per consumer of the app; returns the number of processes
+    that failed. One worker of one consumer runs in this process."""
+    entries = consumers_of(load_app(config.app), config)
+    if workers == 1 and len(entries) == 1:
+        entry = entries[0]
         out.write(
-            f"shadow worker: group {config.group_for(kinds[0])}, "
-            f"topics {', '.join(config.topics)}\n"
+            f"shadow worker: {entry.name} in group {entry.group}, "
+            f"topics {', '.join(entry.topics)}\n"
         )
-        run_worker(config, kinds[0], idle_stop=idle_stop)
+        run_worker(config, entry.name, idle_stop=idle_stop)
         return 0
     ctx = mp.get_context("spawn")
     procs: list[Any] = []
-    for kind in kinds:
+    for entry in entries:
         for i in range(workers):
             index = len(procs)
             proc = ctx.Process(
                 target=_child,
-                args=(config, kind, index, idle_stop, os.getpid()),
-                name=f"shadow-{kind}-{i}",
+                args=(config, entry.name, index, idle_stop, os.getpid()),
+                name=f"shadow-{entry.name}-{i}",
             )
             proc.start()
             procs.append(proc)
-            out.write(f"started {proc.name} (pid {proc.pid}) in group {config.group_for(kind)}\n")
+            out.write(f"started {proc.name} (pid {proc.pid}) in group {entry.group}\n")
     stop = threading.Event()
     _install_stop(stop)
     while any(p.is_alive() for p in procs):
@@ -136,74 +190,89 @@ def run(
 class ReplayReport:
     since: datetime
     offsets: dict[str, dict[str, int]]
-    orders_forgotten: int
+    """Per consumer group, the offset each partition was moved to."""
+    forgotten: dict[str, int]
+    """Per consumer, what its store forgot (the store's unit: e.g. aggregates)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "since": self.since.isoformat(),
             "offsets": self.offsets,
-            "orders_forgotten": self.orders_forgotten,
+            "forgotten": self.forgotten,
         }
 
 
 def floor_minute(ts: datetime) -> datetime:
-    """``ts`` in UTC truncated to the minute (analytics buckets are whole minutes)."""
+    """``ts`` in UTC truncated to the minute (replays start on a whole minute)."""
     return ts.astimezone(UTC).replace(second=0, microsecond=0)
 
 
+def _close(consumer: Consumer) -> None:
+    consumer.store.close()
+    if consumer.writer is not None:
+        consumer.writer.close()
+
+
 def replay(config: ShadowConfig, since: datetime, *, out: TextIO) -> ReplayReport:
-    """Reset every group's offsets to ``since`` (floored to the minute) and forget derived state.
+    """Reset every selected consumer's group to ``since`` (floored to the minute) and make its
+    store forget what it derived from events since then.
 
     Stop the workers first: Kafka refuses to move the offsets of a group with members.
     """
     start = floor_minute(since)
     since_ms = int(start.timestamp() * 1000)
+    app = load_app(config.app)
     offsets: dict[str, dict[str, int]] = {}
-    for kind in config.kinds():
-        group = config.group_for(kind)
-        moved = reset_offsets_to_time(config.bootstrap_servers, group, config.topics, since_ms)
-        offsets[group] = {f"{t}[{p}]": o for (t, p), o in sorted(moved.items())}
-    store = PostgresStore(config.dsn.reveal(), config.schema)
-    try:
-        store.ensure_schema()
-        forgotten = store.rebuild_since(start)
-    finally:
-        store.close()
+    forgotten: dict[str, int] = {}
+    for entry in consumers_of(app, config):
+        moved = reset_offsets_to_time(config.bootstrap_servers, entry.group, entry.topics, since_ms)
+        offsets[entry.group] = {f"{t}[{p}]": o for (t, p), o in sorted(moved.items())}
+        consumer = build_consumer(app, entry, config.context())
+        try:
+            forgotten[entry.name] = consumer.store.rebuild_since(start)
+        finally:
+            _close(consumer)
     report = ReplayReport(start, offsets, forgotten)
     out.write(
-        f"replay from {start.isoformat()}: {forgotten} order(s) to rebuild; "
-        f"offsets reset for {', '.join(offsets)}\n"
+        f"replay from {start.isoformat()}: "
+        + ", ".join(f"{name} forgot {n}" for name, n in forgotten.items())
+        + f"; offsets reset for {', '.join(offsets)}\n"
     )
     return report
 
 
 def status(config: ShadowConfig) -> dict[str, Any]:
     """Lag per partition and group (from the log start, in messages and in time), records
-    deleted unread (``expired``), dead-lettered records, anomalies and row counts."""
+    deleted unread (``expired``), dead-lettered records, anomalies and row counts, for every
+    selected consumer of the app."""
     from comparators.position_kafka import read_position
 
+    app = load_app(config.app)
+    entries = consumers_of(app, config)
     conf = {"bootstrap.servers": config.bootstrap_servers}
-    groups = {
-        config.group_for(kind): [
-            read_position(conf, topic, config.group_for(kind)) for topic in config.topics
-        ]
-        for kind in config.kinds()
-    }
-    try:
-        dead = topic_size(config.bootstrap_servers, config.dead_letter_topic)
-    except KafkaOperationError:
-        dead = 0
-    store = PostgresStore(config.dsn.reveal(), config.schema)
-    try:
-        store.ensure_schema()
-        anomalies = store.anomaly_counts()
-        rows = store.table_counts()
-    finally:
-        store.close()
+    groups = {e.group: [read_position(conf, t, e.group) for t in e.topics] for e in entries}
+    dead: dict[str, int] = {}
+    for entry in entries:
+        topic = config.dead_letter_topic(entry.group)
+        try:
+            dead[topic] = topic_size(config.bootstrap_servers, topic)
+        except KafkaOperationError:
+            dead[topic] = 0
+    anomalies: dict[str, dict[str, int]] = {}
+    rows: dict[str, int] = {}
+    for entry in entries:  # consumers sharing a store report the same tables
+        consumer = build_consumer(app, entry, config.context())
+        try:
+            for context, kinds in consumer.store.anomaly_counts().items():
+                anomalies.setdefault(context, {}).update(kinds)
+            rows.update(consumer.store.table_counts())
+        finally:
+            _close(consumer)
     return {
         **lag_section(groups),
-        "dead_letter_topic": config.dead_letter_topic,
-        "dead_lettered": dead,
+        "dead_letter_topic": next(iter(dead)),
+        "dead_lettered": sum(dead.values()),
+        "dead_letters": dead,
         "anomalies": anomalies,
         "rows": rows,
     }

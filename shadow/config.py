@@ -1,44 +1,32 @@
-"""Configuration of the shadow pipeline, and the assembly of workers from it.
+"""Configuration of the shadow workers: which app they run, where, and how.
 
-Values come from a mapping or ``CUTOVER_SHADOW_*`` environment variables; the
-database DSN is a :class:`~cutover_common.secrets.Secret` and never prints.
-Each *consumer group* is one :class:`WorkerKind`: the order flow (contexts
-``order``, ``inventory``, ``payment``, ``shipping``, ``email``) in group
-``<group_id>``, and the analytics consumer in ``<group_id>.analytics``.
+Values come from a mapping or ``CUTOVER_SHADOW_*`` environment variables; the database DSN
+is a :class:`~cutover_common.secrets.Secret` and never prints. The app is a
+``module:attribute`` reference to a :class:`cutover.shadow.ShadowApp`
+(``CUTOVER_SHADOW_APP``); ``options`` are handed to its consumer factories
+(``CUTOVER_SHADOW_OPTION_<KEY>=value`` sets option ``<key>``). Nothing here knows a domain:
+what runs is the app's (:mod:`shadow.loader`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
 
+from cutover.shadow import WorkerContext
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
-from legacy_app.orderflow.effects import (
-    EffectPort,
-    HttpEffects,
-    RecordingEffects,
-    default_service_urls,
-)
-from legacy_app.orderflow.processors import (
-    FLOW_CONTEXTS,
-    AnalyticsProcessor,
-    Coordination,
-    FlowProcessor,
-)
-from legacy_app.orderflow.store_pg import PostgresStore
 from shadow.dlq import dlq_topic_for
 from shadow.errors import ShadowConfigError
-from shadow.kafka import KafkaConsumerAdapter, KafkaProducerAdapter, consumer_config
-from shadow.metrics import Metrics
 from shadow.pg import DEFAULT_SCHEMA
-from shadow.plugin import Processor
-from shadow.runtime import RuntimeSettings, ShadowWorker
 
-ALL_CONTEXTS: tuple[str, ...] = (*sorted(FLOW_CONTEXTS), "analytics")
-WorkerKind = Literal["flow", "analytics"]
+DEFAULT_GROUP = "cutover.shadow"
+OPTION_PREFIX = "CUTOVER_SHADOW_OPTION_"
+APP_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+OPTION_KEY = re.compile(r"^[a-z][a-z0-9_.-]*$")
+SHADOW_MODES = (Mode.DUAL, Mode.ASYNC, Mode.EVENTS_ONLY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,81 +35,80 @@ class ShadowConfig:
 
     bootstrap_servers: str
     dsn: Secret
-    group_id: str = "cutover.shadow"
-    topics: tuple[str, ...] = ("outbox.event.order",)
+    app: str = ""
+    """The app to run, ``module:attribute`` (``--app``, ``CUTOVER_SHADOW_APP``)."""
+    group_id: str = DEFAULT_GROUP
+    """The base consumer group; each consumer's group derives from it."""
+    topics: tuple[str, ...] = ()
+    """Topics to read (empty: each consumer's own, else the app's)."""
     dlq_topic: str | None = None
     schema: str = DEFAULT_SCHEMA
-    contexts: tuple[str, ...] = ALL_CONTEXTS
-    coordination: Mapping[str, str] = field(default_factory=lambda: {"order": "choreography"})
     mode: Mode = Mode.DUAL
-    service_urls: Mapping[str, str] = field(default_factory=default_service_urls)
+    """The mode of events that carry none (each event's stamped mode wins)."""
     batch_size: int = 1000
     batch_timeout: float = 0.1  # a batch closes when full or after this: bounds the added lag
     max_attempts: int = 3
     metrics_port: int | None = None
-    bug: str | None = None  # a deliberately wrong handler (shadow.bugs), negative rehearsals only
-    write_behind: bool = True  # where effects are only recorded (see ShadowConfig.writes_behind)
+    write_behind: bool = True  # where effects are only recorded (the runtime checks per batch)
+    options: Mapping[str, str] = field(default_factory=dict)
+    consumers: tuple[str, ...] = ()
+    """The app's consumers to run (``--consumer``); empty: all of them."""
 
     def __post_init__(self) -> None:
-        unknown = set(self.contexts) - set(ALL_CONTEXTS)
-        if unknown:
-            raise ShadowConfigError(
-                "contexts", f"unknown contexts {sorted(unknown)}; known: {ALL_CONTEXTS}"
-            )
-        if self.mode not in (Mode.DUAL, Mode.ASYNC, Mode.EVENTS_ONLY):
+        if self.mode not in SHADOW_MODES:
             raise ShadowConfigError(
                 "mode", f"the shadow runs in dual, async or events-only, not {self.mode}"
             )
-        for context, style in self.coordination.items():
-            if style not in {c.value for c in Coordination}:
+        if self.app and not APP_REF.match(self.app):
+            raise ShadowConfigError(
+                "app", f"{self.app!r} is not module:attribute (e.g. myteam.shadow:app)"
+            )
+        for key in self.options:
+            if not OPTION_KEY.match(key):
                 raise ShadowConfigError(
-                    f"coordination.{context}", f"{style!r} is not choreography or saga"
+                    f"options.{key}", "an option key is lower-case letters, digits, '_.-'"
                 )
 
-    @property
-    def dead_letter_topic(self) -> str:
-        return self.dlq_topic or dlq_topic_for(self.group_id)
+    def dead_letter_topic(self, group: str) -> str:
+        """Each consumer group dead-letters into its own topic (``<group>.dlq``), so a poison
+        message seen by two groups is counted once per group."""
+        return self.dlq_topic or dlq_topic_for(group)
 
-    def writes_behind(self, kind: WorkerKind) -> bool:
-        """Whether ``kind``'s workers may write a batch behind the next one's handlers. The
-        runtime does so only for batches whose events all have recorded effects (``dual``
-        mode, per event), never for real calls to services."""
-        return self.write_behind
-
-    def group_for(self, kind: WorkerKind) -> str:
-        return self.group_id if kind == "flow" else f"{self.group_id}.analytics"
-
-    def kinds(self) -> list[WorkerKind]:
-        """The consumer groups the selected contexts need."""
-        out: list[WorkerKind] = []
-        if set(self.contexts) & FLOW_CONTEXTS:
-            out.append("flow")
-        if "analytics" in self.contexts:
-            out.append("analytics")
-        return out
+    def context(self) -> WorkerContext:
+        """What the app's consumer factories get; ``--serial`` reaches them as the option
+        ``write_behind=false`` (unless the options say otherwise)."""
+        options = dict(self.options)
+        if not self.write_behind:
+            options.setdefault("write_behind", "false")
+        return WorkerContext(self.dsn.reveal(), self.schema, self.mode.value, options)
 
     def with_overrides(self, **changes: object) -> ShadowConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **given: object) -> ShadowConfig:
-        """Build from ``CUTOVER_SHADOW_*`` variables; keyword arguments win."""
+        """Build from ``CUTOVER_SHADOW_*`` variables; keyword arguments win (``options``:
+        key by key, over the variables' options)."""
         e = dict(os.environ if env is None else env)
         values: dict[str, object] = {}
-        if "CUTOVER_SHADOW_BOOTSTRAP" in e:
-            values["bootstrap_servers"] = e["CUTOVER_SHADOW_BOOTSTRAP"]
+        simple = {
+            "CUTOVER_SHADOW_BOOTSTRAP": "bootstrap_servers",
+            "CUTOVER_SHADOW_GROUP": "group_id",
+            "CUTOVER_SHADOW_APP": "app",
+            "CUTOVER_SHADOW_SCHEMA": "schema",
+        }
+        values.update({name: e[var] for var, name in simple.items() if e.get(var)})
         if "CUTOVER_SHADOW_DSN" in e:
             values["dsn"] = Secret(e["CUTOVER_SHADOW_DSN"])
-        if "CUTOVER_SHADOW_GROUP" in e:
-            values["group_id"] = e["CUTOVER_SHADOW_GROUP"]
         if "CUTOVER_SHADOW_TOPICS" in e:
             values["topics"] = tuple(t for t in e["CUTOVER_SHADOW_TOPICS"].split(",") if t)
         if "CUTOVER_SHADOW_MODE" in e:
             values["mode"] = Mode(e["CUTOVER_SHADOW_MODE"])
-        if e.get("CUTOVER_SHADOW_BUG"):
-            values["bug"] = e["CUTOVER_SHADOW_BUG"]
-        if "CUTOVER_SHADOW_COORDINATION" in e:
-            values["coordination"] = {"order": e["CUTOVER_SHADOW_COORDINATION"]}
+        options = env_options(e)
+        given_options = given.pop("options", None)
+        if isinstance(given_options, Mapping):
+            options.update(given_options)
+        values["options"] = options
         values.update({k: v for k, v in given.items() if v is not None})
         if "bootstrap_servers" not in values or "dsn" not in values:
             raise ShadowConfigError(
@@ -131,65 +118,21 @@ class ShadowConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-def effects_for(config: ShadowConfig) -> EffectPort:
-    """Recording adapter in ``dual`` mode; HTTP adapter once the event path is authoritative."""
-    if config.mode is Mode.DUAL:
-        return RecordingEffects()
-    return HttpEffects(config.service_urls)
+def env_options(env: Mapping[str, str]) -> dict[str, str]:
+    """``CUTOVER_SHADOW_OPTION_<KEY>=value`` variables as options (``<key>`` lower-cased)."""
+    return {
+        name[len(OPTION_PREFIX) :].lower(): value
+        for name, value in env.items()
+        if name.startswith(OPTION_PREFIX) and len(name) > len(OPTION_PREFIX)
+    }
 
 
-def processor_for(config: ShadowConfig, kind: WorkerKind) -> Processor:
-    if kind == "analytics":
-        return AnalyticsProcessor()
-    contexts = set(config.contexts) & FLOW_CONTEXTS
-    coordination = Coordination(config.coordination.get("order", Coordination.CHOREOGRAPHY.value))
-    from legacy_app.orderflow.bugs import with_bug
-
-    flow = FlowProcessor(
-        RecordingEffects(),
-        contexts=contexts,
-        coordination=coordination,
-        performing=HttpEffects(config.service_urls),
-        default_mode=config.mode.value,
-    )
-    return with_bug(flow, config.bug)
-
-
-def settings_for(config: ShadowConfig, kind: WorkerKind = "flow") -> RuntimeSettings:
-    """Runtime settings of one consumer group. Each group dead-letters into its own topic
-    (``<group>.dlq``), so a poison message seen by two groups is counted once per group."""
-    return RuntimeSettings(
-        topics=config.topics,
-        dlq_topic=config.dlq_topic or dlq_topic_for(config.group_for(kind)),
-        batch_size=config.batch_size,
-        batch_timeout=config.batch_timeout,
-        max_attempts=config.max_attempts,
-    )
-
-
-def build_worker(
-    config: ShadowConfig, kind: WorkerKind, *, metrics: Metrics | None = None
-) -> ShadowWorker:
-    """A worker wired to the real Kafka and PostgreSQL (schema ensured, stock seeded)."""
-    from legacy_app.orderflow.catalogue import initial_stock
-
-    store = PostgresStore(config.dsn.reveal(), config.schema)
-    store.ensure_schema(initial_stock())
-    writer = (
-        PostgresStore(config.dsn.reveal(), config.schema) if config.writes_behind(kind) else None
-    )
-    consumer = KafkaConsumerAdapter(
-        consumer_config(config.bootstrap_servers, config.group_for(kind))
-    )
-    producer = KafkaProducerAdapter(config.bootstrap_servers)
-    worker = ShadowWorker(
-        consumer,
-        producer,
-        store,
-        processor_for(config, kind),
-        settings_for(config, kind),
-        metrics=metrics,
-        writer=writer,
-    )
-    worker.start()
-    return worker
+def parse_options(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``key=value`` strings (``--option``) as a mapping; a pair without ``=`` is an error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ShadowConfigError("option", f"{pair!r} is not key=value")
+        out[key.strip()] = value
+    return out

@@ -41,7 +41,7 @@ from legacy_app.orderflow.processors import (
 )
 from legacy_app.orderflow.store_pg import PostgresStore
 
-app = ShadowApp("sample")
+app = ShadowApp("sample", topics=("outbox.event.order",))
 
 ENV_ALIASES: Mapping[str, str] = {
     "coordination": "CUTOVER_SHADOW_COORDINATION",

@@ -33,6 +33,8 @@ PG_CONTAINER_PORT = 5432
 CONNECT_CONTAINER_PORT = 8083
 APP_SERVICES: tuple[str, ...] = ("order", "inventory", "payment", "shipping", "email")
 SHADOW_GROUP = "cutover.shadow"
+SHADOW_APP = "legacy_app.orderflow.app:app"  # the sample's order flow, a shadow app
+ORDER_TOPIC = "outbox.event.order"
 PLAN_ENV = "LEGACY_DATABASE_URL"  # the plan's system.database.url_env
 COMPARE_PLAN = "/etc/cutover/plan.yaml"  # the `compare-plan` config, mounted
 COMPARE_CONTEXT = "order"
@@ -52,7 +54,7 @@ HEADER = (
     "#        CUTOVER_PG_PASSWORD=... docker compose --profile rehearse run --rm rehearse\n"
     "# Containers of the cutover image read the stack's addresses from the environment:\n"
     "#   legacy services: CUTOVER_DATABASE_URL, CUTOVER_KAFKA_BOOTSTRAP_SERVERS, CUTOVER_<SERVICE>_URL;\n"
-    "#   shadow: CUTOVER_SHADOW_BOOTSTRAP/DSN/GROUP; comparator: LEGACY_DATABASE_URL (the plan's url_env).\n"
+    "#   shadow: CUTOVER_SHADOW_BOOTSTRAP/DSN/GROUP/APP/TOPICS; comparator: LEGACY_DATABASE_URL (the plan's url_env).\n"
     "# `cutover rehearse --scenario default` gets CUTOVER_STACK=external, CUTOVER_PG_HOST/PORT/USER/\n"
     "# DATABASE/PASSWORD, CUTOVER_KAFKA_BOOTSTRAP_SERVERS and CUTOVER_CONNECT_URL: it uses these\n"
     "# instead of starting the local stack; its evidence stays in the `rehearsals` volume.\n"
@@ -177,6 +179,8 @@ def shadow_env(topo: Topology) -> dict[str, str]:
         "CUTOVER_SHADOW_BOOTSTRAP": f"kafka:{INTERNAL_KAFKA_PORT}",
         "CUTOVER_SHADOW_DSN": database_url(topo, driver="postgresql"),
         "CUTOVER_SHADOW_GROUP": SHADOW_GROUP,
+        "CUTOVER_SHADOW_APP": SHADOW_APP,
+        "CUTOVER_SHADOW_TOPICS": ORDER_TOPIC,
     }
 
 
@@ -274,7 +278,8 @@ def app_service(topo: Topology, service: str) -> dict[str, Any]:
 
 
 def shadow_service(topo: Topology) -> dict[str, Any]:
-    """The shadow workers: ``shadow_replicas`` containers in one consumer group."""
+    """The shadow workers: ``shadow_replicas`` containers running the sample's order flow app
+    (``CUTOVER_SHADOW_APP``; each runs one process per consumer of the app)."""
     app = topo.app
     return {
         **_image(),
@@ -307,9 +312,10 @@ def compare_plan(topo: Topology) -> dict[str, Any]:
         "tables": ["customers", "orders", "order_items", "outbox"],
         "aggregate": "order",
         "sync_endpoint": f"{service_url(topo, 'order')}/orders",
-        "topic": {"name": "outbox.event.order", "partitions": topo.kafka.num_partitions},
+        "topic": {"name": ORDER_TOPIC, "partitions": topo.kafka.num_partitions},
         "events": ["order.created", "order.completed", "order.failed"],
         "consumer_group": SHADOW_GROUP,
+        "shadow": {"app": SHADOW_APP},
         "outcome": outcome,
         "compare": {"ignore": ["produced_at", "source"], "tolerance": {"total": 0.005}},
         "invariants": list(INVARIANTS),

@@ -43,6 +43,7 @@ from tests.integration.topics import ensure_topics
 
 REPO = Path(__file__).resolve().parents[3]
 PARTITIONS = 3
+SAMPLE_APP = "legacy_app.orderflow.app:app"
 
 
 def wait_until(
@@ -93,6 +94,7 @@ class Pipeline:
             "CUTOVER_SHADOW_BOOTSTRAP": self.endpoints.bootstrap_servers,
             "CUTOVER_SHADOW_GROUP": self.group,
             "CUTOVER_SHADOW_TOPICS": self.topic,
+            "CUTOVER_SHADOW_APP": SAMPLE_APP,
             "PYTHONUNBUFFERED": "1",
         }
 

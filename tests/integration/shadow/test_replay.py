@@ -16,19 +16,20 @@ from legacy_app.orderflow.store_pg import PostgresStore
 from shadow.cli import shadow
 from shadow.commands import replay, run_worker, status
 from shadow.config import ShadowConfig
-from tests.integration.shadow.conftest import Pipeline, wait_until
+from tests.integration.shadow.conftest import SAMPLE_APP, Pipeline, wait_until
 from tests.integration.shadow.expected import comparable
 
 N = 300
 
 
-def _config(pipeline: Pipeline, *contexts: str) -> ShadowConfig:
+def _config(pipeline: Pipeline, *consumers: str) -> ShadowConfig:
     return ShadowConfig(
         bootstrap_servers=pipeline.endpoints.bootstrap_servers,
         dsn=Secret(pipeline.dsn),
+        app=SAMPLE_APP,
         group_id=pipeline.group,
         topics=(pipeline.topic,),
-        contexts=contexts or ("order", "inventory", "payment", "shipping", "email"),
+        consumers=consumers or ("flow",),
         batch_timeout=0.3,
     )
 
@@ -61,7 +62,7 @@ def test_replay_rebuilds_the_same_outcomes_and_analytics_joins_later(pipeline: P
     assert len(original) == N
 
     report = replay(config, started, out=io.StringIO())
-    assert report.orders_forgotten == N
+    assert report.forgotten == {"flow": N}
     assert list(event_outcomes(pipeline.dsn)) == []
     assert sum(report.offsets[pipeline.group].values()) == 0
     run_worker(config, "flow", idle_stop=3.0)
@@ -76,7 +77,7 @@ def test_replay_rebuilds_the_same_outcomes_and_analytics_joins_later(pipeline: P
     revenue = pipeline.scalar("SELECT sum(revenue) FROM shadow.analytics_product_minute")
     assert str(revenue) == str(sum(__import__("decimal").Decimal(p["total"]) for p in payloads))
 
-    data = status(_config(pipeline, "order", "analytics"))
+    data = status(_config(pipeline, "flow", "analytics"))
     assert data["total_lag"] == 0 and data["dead_lettered"] == 0
     assert data["rows"]["order_status"] == N
 
@@ -92,6 +93,8 @@ def test_replay_rebuilds_the_same_outcomes_and_analytics_joins_later(pipeline: P
             "--topic",
             pipeline.topic,
             "status",
+            "--app",
+            SAMPLE_APP,
             "--json",
         ],
     )

@@ -43,7 +43,7 @@ def test_two_processes_share_the_partitions_and_expose_metrics(
     port = _free_port()
     log = tmp_path / "workers.log"
     parent = pipeline.start_worker(
-        "--workers", "2", "--contexts", "order,inventory,payment,shipping,email",
+        "--workers", "2", "--consumer", "flow",
         "--metrics-port", str(port), "--batch-size", "100", log=log,
     )  # fmt: skip
     wait_until(  # both hold partitions before any order: they work side by side

@@ -108,15 +108,21 @@ def test_shadow_run_json_prints_a_summary_and_keeps_stdout_for_it(
     seen: dict[str, Any] = {}
 
     def fake_run(config: Any, *, workers: int, out: Any, idle_stop: float | None) -> int:
-        out.write("started shadow-order-0 (pid 1) in group g\n")
+        out.write("started shadow-flow-0 (pid 1) in group g\n")
         out.flush()
-        seen.update(workers=workers, idle_stop=idle_stop, contexts=config.contexts)
+        seen.update(workers=workers, idle_stop=idle_stop, consumers=config.consumers)
         return 0
 
     monkeypatch.setattr(shadow.commands, "run", fake_run)
     args = ["shadow", "--bootstrap", "127.0.0.1:1", "--dsn", "postgresql://u@h/db", "run"]
-    ran = run(cli, [*args, "--contexts", "order", "--workers", "2", "--idle-stop", "1", "--json"])
+    app = ["--app", "legacy_app.orderflow.app:app", "--consumer", "flow"]
+    ran = run(cli, [*args, *app, "--workers", "2", "--idle-stop", "1", "--json"])
     doc = json.loads(ran.out)
-    assert ran.code == 0 and "started shadow-order-0" in ran.err
-    assert (doc["contexts"], doc["workers"], doc["failed"]) == (["order"], 2, 0)
-    assert seen == {"workers": 2, "idle_stop": 1.0, "contexts": ("order",)}
+    assert ran.code == 0 and "started shadow-flow-0" in ran.err
+    assert (doc["app"], doc["consumers"], doc["workers"], doc["failed"]) == (
+        "legacy_app.orderflow.app:app",
+        ["flow"],
+        2,
+        0,
+    )
+    assert seen == {"workers": 2, "idle_stop": 1.0, "consumers": ("flow",)}

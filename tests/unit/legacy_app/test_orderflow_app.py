@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cutover.shadow import ShadowApp, ShadowConfigError, WorkerContext
+from cutover.shadow import InboundEvent, ShadowApp, ShadowConfigError, WorkerContext
 from legacy_app.orderflow.app import (
     app,
     contexts_of,
@@ -13,7 +13,13 @@ from legacy_app.orderflow.app import (
     service_urls_of,
     writes_behind,
 )
-from legacy_app.orderflow.processors import FLOW_CONTEXTS, Coordination
+from legacy_app.orderflow.effects import HttpEffects, RecordingEffects, default_service_urls
+from legacy_app.orderflow.processors import (
+    FLOW_CONTEXTS,
+    AnalyticsProcessor,
+    Coordination,
+    FlowProcessor,
+)
 
 
 def ctx(**options: str) -> WorkerContext:
@@ -64,3 +70,19 @@ def test_a_service_url_option_overrides_the_local_default() -> None:
 def test_write_behind_is_on_unless_an_option_turns_it_off() -> None:
     assert writes_behind(ctx())
     assert not writes_behind(ctx(write_behind="false"))
+
+
+@pytest.mark.parametrize(
+    ("mode", "replayable"), [("", True), ("dual", True), ("async", False), ("events-only", False)]
+)
+def test_only_flow_events_with_recorded_effects_are_replayable(mode: str, replayable: bool) -> None:
+    flow = FlowProcessor(
+        RecordingEffects(), performing=HttpEffects(default_service_urls()), default_mode="dual"
+    )
+    event = InboundEvent("e", "order.created", "o", {}, mode=mode)
+    assert flow.replayable(event) is replayable, f"mode {mode!r}: a redo would call services"
+
+
+def test_analytics_events_are_always_replayable() -> None:
+    event = InboundEvent("e", "order.created", "o", {}, mode="async")
+    assert AnalyticsProcessor().replayable(event)

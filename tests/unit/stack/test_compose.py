@@ -248,6 +248,7 @@ def test_shadow_workers_read_the_compose_addresses(services: dict[str, Any]) -> 
 
     assert config.bootstrap_servers == f"kafka:{INTERNAL_KAFKA_PORT}"
     assert urlsplit(config.dsn.reveal()).password == FAKE_PASSWORD
+    assert config.app == "legacy_app.orderflow.app:app"
     assert services["shadow"]["deploy"]["replicas"] == Topology().app.shadow_replicas == 2
 
 
@@ -417,6 +418,7 @@ def test_comparator_and_shadow_workers_agree_on_topic_and_group(
 
     assert shadow.topics == (plan["topic"]["name"],)
     assert shadow.group_id == plan["consumer_group"]
+    assert shadow.app == plan["shadow"]["app"]
     assert plan["topic"]["partitions"] == Topology().kafka.num_partitions
 
 
