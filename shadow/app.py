@@ -103,6 +103,9 @@ class _Alarm:
 
     @contextmanager
     def deadline(self, event_type: str, seconds: float) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only: the overrun is found afterwards
+            return
         if not self._installed:
             signal.signal(signal.SIGALRM, self._fire)
             self._installed = True
