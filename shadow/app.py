@@ -193,6 +193,7 @@ class AppProcessor:
         self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
     ) -> None:
         assert isinstance(parsed, Parsed) and isinstance(scope, AppScope)
+        scope.tx.settle()  # the previous event's statements, now that its buffer's fate is known
         spec = self.app.handlers[event.event_type]
         mode = event.mode or self.default_mode
         handle = AppHandle(self._event(event, parsed), self, scope, changes, mode)

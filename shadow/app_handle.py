@@ -60,6 +60,7 @@ class AppHandle:
     # ---------------------------------------------------------------- statements
     def _savepoint(self) -> None:
         if self._nested is None:
+            self._scope.tx.settle()  # the previous handler's, first: savepoints never pile up
             with translate_errors():
                 self._nested = self._scope.tx.connection.begin_nested()
 
@@ -136,8 +137,8 @@ class AppHandle:
                 nested.rollback()
 
     def release(self) -> None:
-        """The handler succeeded: keep its statements in the batch's transaction."""
+        """The handler succeeded: its statements stay, in a savepoint the transaction holds
+        until its buffer is written or the next handler runs (:meth:`AppStoreTx.hold`)."""
         nested, self._nested = self._nested, None
         if nested is not None and nested.is_active:
-            with translate_errors():
-                nested.commit()
+            self._scope.tx.hold(nested)

@@ -28,6 +28,7 @@ import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
+    NestedTransaction,
     TextClause,
     create_engine,
     event,
@@ -114,6 +115,9 @@ class AppStoreTx:
         self._store = store
         self._t = store.tables
         self._pg = store.dialect == "postgresql"
+        self._held: NestedTransaction | None = None
+        self._refused = False
+        self._depth = 0
 
     # ------------------------------------------------------------ handlers' statements
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
@@ -130,6 +134,7 @@ class AppStoreTx:
 
     # --------------------------------------------------------------- the runtime's port
     def processed_ids(self, consumer: str, event_ids: Collection[str]) -> set[str]:
+        self.settle()
         ids = list(event_ids)
         if not ids:
             return set()
@@ -156,6 +161,8 @@ class AppStoreTx:
 
     def apply(self, changes: AppBuffer) -> None:
         """Write ``changes``: claims first, then queued statements, effects, outbox rows."""
+        if self._depth == 0:  # else the runtime writes one event's buffer: see hold()
+            self.settle()
         self._claim(changes)
         t = self._t
         with translate_errors():
@@ -221,6 +228,7 @@ class AppStoreTx:
         self.apply(encoded)
 
     def add_anomalies(self, counts: Mapping[tuple[str, str], int]) -> None:
+        self.settle()
         if not counts:
             return
         table = self._t.name("delivery_anomalies")
@@ -237,6 +245,7 @@ class AppStoreTx:
     def last_sequences(
         self, consumer: str, context: str, aggregate_ids: Collection[str]
     ) -> dict[str, int]:
+        self.settle()
         ids = list(aggregate_ids)
         table = self._t.sequences
         out: dict[str, int] = {}
@@ -251,6 +260,7 @@ class AppStoreTx:
         return out
 
     def set_sequences(self, consumer: str, context: str, sequences: Mapping[str, int]) -> None:
+        self.settle()
         if not sequences:
             return
         greatest = "greatest" if self._pg else "max"
@@ -271,16 +281,47 @@ class AppStoreTx:
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        with translate_errors():
-            nested = self.connection.begin_nested()
+        """A nested transaction (the runtime writes one event's buffer in it when it redoes a
+        refused batch event by event; see :meth:`hold`)."""
+        self._depth += 1
         try:
-            yield
-        except BaseException:
             with translate_errors():
-                nested.rollback()
-            raise
+                nested = self.connection.begin_nested()
+            try:
+                yield
+            except BaseException:
+                self._refused = True
+                with translate_errors():
+                    nested.rollback()
+                raise
+            self._refused = False
+            with translate_errors():
+                nested.commit()
+        finally:
+            self._depth -= 1
+
+    # ------------------------------------------- the statements of the last handler run
+    def hold(self, nested: NestedTransaction) -> None:
+        """Keep the savepoint of a handler that succeeded open until its buffer's fate is
+        known: when the runtime redoes a batch event by event, it writes each event's buffer
+        (:meth:`savepoint`) right after its handler ran, and an event whose buffer is always
+        refused is dead-lettered — then :meth:`settle` rolls back what its handler executed
+        too. Otherwise the next handler, the batch's write or the commit releases it."""
+        self.settle()
+        self._held = nested
+        self._refused = False
+
+    def settle(self) -> None:
+        """Release the held savepoint, or roll it back if its event's buffer was refused."""
+        held, self._held = self._held, None
+        refused, self._refused = self._refused, False
+        if held is None or not held.is_active:
+            return
         with translate_errors():
-            nested.commit()
+            if refused:
+                held.rollback()
+            else:
+                held.commit()
 
 
 class AppStore:
@@ -360,7 +401,9 @@ class AppStore:
     @contextmanager
     def transaction(self) -> Iterator[AppStoreTx]:
         with translate_errors(), self.engine.begin() as conn:
-            yield AppStoreTx(conn, self)
+            tx = AppStoreTx(conn, self)
+            yield tx
+            tx.settle()
 
     def anomaly_counts(self) -> dict[str, dict[str, int]]:
         table = self.tables.anomalies

@@ -241,3 +241,22 @@ def test_poison_never_blocks_its_partition() -> None:
     h.run()
     assert sorted(d.kind for d in h.dead_letters()) == ["handler_error", "undecodable"]
     assert h.query("SELECT n FROM favorites_read") == [{"n": 3}]
+
+
+def test_an_event_whose_queued_write_is_refused_keeps_none_of_its_statements() -> None:
+    app = ShadowApp("favorites", tables=[READ_MODEL, "CREATE TABLE seen (id text PRIMARY KEY)"])
+
+    @app.handler("article.favorited")
+    def favorited(event: Event, tx: Handle) -> None:
+        tx.execute(COUNT, {"id": event.payload["article_id"]})
+        tx.write("INSERT INTO seen (id) VALUES (:u)", {"u": event.payload["user"]})
+
+    h = ShadowHarness(app)
+    # the second favorite's queued insert clashes with the first's: the batch is redone
+    # event by event and the second is dead-lettered — with its count rolled back too
+    for user in ("u1", "u1", "u2"):
+        h.send("article.favorited", favorite("a1", user), key="a1")
+    h.run()
+    assert [d.kind for d in h.dead_letters()] == ["handler_error"]
+    assert h.query("SELECT n FROM favorites_read") == [{"n": 2}]
+    assert h.query("SELECT id FROM seen ORDER BY id") == [{"id": "u1"}, {"id": "u2"}]
