@@ -38,7 +38,8 @@ from events.registry import ContractRegistry, Contracts
 from shadow.app_buffer import AppBuffer
 from shadow.app_effects import EffectRunner, performs
 from shadow.app_handle import AppHandle
-from shadow.app_store import AppStore, AppStoreTx
+from shadow.app_store import AppStore
+from shadow.app_store_tx import AppStoreTx
 from shadow.errors import (
     HandlerResultError,
     HandlerTimeout,
@@ -193,7 +194,7 @@ class AppProcessor:
         self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
     ) -> None:
         assert isinstance(parsed, Parsed) and isinstance(scope, AppScope)
-        scope.tx.settle()  # the previous event's statements, now that its buffer's fate is known
+        scope.tx.next_event()
         spec = self.app.handlers[event.event_type]
         mode = event.mode or self.default_mode
         handle = AppHandle(self._event(event, parsed), self, scope, changes, mode)

@@ -14,13 +14,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import NestedTransaction
-
 from cutover.errors import InvalidEvent
 from cutover.shadow import Event
 from shadow.app_buffer import AppBuffer, OutboxEntry
 from shadow.app_effects import pending_row, performs
-from shadow.app_store import translate_errors
 
 if TYPE_CHECKING:
     from shadow.app import AppProcessor, AppScope
@@ -35,7 +32,7 @@ handler run again for an event (a replay) emits the same ids, which consumers de
 class AppHandle:
     """One event's handle (see the module docstring)."""
 
-    __slots__ = ("_buffer", "_emitted", "_nested", "_processor", "_scope", "event", "mode")
+    __slots__ = ("_buffer", "_emitted", "_opened", "_processor", "_scope", "event", "mode")
 
     def __init__(
         self,
@@ -50,7 +47,7 @@ class AppHandle:
         self._processor = processor
         self._scope = scope
         self._buffer = buffer
-        self._nested: NestedTransaction | None = None
+        self._opened = False  # this handler's savepoint is open
         self._emitted = 0
 
     @property
@@ -59,10 +56,9 @@ class AppHandle:
 
     # ---------------------------------------------------------------- statements
     def _savepoint(self) -> None:
-        if self._nested is None:
-            self._scope.tx.settle()  # the previous handler's, first: savepoints never pile up
-            with translate_errors():
-                self._nested = self._scope.tx.connection.begin_nested()
+        if not self._opened:
+            self._scope.tx.begin_handler()
+            self._opened = True
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
         self._savepoint()
@@ -131,14 +127,13 @@ class AppHandle:
     # ------------------------------------------------------------- end of the event
     def rollback(self) -> None:
         """The handler failed: undo its statements (if it ran any)."""
-        nested, self._nested = self._nested, None
-        if nested is not None and nested.is_active:
-            with translate_errors():
-                nested.rollback()
+        if self._opened:
+            self._opened = False
+            self._scope.tx.end_handler(ok=False)
 
     def release(self) -> None:
-        """The handler succeeded: its statements stay, in a savepoint the transaction holds
-        until its buffer is written or the next handler runs (:meth:`AppStoreTx.hold`)."""
-        nested, self._nested = self._nested, None
-        if nested is not None and nested.is_active:
-            self._scope.tx.hold(nested)
+        """The handler succeeded: its statements stay (held until its buffer is written:
+        :meth:`shadow.app_store_tx.AppStoreTx.end_handler`)."""
+        if self._opened:
+            self._opened = False
+            self._scope.tx.end_handler(ok=True)
