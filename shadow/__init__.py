@@ -1,6 +1,8 @@
-"""The shadow asynchronous pipeline.
+"""The shadow asynchronous pipeline, generic: it knows no business domain.
 
-A consumer runtime (at-least-once, idempotent, per-key ordering, retries, dead-letter
-topic, graceful shutdown, metrics), the handlers and the saga that derive each
-order's outcome from events, and the shadow store that holds those outcomes.
+A consumer runtime (:mod:`shadow.runtime`: at-least-once, idempotent, per-key ordering,
+retries, dead-letter topic, breakers and partition pauses, graceful shutdown, metrics)
+driving a processor (:mod:`shadow.plugin`): the handlers a team registers on a
+``cutover.shadow.ShadowApp`` (:mod:`shadow.app`, on the store of :mod:`shadow.app_store`),
+or an advanced consumer the app plugs in.
 """
