@@ -18,6 +18,7 @@ from cutover.errors import InvalidEvent
 from cutover.shadow import Event
 from shadow.app_buffer import AppBuffer, OutboxEntry
 from shadow.app_effects import pending_row, performs
+from shadow.errors import DuplicateEffect
 
 if TYPE_CHECKING:
     from shadow.app import AppProcessor, AppScope
@@ -32,7 +33,16 @@ handler run again for an event (a replay) emits the same ids, which consumers de
 class AppHandle:
     """One event's handle (see the module docstring)."""
 
-    __slots__ = ("_buffer", "_emitted", "_opened", "_processor", "_scope", "event", "mode")
+    __slots__ = (
+        "_buffer",
+        "_effects",
+        "_emitted",
+        "_opened",
+        "_processor",
+        "_scope",
+        "event",
+        "mode",
+    )
 
     def __init__(
         self,
@@ -48,6 +58,7 @@ class AppHandle:
         self._scope = scope
         self._buffer = buffer
         self._opened = False  # this handler's savepoint is open
+        self._effects: set[str] = set()  # effect names declared in this run
         self._emitted = 0
 
     @property
@@ -80,6 +91,9 @@ class AppHandle:
         intended: T,
         request: Mapping[str, Any] | None = None,
     ) -> T:
+        if name in self._effects:
+            raise DuplicateEffect(self.event.type, name)
+        self._effects.add(name)
         row = pending_row(
             self._processor.name,
             self.event.id,

@@ -76,6 +76,19 @@ class HandlerResultError(ShadowError):
         self.returned_type = type(returned).__name__
 
 
+class DuplicateEffect(ShadowError):
+    """Raised when one handler run declares the same effect name twice for one event (the
+    name is part of the idempotency key, so the second call could not be told apart)."""
+
+    def __init__(self, event_type: str, name: str) -> None:
+        super().__init__(
+            f"handler of {event_type} declared effect {name!r} twice for one event; "
+            "give each effect of an event its own name"
+        )
+        self.event_type = event_type
+        self.name = name
+
+
 class EffectRejectedError(ShadowError):
     """Raised when a downstream service answers a call with a non-retryable error.
 

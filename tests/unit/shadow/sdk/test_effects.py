@@ -203,3 +203,19 @@ def test_a_handler_run_again_emits_the_same_follow_up_id() -> None:
     h.run()
     assert emitted[0] == emitted[1]
     assert [r["id"] for r in h.emitted()] == [emitted[0]]
+
+
+def test_an_effect_declared_twice_for_one_event_is_a_handler_error() -> None:
+    app = ShadowApp("favorites")
+
+    @app.handler("article.favorited")
+    def favorited(event: Event, tx: Handle) -> None:
+        tx.effect("notify", lambda key: None, intended=None)
+        tx.effect("notify", lambda key: None, intended=None)
+
+    h = ShadowHarness(app)
+    h.send("article.favorited", favorite(), key="k")
+    h.run()
+    [letter] = h.dead_letters()
+    assert "declared effect 'notify' twice" in letter.reason
+    assert h.effects() == []
