@@ -103,6 +103,12 @@ _APP_OPTIONS = (
         metavar="NAME",
         help="Only this consumer of the app (repeatable; default all).",
     ),
+    click.option(
+        "--topic",
+        "topics",
+        multiple=True,
+        help="Topic(s) to consume (as the group's --topic; default: the app's).",
+    ),
     plan_option(must_exist=False),
     click.option(
         "--context",
@@ -112,7 +118,8 @@ _APP_OPTIONS = (
 
 
 def app_options(fn: F) -> F:
-    """``--app``, ``--option``, ``--consumer``, ``--plan``/``--context`` of every command."""
+    """``--app``, ``--option``, ``--consumer``, ``--topic``, ``--plan``/``--context`` of every
+    command."""
     for option in reversed(_APP_OPTIONS):
         fn = option(fn)
     return fn

@@ -85,7 +85,7 @@ class OutboxRow:
 
 @record
 class SagaRow:
-    """Persisted state of one :class:`~shadow.saga.OrderSaga`."""
+    """Persisted state of one :class:`~legacy_app.orderflow.saga.OrderSaga`."""
 
     order_id: str
     state: str

@@ -1,6 +1,6 @@
 """PostgreSQL adapter of the shadow store (psycopg 3): schema, transactions, read side.
 
-The writes of a transaction live in :mod:`shadow.store_pg_tx`.
+The writes of a transaction live in :mod:`legacy_app.orderflow.store_pg_tx`.
 """
 
 from __future__ import annotations

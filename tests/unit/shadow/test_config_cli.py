@@ -301,3 +301,26 @@ def test_the_watch_stays_quiet_while_the_supervisor_lives() -> None:
     done.set()
     watch.join(5)
     assert not watch.is_alive()
+
+
+def test_run_takes_topics_after_the_command_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from shadow import commands
+
+    seen: list[ShadowConfig] = []
+    monkeypatch.setattr(commands, "run", lambda config, **_kw: seen.append(config) or 0)
+    args = [
+        "--dsn",
+        "x",
+        "--bootstrap",
+        "y",
+        "run",
+        "--app",
+        "m:a",
+        "--topic",
+        "t1",
+        "--topic",
+        "t2",
+    ]
+    result = CliRunner().invoke(shadow, args)
+    assert result.exit_code == 0, result.output
+    assert seen[0].topics == ("t1", "t2")
