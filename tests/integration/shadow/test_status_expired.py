@@ -69,6 +69,8 @@ def test_status_after_records_deleted_unread_shows_them_expired_not_lag(
             "--topic",
             topic,
             "status",
+            "--app",
+            "legacy_app.orderflow.app:app",
             "--json",
         ],
     )
@@ -98,6 +100,8 @@ def test_status_after_records_deleted_unread_shows_them_expired_not_lag(
             "--topic",
             topic,
             "status",
+            "--app",
+            "legacy_app.orderflow.app:app",
         ],
     )
     assert human.exit_code == 0, human.output
