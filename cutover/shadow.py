@@ -229,10 +229,11 @@ class ConsumerSpec:
 class ShadowApp:
     """A team's shadow application: handlers by event type, its tables, its contracts.
 
-    ``name`` is the consumer's name in the idempotency claims and the default consumer
-    group (``cutover.shadow.<name>``); ``contracts`` a contracts directory (validated on
-    each event; unknown types are dead-lettered), ``topics`` the topics to read (else the
-    plan's or ``--topics``); ``tables`` DDL run (idempotently) when a worker starts.
+    ``name`` is the handlers' consumer name (``--consumer``) and keys their idempotency
+    claims; they run in the base consumer group (``cutover.shadow``, or ``--group`` / the
+    plan context's ``consumer_group``); ``contracts`` a contracts directory (validated on
+    each event; unknown types are dead-lettered), ``topics`` the topics to read when neither
+    ``--topic`` nor the plan names any; ``tables`` DDL run (idempotently) when a worker starts.
     """
 
     def __init__(
