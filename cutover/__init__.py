@@ -23,6 +23,7 @@ cutover's own tables in the application's database:
 * :func:`init_state` — what ``cutover init`` does, from the application's bootstrap.
 
 The public modules are :data:`PUBLIC_MODULES`: this package's names (``__all__``),
+:mod:`cutover.contracts` (event contracts as msgspec structs),
 :mod:`cutover.errors`, :mod:`cutover.flask`, :mod:`cutover.shadow` (the shadow handler
 API) and :mod:`cutover.shadow_testing` (its in-memory harness). Every other ``cutover.*``
 module is internal and may change without notice; an application (and the bundled samples)
@@ -53,6 +54,7 @@ from cutover_common.modes import Mode
 
 PUBLIC_MODULES: tuple[str, ...] = (
     "cutover",
+    "cutover.contracts",
     "cutover.errors",
     "cutover.flask",
     "cutover.shadow",

@@ -1,7 +1,8 @@
-"""Event contracts shared by every cutover package: envelope, events, commands, schemas.
+"""Event contracts, generic: envelope, contracts registry, schemas, versions, compatibility.
 
-Pure code: nothing here does I/O beyond reading the packaged schema files.
-Import the pieces from their modules (``events.envelope``, ``events.domain``,
-``events.integration``, ``events.commands``, ``events.codec``,
-``events.catalog``, ``events.upcasting``, ``events.compat``).
+A team's contracts are a directory of JSON Schemas (:mod:`events.registry`), written by
+hand or generated from Python structs (:mod:`events.structs`). Pure code apart from
+reading that directory. Import the pieces from their modules (``events.envelope``,
+``events.routed``, ``events.registry``, ``events.structs``, ``events.codec``,
+``events.upcasting``, ``events.compat``, ``events.commands``).
 """

@@ -1,5 +1,5 @@
-"""``cutover events``: the catalogue or a team's contracts directory; validation; schema
-compatibility; registering a new contract version."""
+"""``cutover events``: a team's contracts directory (``--contracts``, or the plan's);
+validation; schema compatibility; registering a new contract version."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from cutover_common.errors import PlanFileMissing
 from events.compat import MODES, CompatMode
 from events.contract_commands import check_contracts, list_contracts, register_contract
 from events.errors import ContractsNotNamed
-from events.operations import check_compat_refs, list_types, validate_file
+from events.operations import check_compat_refs, list_no_contracts, validate_file
+from events.registry import ContractRegistry
 
 contracts_option = click.option(
     "--contracts",
@@ -50,7 +51,7 @@ def _required(ctx: click.Context, contracts: Path | None, plan_path: Path) -> Pa
 
 @click.group("events")
 def events() -> None:
-    """Event contracts: catalogue, a team's contracts directory, validation, compatibility."""
+    """Event contracts: a team's contracts directory, validation, compatibility."""
 
 
 @events.command("list")
@@ -61,11 +62,11 @@ def events() -> None:
 def list_command(
     ctx: click.Context, contracts: Path | None, plan_path: Path, as_json: bool
 ) -> None:
-    """List every type with its versions: of the contracts directory (--contracts, or the
-    plan's), else of the packaged catalogue."""
+    """List every type of the contracts directory (--contracts, or the plan's) with its
+    versions; with neither, nothing and a hint."""
     directory = plan_contracts(ctx, contracts, plan_path)
     if directory is None:
-        ctx.exit(list_types(sys.stdout, as_json=as_json))
+        ctx.exit(list_no_contracts(sys.stdout, as_json=as_json))
     ctx.exit(list_contracts(directory, sys.stdout, as_json=as_json))
 
 
@@ -122,27 +123,46 @@ def register_command(  # noqa: PLR0917
 
 @events.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@contracts_option
+@_plan
 @json_option
 @click.pass_context
-def validate_command(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Validate the envelopes in FILE (a JSON object, an array, or JSON lines).
-
-    Old versions are upcast first. Exits 2 when any envelope is invalid.
-    """
-    ctx.exit(validate_file(file, sys.stdout, as_json=as_json))
+def validate_command(
+    ctx: click.Context, file: Path, contracts: Path | None, plan_path: Path, as_json: bool
+) -> None:
+    """Validate the envelopes in FILE (a JSON object, an array, or JSON lines) against the
+    contracts directory. Old versions are upcast first. Exits 2 when any envelope is
+    invalid, or when no contracts directory is named."""
+    registry = ContractRegistry.load(_required(ctx, contracts, plan_path))
+    ctx.exit(validate_file(file, registry, sys.stdout, as_json=as_json))
 
 
 @events.command("check-compat")
 @click.argument("old")
 @click.argument("new")
 @click.option("--mode", type=click.Choice(MODES), default="full", show_default=True)
+@contracts_option
+@_plan
 @json_option
 @click.pass_context
-def check_compat_command(ctx: click.Context, old: str, new: str, mode: str, as_json: bool) -> None:
+def check_compat_command(  # noqa: PLR0917
+    ctx: click.Context,
+    old: str,
+    new: str,
+    mode: str,
+    contracts: Path | None,
+    plan_path: Path,
+    as_json: bool,
+) -> None:
     """Check that schema NEW does not break consumers or data of schema OLD.
 
-    OLD and NEW are schema files or packaged references such as
-    ``integration.customer.created@1``. Exits 4 when a change is breaking.
+    OLD and NEW are schema files or references such as ``article.favorited@1`` into the
+    contracts directory (--contracts, or the plan's). Exits 4 when a change is breaking,
+    2 for a reference without a contracts directory.
     """
-    code = check_compat_refs(old, new, sys.stdout, mode=cast(CompatMode, mode), as_json=as_json)
+    directory = plan_contracts(ctx, contracts, plan_path)
+    registry = None if directory is None else ContractRegistry.load(directory)
+    code = check_compat_refs(
+        old, new, sys.stdout, contracts=registry, mode=cast(CompatMode, mode), as_json=as_json
+    )
     ctx.exit(code)

@@ -60,7 +60,7 @@ class KafkaMessageLike(Protocol):
 
 
 class Payload(Protocol):
-    """What an event or command payload class offers (see :mod:`events.domain`)."""
+    """What an event or command payload class offers (see :class:`events.structs.Contract`)."""
 
     type: ClassVar[str]
     version: ClassVar[int]
@@ -72,7 +72,7 @@ class Payload(Protocol):
 
 
 def schema_uri(event_type: str, version: int) -> str:
-    """The ``dataschema`` URI naming the packaged JSON Schema of a type and version."""
+    """The ``dataschema`` URI naming the JSON Schema of a type and version (its ``$id``)."""
     return f"urn:cutover:schema:{event_type}:{version}"
 
 

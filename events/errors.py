@@ -61,7 +61,7 @@ class OutboxMessageDecodeError(DecodeError):
 
 
 class UnknownEventTypeError(EventsError):
-    """Raised when an event/command type (or one of its versions) is not in the catalogue."""
+    """Raised when an event/command type (or one of its versions) is not in the contracts."""
 
     def __init__(self, event_type: str, version: int | None = None) -> None:
         where = f"{event_type} v{version}" if version is not None else event_type
@@ -99,7 +99,7 @@ class UpcastError(EventsError):
 
 
 class SchemaFileError(EventsError):
-    """Raised when a JSON Schema file (packaged or given on the command line) cannot be used."""
+    """Raised when a JSON Schema file (or reference) given on the command line cannot be used."""
 
     exit_code = ExitCode.INVALID_INPUT
 
@@ -147,3 +147,25 @@ class ContractsNotNamed(EventsError):
         super().__init__(
             "no contracts directory", hint="give --contracts DIR or a --plan with contracts.dir"
         )
+
+
+class ContractDefinitionError(EventsError):
+    """Raised when a contract written in Python (:mod:`events.structs`) cannot be used: not a
+    ``Contract`` subclass, a routing class variable unset, a ``subject_field`` that is no
+    field, two structs of one type, a recursive struct. ``name`` is the class."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"contract {name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class ContractDecodeError(DecodeError):
+    """Raised when data cannot be decoded into a contract struct (a missing field, a wrong
+    type, a constraint); ``raw`` is the data as received."""
+
+    def __init__(self, event_type: str, reason: str, data: object) -> None:
+        super().__init__(f"cannot decode {event_type}: {reason}", raw=data, reason=reason)
+        self.event_type = event_type

@@ -17,47 +17,25 @@ from rich.table import Table
 
 from cutover_common.cli import echo_json
 from cutover_common.exit_codes import ExitCode
-from events.catalog import CATALOG, load_schema, schema_file_name
 from events.codec import decode
 from events.compat import CompatMode, CompatReport, check_compat
 from events.envelope import Envelope
-from events.errors import DecodeError, EventsError, SchemaFileError
-from events.upcasting import DEFAULT_UPCASTERS
+from events.errors import ContractsNotNamed, DecodeError, EventsError, SchemaFileError
+from events.registry import Contracts
 
 _REF = re.compile(r"^(?P<type>[A-Za-z][\w.]*)[@:]v?(?P<version>[0-9]+)$")
 
 
-def _upcasters(event_type: str) -> list[str]:
-    return [f"v{v}->v{v + 1}" for t, v in DEFAULT_UPCASTERS.steps() if t == event_type]
+NO_CONTRACTS_HINT = "no contracts directory: give --contracts DIR or a --plan with contracts.dir"
 
 
-def list_types(out: TextIO, *, as_json: bool = False) -> int:
-    """Print every type in the catalogue: kind, current version, versions, upcasters."""
-    specs = list(CATALOG.values())
+def list_no_contracts(out: TextIO, *, as_json: bool = False) -> int:
+    """``cutover events list`` with no contracts directory: nothing to list, and the hint."""
     if as_json:
-        rows = [
-            {
-                "type": s.type,
-                "kind": s.kind,
-                "version": s.version,
-                "versions": list(s.versions),
-                "aggregate_type": s.aggregate_type,
-                "schema": schema_file_name(s.type, s.version),
-                "upcasters": _upcasters(s.type),
-            }
-            for s in specs
-        ]
-        echo_json({"types": rows}, stream=out)
-        return 0
-    table = Table(title="event catalogue")
-    for col in ("type", "kind", "current", "versions", "aggregate", "upcasters"):
-        table.add_column(col)
-    for s in specs:
-        versions = ", ".join(f"v{v}" for v in s.versions)
-        upcasters = ", ".join(_upcasters(s.type))
-        table.add_row(s.type, s.kind, f"v{s.version}", versions, s.aggregate_type, upcasters)
-    Console(file=out, width=120).print(table)
-    return 0
+        echo_json({"contracts": None, "types": [], "hint": NO_CONTRACTS_HINT}, stream=out)
+    else:
+        out.write(NO_CONTRACTS_HINT + "\n")
+    return ExitCode.OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +70,14 @@ def read_envelopes(text: str) -> list[Any]:
     return whole if isinstance(whole, list) else [whole]
 
 
-def validate_item(index: int, item: Any) -> ValidationResult:
-    """Decode one envelope (upcast + validate) and say what happened."""
+def validate_item(index: int, item: Any, contracts: Contracts) -> ValidationResult:
+    """Decode one envelope (upcast + validate against ``contracts``) and say what happened."""
     try:
         envelope = Envelope.from_json(item) if isinstance(item, str) else Envelope.from_dict(item)
     except (DecodeError, AttributeError) as exc:
         return ValidationResult(index, None, None, None, False, str(exc))
     try:
-        decoded = decode(envelope)
+        decoded = decode(envelope, contracts)
     except EventsError as exc:
         return ValidationResult(
             index, envelope.id, envelope.type, envelope.version, False, str(exc)
@@ -112,13 +90,14 @@ def validate_item(index: int, item: Any) -> ValidationResult:
     return ValidationResult(index, envelope.id, envelope.type, envelope.version, True, note)
 
 
-def validate_file(path: Path, out: TextIO, *, as_json: bool = False) -> int:
-    """Validate every envelope in ``path``; exit code 2 (invalid input) when any is invalid."""
+def validate_file(path: Path, contracts: Contracts, out: TextIO, *, as_json: bool = False) -> int:
+    """Validate every envelope in ``path`` against ``contracts``; exit code 2 (invalid input)
+    when any is invalid."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SchemaFileError(str(path), f"cannot read: {exc.strerror}") from exc
-    results = [validate_item(i, item) for i, item in enumerate(read_envelopes(text))]
+    results = [validate_item(i, it, contracts) for i, it in enumerate(read_envelopes(text))]
     invalid = sum(not r.ok for r in results)
     if as_json:
         echo_json(
@@ -138,8 +117,9 @@ def validate_file(path: Path, out: TextIO, *, as_json: bool = False) -> int:
     return ExitCode.INVALID_INPUT if invalid or not results else ExitCode.OK
 
 
-def resolve_schema(ref: str) -> tuple[str, dict[str, Any]]:
-    """A schema from a file path, or from a packaged ``TYPE@VERSION`` reference."""
+def resolve_schema(ref: str, contracts: Contracts | None = None) -> tuple[str, dict[str, Any]]:
+    """A schema from a file path, or a ``TYPE@VERSION`` reference into ``contracts`` (raises
+    :class:`ContractsNotNamed` for a reference when there are none)."""
     path = Path(ref)
     if path.is_file():
         try:
@@ -154,15 +134,24 @@ def resolve_schema(ref: str) -> tuple[str, dict[str, Any]]:
         raise SchemaFileError(
             ref, "neither a file nor a TYPE@VERSION reference (e.g. order.created@1)"
         )
-    return ref, load_schema(match["type"], int(match["version"]))
+    if contracts is None:
+        raise ContractsNotNamed()
+    return ref, dict(contracts.schema(match["type"], int(match["version"])))
 
 
 def check_compat_refs(
-    old_ref: str, new_ref: str, out: TextIO, *, mode: CompatMode = "full", as_json: bool = False
+    old_ref: str,
+    new_ref: str,
+    out: TextIO,
+    *,
+    contracts: Contracts | None = None,
+    mode: CompatMode = "full",
+    as_json: bool = False,
 ) -> int:
-    """Compare two schemas; exit code 4 (fail) when the new one breaks the old under ``mode``."""
-    old_name, old = resolve_schema(old_ref)
-    new_name, new = resolve_schema(new_ref)
+    """Compare two schemas (files, or ``TYPE@VERSION`` in ``contracts``); exit code 4 (fail)
+    when the new one breaks the old under ``mode``."""
+    old_name, old = resolve_schema(old_ref, contracts)
+    new_name, new = resolve_schema(new_ref, contracts)
     report = check_compat(old, new, mode=mode, old_name=old_name, new_name=new_name)
     if as_json:
         echo_json(report.to_dict(), stream=out)

@@ -1,9 +1,10 @@
-"""Event contracts by registry: a team's directory of JSON Schemas, or the packaged catalogue.
+"""Event contracts by registry: a team's directory of JSON Schemas.
 
 :class:`Contracts` is the port the shadow runtime and the phase gates call;
 :class:`ContractRegistry` implements it for a contracts directory
-(:meth:`ContractRegistry.load`, the only I/O here; everything after loading is pure) and
-for the packaged catalogue (:func:`catalog_contracts`), so callers take either.
+(:meth:`ContractRegistry.load`, the only I/O here; everything after loading is pure) or for
+file texts (:meth:`ContractRegistry.from_sources`, e.g. schemas generated from Python
+contracts by :func:`events.structs.schema_files`).
 
 Each schema is compiled once (:mod:`events.compiled`).
 """
@@ -13,8 +14,6 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,7 +38,7 @@ class Contracts(Protocol):
 
     @property
     def source(self) -> str:
-        """Where the contracts come from (a directory, or the packaged catalogue)."""
+        """Where the contracts come from (a directory)."""
         ...
 
     @property
@@ -257,18 +256,3 @@ def schema_reasons(contracts: Contracts, event_type: str, payload: Any) -> list[
             continue
         return []
     return [first or f"{event_type}: does not fit"]
-
-
-@cache
-def catalog_contracts() -> ContractRegistry:
-    """The packaged catalogue (``events/schemas``, with its upcasters) as a registry."""
-    from events.catalog import SCHEMA_PACKAGE
-    from events.upcasting import DEFAULT_UPCASTERS
-
-    root = resources.files(SCHEMA_PACKAGE)
-    files = {
-        e.name: e.read_text(encoding="utf-8") for e in root.iterdir() if e.name.endswith(".json")
-    }
-    return ContractRegistry.from_sources(
-        files, prefix="events/schemas/", upcasters=DEFAULT_UPCASTERS, source="events/schemas"
-    )

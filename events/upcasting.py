@@ -2,7 +2,8 @@
 
 A registry maps ``(type, from_version)`` to a pure function returning the data
 at ``from_version + 1``; decoding chains them until the current version, so a
-consumer only ever handles the current shape (eventsourcing's upcasting idea).
+consumer only ever handles the current shape (eventsourcing's upcasting idea). A
+contracts directory names its upcasters in ``upcasters.toml`` (:mod:`events.registry`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 from events.errors import UpcastError
-from events.integration import customer_created_v1_to_v2
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -67,13 +67,3 @@ class UpcasterRegistry:
             except (KeyError, TypeError, ValueError) as exc:
                 raise UpcastError(event_type, step, f"upcaster failed: {exc!r}") from exc
         return current
-
-
-def default_registry() -> UpcasterRegistry:
-    """The upcasters of the packaged event types."""
-    registry = UpcasterRegistry()
-    registry.register("integration.customer.created", 1, customer_created_v1_to_v2)
-    return registry
-
-
-DEFAULT_UPCASTERS = default_registry()

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, Protocol
 
-from events.outcome import money
-from events.values import StockLine
 from legacy_app.circuit import CircuitBreaker
 from legacy_app.config import DOWNSTREAMS, AppConfig
+from legacy_app.contracts.values import StockLine, money
 from legacy_app.http import CallPolicy, HttpCaller
 
 

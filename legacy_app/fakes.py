@@ -11,9 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from events.domain import carrier_for
-from events.outcome import money
-from events.values import StockLine
+from legacy_app.contracts.domain import carrier_for
+from legacy_app.contracts.values import StockLine, money
 from legacy_app.downstream import (
     Call,
     ChargeAnswer,

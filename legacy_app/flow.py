@@ -34,7 +34,7 @@ import structlog
 
 import cutover
 from cutover import Mode
-from events.values import OrderLine, StockLine
+from legacy_app.contracts.values import OrderLine, StockLine
 from legacy_app.downstream import Call, Downstreams
 from legacy_app.errors import (
     DownstreamError,

@@ -27,8 +27,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 import cutover
-from events.domain import OrderCompleted, OrderCreated, OrderFailed
 from events.envelope import Envelope
+from legacy_app.contracts.domain import OrderCompleted, OrderCreated, OrderFailed
 from legacy_app.models import Order
 from legacy_app.modes import ModeSource
 

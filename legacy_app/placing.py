@@ -35,10 +35,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import cutover
 from cutover import Mode
-from events.domain import OrderCompleted, OrderCreated, OrderFailed
 from events.envelope import Envelope
-from events.outcome import money
-from events.values import OrderLine
+from legacy_app.contracts.domain import OrderCompleted, OrderCreated, OrderFailed
+from legacy_app.contracts.values import OrderLine, money
 from legacy_app.downstream import Downstreams
 from legacy_app.errors import InvalidRequest, OrderNotStored
 from legacy_app.flow import FlowResult, PlacedOrder, run_saga

@@ -265,8 +265,8 @@ class KafkaSchemaChecker:
 
     def check(self, context: str, events: Sequence[str]) -> SchemaReport:
         """Each sampled event: a declared type, a JSON object, valid against a registered
-        schema version of its type (the plan's contracts directory, else the packaged
-        catalogue: :mod:`phases.event_schemas`)."""
+        schema version of its type in the plan's contracts directory
+        (:mod:`phases.event_schemas`)."""
         from phases.event_schemas import schema_report
 
         records = self._tail(self.plan.contexts[context].topic.name)

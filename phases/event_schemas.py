@@ -1,7 +1,8 @@
 """The phase-3 gate's ``event_schema_compatible`` check, judged from sampled topic records.
 
-The contracts are the team's directory when the plan names one (``contracts: {dir: ...}``),
-the packaged catalogue otherwise. Pure apart from reading that directory.
+The contracts are the team's directory the plan names (``contracts: {dir: ...}``); a plan
+naming none fails the check with that one-line reason. Pure apart from reading that
+directory.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from events.errors import ContractDirectoryInvalid, EventsError
-from events.registry import ContractRegistry, Contracts, catalog_contracts, schema_reasons
+from events.errors import ContractDirectoryInvalid, ContractsNotNamed, EventsError
+from events.registry import ContractRegistry, Contracts, schema_reasons
 from phases.errors import PlanInvalid, PlanIssue
 from phases.plan import Plan
 from phases.ports import SchemaReport
@@ -19,13 +20,17 @@ from phases.ports import SchemaReport
 Record = tuple[Mapping[str, str], bytes | None]
 """One sampled Kafka record: its headers (decoded) and its value."""
 MAX_REASONS = 5
+NO_CONTRACTS = "contracts: the plan names no contracts directory (contracts: {dir: ...})"
 
 
 def plan_contracts(plan: Plan) -> Contracts:
-    """The contracts the plan names (read and checked now), else the packaged catalogue;
-    raises :class:`~events.errors.ContractDirectoryInvalid` for a bad directory."""
+    """The contracts the plan names (read and checked now); raises
+    :class:`~events.errors.ContractsNotNamed` when it names none and
+    :class:`~events.errors.ContractDirectoryInvalid` for a bad directory."""
     directory = plan.contracts_dir()
-    return catalog_contracts() if directory is None else ContractRegistry.load(directory)
+    if directory is None:
+        raise ContractsNotNamed()
+    return ContractRegistry.load(directory)
 
 
 def check_plan_contracts(plan: Plan, source: str) -> None:
@@ -62,8 +67,10 @@ def judge_records(
 def schema_report(
     plan: Plan, context: str, events: Sequence[str], records: Iterable[Record]
 ) -> SchemaReport:
-    """:func:`judge_records` against the plan's contracts; a contracts directory that cannot
-    be used fails the check with its one-line reason."""
+    """:func:`judge_records` against the plan's contracts; no contracts directory, or one
+    that cannot be used, fails the check with its one-line reason."""
+    if plan.contracts_dir() is None:
+        return SchemaReport(False, (NO_CONTRACTS,))
     try:
         contracts = plan_contracts(plan)
     except EventsError as exc:

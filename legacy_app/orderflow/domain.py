@@ -4,7 +4,7 @@ The rules are the shared sample contract (see the team brief): a decline happens
 iff ``payment_method == "card_declined"``; the carrier is ``express`` for totals of
 100.00 or more, ``standard`` otherwise; an order is completed once shipped and
 notified. Parsing doubles as the schema check of ``order.created`` (the same constraints as
-``events/schemas/order.created.v1.json``): a payload that breaks the contract raises
+``legacy_app/contracts/order.created.v1.json``): a payload that breaks the contract raises
 :class:`~shadow.errors.PoisonMessageError` (``schema_invalid``), so it is dead-lettered
 and never half-applied.
 
@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from cutover.shadow import PoisonMessageError, record
-from events.outcome import money
+from legacy_app.contracts.values import money
 
 DECLINING_METHOD = "card_declined"
 PAYMENT_METHODS = frozenset({"card", DECLINING_METHOD})

@@ -31,7 +31,7 @@ from cutover.shadow import (
     TransientError,
     record,
 )
-from events.outcome import money
+from legacy_app.contracts.values import money
 from legacy_app.orderflow.changes import (
     Changes,
     NotificationRow,

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from events.domain import (
-    Carrier,
+from cutover.contracts import Contract
+from legacy_app.contracts.domain import (
     InventoryReleased,
     InventoryReserved,
     NotificationSent,
@@ -39,11 +39,9 @@ from events.domain import (
     OrderFailed,
     PaymentCompleted,
     PaymentFailed,
-    PaymentMethod,
     ShipmentCreated,
 )
-from events.envelope import Payload
-from events.values import StockLine
+from legacy_app.contracts.values import Carrier, PaymentMethod, StockLine
 from legacy_app.orderflow.changes import OrderStatusRow, OutboxRow
 from legacy_app.orderflow.domain import Order
 from legacy_app.orderflow.effects import EffectPort, Recorder
@@ -77,7 +75,7 @@ class FlowContext:
     emitted: int = 0
     _id_base: str = ""
 
-    def emit(self, payload: Payload, *, cause: str) -> OutboxRow:
+    def emit(self, payload: Contract, *, cause: str) -> OutboxRow:
         """Write ``payload`` to the shadow outbox and queue its row for the next handlers.
 
         Its id is the root event's :func:`derived_id` with the emission's number in the last
@@ -89,7 +87,7 @@ class FlowContext:
             self._id_base = derived_id(self.root_event_id)[:-4]
         row = OutboxRow(
             f"{self._id_base}{self.emitted:04x}",
-            getattr(payload, "aggregate_type", "order"),
+            payload.aggregate_type,
             payload.subject,
             payload.type,
             payload.to_dict(),

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from cutover.shadow import InboundEvent, ShadowConfigError, StaleReadError, event_time
-from events.catalog import CATALOG
+from legacy_app.contracts import CONTRACTS
 from legacy_app.orderflow.changes import AnalyticsRow, Changes, OutboxRow
 from legacy_app.orderflow.domain import Order, parse_order
 from legacy_app.orderflow.effects import EffectPort, Recorder
@@ -25,7 +25,7 @@ from legacy_app.orderflow.flow import FlowContext, routes, run_choreography
 from legacy_app.orderflow.saga import OrderSaga
 
 FLOW_CONTEXTS: frozenset[str] = frozenset({"order", "inventory", "payment", "shipping", "email"})
-KNOWN_TYPES: frozenset[str] = frozenset(CATALOG)
+KNOWN_TYPES: frozenset[str] = frozenset(c.type for c in CONTRACTS)
 RECORDED_MODES: frozenset[str] = frozenset({"dual", "sync", "naive-dual"})
 """Modes in which the flow's effects are recorded, not performed (the sync path is authoritative)."""
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from events.domain import (
-    Carrier,
+from legacy_app.contracts.domain import (
     InventoryReleased,
     InventoryReserved,
     NotificationSent,
@@ -29,6 +28,7 @@ from events.domain import (
     PaymentFailed,
     ShipmentCreated,
 )
+from legacy_app.contracts.values import Carrier
 from legacy_app.orderflow.changes import OutboxRow, SagaRow
 from legacy_app.orderflow.flow import FlowContext
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events.outcome import money
+from legacy_app.contracts.values import money
 from legacy_app.models import PaymentRecord
 from legacy_app.services.common import (
     body_as,

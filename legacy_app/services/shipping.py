@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from events.domain import carrier_for
+from legacy_app.contracts.domain import carrier_for
 from legacy_app.models import ShipmentRecord
 from legacy_app.services.common import (
     body_as,

@@ -26,9 +26,12 @@ from cdc.debezium import (
     build_postgres_config,
 )
 from events.codec import decode, encode
-from events.domain import InventoryReserved, OrderCreated
 from events.envelope import Envelope
-from events.values import OrderItem, OrderLine
+from events.registry import ContractRegistry
+from legacy_app.contracts import CONTRACTS
+from legacy_app.contracts.domain import InventoryReserved, OrderCreated
+from legacy_app.contracts.values import OrderItem, OrderLine
+from rehearsal.environment import SAMPLE_CONTRACTS
 from rehearsal.stack.endpoints import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -108,11 +111,12 @@ def test_outbox_rows_come_back_as_the_same_events(
         total=Decimal("80.00"),
         payment_method="card",
     )
-    first = encode(created, correlation_id=f"corr-{unique}")
+    contracts = ContractRegistry.load(SAMPLE_CONTRACTS)
+    first = encode(created, contracts, correlation_id=f"corr-{unique}")
     reserved = InventoryReserved(
         created.order_id, (OrderItem("SKU-0001", 2), OrderItem("SKU-0050", 1))
     )
-    second = encode(reserved, caused_by=first)
+    second = encode(reserved, contracts, caused_by=first)
     with psycopg.connect(endpoints.dsn(fresh_database), autocommit=True) as conn:
         for env in (first, second):
             row = env.to_outbox_row("order")
@@ -140,6 +144,6 @@ def test_outbox_rows_come_back_as_the_same_events(
     assert [e.correlation_id for e in envelopes] == [f"corr-{unique}", f"corr-{unique}"]
     assert [e.causation_id for e in envelopes] == [None, first.id]
     assert all(e.subject == created.order_id and e.time is not None for e in envelopes)
-    assert decode(envelopes[0]).payload == created
-    assert decode(envelopes[1]).payload == reserved
+    assert decode(envelopes[0], contracts, CONTRACTS).payload == created
+    assert decode(envelopes[1], contracts, CONTRACTS).payload == reserved
     assert envelopes[0].data == first.data

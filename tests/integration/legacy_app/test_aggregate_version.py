@@ -28,8 +28,8 @@ from cdc.debezium import (
 )
 from cdc.errors import ConnectorNotFound
 from cutover_common.modes import Mode
-from events.domain import OrderCompleted
 from events.envelope import Envelope
+from legacy_app.contracts.domain import OrderCompleted
 from legacy_app.models import Customer, Order, OutboxEvent
 from legacy_app.outbox import add_to_outbox, advance_order, envelope_for
 from legacy_app.schema import create_all, make_engine

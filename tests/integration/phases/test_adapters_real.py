@@ -25,6 +25,7 @@ from phases.store import SqlModeStore, StateStore
 from rehearsal.stack.endpoints import Endpoints
 
 SAMPLE = Path(__file__).resolve().parents[3] / "phases" / "examples" / "sample-plan.yaml"
+SAMPLE_CONTRACTS = SAMPLE.parents[2] / "legacy_app" / "contracts"
 
 OUTBOX_DDL = """
 CREATE TABLE outbox (id uuid PRIMARY KEY, aggregatetype varchar(255) NOT NULL,
@@ -50,6 +51,7 @@ def real_plan(endpoints: Endpoints, unique: str) -> Plan:
     for name, ctx in data["contexts"].items():
         ctx["topic"] = {"name": f"{prefix}.{name}", "partitions": 2, "retention_ms": 3600000}
         ctx["consumer_group"] = f"t-{unique}-{name}"
+    data["contracts"] = {"dir": str(SAMPLE_CONTRACTS)}
     return parse_plan(data)
 
 

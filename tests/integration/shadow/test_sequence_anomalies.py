@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from cdc.client import ConnectClient
 from cdc.debezium import heartbeat_table_ddl
 from cdc.errors import ConnectorNotFound
-from events.domain import OrderCompleted, OrderCreated
 from events.envelope import Envelope
-from events.values import OrderLine
+from legacy_app.contracts.domain import OrderCompleted, OrderCreated
+from legacy_app.contracts.values import OrderLine
 from legacy_app.orderflow.catalogue import initial_stock
 from legacy_app.orderflow.domain import Order
 from legacy_app.orderflow.processors import AnalyticsProcessor

@@ -1,14 +1,19 @@
-"""Sample payloads of every type, shared by the events unit tests."""
+"""Sample payloads of every type, and the sample's contracts directory they are judged by,
+shared by the events unit tests (the library's tests use the sample like any team's
+contracts)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from events.commands import CreateOrder, ProcessPayment, ReserveInventory, ShipOrder
-from events.domain import (
+from events.registry import ContractRegistry
+from legacy_app.contracts.commands import CreateOrder, ProcessPayment, ReserveInventory, ShipOrder
+from legacy_app.contracts.domain import (
     InventoryReleased,
     InventoryReserved,
     NotificationSent,
@@ -19,9 +24,10 @@ from events.domain import (
     PaymentFailed,
     ShipmentCreated,
 )
-from events.integration import CustomerCreated
-from events.values import OrderItem, OrderLine
+from legacy_app.contracts.integration import CustomerCreated
+from legacy_app.contracts.values import OrderItem, OrderLine
 
+SAMPLE_CONTRACTS = Path(__file__).resolve().parents[3] / "legacy_app" / "contracts"
 LINES = (OrderLine("SKU-0001", 2, Decimal("6.25")), OrderLine("SKU-0010", 1, Decimal("17.5")))
 STOCK = (OrderItem("SKU-0001", 2), OrderItem("SKU-0010", 1))
 
@@ -41,6 +47,17 @@ SAMPLES: list[Any] = [
     ProcessPayment("o-1", Decimal("30")),
     ShipOrder("o-1", "express"),
 ]
+
+
+@cache
+def sample_contracts() -> ContractRegistry:
+    """The sample's contracts directory (``legacy_app/contracts``), loaded once."""
+    return ContractRegistry.load(SAMPLE_CONTRACTS)
+
+
+@pytest.fixture
+def contracts() -> ContractRegistry:
+    return sample_contracts()
 
 
 @pytest.fixture

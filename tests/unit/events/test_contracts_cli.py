@@ -42,10 +42,14 @@ def test_list_takes_the_contracts_dir_from_the_plan(tmp_path: Path) -> None:
     assert json.loads(ran.out)["contracts"] == str(tmp_path / "contracts")
 
 
-def test_list_without_contracts_lists_the_packaged_catalogue() -> None:
+def test_list_without_contracts_lists_nothing_with_a_hint() -> None:
     ran = _events("list", "--json")
     assert ran.code == 0
-    assert "order.created" in {t["type"] for t in json.loads(ran.out)["types"]}
+    assert json.loads(ran.out) == {
+        "contracts": None,
+        "types": [],
+        "hint": "no contracts directory: give --contracts DIR or a --plan with contracts.dir",
+    }
 
 
 def test_check_of_a_valid_directory_exits_0(tmp_path: Path) -> None:

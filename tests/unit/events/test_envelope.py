@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from events.domain import OrderCreated
 from events.envelope import Envelope, decode_headers, schema_uri
 from events.errors import EnvelopeDecodeError, OutboxMessageDecodeError
+from legacy_app.contracts.domain import OrderCreated
 
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 EID = "0b7e2a57-6f3c-4a4e-9d61-3b1a2f0c9e11"

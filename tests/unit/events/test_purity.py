@@ -7,11 +7,9 @@ import sys
 
 PURE = [
     "events.envelope",
-    "events.domain",
-    "events.integration",
     "events.commands",
     "events.codec",
-    "events.catalog",
+    "events.structs",
     "events.upcasting",
     "events.compat",
     "events.outcome",

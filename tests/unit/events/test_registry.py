@@ -1,5 +1,7 @@
-"""The contracts registry: one contract test class for the packaged catalogue and a team's
-directory, then what a directory must hold (each bad file named in one line)."""
+"""The contracts registry: one contract test class for the sample's directory (schemas
+generated from its Python contracts, an older version kept as a file, an upcaster) and a
+team's hand-written directory, then what a directory must hold (each bad file named in one
+line)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from events.errors import (
     UnknownEventTypeError,
     UpcastError,
 )
-from events.registry import ContractRegistry, Contracts, catalog_contracts, schema_reasons
+from events.registry import ContractRegistry, Contracts, schema_reasons
+from tests.unit.events.conftest import sample_contracts
 from tests.unit.events.contracts_dir import team_contracts, write_schema
 
 UPCASTERS = '[upcasters."article.favorited"]\n2 = "tests.unit.events.contracts_dir:rename_user"\n'
@@ -96,7 +99,7 @@ class ContractsContract:
         assert reasons == [f"article.teleported: no registered schema in {contracts.source}"]
 
 
-class TestPackagedCatalogue(ContractsContract):
+class TestSampleDirectory(ContractsContract):
     event_type = "integration.customer.created"
     versions = (1, 2)
     latest_valid: ClassVar[dict[str, Any]] = {"customer_id": "c", "name": "Ann", "email": "a@b.c"}
@@ -107,7 +110,7 @@ class TestPackagedCatalogue(ContractsContract):
 
     @pytest.fixture
     def contracts(self, tmp_path: Path) -> Contracts:
-        return catalog_contracts()
+        return sample_contracts()
 
 
 class TestDirectoryRegistry(ContractsContract):

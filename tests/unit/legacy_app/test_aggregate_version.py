@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, NoResultFound
 from sqlalchemy.orm import Session
 
 from cutover_common.modes import Mode
-from events.domain import OrderCompleted
+from legacy_app.contracts.domain import OrderCompleted
 from legacy_app.models import Order, OutboxEvent
 from legacy_app.modes import StaticModes
 from legacy_app.outbox import (

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from events.values import StockLine
+from legacy_app.contracts.values import StockLine
 from legacy_app.downstream import Call, Downstreams
 from legacy_app.fakes import fake_downstreams
 from tests.unit.legacy_app.inprocess import inprocess_downstreams

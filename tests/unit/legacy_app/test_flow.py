@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from cutover import MemoryLedger, Mode
-from events.values import OrderLine
+from legacy_app.contracts.values import OrderLine
 from legacy_app.errors import DownstreamRejected
 from legacy_app.fakes import FakeWorld, fake_downstreams
 from legacy_app.flow import PlacedOrder, run_saga

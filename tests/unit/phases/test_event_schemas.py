@@ -93,11 +93,15 @@ def test_an_invalid_contracts_dir_fails_the_input_check_with_one_line(tmp_path: 
     )
 
 
-def test_without_contracts_the_packaged_catalogue_is_used(tmp_path: Path) -> None:
+def test_without_contracts_the_check_fails_the_input_with_one_line(tmp_path: Path) -> None:
     plan = _plan(tmp_path, contracts=None)
     records = [_record("order.completed", {"order_id": "o-1", "total": "5.00", "currency": "EUR"})]
     assert plan.contracts_dir() is None
-    assert schema_report(plan, "order", [], records).compatible is True
+    check = schema_check(schema_report(plan, "order", [], records), context="order")
+    assert (check.verdict, check.kind) == (Verdict.FAIL, "input")
+    assert check.detail == (
+        "contracts: the plan names no contracts directory (contracts: {dir: ...})"
+    )
 
 
 def test_the_plan_refuses_an_unknown_key_under_contracts() -> None:

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from events.catalog import schema_errors
 from legacy_app.orderflow.domain import Order, _parse_checked, parse_order
 from legacy_app.orderflow.samples import order_payload
 from shadow.errors import PoisonMessageError
+from tests.unit.events.conftest import sample_contracts
 
 
 def test_parse_order_reads_lines_total_and_rules() -> None:
@@ -45,7 +45,9 @@ def test_express_from_one_hundred_and_decline_rule() -> None:
 def test_payload_breaking_the_schema_is_schema_invalid(field: str, value: object) -> None:
     payload = order_payload("o-3")
     payload[field] = value
-    assert schema_errors("order.created", 1, payload), "the events schema rejects it too"
+    assert sample_contracts().errors("order.created", payload, 1), (
+        "the events schema rejects it too"
+    )
     with pytest.raises(PoisonMessageError) as info:
         parse_order(payload)
     assert info.value.kind == "schema_invalid"
@@ -59,7 +61,10 @@ def test_bad_line_quantity_is_schema_invalid() -> None:
 
 
 def test_valid_sample_payload_satisfies_the_events_schema() -> None:
-    assert schema_errors("order.created", 1, order_payload("o-5", [("SKU-OOS-1", 1)])) == []
+    assert (
+        sample_contracts().errors("order.created", order_payload("o-5", [("SKU-OOS-1", 1)]), 1)
+        == []
+    )
 
 
 _FIELD_VALUES = st.one_of(

@@ -1,1 +1,0 @@
-"""Packaged JSON Schemas, one file per type and version: ``<type>.v<version>.json``."""
