@@ -46,6 +46,16 @@ def audit(ctx: WorkerContext) -> Consumer:
     raise AssertionError("not built by these tests")
 
 
+def capture(seen: list[ShadowConfig]) -> Any:
+    """A stand-in for ``shadow.commands.run`` that keeps the config it was given."""
+
+    def run(config: ShadowConfig, **_kw: Any) -> int:
+        seen.append(config)
+        return 0
+
+    return run
+
+
 def config(**given: Any) -> ShadowConfig:
     return ShadowConfig.from_env(
         {k: v for k, v in ENV.items() if k != "CUTOVER_SHADOW_TOPICS"}, **given
@@ -175,7 +185,7 @@ def test_run_takes_the_app_from_the_plan_and_the_option_over_it(
     path = tmp_path / "plan.yaml"
     path.write_text(yaml.safe_dump(doc))
     seen: list[ShadowConfig] = []
-    monkeypatch.setattr(commands, "run", lambda config, **_kw: seen.append(config) or 0)
+    monkeypatch.setattr(commands, "run", capture(seen))
     args = ["--dsn", "x", "--bootstrap", "y", "run", "--plan", str(path), "--context", context]
     result = CliRunner().invoke(shadow, [*args, "--option", "k=cli"])
     assert result.exit_code == 0, result.output
@@ -192,7 +202,7 @@ def test_run_serial_flag_turns_write_behind_off(monkeypatch: pytest.MonkeyPatch)
     from shadow import commands
 
     seen: list[ShadowConfig] = []
-    monkeypatch.setattr(commands, "run", lambda config, **_kw: seen.append(config) or 0)
+    monkeypatch.setattr(commands, "run", capture(seen))
     runner = CliRunner()
     app = ["--app", "tests.unit.shadow.test_config_cli:TEAM"]
     for args in (["run", *app, "--idle-stop", "1"], ["run", *app, "--serial"]):
@@ -307,7 +317,7 @@ def test_run_takes_topics_after_the_command_too(monkeypatch: pytest.MonkeyPatch)
     from shadow import commands
 
     seen: list[ShadowConfig] = []
-    monkeypatch.setattr(commands, "run", lambda config, **_kw: seen.append(config) or 0)
+    monkeypatch.setattr(commands, "run", capture(seen))
     args = [
         "--dsn",
         "x",
