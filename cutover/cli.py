@@ -46,17 +46,23 @@ def init_cmd(plan_path: Path, sql_only: bool, as_json: bool) -> None:
     type=click.FloatRange(min=0),
     help="seconds to wait for the slot to confirm the rows captured",
 )
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="the shadow store's outbox (the plan's shadow_outbox:), by its own slot",
+)
 @json_option
 def purge_cmd(
-    older_than: str, plan_path: Path, dry_run: bool, wait_s: float, as_json: bool
+    *, older_than: str, plan_path: Path, dry_run: bool, wait_s: float, shadow: bool, as_json: bool
 ) -> None:
     """Delete outbox rows older than DURATION that Debezium has already captured.
 
     Only rows the replication slot has confirmed go: the purge waits (--wait) until the
     slot's confirmed position passes every row it would delete; a missing, stopped or
     lagging slot purges nothing and exits non-zero with the reason (see docs/app-sdk.md).
+    --shadow purges the shadow outbox of follow-up events by its own slot, alike.
     """
     config = OutboxCommandConfig(plan_path=plan_path, json=as_json)
-    code = outbox_purge(config, older_than, dry_run=dry_run, wait_s=wait_s)
+    code = outbox_purge(config, older_than, dry_run=dry_run, wait_s=wait_s, shadow=shadow)
     if code:
         raise SystemExit(code)

@@ -13,6 +13,11 @@ from cutover.errors import OutboxConfigError, OutboxTableConflict, PurgeRefused
 from cutover.provision import init_outbox
 from cutover_common.cli import DEFAULT_PLAN, echo_json
 from cutover_common.exit_codes import ExitCode
+from phases.outbox_connectors import (
+    OutboxConnector,
+    application_connector,
+    shadow_outbox_connector,
+)
 from phases.plan import Plan, load_plan
 
 
@@ -35,14 +40,19 @@ class OutboxCommandConfig:
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
-def database_url(config: OutboxCommandConfig, plan: Plan) -> str:
-    """The application database's URL, from the plan's ``system.database.url_env``."""
-    name = plan.system.database.url_env
+def database_url(
+    config: OutboxCommandConfig, plan: Plan, target: OutboxConnector | None = None
+) -> str:
+    """The application database's URL, from the plan's ``system.database.url_env``, or the
+    database of ``target`` (the shadow outbox's: ``shadow_outbox.database.url_env``)."""
+    name, field = plan.system.database.url_env, "system.database.url_env"
+    if target is not None and target.url_env != name:
+        name, field = target.url_env, f"{target.block}.database.url_env"
     url = config.environ.get(name)
     if not url:
         raise OutboxConfigError(
-            f"environment variable {name} is not set (system.database.url_env)",
-            hint="export it (the application database's URL)",
+            f"environment variable {name} is not set ({field})",
+            hint="export it (the database's URL)",
         )
     return url
 
@@ -99,9 +109,11 @@ def outbox_purge(
     *,
     dry_run: bool = False,
     wait_s: float = 30.0,
+    shadow: bool = False,
 ) -> int:
     """Delete the plan's outbox rows older than ``older_than`` that the plan's replication
     slot has captured (``cutover.purge``: the rule); ``dry_run`` counts and deletes nothing.
+    ``shadow``: the shadow store's outbox (``shadow_outbox:``) instead, by its own slot.
 
     Refusals (no slot, a slot inactive or not caught up within ``wait_s``) print one line
     and return their exit code, having deleted nothing.
@@ -110,11 +122,12 @@ def outbox_purge(
 
     age = parse_duration(older_than)
     plan = load_plan(config.plan_path)
-    slot = plan.system.connect.slot_name
+    target = _purged_outbox(plan, shadow=shadow)
+    slot = target.slot_name
     try:
         result = purge_outbox(
-            database_url(config, plan),
-            plan.outbox.layout(),
+            database_url(config, plan, target),
+            target.layout,
             slot,
             age,
             dry_run=dry_run,
@@ -141,3 +154,16 @@ def outbox_purge(
         else f"nothing to purge: no row of {result.table} is older than {older_than.strip()}\n"
     )
     return ExitCode.OK
+
+
+def _purged_outbox(plan: Plan, *, shadow: bool) -> OutboxConnector:
+    """The outbox a purge works on, with the slot that proves its rows captured."""
+    if not shadow:
+        return application_connector(plan)
+    found = shadow_outbox_connector(plan)
+    if found is None:
+        raise OutboxConfigError(
+            "--shadow: the plan declares no shadow_outbox block",
+            hint="declare shadow_outbox: (its table, connector and slot) in the plan",
+        )
+    return found

@@ -28,6 +28,7 @@ from phases.adapters_kafka import (
     kafka_config,
 )
 from phases.errors import AdapterUnavailable, StepFailed
+from phases.outbox_connectors import OutboxConnector, application_connector, shadow_outbox_connector
 from phases.plan import Plan
 from phases.ports import (
     ConnectorSnapshot,
@@ -52,14 +53,23 @@ def _connect_client(plan: Plan, env: Mapping[str, str], *, timeout_s: float = 30
 
 
 class CdcConnectorAdmin:
-    """Applies the Debezium outbox connector built by ``cdc.debezium`` from the plan: the
-    table and its columns from the ``outbox:`` block (``cdc.outbox_table``; Kafka headers
-    keep cutover's names), routed to ``<system.kafka.topic_prefix>.<aggregate type>``, the
-    snapshot mode ``no_data`` (streams from the slot only, never republishes history)."""
+    """Applies a Debezium outbox connector built by ``cdc.debezium`` from the plan: the
+    application's (``outbox:`` block, phase 2) unless given another
+    :class:`~phases.outbox_connectors.OutboxConnector` (the shadow outbox's, phase 3). The
+    table and its columns from the block (``cdc.outbox_table``; Kafka headers keep cutover's
+    names), routed to ``<topic prefix>.<aggregate type>``, the snapshot mode ``no_data``
+    (streams from the slot only, never republishes history), publication ``<slot>_pub``."""
 
-    def __init__(self, plan: Plan, env: Mapping[str, str], database_url: str) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        env: Mapping[str, str],
+        database_url: str,
+        connector: OutboxConnector | None = None,
+    ) -> None:
         self.plan, self.env, self.database_url = plan, env, database_url
-        self.name = plan.system.connect.connector_name
+        self.connector = connector or application_connector(plan)
+        self.name = self.connector.name
 
     def config(self) -> dict[str, Any]:
         from cdc.debezium import (
@@ -70,8 +80,7 @@ class CdcConnectorAdmin:
         )
 
         url = make_url(self.database_url)
-        connect = self.plan.system.connect
-        outbox = self.plan.outbox.layout().connector_options(self.plan.system.kafka.topic_prefix)
+        spec = self.connector
         opts = PostgresConnectorOptions(
             database=DatabaseOptions(
                 url.host or "localhost",
@@ -81,10 +90,12 @@ class CdcConnectorAdmin:
                 Secret(url.password or ""),
             ),
             topic_prefix=self.name,
-            slot_name=connect.slot_name,
-            publication_name=f"{connect.slot_name}_pub",
-            outbox=outbox,
-            heartbeat=HeartbeatOptions(interval_ms=connect.heartbeat_interval_ms),
+            slot_name=spec.slot_name,
+            publication_name=spec.publication_name,
+            outbox=spec.layout.connector_options(spec.topic_prefix),
+            heartbeat=HeartbeatOptions(
+                interval_ms=spec.heartbeat_interval_ms, table=spec.heartbeat_table
+            ),
         )
         return dict(build_postgres_config(opts))
 
@@ -92,19 +103,43 @@ class CdcConnectorAdmin:
         client = _connect_client(self.plan, self.env)
         from cdc.debezium import heartbeat_table_ddl
 
+        spec = self.connector
         engine = create_engine(self.database_url)
         try:
+            if spec.created_by is not None:
+                _require_table(engine, spec)
             with engine.begin() as conn:  # the heartbeat action query needs its table
-                conn.execute(text(heartbeat_table_ddl()))
+                conn.execute(text(heartbeat_table_ddl(spec.heartbeat_table)))
             client.put_config(self.name, self.config())
             client.wait_for(self.name, "RUNNING", timeout_s=90)
-            wait_slot_active(engine, self.plan.system.connect.slot_name)
+            wait_slot_active(engine, spec.slot_name, phase=spec.phase)
         finally:
             engine.dispose()
         return self.name
 
     def delete_connector(self) -> None:
-        _connect_client(self.plan, self.env).delete_connector(self.name)
+        """Delete the connector (its slot stays); one already gone is deleted (an entry
+        undone before the connector was applied)."""
+        from cdc.errors import ConnectorNotFound
+
+        try:
+            _connect_client(self.plan, self.env).delete_connector(self.name)
+        except ConnectorNotFound:
+            log.info("connector_already_absent", connector=self.name)
+
+
+def _require_table(engine: Engine, spec: OutboxConnector) -> None:
+    """The connector's publication needs its table: say so, rather than a failed task later."""
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT to_regclass(:t)"), {"t": spec.layout.qualified})
+        if found.scalar() is not None:
+            return
+    raise StepFailed(
+        spec.phase,
+        "forward",
+        f"{spec.block}.table {spec.layout.table} does not exist in its database "
+        f"({spec.url_env}); {spec.created_by}",
+    )
 
 
 class CdcHealthProbe:
@@ -164,8 +199,9 @@ def libpq_url(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def wait_slot_active(engine: Engine, slot: str, timeout_s: float = 60.0) -> None:
-    """Block until the connector's replication slot is streaming (so a canary is captured)."""
+def wait_slot_active(engine: Engine, slot: str, timeout_s: float = 60.0, *, phase: int = 2) -> None:
+    """Block until the connector's replication slot is streaming (so a canary is captured);
+    else :class:`StepFailed` entering ``phase``."""
     deadline = time.monotonic() + timeout_s
     query = text("SELECT active FROM pg_replication_slots WHERE slot_name = :s")
     while time.monotonic() < deadline:
@@ -173,7 +209,7 @@ def wait_slot_active(engine: Engine, slot: str, timeout_s: float = 60.0) -> None
             if conn.execute(query, {"s": slot}).scalar():
                 return
         time.sleep(0.5)
-    raise StepFailed(2, "forward", f"replication slot {slot} not active after {timeout_s:.0f}s")
+    raise StepFailed(phase, "forward", f"replication slot {slot} not active after {timeout_s:.0f}s")
 
 
 class SqlSyncCallCounter:
@@ -239,6 +275,12 @@ def build_ports(
     conf = kafka_config(plan, environ)
     url = environ.get(plan.system.database.url_env, "")
     comparisons = ComparatorsRunner(plan, environ, reports_dir)
+    shadow_outbox = shadow_outbox_connector(plan)
+    shadow_connector = (
+        None
+        if shadow_outbox is None
+        else CdcConnectorAdmin(plan, environ, environ.get(shadow_outbox.url_env, ""), shadow_outbox)
+    )
     return Ports(
         modes=modes,
         topics=KafkaTopicAdmin(conf),
@@ -251,4 +293,5 @@ def build_ports(
         sync_calls=SqlSyncCallCounter(engine, plan.system.state_schema),
         invariants=ComparatorsInvariants(plan, runner=comparisons),
         shadow=ShadowGroupPipeline(plan, conf),
+        shadow_connector=shadow_connector,
     )

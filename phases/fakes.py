@@ -211,4 +211,5 @@ def fake_ports(modes: InMemoryModeStore | None = None) -> Ports:
         sync_calls=FakeSyncCalls(),
         invariants=FakeInvariants(),
         shadow=FakeShadow(),
+        shadow_connector=FakeConnectorAdmin("cutover-shadow-outbox"),
     )

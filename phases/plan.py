@@ -266,8 +266,29 @@ class OutboxSpec(_Model):
 
     def layout(self) -> OutboxLayout:
         """The table as :class:`cdc.outbox_table.OutboxLayout` (DDL, connector options)."""
-        columns = self.model_dump(exclude={"table"})
+        columns = self.model_dump(include=set(OutboxSpec.model_fields) - {"table"})
         return OutboxLayout(self.table, OutboxColumns(**columns))
+
+
+class ShadowOutboxSpec(OutboxSpec):
+    """The shadow store's outbox: the follow-up events shadow handlers emit (``tx.emit``;
+    docs/shadow-sdk.md). Its table and columns as in the ``outbox:`` block (defaults: the
+    handler apps' ``shadow.outbox``), its database, and its own connector and slot: applied
+    by ``cutover advance`` into phase 3, routed to ``<topic_prefix>.<aggregate type>``,
+    purged by ``cutover outbox purge --shadow``."""
+
+    table: str = Field(default="shadow.outbox", pattern=TABLE_NAME.pattern)
+    database: DatabaseRef | None = Field(
+        default=None, description="the shadow store's database; defaults to system.database"
+    )
+    connector_name: str = Field(default="cutover-shadow-outbox", min_length=1)
+    slot_name: str = Field(
+        default="cutover_shadow_outbox",
+        pattern=r"^[a-z_][a-z0-9_]{0,52}$",
+        description="replication slot (publication <slot>_pub, heartbeat table "
+        "public.<slot>_heartbeat)",
+    )
+    topic_prefix: str = Field(default="shadow.event", min_length=1)
 
 
 class ContractsSpec(_Model):
@@ -294,6 +315,9 @@ class Plan(_Model):
         description="free-form notes, e.g. why `cutover discover` proposed each context",
     )
     contracts: ContractsSpec | None = None
+    shadow_outbox: ShadowOutboxSpec | None = Field(
+        default=None, description="the shadow store's outbox and its connector (phase 3)"
+    )
     _base_dir: Path | None = PrivateAttr(default=None)
     """The plan file's directory (set by :func:`load_plan`): relative paths start there."""
 

@@ -54,7 +54,8 @@ def inline_secret_issues(data: dict[str, Any]) -> list[PlanIssue]:
 
 
 def cross_reference_issues(plan: Plan) -> list[PlanIssue]:
-    """Unknown contexts referenced from depends_on, gates and rollout_order; duplicate topics."""
+    """Unknown contexts referenced from depends_on, gates and rollout_order; duplicate topics;
+    a shadow outbox sharing the application's connector, slot or table."""
     known = set(plan.contexts)
     issues: list[PlanIssue] = []
 
@@ -82,6 +83,40 @@ def cross_reference_issues(plan: Plan) -> list[PlanIssue]:
     if len(set(plan.rollout_order)) != len(plan.rollout_order):
         issues.append(PlanIssue("rollout_order", "a context is listed twice"))
     issues.extend(_duplicate_topic_issues(plan))
+    issues.extend(_shadow_outbox_issues(plan))
+    return issues
+
+
+def _shadow_outbox_issues(plan: Plan) -> list[PlanIssue]:
+    """The shadow outbox's connector and slot are its own (one connector, one slot each), and
+    its table is not the application's outbox in the same database."""
+    shadow = plan.shadow_outbox
+    if shadow is None:
+        return []
+    issues: list[PlanIssue] = []
+    connect = plan.system.connect
+    for field, value, theirs in (
+        ("connector_name", shadow.connector_name, connect.connector_name),
+        ("slot_name", shadow.slot_name, connect.slot_name),
+    ):
+        if value == theirs:
+            issues.append(
+                PlanIssue(
+                    f"shadow_outbox.{field}",
+                    f"{value!r} is the application's too (system.connect.{field}); "
+                    "the shadow outbox needs its own",
+                )
+            )
+    database = shadow.database or plan.system.database
+    same_database = database.url_env == plan.system.database.url_env
+    if same_database and shadow.layout().table == plan.outbox.layout().table:
+        issues.append(
+            PlanIssue(
+                "shadow_outbox.table",
+                f"{shadow.layout().table} is the application's outbox (outbox.table) in the "
+                "same database; the shadow store's outbox is a table of its own",
+            )
+        )
     return issues
 
 

@@ -321,3 +321,5 @@ class Ports:
     sync_calls: SyncCallCounter
     invariants: InvariantChecker
     shadow: ShadowPipeline
+    shadow_connector: ConnectorAdmin | None = None
+    """The shadow outbox's connector (the plan's ``shadow_outbox:``), applied entering phase 3."""

@@ -1,10 +1,13 @@
 """Phase 3 — dual-write: sync stays authoritative, the outbox feeds the shadow pipeline.
 
-Entering starts the shadow pipeline and switches contexts to ``dual``. The exit gate, per
-context: comparator verdict over at least the plan's minimum of settled keys written since
-the context entered ``dual`` (and no more than the plan's share of keys left out), live members in the shadow group, consumer lag (in
-messages and in time), no event deleted unread, dead letters under their bound, event-schema
-compatibility. An input that could not be read makes the gate inconclusive.
+Entering starts the shadow pipeline, applies the shadow outbox's connector when the plan
+declares one (``shadow_outbox:``; follow-up events start to matter here) and switches
+contexts to ``dual``; leaving deletes that connector once no context is past ``sync``. The
+exit gate, per context: comparator verdict over at least the plan's minimum of settled keys
+written since the context entered ``dual`` (and no more than the plan's share of keys left
+out), live members in the shadow group, consumer lag (in messages and in time), no event
+deleted unread, dead letters under their bound, event-schema compatibility. An input that
+could not be read makes the gate inconclusive.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from typing import Any
 
 from cutover_common.modes import Mode
 from phases.context import StepContext
+from phases.errors import StepFailed
 from phases.gates import GateResult, comparison_checks, lag_checks, members_check, schema_check
-from phases.ports import Unmeasured
+from phases.ports import ConnectorAdmin, Unmeasured
 from phases.steps.common import connector_evidence, measure, modes_entered_at, read_lag
 
 revision = 3
@@ -38,12 +42,29 @@ def precheck(ctx: StepContext, contexts: Sequence[str]) -> list[str]:
 
 def forward(ctx: StepContext, contexts: Sequence[str]) -> None:
     ctx.ports.shadow.start(contexts)
+    shadow_outbox = _shadow_outbox_admin(ctx)
+    if shadow_outbox is not None:  # after the workers (they create its table), before dual
+        ctx.say(f"shadow outbox connector applied: {shadow_outbox.apply_outbox_connector()}")
     ctx.set_modes(contexts, Mode.DUAL)
 
 
 def backward(ctx: StepContext, contexts: Sequence[str]) -> None:
     ctx.set_modes(contexts, Mode.SYNC)
     ctx.ports.shadow.stop(contexts)
+    shadow_outbox = _shadow_outbox_admin(ctx)
+    still = sorted(c for c, m in ctx.ports.modes.get_modes().items() if m is not Mode.SYNC)
+    if shadow_outbox is not None and not still:  # its slot stays, as the application's does
+        shadow_outbox.delete_connector()
+        ctx.say("shadow outbox connector deleted (slot and topics kept)")
+
+
+def _shadow_outbox_admin(ctx: StepContext) -> ConnectorAdmin | None:
+    """The shadow outbox's connector when the plan declares one (``shadow_outbox:``)."""
+    if ctx.plan.shadow_outbox is None:
+        return None
+    if ctx.ports.shadow_connector is None:
+        raise StepFailed(revision, "forward", "the plan declares shadow_outbox: no admin for it")
+    return ctx.ports.shadow_connector
 
 
 def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
