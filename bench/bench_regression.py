@@ -8,7 +8,8 @@ arguments, with the repo's ``.venv`` python and the tree's root first on ``PYTHO
 tree imports its own code; checked before the first run). Runs are interleaved in pairs
 whose order alternates (old, new, new, old, old, new, ...), so a slow stretch of the shared
 machine does not land on one side. Per variant it reports each side's median events/s, the
-ratio of the medians new/old and the median of the per-pair ratios; the goal is new/old >=
+ratio of the medians new/old, the median of the per-pair ratios and, for the worker
+variants, the median CPU time per event of each side; the goal is new/old >=
 0.9 for the worker variants (``raw`` and ``floor`` do not run the shadow runtime: their
 ratios show the run's noise). Run:
 
@@ -100,6 +101,10 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             "median_pair_ratio": round(statistics.median(pairs), 3),
             "pair_ratio_range": [round(min(pairs), 3), round(max(pairs), 3)],
         }
+        if v in WORKER_VARIANTS:  # the process's CPU per event: less swayed by the others' load
+            cpu_old = statistics.median(r[v]["cpu_us_per_event"] for r in runs["old"])
+            cpu_new = statistics.median(r[v]["cpu_us_per_event"] for r in runs["new"])
+            out[v]["cpu_us_per_event_medians"] = [round(cpu_old, 1), round(cpu_new, 1)]
     return out
 
 
@@ -155,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             f"new/old {s['ratio_of_medians']:.3f} (pairs: median {s['median_pair_ratio']:.3f}, "
             f"{s['pair_ratio_range'][0]:.3f}-{s['pair_ratio_range'][1]:.3f}){goal}"
         )
+        if "cpu_us_per_event_medians" in s:
+            cpu_old, cpu_new = s["cpu_us_per_event_medians"]
+            print(f"{'':>16}  CPU/event median: old {cpu_old} µs, new {cpu_new} µs")
     return 0
 
 
