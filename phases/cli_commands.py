@@ -241,7 +241,25 @@ def history_cmd(limit: int, **opts: Any) -> None:
     default=None,
     help="JSONL of recorded outbound HTTP calls {method,url,correlation_id,duration_ms}",
 )
+@click.option(
+    "--recorded",
+    "writes_file",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="JSONL of recorded writes {txn, tables} or {txn, sql}: tables written in one "
+    "transaction cluster together (foreign keys otherwise)",
+)
 @click.option("--schema", "db_schema", default=None, help="database schema to reflect")
+@click.option(
+    "--bootstrap-servers",
+    default=None,
+    help="Kafka bootstrap servers for the draft (default: $CUTOVER_KAFKA_BOOTSTRAP_SERVERS)",
+)
+@click.option(
+    "--connect-url",
+    default=None,
+    help="Kafka Connect REST URL for the draft (default: $CUTOVER_CONNECT_URL)",
+)
 @click.option(
     "--out",
     "out",
@@ -251,14 +269,31 @@ def history_cmd(limit: int, **opts: Any) -> None:
     help="where to write the plan draft",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the proposal as JSON")
-def discover_cmd(
-    database_url_env: str, calls_file: Path | None, db_schema: str | None, out: Path, as_json: bool
+def discover_cmd(  # noqa: PLR0917 - click passes options positionally
+    database_url_env: str,
+    calls_file: Path | None,
+    writes_file: Path | None,
+    db_schema: str | None,
+    bootstrap_servers: str | None,
+    connect_url: str | None,
+    out: Path,
+    as_json: bool,
 ) -> None:
-    """Propose bounded contexts from the database and recorded calls; write a plan draft."""
+    """Propose bounded contexts from the database, recorded writes and recorded calls; write
+    a plan draft (hub tables shared by contexts are listed in its evidence)."""
     _logging()
     from phases.discover_command import discover
 
     config = CommandConfig(json=as_json, stdout=sys.stdout)
     _exit(
-        discover(config, url_env=database_url_env, calls_file=calls_file, schema=db_schema, out=out)
+        discover(
+            config,
+            url_env=database_url_env,
+            calls_file=calls_file,
+            writes_file=writes_file,
+            schema=db_schema,
+            out=out,
+            bootstrap=bootstrap_servers,
+            connect_url=connect_url,
+        )
     )

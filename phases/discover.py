@@ -1,12 +1,14 @@
-"""Phase 1 discovery: propose bounded contexts from tables, foreign keys and recorded calls.
+"""Phase 1 discovery: propose bounded contexts from tables, foreign keys, recorded writes and
+recorded calls.
 
-Pure: it takes :class:`TableInfo` (from SQLAlchemy reflection) and :class:`RecordedCall`
-(from a JSONL file of outbound HTTP calls) and returns a :class:`Proposal`; the I/O lives
-in :mod:`phases.discover_command`. Heuristics, each leaving evidence:
+Pure: it takes :class:`TableInfo` (from SQLAlchemy reflection), :class:`WriteGroup` (recorded
+transactions, optional) and :class:`RecordedCall` (a JSONL file of outbound HTTP calls) and
+returns a :class:`Proposal`; the I/O lives in :mod:`phases.discover_command`, the plan draft in
+:mod:`phases.discover_draft`. Tables are clustered by :mod:`phases.discover_graph` (written
+together, foreign keys otherwise; hub tables shared; contexts named after their aggregate
+root). Then, each leaving evidence:
 
-* tables connected by foreign keys belong together (connected components);
-* components whose table names share a leading word (``inventory_*``) are merged;
-* a context is named after the most common leading word of its tables, singular;
+* a cluster holding more than half of the schema's tables is proposed with low confidence;
 * each outbound host:port is a synchronous service; it maps to the context whose table
   words match its path words (``/shipments`` -> ``shipments``); when exactly one
   service and one context are left unmatched they are paired, with low confidence;
@@ -15,11 +17,37 @@ in :mod:`phases.discover_command`. Heuristics, each leaving evidence:
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
+
+from phases.discover_graph import (
+    SharedTable,
+    TableInfo,
+    WriteGroup,
+    aggregate_root,
+    cluster_tables,
+    context_name,
+    shared_tables,
+    singular,
+    write_links,
+)
+
+__all__ = [
+    "ContextProposal",
+    "Proposal",
+    "RecordedCall",
+    "ServiceEndpoints",
+    "SharedTable",
+    "TableInfo",
+    "WriteGroup",
+    "cluster_tables",
+    "event_types",
+    "group_calls",
+    "propose",
+    "singular",
+]
 
 INFRA_TABLES = {
     "outbox",
@@ -29,13 +57,8 @@ INFRA_TABLES = {
     "alembic_version",
 }
 INFRA_PREFIXES = ("cutover_", "shadow_", "pg_")
-
-
-@dataclass(frozen=True, slots=True)
-class TableInfo:
-    name: str
-    columns: tuple[str, ...]
-    references: tuple[str, ...] = ()  # tables this one has foreign keys to
+DOMINANT_MIN_TABLES = 3
+"""A cluster of at least this many tables holding more than half of the schema is suspect."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +89,7 @@ class ContextProposal:
     key: str = "id"
     evidence: list[str] = field(default_factory=list)
     confidence: str = "high"
+    root: str = ""
 
 
 @dataclass
@@ -73,63 +97,16 @@ class Proposal:
     contexts: list[ContextProposal]
     unmatched_services: list[ServiceEndpoints]
     ignored_tables: list[str]
+    shared: list[SharedTable] = field(default_factory=list)
 
-
-def singular(word: str) -> str:
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith("sses"):
-        return word[:-2]
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
-
-
-def _lead(table: str) -> str:
-    return singular(table.split("_", maxsplit=1)[0])
+    @property
+    def shared_tables(self) -> list[str]:
+        """Names of the hub tables every context shares (in no context)."""
+        return [s.name for s in self.shared]
 
 
 def _stem(word: str) -> str:
     return singular(word.lower())[:5]
-
-
-def cluster_tables(tables: Sequence[TableInfo]) -> list[list[str]]:
-    """Connected components by foreign key, then merged by shared leading word."""
-    names = {t.name for t in tables}
-    parent = {n: n for n in names}
-
-    def find(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    def union(a: str, b: str) -> None:
-        parent[find(a)] = find(b)
-
-    for t in tables:
-        for ref in t.references:
-            if ref in names:
-                union(t.name, ref)
-    by_lead: dict[str, list[str]] = defaultdict(list)
-    for n in names:
-        if "_" in n:
-            by_lead[_lead(n)].append(n)
-    for group in by_lead.values():
-        for other in group[1:]:
-            union(group[0], other)
-    groups: dict[str, list[str]] = defaultdict(list)
-    for n in sorted(names):
-        groups[find(n)].append(n)
-    return sorted(groups.values(), key=lambda g: g[0])
-
-
-def name_cluster(tables: Sequence[str], outgoing: dict[str, int] | None = None) -> str:
-    """The most common leading word; ties go to tables holding foreign keys (the aggregate
-    that references reference data, e.g. ``orders`` over ``customers``)."""
-    counts = Counter(_lead(t) for t in tables)
-    refs: Counter[str] = Counter()
-    for t in tables:
-        refs[_lead(t)] += (outgoing or {}).get(t, 0)
-    return sorted(counts, key=lambda w: (-counts[w], -refs[w], w))[0]
 
 
 def group_calls(calls: Iterable[RecordedCall]) -> list[ServiceEndpoints]:
@@ -169,13 +146,35 @@ def event_types(context: str, methods_paths: Iterable[str]) -> list[str]:
     return sorted(dict.fromkeys(events)) or [f"{context}.created"]
 
 
-def propose(tables: Sequence[TableInfo], calls: Sequence[RecordedCall]) -> Proposal:
+def propose(
+    tables: Sequence[TableInfo], calls: Sequence[RecordedCall], writes: Sequence[WriteGroup] = ()
+) -> Proposal:
     """Cluster the tables into contexts and attach the services that match them."""
     ignored = sorted(t.name for t in tables if _is_infra(t.name))
     domain = [t for t in tables if not _is_infra(t.name)]
+    contexts = _contexts(domain, writes)
+    unmatched = _attach_services(group_calls(calls), contexts)
+    for c in contexts:
+        if not c.events:
+            c.events = [f"{c.name}.created"]
+    return Proposal(contexts, unmatched, ignored, shared_tables(domain, writes))
+
+
+def _contexts(domain: Sequence[TableInfo], writes: Sequence[WriteGroup]) -> list[ContextProposal]:
     by_name = {t.name: t for t in domain}
-    contexts = [_context(group, by_name) for group in cluster_tables(domain)]
-    services = group_calls(calls)
+    links = write_links(writes, set(by_name))
+    contexts: list[ContextProposal] = []
+    for group in cluster_tables(domain, writes):
+        ctx = _context(group, by_name, links, taken={c.name for c in contexts})
+        _flag_dominant(ctx, len(domain))
+        contexts.append(ctx)
+    return contexts
+
+
+def _attach_services(
+    services: list[ServiceEndpoints], contexts: list[ContextProposal]
+) -> list[ServiceEndpoints]:
+    """Attach services to contexts by path words; pair the last one left; return the rest."""
     unmatched = [s for s in services if not _attach_by_words(s, contexts)]
     lonely = [c for c in contexts if not c.endpoints]
     if len(lonely) > 1:  # the largest cluster is the caller (the monolith's core), not a callee
@@ -189,30 +188,65 @@ def propose(tables: Sequence[TableInfo], calls: Sequence[RecordedCall]) -> Propo
             "(review this)",
         )
         lonely[0].confidence = "low"
-        unmatched = []
-    for c in contexts:
-        if not c.events:
-            c.events = [f"{c.name}.created"]
-    return Proposal(contexts, unmatched, ignored)
+        return []
+    return unmatched
 
 
 def _is_infra(name: str) -> bool:
     return name in INFRA_TABLES or name.startswith(INFRA_PREFIXES)
 
 
-def _context(group: list[str], by_name: dict[str, TableInfo]) -> ContextProposal:
-    name = name_cluster(group, {t: len(by_name[t].references) for t in group})
-    edges = [f"{t}->{r}" for t in group for r in by_name[t].references if r in group]
-    evidence = [
-        f"tables {', '.join(group)} "
-        + (f"joined by foreign keys {', '.join(edges)}" if edges else "share no foreign key")
+def _context(
+    group: list[str],
+    by_name: dict[str, TableInfo],
+    links: dict[frozenset[str], int],
+    taken: set[str],
+) -> ContextProposal:
+    root, referrers = aggregate_root(group, by_name)
+    name, named = context_name(group, root)
+    while name in taken:
+        name += "_2"
+    evidence = [*_formation(group, by_name, links), named + _pointed_by(referrers)]
+    return ContextProposal(
+        name, group, key=_key(group, root, by_name), evidence=evidence, root=root
+    )
+
+
+def _formation(
+    group: list[str], by_name: dict[str, TableInfo], links: dict[frozenset[str], int]
+) -> list[str]:
+    """Why these tables are together: written together, foreign keys, or a shared word."""
+    members = set(group)
+    written = sorted(f"{'+'.join(sorted(p))} ({n}x)" for p, n in links.items() if p <= members)
+    fks = [f"{t}->{r}" for t in group for r in by_name[t].references if r in members and r != t]
+    how = [
+        *([f"written together: {', '.join(written)}"] if written else []),
+        *([f"joined by foreign keys {', '.join(fks)}"] if fks else []),
     ]
-    leads = sorted({_lead(t) for t in group})
-    if len(group) > 1 and len(leads) == 1:
-        evidence.append(f"table names share the word {leads[0]!r}")
+    if not how:
+        how = ["a table of its own" if len(group) == 1 else "table names share a leading word"]
+    return [f"tables {', '.join(group)}: {'; '.join(how)}"]
+
+
+def _pointed_by(referrers: list[str]) -> str:
+    return f" (referenced by {', '.join(referrers)})" if referrers else ""
+
+
+def _key(group: list[str], root: str, by_name: dict[str, TableInfo]) -> str:
+    """``<root>_id`` when a table of the cluster has that column (the children's link)."""
+    candidate = f"{singular(root.rsplit('_', maxsplit=1)[-1])}_id"
     columns = {c for t in group for c in by_name[t].columns}
-    key = "order_id" if "order_id" in columns else "id"
-    return ContextProposal(name, group, key=key, evidence=evidence)
+    return candidate if candidate in columns else "id"
+
+
+def _flag_dominant(ctx: ContextProposal, total: int) -> None:
+    """Low confidence for a cluster holding more than half of the schema's tables."""
+    if len(ctx.tables) >= DOMINANT_MIN_TABLES and 2 * len(ctx.tables) > total:
+        ctx.confidence = "low"
+        ctx.evidence.append(
+            f"holds {len(ctx.tables)} of {total} tables, more than half of the schema in one "
+            "context: split it by hand, or record writes (--recorded) to see what is written apart"
+        )
 
 
 def _attach_by_words(service: ServiceEndpoints, contexts: list[ContextProposal]) -> bool:
@@ -238,54 +272,3 @@ def _attach(service: ServiceEndpoints, ctx: ContextProposal, why: str) -> None:
         f"{service.base}: {service.calls} calls over {service.correlations} correlation ids "
         f"(p95 {service.p95_ms} ms), paths {', '.join(service.paths)}; {why}"
     )
-
-
-def draft_plan(
-    proposal: Proposal, *, url_env: str, bootstrap: str, connect_url: str
-) -> dict[str, Any]:
-    """A plan mapping (valid against the schema) with an ``evidence:`` section."""
-    contexts: dict[str, Any] = {}
-    for c in proposal.contexts:
-        entry: dict[str, Any] = {
-            "tables": c.tables,
-            "aggregate": c.name,
-            "topic": {"name": f"outbox.event.{c.name}", "partitions": 6, "retention_ms": 604800000},
-            "events": c.events,
-            "compare": {"ignore": ["produced_at"], "settle_seconds": 5},
-        }
-        if c.endpoints:
-            entry["sync_endpoints"] = c.endpoints
-        contexts[c.name] = entry
-    return {
-        "version": 1,
-        "system": {
-            "database": {"url_env": url_env},
-            "kafka": {"bootstrap_servers": bootstrap},
-            "connect": {"url": connect_url, "auth_env": "CONNECT_AUTH"},
-        },
-        "contexts": contexts,
-        "gates": {
-            "broker": {"max_canary_ms": 10000},
-            "dual_write": {
-                "min_settled_keys": 1000,
-                "min_match_rate": 0.999,
-                "max_lag_ms": 2000,
-                "max_dead_lettered": 0,
-                "on_fail": "revert",
-            },
-            "async": {"min_settled_keys": 500, "min_match_rate": 0.999, "on_fail": "revert"},
-            "remove_sync": {"window_seconds": 900, "max_sync_calls": 0},
-        },
-        "auto_revert": True,
-        "evidence": {
-            c.name: {"confidence": c.confidence, "key": c.key, "why": c.evidence}
-            for c in proposal.contexts
-        }
-        | {
-            "_unmatched_services": [
-                {"base": s.base, "paths": list(s.paths), "calls": s.calls}
-                for s in proposal.unmatched_services
-            ],
-            "_ignored_tables": proposal.ignored_tables,
-        },
-    }

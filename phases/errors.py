@@ -142,6 +142,26 @@ class DiscoveryError(PhasesError):
         super().__init__(f"discovery failed reading {source}: {reason}")
 
 
+class RecordingInvalid(DiscoveryError):
+    """Raised when a recorded calls or writes file given to ``cutover discover`` has a line
+    that cannot be read (``source`` is ``path:line``)."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class EndpointMissing(PhasesError):
+    """Raised when a command needs a service address (``what``) that neither its flag nor
+    its environment variable gives; there is no built-in default address."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, what: str, flag: str, env: str) -> None:
+        self.what = what
+        self.flag = flag
+        self.env = env
+        super().__init__(f"{what} not given", hint=f"pass {flag} or set {env}")
+
+
 class StoreUnreachable(PhasesError):
     """Raised when the state store's database cannot be reached (connection refused, auth)."""
 

@@ -490,6 +490,8 @@ class Rehearsal:
             calls_file=None,
             schema=None,
             out=draft,
+            bootstrap=self.env.bootstrap_servers,
+            connect_url=self.env.endpoints.connect_url,
         )
         self.say(f"phase 1: discovery wrote a plan draft to {draft}")
 

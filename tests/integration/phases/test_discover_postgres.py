@@ -49,7 +49,16 @@ def test_discover_on_postgres_proposes_contexts_with_evidence(
     out = tmp_path / "plan.yaml"
     config = CommandConfig(stdout=io.StringIO(), environ={"LEGACY_DATABASE_URL": url})
     assert (
-        discover(config, url_env="LEGACY_DATABASE_URL", calls_file=calls, schema=None, out=out) == 0
+        discover(
+            config,
+            url_env="LEGACY_DATABASE_URL",
+            calls_file=calls,
+            schema=None,
+            out=out,
+            bootstrap=endpoints.bootstrap_servers,
+            connect_url=endpoints.connect_url,
+        )
+        == 0
     )
     plan = load_plan(out)
     assert sorted(plan.contexts) == ["inventory", "order", "payment", "shipment"]
@@ -59,3 +68,63 @@ def test_discover_on_postgres_proposes_contexts_with_evidence(
     assert plan.evidence is not None
     assert plan.evidence["payment"]["confidence"] == "low"
     assert "plan draft written to" in config.stdout.getvalue()  # type: ignore[attr-defined]
+
+
+BLOG_DDL = [
+    "CREATE TABLE users (id bigint PRIMARY KEY, username text UNIQUE, email text)",
+    "CREATE TABLE follows (follower_id bigint REFERENCES users(id), "
+    "followee_id bigint REFERENCES users(id), PRIMARY KEY (follower_id, followee_id))",
+    "CREATE TABLE articles (id bigint PRIMARY KEY, author_id bigint REFERENCES users(id), "
+    "slug text UNIQUE, title text, body text, favorites_count int)",
+    "CREATE TABLE tags (id bigint PRIMARY KEY, name text UNIQUE)",
+    "CREATE TABLE article_tags (article_id bigint REFERENCES articles(id), "
+    "tag_id bigint REFERENCES tags(id), PRIMARY KEY (article_id, tag_id))",
+    "CREATE TABLE comments (id bigint PRIMARY KEY, article_id bigint REFERENCES articles(id), "
+    "author_id bigint REFERENCES users(id), body text)",
+    "CREATE TABLE favorites (user_id bigint REFERENCES users(id), "
+    "article_id bigint REFERENCES articles(id), PRIMARY KEY (user_id, article_id))",
+    "CREATE TABLE notifications (id bigint PRIMARY KEY, recipient_id bigint REFERENCES users(id), "
+    "kind text, subject_id bigint)",
+]
+
+
+def test_discover_on_a_postgres_blog_shares_users_and_splits_by_recorded_writes(
+    endpoints: Endpoints, fresh_database: str, tmp_path: Path
+) -> None:
+    url = endpoints.database_url(fresh_database)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        for ddl in BLOG_DDL:
+            conn.execute(text(ddl))
+    engine.dispose()
+    recorded = tmp_path / "writes.jsonl"
+    rows = [
+        {"txn": f"p{i}", "sql": "INSERT INTO public.articles (id) VALUES (1)"} for i in range(3)
+    ] + [{"txn": f"p{i}", "tables": ["article_tags", "tags"]} for i in range(3)]
+    rows += [{"txn": f"c{i}", "sql": "INSERT INTO comments (id) VALUES (1)"} for i in range(5)]
+    recorded.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "plan.yaml"
+    environ = {
+        "LEGACY_DATABASE_URL": url,
+        "CUTOVER_KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+        "CUTOVER_CONNECT_URL": endpoints.connect_url,
+    }
+    config = CommandConfig(stdout=io.StringIO(), json=True, environ=environ)
+    code = discover(
+        config,
+        url_env="LEGACY_DATABASE_URL",
+        calls_file=None,
+        writes_file=recorded,
+        schema=None,
+        out=out,
+    )
+    assert code == 0
+    plan = load_plan(out)
+    assert {name: c.tables for name, c in plan.contexts.items()} == {
+        "article": ["article_tags", "articles", "favorites", "tags"],
+        "comment": ["comments"],
+        "follow": ["follows"],
+        "notification": ["notifications"],
+    }
+    assert plan.system.kafka.bootstrap_servers == endpoints.bootstrap_servers
+    assert plan.evidence is not None and list(plan.evidence["_shared_tables"]) == ["users"]

@@ -1,0 +1,42 @@
+"""cutover's configuration: every ``CUTOVER_*`` environment variable, one name per setting.
+
+Each :class:`Setting` has its name, its default (``None``: no default, the value must be
+given) and its meaning. Library code reads a setting with :meth:`Setting.get` from the mapping
+it was handed (``os.environ`` at the edge, a dict in tests); it never falls back to the local
+stack's addresses: the rehearsal passes those explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One ``CUTOVER_*`` environment variable."""
+
+    name: str
+    default: str | None
+    meaning: str
+
+    def get(self, environ: Mapping[str, str], given: str | None = None) -> str | None:
+        """``given`` (a flag) if set, else the variable if set and not blank, else the default."""
+        if given:
+            return given
+        return environ.get(self.name, "").strip() or self.default
+
+
+KAFKA_BOOTSTRAP_SERVERS = Setting(
+    "CUTOVER_KAFKA_BOOTSTRAP_SERVERS",
+    None,
+    "Kafka bootstrap servers (host:port,...) of the cluster the events go to",
+)
+CONNECT_URL = Setting(
+    "CUTOVER_CONNECT_URL",
+    None,
+    "Kafka Connect REST URL (http://host:port) where the Debezium connector runs",
+)
+
+SETTINGS: tuple[Setting, ...] = (KAFKA_BOOTSTRAP_SERVERS, CONNECT_URL)
+"""Every setting this module declares, for documentation and checks."""
