@@ -11,7 +11,7 @@ per item per minute of the event's ``at``), idempotently: an event delivered twi
   event id is claimed in the same transaction as the batch's writes;
 * ``quix`` — a quixstreams application with a ``BatchingSink`` that claims the event ids in
   a dedupe table in the same transaction as its upserts (``bench/peer_quix/quix_app.py``),
-  in its own virtualenv (``bash bench/peer_quix/setup.sh``).
+  in its own virtualenv (``bench/peer_quix/setup.sh``).
 
 Each run starts the side as a subprocess in its own consumer group on its own fresh database,
 and times both the same way: the clock starts when the side's code gets its first record
@@ -21,8 +21,9 @@ distinct event applied; then the side gets SIGTERM and its table is compared wit
 expected aggregates computed here. Sides alternate, the first
 side alternating from run to run. Run:
 
-    bash bench/peer_quix/setup.sh
-    .venv/bin/python bench/bench_peer_quix.py --events 100000 --runs 3
+    .venv/bin/python bench/bench_peer_quix.py --events 100000 --runs 5
+
+(it runs ``bench/peer_quix/setup.sh`` first when the quixstreams venv is missing).
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000, help="distinct events")
     parser.add_argument("--duplicates", type=float, default=2.0, help="percent sent twice")
     parser.add_argument("--partitions", type=int, default=6)
-    parser.add_argument("--runs", type=int, default=3, help="runs of each side, interleaved")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each side, interleaved")
     parser.add_argument("--sides", default="cutover,quix")
     parser.add_argument("--quix-venv", default=str(QUIX_VENV))
     parser.add_argument("--quix-commit-interval", type=float, default=0.5)
@@ -268,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if "quix" in args.sides and not (Path(args.quix_venv) / "bin" / "python").exists():
-        print(f"no quixstreams venv at {args.quix_venv}: run bash bench/peer_quix/setup.sh")
-        return 2
+        setup = ROOT / "bench" / "peer_quix" / "setup.sh"
+        env = {**os.environ, "QUIX_VENV": args.quix_venv}
+        if subprocess.run(["bash", str(setup)], env=env, check=False).returncode != 0:
+            print(f"no quixstreams venv at {args.quix_venv}: bash {setup} failed")
+            return 2
     ep = load_endpoints()
     topic = f"bench-peer-{uuid.uuid4().hex[:8]}.item"
     KafkaTopicAdmin({"bootstrap.servers": ep.bootstrap_servers}).ensure_topics(

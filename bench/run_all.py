@@ -28,6 +28,8 @@ BENCHES = [
     ("comparator vs naive DeepDiff (1M pairs)", ["bench/bench_compare.py"]),
     ("comparator vs reladiff (1M rows)", ["bench/bench_reladiff.py"]),
     ("rehearsal wall time", ["bench/bench_rehearsal.py"]),
+    ("shadow runtime vs quixstreams (same projection)", ["bench/bench_peer_quix.py"]),
+    ("no regression vs 557c96f (sample flow)", ["bench/bench_regression.py"]),
 ]
 # `--quick`: the same benchmarks at small sizes, to check the plumbing in minutes (the
 # figures are then not the ones the goals are about).
@@ -39,6 +41,8 @@ QUICK = {
     "bench/bench_compare.py": ["--pairs", "50000", "--sample", "2000", "--trace-pairs", "20000"],
     "bench/bench_reladiff.py": ["--rows", "20000"],
     "bench/bench_rehearsal.py": ["--seconds", "10"],
+    "bench/bench_peer_quix.py": ["--events", "10000", "--runs", "1"],
+    "bench/bench_regression.py": ["--events", "5000", "--runs", "1"],
 }
 
 
