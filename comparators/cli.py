@@ -13,20 +13,24 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import structlog
 
-from cdc.outbox_table import DEFAULT_TABLE, OutboxColumns, OutboxLayout
+from cdc.outbox_table import OutboxLayout
 from comparators import commands
-from comparators.outbox import PostgresOutbox
+from comparators.outbox import PostgresOutbox, parse_versioned
 from comparators.partition import Partition
-from comparators.plan import CompareConfig, load_config
+from comparators.plan import CompareConfig
 from comparators.sources import CallableSource, OutcomeSource, SqlSource
 from comparators.watch import LATE_LIMIT, FileWatermarkStore, PostgresWatermarkStore, WatermarkStore
 from cutover_common.cli import echo_json, json_option, plan_option
 from cutover_common.errors import EnvironmentVariableMissing
 from cutover_common.logging import configure_logging
+
+if TYPE_CHECKING:
+    from phases.plan import Plan
 
 _plan = plan_option()
 _context = click.option(
@@ -45,8 +49,18 @@ def _logs_to_stderr() -> None:
         configure_logging(stream=sys.stderr)
 
 
+def _read_plan(plan_path: Path) -> Plan:
+    """The plan file, read with the one plan model (``phases.plan``: invalid input is one
+    error naming the file, field and line)."""
+    from phases.plan import load_plan  # the one plan model; only when a plan is read
+
+    return load_plan(plan_path)
+
+
 def _config(plan_path: Path, context: str, gate: str) -> CompareConfig:
-    return load_config(plan_path, context, gate)
+    from phases.compare_config import compare_config
+
+    return compare_config(_read_plan(plan_path), context, gate=gate)
 
 
 def _now(text: str | None) -> datetime | None:
@@ -296,6 +310,14 @@ def calibrate_cmd(  # noqa: PLR0917
 @click.option(
     "--run-id", help="Repair run id (default: a new one); same id twice writes nothing new."
 )
+@click.option(
+    "--versioned-aggregate",
+    "versioned",
+    multiple=True,
+    metavar="TYPE=TABLE[.KEY[.VERSION]]",
+    help="An aggregate type whose rows keep a version counter (e.g. order=orders: "
+    "orders.version where orders.id is the aggregate id); repeatable. Default: none.",
+)
 @_json
 def repair(  # noqa: PLR0917
     plan_path: Path,
@@ -305,6 +327,7 @@ def repair(  # noqa: PLR0917
     outbox_db_env: str | None,
     event_type: str | None,
     run_id: str | None,
+    versioned: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Propose (and with --apply --yes write) compensating outbox events for missing keys."""
@@ -317,7 +340,11 @@ def repair(  # noqa: PLR0917
         env = outbox_db_env or _system_db_env(plan_path)
         if not env or env not in os.environ:
             raise click.UsageError("no outbox database: set --outbox-db-env to a set variable")
-        writer = PostgresOutbox(os.environ[env], _outbox_layout(plan_path))
+        try:
+            counters = parse_versioned(versioned)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--versioned-aggregate") from None
+        writer = PostgresOutbox(os.environ[env], _outbox_layout(plan_path), counters)
     commands.repair(
         config, writer=writer, apply=apply, run_id=run_id, as_json=as_json, event_type=event_type
     )
@@ -325,20 +352,8 @@ def repair(  # noqa: PLR0917
 
 def _outbox_layout(plan_path: Path) -> OutboxLayout:
     """The plan's ``outbox:`` block (the table and column names the repair writes)."""
-    import yaml
-
-    data = yaml.safe_load(plan_path.read_text()) or {}
-    block = dict(data.get("outbox") or {})
-    table = block.pop("table", DEFAULT_TABLE)
-    try:
-        return OutboxLayout(table, OutboxColumns(**block))
-    except (TypeError, ValueError) as exc:
-        raise click.UsageError(f"outbox block of {plan_path}: {exc}") from None
+    return _read_plan(plan_path).outbox.layout()
 
 
 def _system_db_env(plan_path: Path) -> str | None:
-    import yaml
-
-    data = yaml.safe_load(plan_path.read_text()) or {}
-    ref = ((data.get("system") or {}).get("database") or {}).get("url_env")
-    return str(ref) if ref else None
+    return _read_plan(plan_path).system.database.url_env

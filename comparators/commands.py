@@ -25,7 +25,7 @@ from rich.table import Table
 
 from comparators import report
 from comparators.diff import Scope, observe, summarise
-from comparators.errors import SourceError
+from comparators.errors import PlanError, SourceError
 from comparators.heartbeat_kafka import read_captured_at
 from comparators.invariants import resolve_all
 from comparators.noise import NoiseFloor
@@ -409,6 +409,12 @@ def repair(
     has not reached yet out of the proposal (they are pending, not missing).
     """
     out = stdout or sys.stdout
+    emitted = event_type or config.event_type
+    if emitted is None:
+        raise PlanError(
+            config.context,
+            "no event to emit for missing keys: list the context's events or pass --event-type",
+        )
     if position is None:
         position, _unread = read_pipeline_position(config.pipeline)
     window = pushdown_window(
@@ -421,7 +427,7 @@ def repair(
         Scope(now=now or datetime.now(UTC), modes=config.modes, position=position),
     )
     wanted = (k for k in keys if k.category in (*REPAIRED, Category.DIVERGENT))
-    plan = propose(wanted, event_type or config.event_type, run_id or new_run_id())
+    plan = propose(wanted, emitted, run_id or new_run_id())
     written = writer.write(plan.events) if apply and writer is not None else 0
     if as_json:
         echo_json({**plan.to_dict(), "applied": apply, "written": written}, stream=out)

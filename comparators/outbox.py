@@ -4,9 +4,9 @@ The table and its column names are the plan's ``outbox:`` block
 (:class:`cdc.outbox_table.OutboxLayout`; default: ``public.outbox`` in the Debezium layout).
 
 Aggregate versions: when the outbox has an ``aggregate_version`` column and the
-event's aggregate type keeps a version counter (:class:`VersionedAggregate`; in
-the bundled legacy app ``orders.version``, which ``legacy_app.outbox.advance_order``
-bumps for every order event), the writer does what the application does. In the
+event's aggregate type keeps a version counter (:class:`VersionedAggregate`, given by the
+caller: ``cutover repair --versioned-aggregate TYPE=TABLE``; none by default), the writer
+does what the application does. In the
 transaction that inserts the event it bumps the counter
 (``UPDATE ... SET version = version + 1 ... RETURNING version``: the row lock makes
 the application and the repair hand out each version once) and writes the new
@@ -57,10 +57,26 @@ class VersionedAggregate:
     version_column: str = "version"
 
 
-# The legacy app's layout: one counter per order (legacy_app.models.Order.version).
-LEGACY_VERSIONED_AGGREGATES: Mapping[str, VersionedAggregate] = MappingProxyType(
-    {"order": VersionedAggregate("orders")}
-)
+NO_VERSIONED_AGGREGATES: Mapping[str, VersionedAggregate] = MappingProxyType({})
+"""No aggregate type keeps a counter: every repair event is written unversioned."""
+
+
+def parse_versioned(specs: Sequence[str]) -> dict[str, VersionedAggregate]:
+    """``TYPE=TABLE[.KEY_COLUMN[.VERSION_COLUMN]]`` per aggregate type with a version counter
+    (``order=orders``: ``orders.version`` of the row whose ``id`` is the aggregate id); a
+    schema-qualified table is ``TYPE=schema.table`` only with both columns named."""
+    out: dict[str, VersionedAggregate] = {}
+    for spec in specs:
+        kind, sep, where = spec.partition("=")
+        parts = where.split(".")
+        if not (sep and kind and where and all(parts)) or len(parts) > 4:
+            raise ValueError(f"{spec!r}: expected TYPE=TABLE[.KEY_COLUMN[.VERSION_COLUMN]]")
+        if len(parts) == 4:
+            table, key, version = f"{parts[0]}.{parts[1]}", parts[2], parts[3]
+            out[kind] = VersionedAggregate(table, key, version)
+        else:
+            out[kind] = VersionedAggregate(*parts[:1], *parts[1:])
+    return out
 
 
 class OutboxWriter(Protocol):
@@ -105,7 +121,7 @@ class PostgresOutbox:
     the Debezium layout in ``public.outbox``); a role the layout has no column for
     (``null`` in the block) is not written, and the mode column is left NULL (a repair is
     written by no application mode). ``versioned`` names the aggregate types with a
-    version counter (default: the legacy app's); their events are numbered as the module
+    version counter (default: none); their events are numbered as the module
     docstring says.
     """
 
@@ -113,7 +129,7 @@ class PostgresOutbox:
         self,
         conninfo: str,
         layout: OutboxLayout | None = None,
-        versioned: Mapping[str, VersionedAggregate] = LEGACY_VERSIONED_AGGREGATES,
+        versioned: Mapping[str, VersionedAggregate] = NO_VERSIONED_AGGREGATES,
     ) -> None:
         self._conninfo = libpq_url(conninfo)
         self.layout = layout or OutboxLayout()

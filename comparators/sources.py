@@ -3,15 +3,16 @@
 Every source yields :class:`~comparators.diff.Observation` sorted by key, for
 one :class:`ReadWindow` (rows newer than a watermark, one key-hash partition).
 
-* :class:`SqlSource` — any SQL returning one row per order, with columns named
-  like ``Outcome.to_dict()`` keys or a single JSON column ``outcome``; read
+* :class:`SqlSource` — any SQL returning one row per key: the record is whatever columns
+  the team's query returns (the key and ``produced_at`` among them), or a single JSON column
+  ``outcome``; read
   through a psycopg server-side (named) cursor in ``itersize`` batches, ordered
   and filtered on the server, so memory stays bounded. ``jsonb`` columns stay
   unparsed text until a record must be looked into (:class:`RawJson`). With
   digest pushdown (both sides SQL, no invariants) Postgres hashes every row and
   only the keys whose digests differ are fetched in full (:class:`DeferredRecord`).
-* :class:`CallableSource` — ``"module:function"`` returning an iterable of
-  :class:`~events.outcome.Outcome` (or dicts of the same shape).
+* :class:`CallableSource` — ``"module:function"`` returning an iterable of records:
+  mappings, or objects with a ``to_dict()`` giving one (:class:`Record`).
 * :class:`InMemorySource` — a list, for tests and the A/A calibration of fakes.
 
 Every source reads the key's write-time mode from its mode column (``write_mode`` by
@@ -19,8 +20,8 @@ default, the plan's ``compare.mode_column``) into :attr:`Observation.mode`; with
 pushdown the column is selected beside the digest (and left out of it), so deciding
 whether a key is in scope never fetches its row. The inconclusive column (``inconclusive``
 by default, the plan's ``compare.inconclusive_column``) is read the same way into
-:attr:`Observation.inconclusive` and never compared. An :class:`~events.outcome.Outcome`
-carries it in ``extra`` (``extra={"write_mode": "dual"}``), which the record includes.
+:attr:`Observation.inconclusive` and never compared. A record object may carry it in an
+``extra`` mapping (``extra={"write_mode": "dual"}``), which the record includes.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ from comparators.errors import SourceError
 from comparators.partition import Partition
 from comparators.rules import load_target
 from comparators.values import RawJson
-from events.outcome import Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -88,17 +88,30 @@ class OutcomeSource(Protocol):
     def observations(self, window: ReadWindow) -> Iterator[Observation]: ...
 
 
-def _as_record(item: Outcome | Mapping[str, Any]) -> Mapping[str, Any]:
-    if not isinstance(item, Outcome):
+class RecordObject(Protocol):
+    """An outcome record as an object: ``to_dict()`` gives its mapping; an ``extra`` mapping
+    attribute, when it has one, adds fields (the write-time mode, say)."""
+
+    def to_dict(self) -> Mapping[str, Any]: ...
+
+
+Record = RecordObject | Mapping[str, Any]
+"""What a source is given: a mapping (column -> value), or an object that makes one."""
+
+
+def _as_record(item: Record) -> Mapping[str, Any]:
+    if isinstance(item, Mapping):
         return item
-    return {**item.to_dict(), **item.extra} if item.extra else item.to_dict()
+    record = item.to_dict()
+    extra = getattr(item, "extra", None)
+    return {**record, **extra} if isinstance(extra, Mapping) and extra else record
 
 
 @dataclass(frozen=True, slots=True)
 class InMemorySource:
-    """Records held in memory (``Outcome`` objects or ``to_dict()`` dicts)."""
+    """Records held in memory (mappings, or objects with ``to_dict()``)."""
 
-    records: Sequence[Outcome | Mapping[str, Any]]
+    records: Sequence[Record]
     name: str = "memory"
     key: str = "order_id"
     mode_column: str | None = DEFAULT_MODE_FIELD
@@ -131,7 +144,7 @@ class CallableSource:
     inconclusive_column: str | None = DEFAULT_INCONCLUSIVE_FIELD
 
     def observations(self, window: ReadWindow) -> Iterator[Observation]:
-        fn: Callable[..., Iterable[Outcome | Mapping[str, Any]]] = load_target(self.target)
+        fn: Callable[..., Iterable[Record]] = load_target(self.target)
         with translate_errors(self.name):  # a callable reading a database (e.g. SQLAlchemy)
             items = (
                 observation(

@@ -19,7 +19,3 @@ class Mode(StrEnum):
     NAIVE_DUAL = "naive-dual"
     ASYNC = "async"
     EVENTS_ONLY = "events-only"
-
-
-# The contexts of the bundled sample monolith.
-SAMPLE_CONTEXTS: tuple[str, ...] = ("order", "inventory", "payment", "shipping", "email")

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 import cutover
 from cutover import Mode
 
-CONTEXTS = ("order", "inventory", "payment", "shipping", "email")
+CONTEXTS: tuple[str, ...] = ("order", "inventory", "payment", "shipping", "email")
+"""The sample's bounded contexts (its plan names the same)."""
 
 
 class ModeSource(Protocol):

@@ -1,6 +1,6 @@
 """Outcome records of the sync path, built from the legacy tables (and from verify results).
 
-:func:`iter_sync_outcomes` streams one :class:`~events.outcome.Outcome`
+:func:`iter_sync_outcomes` streams one :class:`~legacy_app.outcome.Outcome`
 (``source="sync"``) per finished order (``completed`` or ``failed``), from
 :data:`SYNC_OUTCOMES_SQL`: one portable query (Postgres and SQLite) that lists
 the facts of each order — the order, its reservation lines, payments,
@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, text
 
-from events.outcome import (
+from legacy_app.outcome import (
     Notification,
     Outcome,
     Payment,

@@ -1,12 +1,12 @@
 """The comparison and invariant ports backed by ``comparators`` (imported lazily).
 
-``comparators.plan.load_config`` reads the comparison part of the plan (phases writes the
-validated plan as JSON next to the run's evidence and points it there), and
+:func:`phases.compare_config.compare_config` turns the plan's context into the comparators'
+configuration (a pure function of the one plan model: no file, no second parse), and
 ``comparators.commands.run_compare`` runs it and writes its own evidence (JSON, HTML,
 Markdown, JUnit) into the gate's reports folder. Each run judges the keys of the gate's
 ``window_seconds`` (the look-back the port is called with), none written before ``since`` (when
-the context entered its current mode). Phase 4's reverse comparison swaps the
-candidate for the plan's ``verify_query`` / ``verify_callable`` source.
+the context entered its current mode). Phase 4's reverse comparison takes the
+plan's ``verify_query`` / ``verify_callable`` source as its candidate.
 
 One run answers both ports: the invariant violations travel on the
 :class:`~phases.ports.ComparisonSummary` of the run, so :class:`ComparatorsInvariants` is
@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cutover_common.errors import EnvironmentVariableMissing
 from cutover_common.secrets import redact
+from phases.compare_config import Candidate
 from phases.errors import AdapterUnavailable
 from phases.plan import Plan
 from phases.ports import ComparisonSummary, InvariantResult
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from comparators.commands import RunOutcome
     from comparators.plan import CompareConfig
 
-GATE_FOR = {"event": "dual_write", "verify": "async"}
 DETAIL_CHARS = 500
 
 Execute = Callable[["CompareConfig", Path], "RunOutcome"]
@@ -67,73 +67,35 @@ class ComparatorsRunner:
     def _run(
         self,
         context: str,
-        candidate: str,
+        candidate: Candidate,
         min_keys: int | None,
         window_seconds: float,
         since: datetime | None = None,
     ) -> RunOutcome:
         try:
-            from comparators.plan import load_config
+            from comparators.errors import PlanError
+            from phases.compare_config import compare_config
         except ImportError as exc:
             raise AdapterUnavailable("ComparisonRunner", f"comparators: {exc}") from exc
+        try:
+            config = compare_config(
+                self.plan,
+                context,
+                candidate=candidate,
+                env=self.env,
+                window=timedelta(seconds=window_seconds),
+                since=since,
+                min_settled_keys=min_keys,
+            )
+        except EnvironmentVariableMissing as exc:
+            raise AdapterUnavailable("ComparisonRunner", str(exc)) from exc
+        except PlanError as exc:
+            if candidate == "verify":  # no verify runs to read: phase 4's input is unknown
+                raise AdapterUnavailable("ComparisonRunner", str(exc)) from exc
+            raise
         out_dir = self.reports / f"{context}-{candidate}-{uuid.uuid4().hex[:8]}"
         out_dir.mkdir(parents=True, exist_ok=True)
-        plan_file = out_dir / "plan.json"
-        plan_file.write_text(
-            json.dumps(self.plan.model_dump(mode="json", by_alias=True, exclude_none=True))
-        )
-        config = load_config(plan_file, context, GATE_FOR[candidate], self.env)
-        if candidate == "verify":
-            # Phase 4: the event path is authoritative (control); the sync calls ran in verify
-            # mode (dry run) and their would-be outcomes are the candidate (reverse comparison).
-            config = dataclasses.replace(
-                config,
-                control=self._async_event_source(context) or config.candidate,
-                candidate=self._verify_source(context),
-            )
-        if min_keys is not None:
-            config = dataclasses.replace(
-                config, policy=dataclasses.replace(config.policy, min_settled_keys=min_keys)
-            )
-        config = dataclasses.replace(config, window=timedelta(seconds=window_seconds), since=since)
         return self.execute(config, out_dir)
-
-    def _source(self, context: str, field: str, name: str) -> Any:
-        """The plan's ``<field>_callable`` or ``<field>_query`` source named ``name`` (read
-        from ``<name>_database``), or None."""
-        from comparators.sources import CallableSource, SqlSource
-
-        ctx = self.plan.contexts[context]
-        spec = ctx.outcome
-        if spec is None:
-            return None
-        mode, flag = ctx.compare.mode_column, ctx.compare.inconclusive_column
-        if callable_ := getattr(spec, f"{field}_callable"):
-            return CallableSource(
-                callable_, name=name, key=spec.key, mode_column=mode, inconclusive_column=flag
-            )
-        query = getattr(spec, f"{field}_query")
-        if not query:
-            return None
-        ref = getattr(spec, f"{name}_database") or self.plan.system.database
-        url = self.env.get(ref.url_env)
-        if not url:
-            raise AdapterUnavailable("ComparisonRunner", f"{ref.url_env} is not set")
-        return SqlSource(
-            url, query, name=name, key=spec.key, mode_column=mode, inconclusive_column=flag
-        )
-
-    def _async_event_source(self, context: str) -> Any:
-        """The event side restricted to async-placed orders, when the plan names one."""
-        return self._source(context, "async_event", "event")
-
-    def _verify_source(self, context: str) -> Any:
-        source = self._source(context, "verify", "verify")
-        if source is None:
-            raise AdapterUnavailable(
-                "ComparisonRunner", f"context {context} has no outcome.verify_query/verify_callable"
-            )
-        return source
 
     def compare(
         self,
@@ -148,10 +110,18 @@ class ComparatorsRunner:
         with the database's one-line message, a database that cannot be reached raises
         :class:`~phases.errors.AdapterUnavailable` (the gate's input is unknown)."""
         try:
-            run = self._run(context, candidate, min_keys, window_seconds, since)
+            run = self._run(context, _candidate(candidate), min_keys, window_seconds, since)
         except Exception as exc:
             return ComparisonSummary.failed(context, query_failure(exc))
         return summarise_run(context, run)
+
+
+def _candidate(name: str) -> Candidate:
+    if name == "verify":
+        return "verify"
+    if name == "event":
+        return "event"
+    raise ValueError(f"unknown candidate {name!r} (event or verify)")
 
 
 def summarise_run(context: str, run: RunOutcome) -> ComparisonSummary:

@@ -81,7 +81,10 @@ class OutcomeSpec(_Model):
     ``async`` (the reverse comparison's control; default: the ``event_*`` source).
     """
 
-    key: str = "order_id"
+    key: str = Field(
+        min_length=1,
+        description="the business key column every outcome record carries (and the Kafka key)",
+    )
     sync_query: str | None = None
     event_query: str | None = None
     verify_query: str | None = None
@@ -103,7 +106,10 @@ class OutcomeSpec(_Model):
 
 
 class CompareRules(_Model):
-    """Comparison rules (read by ``comparators.plan`` too)."""
+    """Comparison rules (``phases.compare_config`` turns them into the comparators' options).
+    Nothing is a default of any system: paths compared as decimals, lists compared in any
+    order, ignored paths are the ones listed here (``produced_at`` and ``source`` are never
+    compared)."""
 
     ignore: list[str] = Field(default_factory=list)
     tolerance: dict[str, PositiveFloat] = Field(default_factory=dict)
@@ -112,8 +118,12 @@ class CompareRules(_Model):
     truncate: dict[str, Literal["minute", "second", "millisecond"]] = Field(
         default_factory=dict, description="timestamp path -> unit"
     )
-    decimals: list[str] | None = None
-    unordered: list[str] | None = None
+    decimals: list[str] = Field(
+        default_factory=list, description="paths compared as decimal numbers (1.0 == 1.00)"
+    )
+    unordered: list[str] = Field(
+        default_factory=list, description="list paths compared in any order"
+    )
     normalisers: list[str] = Field(default_factory=list)
     sample_limit: int = Field(default=20, ge=0)
     mode_column: str = Field(

@@ -22,7 +22,7 @@ import yaml
 from cutover_common.secrets import Secret
 from rehearsal.errors import NotReadyError, RehearsalError
 from rehearsal.scenario import Scenario
-from rehearsal.sources import DATABASE_ENV
+from rehearsal.sources import COMPARE_RULES, DATABASE_ENV, INVARIANTS
 from rehearsal.stack import manager
 from rehearsal.stack.endpoints import Endpoints, load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
@@ -53,14 +53,6 @@ DUAL_MIN_MATCH_RATE = 0.97  # the dual-write gate's, also the rollback drill's
 ASYNC_MIN_MATCH_RATE = 0.95  # the async gate's (the reverse comparison)
 SAMPLE_CONTRACTS = Path(__file__).resolve().parents[1] / "legacy_app" / "contracts"
 """The sample's event contracts, named by the plan like any team's (docs/contracts.md)."""
-
-INVARIANTS = [
-    "payment_captured_once",
-    "payment_equals_total",
-    "one_shipment_per_paid_order",
-    "one_notification_per_order",
-    "no_effect_for_failed_order",
-]
 
 
 TEARDOWN_STEPS = ("workers", "app", "connector", "database")
@@ -256,11 +248,7 @@ class RehearsalEnvironment:
 
     def plan_document(self, *, min_settled_keys: int = 100) -> dict[str, Any]:
         ctx = self.scenario.context
-        compare = {
-            "ignore": ["produced_at", "source"],
-            "tolerance": {"total": 0.005},
-            "settle_seconds": 3,
-        }
+        compare = {**COMPARE_RULES, "settle_seconds": 3}
         return {
             "version": 1,
             "system": {

@@ -10,11 +10,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
-from events.outcome import Outcome
+from legacy_app import invariants
+from legacy_app.outcome import Outcome
 from rehearsal.errors import RehearsalError
 
 DATABASE_ENV = "LEGACY_DATABASE_URL"
+COMPARE_RULES: dict[str, Any] = {
+    "ignore": ["produced_at", "source"],
+    "tolerance": {"total": 0.005},
+    "decimals": ["total", "payment.amount"],
+    "unordered": ["reservation.lines", "notifications"],
+}
+"""The ``compare:`` rules of the sample's outcome record (:mod:`legacy_app.outcome`), stated in
+its plan like any team's: the comparators have no default naming its fields."""
+INVARIANTS: list[str] = [
+    invariants.name_of(check)
+    for check in (
+        invariants.payment_captured_once,
+        invariants.payment_equals_total,
+        invariants.one_shipment_per_paid_order,
+        invariants.one_notification_per_order,
+        invariants.no_effect_for_failed_order,
+    )
+]
+"""The invariants the rehearsal's plan checks, by their plan names
+(``legacy_app.invariants:<function>``)."""
 
 
 class SourceConfigError(RehearsalError):

@@ -2,7 +2,7 @@
 
 :data:`OUTCOME_SQL` is the query (schema ``shadow``) the comparators may run
 themselves; :func:`event_outcomes` runs it and yields
-:class:`events.outcome.Outcome` records with ``source="event"``. Only finished
+:class:`legacy_app.outcome.Outcome` records with ``source="event"``. Only finished
 orders (``completed`` or ``failed``) have an outcome: a pending order is simply
 not there yet, which the comparators classify with their settle window.
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from events.outcome import Outcome
 from legacy_app.orderflow.schema import DEFAULT_SCHEMA, checked_schema
 from legacy_app.orderflow.store import outcome_from_row
+from legacy_app.outcome import Outcome
 
 
 def outcome_sql(schema: str = DEFAULT_SCHEMA) -> str:

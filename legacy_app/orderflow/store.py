@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from cutover.shadow import ShadowStore, StoreTx
-from events.outcome import (
+from legacy_app.outcome import (
     Notification,
     Outcome,
     Payment,

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from cutover.shadow import AlreadyProcessedError
-from events.outcome import Outcome
 from legacy_app.orderflow.changes import (
     AnalyticsRow,
     Changes,
@@ -26,6 +25,7 @@ from legacy_app.orderflow.changes import (
 )
 from legacy_app.orderflow.schema import DEFAULT_SCHEMA
 from legacy_app.orderflow.store import sorted_outcomes
+from legacy_app.outcome import Outcome
 
 
 @dataclass(slots=True)

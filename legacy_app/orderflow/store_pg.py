@@ -14,12 +14,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from cutover.shadow import StoreUnavailableError, translate_errors
-from events.outcome import Outcome
 from legacy_app.orderflow.changes import Changes
 from legacy_app.orderflow.outcomes import outcome_sql
 from legacy_app.orderflow.schema import DEFAULT_SCHEMA, TABLES, checked_schema, ddl
 from legacy_app.orderflow.store import sorted_outcomes
 from legacy_app.orderflow.store_pg_tx import PgStoreTx, encode_changes
+from legacy_app.outcome import Outcome
 
 
 class PostgresStore:

@@ -7,9 +7,9 @@ documented public modules (``cutover.errors``, ``cutover.flask``, ``cutover.shad
 module, ``cutover_common`` and the library packages (``events``, ``cdc``, ``shadow``,
 ``comparators``, ``phases``) and ``rehearsal`` are forbidden.
 
-:data:`PENDING` is the one exception, listed exactly: the outcome record the comparators
-read still lives in ``events/outcome.py`` (the plan issue moves it), and the order service
-still wraps its events in ``events.envelope.Envelope``. The sample's contracts are its own
+:data:`PENDING` is the one exception, listed exactly: the order service still wraps its
+events in ``events.envelope.Envelope``. The outcome record is the sample's own
+(``legacy_app/outcome.py``). The sample's contracts are its own
 (``legacy_app/contracts``, structs on ``cutover.contracts``). The test fails when a
 module imports anything else of them, and when an entry is no longer needed.
 """
@@ -30,27 +30,10 @@ FORBIDDEN_PACKAGES = frozenset(
     {"cutover_common", "events", "cdc", "shadow", "comparators", "phases", "rehearsal"}
 )
 
-OUTCOME_RECORD = frozenset(
-    {
-        "events.outcome.Notification",
-        "events.outcome.Outcome",
-        "events.outcome.Payment",
-        "events.outcome.Reservation",
-        "events.outcome.ReservationLine",
-        "events.outcome.Shipment",
-        "events.outcome.money",
-    }
-)
 PENDING: dict[str, frozenset[str]] = {
-    # module of legacy_app -> the events.* imports it still makes: the outcome record the
-    # comparators read (the plan issue, #16) and the envelope the order service wraps its
-    # events in before cutover.emit
-    "legacy_app/orderflow/outcomes.py": frozenset({"events.outcome.Outcome"}),
-    "legacy_app/orderflow/store.py": OUTCOME_RECORD,
-    "legacy_app/orderflow/store_memory.py": frozenset({"events.outcome.Outcome"}),
-    "legacy_app/orderflow/store_pg.py": frozenset({"events.outcome.Outcome"}),
+    # module of legacy_app -> the events.* imports it still makes: the envelope the order
+    # service wraps its events in before cutover.emit
     "legacy_app/outbox.py": frozenset({"events.envelope.Envelope"}),
-    "legacy_app/outcomes.py": OUTCOME_RECORD,
     "legacy_app/placing.py": frozenset({"events.envelope.Envelope"}),
 }
 

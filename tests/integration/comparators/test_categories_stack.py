@@ -26,12 +26,13 @@ from psycopg.types.json import Jsonb
 from cdc.client import ConnectClient
 from comparators import commands
 from comparators.kafka_partitioner import partition_for
-from comparators.plan import CompareConfig, load_config
+from comparators.plan import CompareConfig
 from comparators.result import Category
 from legacy_app.outcomes import SYNC_OUTCOME_JSON_SQL, WRITE_MODE, iter_sync_outcomes
 from legacy_app.schema import create_all
 from rehearsal.stack.endpoints import Endpoints
 from tests.integration.shadow.conftest import Pipeline, read_topic, wait_until
+from tests.support.plans import SAMPLE_RULES, load_config
 from tests.unit.comparators.factories import record
 
 pytestmark = pytest.mark.integration
@@ -59,7 +60,7 @@ contexts:
       sync_query: |
 %s
       event_query: SELECT outcome FROM event_outcomes
-    compare: {settle_seconds: 5, ignore: [correlation_id]}
+    compare: {settle_seconds: 5, ignore: [correlation_id], %s}
 gates:
   dual_write: {min_settled_keys: 1, min_match_rate: 0.99, warn_match_rate: 0.9}
 """
@@ -97,7 +98,7 @@ def test_orders_placed_in_sync_before_dual_are_out_of_scope_not_missing(
     ]
     _insert_events(dsn, shadow)
     sql = "\n".join(f"        {line}" for line in SYNC_OUTCOME_JSON_SQL.strip().splitlines())
-    (tmp_path / "plan.yaml").write_text(SAMPLE_PLAN % sql)
+    (tmp_path / "plan.yaml").write_text(SAMPLE_PLAN % (sql, SAMPLE_RULES))
     monkeypatch.setenv("CAT_TEST_DB", dsn)
     config = load_config(tmp_path / "plan.yaml", "order")
 
@@ -136,7 +137,7 @@ contexts:
       key: order_id
       sync_query: SELECT * FROM sync_outcomes
       event_query: SELECT outcome FROM event_outcomes
-    compare: {settle_seconds: 5, mode_column: ctx_mode}
+    compare: {settle_seconds: 5, mode_column: ctx_mode, %(rules)s}
 gates:
   dual_write: {min_settled_keys: 1, min_match_rate: 0.99, warn_match_rate: 0.9}
 """
@@ -198,10 +199,11 @@ def _stack_config(
         "topic": pipeline.topic,
         "group": pipeline.group,
         "prefix": pipeline.connector.replace("-", "_"),  # the fixture's slot and topic prefix
+        "rules": SAMPLE_RULES,
     }
     (tmp_path / "plan.yaml").write_text(STACK_PLAN % values)
     monkeypatch.setenv("CAT_TEST_DB", pipeline.dsn)
-    return load_config(tmp_path / "plan.yaml", "order")
+    return load_config(tmp_path / "plan.yaml", "order", pipeline=True)
 
 
 def _steady_size(pipeline: Pipeline, at_least: int, quiet: float = 2.0) -> int:

@@ -15,17 +15,20 @@ from comparators.sources import libpq_url
 from cutover_common.exit_codes import ExitCode
 from phases.cli import cli
 from rehearsal.stack.endpoints import Endpoints
+from tests.support.plans import full_plan
 from tests.unit.cli.conftest import run
 
 pytestmark = pytest.mark.integration
 
 MESSAGE = 'sync outcome query failed: column "total" does not exist'
 PLAN = """
-system: {database: {url_env: QF_DATABASE_URL}}
+system:
+  database: {url_env: QF_DATABASE_URL}
+  kafka: {bootstrap_servers: "%s"}  # the stack's; no such topic: the position is not measured
 contexts:
   order:
     tables: [orders]
-    topic: {name: outbox.event.order}
+    topic: {name: qf.no-such-topic}
     outcome:
       key: order_id
       sync_query: "SELECT id AS order_id, status, total, produced_at FROM orders"
@@ -52,7 +55,7 @@ def test_compare_run_after_a_column_rename_fails_naming_the_column(
         for ddl in DDL:
             conn.execute(ddl)
     plan = tmp_path / "plan.yaml"
-    plan.write_text(PLAN)
+    plan.write_text(full_plan(PLAN % endpoints.bootstrap_servers))
     args = ["compare", "run", "--plan", str(plan), "--context", "order", "--json"]
     env = {"QF_DATABASE_URL": url}
     before = run(cli, [*args, "--out", str(tmp_path / "before")], env)

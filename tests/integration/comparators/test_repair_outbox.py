@@ -11,18 +11,22 @@ import pytest
 from sqlalchemy.orm import Session
 
 from comparators import commands
-from comparators.outbox import OutboxWriter, PostgresOutbox
-from comparators.plan import load_config
+from comparators.outbox import OutboxWriter, PostgresOutbox, VersionedAggregate
 from comparators.repair import OutboxEvent
 from events.envelope import Envelope
 from legacy_app.outbox import add_to_outbox, advance_order
 from legacy_app.schema import create_schema, make_engine
 from rehearsal.stack.endpoints import Endpoints
 from tests.integration.comparators.test_sql_compare import insert, plan_file
+from tests.support.plans import load_config
 from tests.unit.comparators.factories import LATER, record
 from tests.unit.comparators.outbox_contract import OutboxWriterContract, repair_event
 
 pytestmark = pytest.mark.integration
+
+ORDERS = {"order": VersionedAggregate("orders")}
+"""The legacy app's counter: ``orders.version`` (``cutover repair --versioned-aggregate
+order=orders``)."""
 
 
 def legacy_schema(endpoints: Endpoints, database: str, orders: Mapping[str, int]) -> str:
@@ -61,7 +65,7 @@ class TestPostgresOutboxContract(OutboxWriterContract):
             with psycopg.connect(self.dsn) as conn:
                 conn.execute("ALTER TABLE outbox DROP COLUMN aggregate_version")
         self.versioned_outbox = versioned_outbox
-        return PostgresOutbox(self.endpoints.database_url(self.database))
+        return PostgresOutbox(self.endpoints.database_url(self.database), versioned=ORDERS)
 
     def written_versions(self) -> dict[str, int]:
         column = "aggregate_version" if self.versioned_outbox else "0"
@@ -81,7 +85,7 @@ def test_the_legacy_apps_next_change_follows_the_repair_version(
     legacy_schema(endpoints, fresh_database, {"o-1": 1})
     url = endpoints.database_url(fresh_database)
     repaired = repair_event("o-1")
-    assert PostgresOutbox(url).write([repaired]) == 1
+    assert PostgresOutbox(url, versioned=ORDERS).write([repaired]) == 1
     engine = make_engine(url, pool_size=1)
     try:
         with Session(engine) as session, session.begin():
@@ -108,7 +112,7 @@ def test_repair_command_on_the_legacy_schema_numbers_each_order_once(
     insert(dsn, "event_outcomes", [record(1, source="event")])
     url = endpoints.database_url(fresh_database)
     config = load_config(plan_file(tmp_path), "order", env={"CMP_TEST_DB": url})
-    writer = PostgresOutbox(url)
+    writer = PostgresOutbox(url, versioned=ORDERS)
     for expected in (2, 0):
         _, written = commands.repair(
             config, writer=writer, apply=True, run_id="t1", now=LATER, stdout=io.StringIO()

@@ -20,12 +20,12 @@ from comparators.diff import Scope, compare
 from comparators.errors import WatermarksNotInitialised
 from comparators.outbox import PostgresOutbox
 from comparators.partition import Partition, all_partitions
-from comparators.plan import load_config
 from comparators.rules import CompareOptions
 from comparators.sources import OutcomeSource, ReadWindow, SqlSource
 from comparators.watch import PostgresWatermarkStore, WatchState, watch_step
 from cutover.state.init import upgrade
 from rehearsal.stack.endpoints import Endpoints
+from tests.support.plans import SAMPLE_RULES, full_plan, load_config
 from tests.unit.comparators.factories import LATER, T0, record
 from tests.unit.comparators.source_contract import SourceContract
 
@@ -117,16 +117,26 @@ contexts:
       key: order_id
       sync_query: SELECT * FROM sync_outcomes
       event_query: %s
-    compare: {settle_seconds: 5}
-    invariants: [payment_captured_once, one_shipment_per_paid_order, one_notification_per_order]
+    compare: {settle_seconds: 5, %s}
+    invariants:
+      - legacy_app.invariants:payment_captured_once
+      - legacy_app.invariants:one_shipment_per_paid_order
+      - legacy_app.invariants:one_notification_per_order
 gates:
   dual_write: {min_settled_keys: 1000, min_match_rate: 0.999, warn_match_rate: 0.99}
 """
 
 
-def plan_file(tmp_path: Path, event_query: str = "SELECT * FROM event_outcomes") -> Path:
+def plan_file(
+    tmp_path: Path, event_query: str = "SELECT * FROM event_outcomes", kafka: str | None = None
+) -> Path:
+    """The plan of these tests; ``kafka``: the brokers it names (the stack's, for a command
+    that reads the shadow group's position: it finds no such topic at once)."""
     path = tmp_path / "plan.yaml"
-    path.write_text(PLAN % event_query)
+    text = PLAN % (event_query, SAMPLE_RULES)
+    if kafka:
+        text = text.replace("system: {", f"system: {{kafka: {{bootstrap_servers: '{kafka}'}}, ", 1)
+    path.write_text(full_plan(text))
     return path
 
 
@@ -312,7 +322,7 @@ def test_cli_run_exits_4_and_writes_junit_naming_the_failure(
     args = [
         "run",
         "--plan",
-        str(plan_file(tmp_path)),
+        str(plan_file(tmp_path, kafka=endpoints.bootstrap_servers)),
         "--context",
         "order",
         "--now",

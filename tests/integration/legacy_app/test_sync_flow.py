@@ -8,8 +8,15 @@ import requests
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from events.outcome import Notification, Outcome, Payment, Reservation, ReservationLine, Shipment
 from legacy_app.models import InventoryStock, Order, OutboxEvent, PaymentRecord, ShipmentRecord
+from legacy_app.outcome import (
+    Notification,
+    Outcome,
+    Payment,
+    Reservation,
+    ReservationLine,
+    Shipment,
+)
 from legacy_app.outcomes import SYNC_OUTCOME_JSON_SQL, iter_sync_outcomes
 
 IN_STOCK = 1_000_000

@@ -14,13 +14,13 @@ import pytest
 from cdc.client import ConnectClient
 from cdc.debezium import heartbeat_table_ddl
 from cdc.errors import ConnectorNotFound
-from cutover_common.modes import SAMPLE_CONTEXTS
 from cutover_common.secrets import Secret
-from events.outcome import Notification, Payment, Reservation, ReservationLine
+from legacy_app.modes import CONTEXTS as SAMPLE_CONTEXTS
 from legacy_app.orderflow.catalogue import initial_stock
 from legacy_app.orderflow.effects import RecordingEffects
 from legacy_app.orderflow.processors import Coordination, FlowProcessor
 from legacy_app.orderflow.store_pg import PostgresStore
+from legacy_app.outcome import Notification, Payment, Reservation, ReservationLine
 from legacy_app.outcomes import iter_sync_outcomes
 from legacy_app.runner import RunSpec, start_services, stop_services
 from legacy_app.schema import make_engine

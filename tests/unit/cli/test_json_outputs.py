@@ -10,8 +10,11 @@ import pytest
 
 import shadow.commands
 from phases.cli import cli
+from tests.support.plans import full_plan, no_kafka_position  # noqa: F401 (a fixture)
 from tests.unit.cli.conftest import run
 from tests.unit.comparators.test_cli import PLAN
+
+pytestmark = pytest.mark.usefixtures("no_kafka_position")
 
 NOW = "2026-01-02T00:00:00+00:00"
 
@@ -19,7 +22,7 @@ NOW = "2026-01-02T00:00:00+00:00"
 @pytest.fixture
 def plan(tmp_path: Path) -> Path:
     path = tmp_path / "plan.yaml"
-    path.write_text(PLAN % "candidate")
+    path.write_text(full_plan(PLAN % "candidate"))
     return path
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from comparators.diff import Observation, observation
-from events.outcome import (
+from legacy_app.outcome import (
     Notification,
     Outcome,
     Payment,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from events.outcome import Outcome
+from legacy_app.outcome import Outcome
 from tests.unit.comparators.factories import T0, outcome
 
 N = 50

@@ -7,6 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from comparators.cli import compare, repair
+from tests.support.plans import full_plan
 
 PLAN = """
 system: {database: {url_env: UNUSED_DB}}
@@ -17,8 +18,11 @@ contexts:
       key: order_id
       sync_callable: tests.unit.comparators.sample_sources:control
       event_callable: tests.unit.comparators.sample_sources:%s
-    compare: {ignore: [correlation_id], settle_seconds: 5}
-    invariants: [payment_captured_once, payment_equals_total]
+    compare: {ignore: [correlation_id], settle_seconds: 5, decimals: [total, payment.amount],
+              unordered: [reservation.lines, notifications]}
+    invariants:
+      - legacy_app.invariants:payment_captured_once
+      - legacy_app.invariants:payment_equals_total
 gates:
   dual_write: {min_settled_keys: 10, min_match_rate: 0.9, warn_match_rate: 0.8}
 """
@@ -28,7 +32,7 @@ NOW = "2026-01-02T00:00:00+00:00"
 @pytest.fixture
 def plan(tmp_path: Path) -> Path:
     path = tmp_path / "plan.yaml"
-    path.write_text(PLAN % "candidate")
+    path.write_text(full_plan(PLAN % "candidate"))
     return path
 
 
@@ -63,7 +67,7 @@ def test_run_fails_with_exit_4_and_names_keys(plan: Path, tmp_path: Path) -> Non
 
 def test_run_passes_with_exit_0(tmp_path: Path) -> None:
     path = tmp_path / "plan.yaml"
-    path.write_text(PLAN % "candidate_clean")
+    path.write_text(full_plan(PLAN % "candidate_clean"))
     code, out = invoke("run", "--plan", str(path), "--context", "order", "--now", NOW)
     assert code == 0
     assert "PASS" in out
@@ -72,7 +76,9 @@ def test_run_passes_with_exit_0(tmp_path: Path) -> None:
 def test_low_confidence_exit_5(tmp_path: Path) -> None:
     path = tmp_path / "plan.yaml"
     path.write_text(
-        (PLAN % "candidate_clean").replace("min_settled_keys: 10", "min_settled_keys: 1000")
+        full_plan(
+            (PLAN % "candidate_clean").replace("min_settled_keys: 10", "min_settled_keys: 1000")
+        )
     )
     assert invoke("run", "--plan", str(path), "--context", "order", "--now", NOW)[0] == 5
 
@@ -209,7 +215,9 @@ def test_run_judges_only_the_window_of_the_gate_or_of_the_option(tmp_path: Path)
     path = tmp_path / "plan.yaml"
     text = PLAN % "candidate"  # 50 keys, 1 s apart from T0; keys 3 and 7 are off
     path.write_text(
-        text.replace("min_settled_keys: 10,", "min_settled_keys: 10, window_seconds: 52,")
+        full_plan(
+            text.replace("min_settled_keys: 10,", "min_settled_keys: 10, window_seconds: 52,")
+        )
     )
     now = "2026-01-01T00:01:00+00:00"  # T0 + 60 s: the window holds keys 9..50
     args = ("run", "--plan", str(path), "--context", "order", "--now", now, "--json")

@@ -12,7 +12,7 @@ from comparators.diff import Observation, Scope, compare, diff_records, observat
 from comparators.errors import SourceError, UnsortedSourceError
 from comparators.result import Category, ComparisonResult
 from comparators.rules import CompareOptions, Tolerance
-from events.outcome import Payment
+from legacy_app.outcome import Payment
 from tests.unit.comparators.factories import LATER, T0, obs, outcome, pair, record, sides
 
 OPTS = CompareOptions()

@@ -11,10 +11,11 @@ import pytest
 
 from comparators.commands import run_compare
 from comparators.diff import ASYNC_MODES, Scope, compare, flag, observation
-from comparators.plan import CompareConfig, load_config
+from comparators.plan import CompareConfig
 from comparators.result import Category
 from comparators.rules import CompareOptions
 from comparators.sources import CallableSource, InMemorySource, SqlSource
+from tests.support.plans import load_config
 from tests.unit.comparators.factories import LATER, outcome
 
 
@@ -82,7 +83,7 @@ def test_the_plan_names_the_inconclusive_column_of_both_sources(tmp_path: Path) 
     plan.write_text(
         "system: {database: {url_env: DB}}\n"
         "contexts:\n  order:\n"
-        "    outcome: {sync_query: SELECT 1, event_callable: 'pkg.mod:fn'}\n"
+        "    outcome: {key: order_id, sync_query: SELECT 1, event_callable: 'pkg.mod:fn'}\n"
         "    compare: {inconclusive_column: no_answer}\n"
     )
     config = load_config(plan, "order", "async", {"DB": "postgresql://u:p@h/db"})

@@ -1,6 +1,10 @@
+"""The invariant mechanism: a registry by bare name, ``module:function`` from the plan, and
+the engine counting violations per side. The sample's invariants are tested with the sample
+(tests/unit/legacy_app/test_invariants.py)."""
+
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -10,78 +14,42 @@ from comparators import invariants as inv
 from comparators.diff import Scope, compare
 from comparators.errors import UnknownInvariantError
 from comparators.rules import CompareOptions
-from events.outcome import Payment, Reservation, ReservationLine, Shipment
-from tests.unit.comparators.factories import LATER, obs, outcome, pair, record
+from legacy_app.outcome import Payment
+from tests.unit.comparators.factories import LATER, obs, pair
 
-
-def test_good_completed_order_satisfies_every_builtin() -> None:
-    for name, fn in inv.BUILTIN.items():
-        assert fn([record(1)]) is None, name
-
-
-def test_good_failed_order_satisfies_every_builtin() -> None:
-    for name, fn in inv.BUILTIN.items():
-        assert fn([record(1, status="failed")]) is None, name
-
-
-def test_payment_captured_twice() -> None:
-    assert inv.payment_captured_once([record(1), record(1)]) == "payment captured 2 times"
-
-
-def test_completed_without_capture() -> None:
-    rec = outcome(1, payment=Payment(Decimal("23.75"), "declined")).to_dict()
-    assert inv.payment_captured_once([rec]) == "completed order without a captured payment"
-
-
-def test_payment_not_equal_total() -> None:
-    rec = outcome(1, payment=Payment(Decimal("20.00"), "captured")).to_dict()
-    assert inv.payment_equals_total([rec]) == "captured 20.00 but total is 23.75"
-
-
-def test_stock_checked_against_items_when_present() -> None:
-    rec: dict[str, Any] = record(1)
-    rec["items"] = [{"sku": "SKU-0001", "qty": 2}, {"sku": "SKU-0003", "qty": 2}]
-    assert "ordered" in str(inv.stock_decremented_exactly([rec]))
-    rec["items"][1]["qty"] = 1
-    assert inv.stock_decremented_exactly([rec]) is None
-
-
-def test_released_reservation_on_completed_order() -> None:
-    rec = outcome(1, reservation=Reservation((ReservationLine("SKU-0001", 1),), True)).to_dict()
-    assert inv.stock_decremented_exactly([rec]) == "completed order without a held reservation"
-
-
-def test_shipment_for_unpaid_order() -> None:
-    rec = outcome(1, payment=None, status="completed").to_dict()
-    assert inv.one_shipment_per_paid_order([rec]) == "shipment for an unpaid order"
-
-
-def test_two_notifications() -> None:
-    assert inv.one_notification_per_order([record(1), record(1)]) == "2 notifications"
-
-
-def test_failed_order_with_effects() -> None:
-    rec = replace(outcome(1, status="failed"), shipment=Shipment("express", "created")).to_dict()
-    assert inv.no_effect_for_failed_order([rec]) == "failed order with a shipment"
-
-
-def test_resolve_builtin_and_custom() -> None:
-    assert inv.resolve("payment_equals_total").name == "payment_equals_total"
-    custom = inv.resolve("tests.unit.comparators.test_invariants:always_broken")
-    assert custom.check([]) == "broken"
-    with pytest.raises(UnknownInvariantError):
-        inv.resolve("no_such_rule")
+CUSTOM = "tests.unit.comparators.test_invariants:always_broken"
 
 
 def always_broken(records: Any) -> str | None:
     return "broken"
 
 
+@pytest.fixture
+def registered() -> Iterator[None]:
+    inv.register("always_broken", always_broken)
+    yield
+    inv.REGISTERED.pop("always_broken")
+
+
+def test_a_module_function_name_resolves_to_that_function() -> None:
+    custom = inv.resolve(CUSTOM)
+    assert (custom.name, custom.check([])) == (CUSTOM, "broken")
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_registered_bare_name_resolves() -> None:
+    assert inv.resolve("always_broken").check([]) == "broken"
+
+
+def test_a_bare_name_nobody_registered_is_unknown() -> None:
+    with pytest.raises(UnknownInvariantError):
+        inv.resolve("payment_captured_once")  # the sample's: named by module in its plan
+
+
 def test_engine_counts_violations_per_side() -> None:
     c, _ = pair(1)
     bad = obs(1, source="event", payment=Payment(Decimal("1.00"), "captured"))
-    result = compare(
-        [c], [bad], CompareOptions(), Scope(now=LATER), inv.resolve_all(["payment_equals_total"])
-    )
-    assert dict(result.violations) == {"payment_equals_total@candidate": 1}
+    name = "legacy_app.invariants:payment_equals_total"
+    result = compare([c], [bad], CompareOptions(), Scope(now=LATER), inv.resolve_all([name]))
+    assert dict(result.violations) == {f"{name}@candidate": 1}
     assert result.violation_samples[0].key == "ord-000001"

@@ -35,7 +35,11 @@ def test_raw_json_difference_is_explained_on_parsed_paths() -> None:
 def test_invariants_see_parsed_json() -> None:
     c = observation(as_sql_row(record(1)))
     result = compare(
-        [c], [], CompareOptions(), Scope(now=LATER), resolve_all(["payment_equals_total"])
+        [c],
+        [],
+        CompareOptions(),
+        Scope(now=LATER),
+        resolve_all(["legacy_app.invariants:payment_equals_total"]),
     )
     assert result.violation_total == 0 and result.count("missing") == 1
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from comparators.commands import NO_PIPELINE, run_compare
 from comparators.diff import ASYNC_MODES, DUAL_WRITE_MODES
-from comparators.plan import CompareConfig, load_config
+from comparators.plan import CompareConfig
 from comparators.position import PartitionPosition, PipelinePosition
 from comparators.rules import CompareOptions
 from comparators.sources import InMemorySource, SqlSource
+from tests.support.plans import full_plan, load_config
 from tests.unit.comparators.factories import LATER, T0, outcome
 
 PLAN = """
@@ -24,7 +25,7 @@ contexts:
   order:
     topic: {name: shop.order}
     consumer_group: shadow.order
-    outcome: {sync_query: SELECT 1, event_query: SELECT 2}
+    outcome: {key: order_id, sync_query: SELECT 1, event_query: SELECT 2}
     compare: {mode_column: ctx_mode}
 """
 
@@ -33,14 +34,14 @@ ENV = {"DB": "postgresql://u:p@h/db", "KAFKA_AUTH": "user:s3cret"}
 
 def _plan(tmp_path: Path, text: str = PLAN) -> Path:
     path = tmp_path / "plan.yaml"
-    path.write_text(text)
+    path.write_text(full_plan(text))
     return path
 
 
 def test_the_dual_write_gate_covers_dual_and_naive_dual_and_reads_the_group(
     tmp_path: Path,
 ) -> None:
-    config = load_config(_plan(tmp_path), "order", "dual_write", ENV)
+    config = load_config(_plan(tmp_path), "order", "dual_write", ENV, pipeline=True)
     assert config.modes == DUAL_WRITE_MODES == {"dual", "naive-dual"}
     assert config.pipeline is not None
     assert (config.pipeline.topic, config.pipeline.group) == ("shop.order", "shadow.order")
@@ -50,7 +51,7 @@ def test_the_dual_write_gate_covers_dual_and_naive_dual_and_reads_the_group(
 
 
 def test_the_async_gate_covers_async_and_reads_no_group(tmp_path: Path) -> None:
-    config = load_config(_plan(tmp_path), "order", "async", ENV)
+    config = load_config(_plan(tmp_path), "order", "async", ENV, pipeline=True)
     assert config.modes == ASYNC_MODES
     assert config.pipeline is None
 
@@ -61,13 +62,11 @@ def test_the_mode_column_reaches_the_sources_and_is_ignored(tmp_path: Path) -> N
     assert config.options.mode_field == "ctx_mode" and "ctx_mode" in config.options.ignore
 
 
-def test_without_a_topic_no_position_is_read_and_the_default_group_is_shadows(
+def test_without_a_consumer_group_the_position_is_the_default_shadow_groups(
     tmp_path: Path,
 ) -> None:
-    bare = PLAN.replace("    topic: {name: shop.order}\n", "")
-    assert load_config(_plan(tmp_path, bare), "order", "dual_write", ENV).pipeline is None
     no_group = PLAN.replace("    consumer_group: shadow.order\n", "")
-    config = load_config(_plan(tmp_path, no_group), "order", "dual_write", ENV)
+    config = load_config(_plan(tmp_path, no_group), "order", "dual_write", ENV, pipeline=True)
     assert config.pipeline is not None and config.pipeline.group == "cutover.shadow"
     assert config.options.mode_field == "ctx_mode"
 

@@ -25,6 +25,7 @@ from comparators.verdict import Status
 from cutover_common.exit_codes import ExitCode
 from phases.adapters_comparators import summarise_run
 from phases.cli import cli
+from tests.support.plans import full_plan
 from tests.unit.cli.conftest import run
 from tests.unit.comparators.factories import LATER, outcome
 
@@ -107,7 +108,7 @@ def test_the_gate_port_reads_a_failed_run_as_a_failed_input(tmp_path: Path) -> N
 
 def test_cutover_compare_run_with_a_renamed_column_exits_4_in_one_line(tmp_path: Path) -> None:
     plan = tmp_path / "plan.yaml"
-    plan.write_text(PLAN)
+    plan.write_text(full_plan(PLAN))
     out_dir = tmp_path / "ev"
     args = ["compare", "run", "--plan", str(plan), "--context", "order", "--json"]
     ran = run(cli, [*args, "--out", str(out_dir)])

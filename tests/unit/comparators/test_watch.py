@@ -13,7 +13,7 @@ from comparators.position import PartitionPosition, PipelinePosition
 from comparators.rules import CompareOptions
 from comparators.sources import InMemorySource, ReadWindow
 from comparators.watch import FileWatermarkStore, InMemoryWatermarkStore, WatchState, watch_step
-from events.outcome import Payment
+from legacy_app.outcome import Payment
 from tests.unit.comparators.factories import T0, obs
 
 OPTS = CompareOptions(settle=timedelta(seconds=5))
@@ -115,20 +115,22 @@ def test_a_control_invariant_of_a_key_judged_again_is_counted_once() -> None:
     underpaid = Payment(Decimal("1.00"), "captured", 1)
     control = InMemorySource([obs(1, at=T0, payment=underpaid).record])
     late = obs(1, at=T0 + timedelta(minutes=5), source="event", payment=underpaid).record
-    invariants = resolve_all(["payment_equals_total"])
+    invariants = resolve_all(["legacy_app.invariants:payment_equals_total"])
     first = watch_step(
         control, InMemorySource([]), OPTS, WatchState(), T0 + timedelta(seconds=60),
         invariants=invariants,
     )  # fmt: skip
-    assert dict(first.state.result.violations) == {"payment_equals_total@control": 1}
+    assert dict(first.state.result.violations) == {
+        "legacy_app.invariants:payment_equals_total@control": 1
+    }
     later = watch_step(
         control, InMemorySource([late]), OPTS, first.state, T0 + timedelta(minutes=10),
         invariants=invariants,
     )  # fmt: skip
     assert later.state.result.count("missing") == 0
     assert dict(later.state.result.violations) == {
-        "payment_equals_total@control": 1,
-        "payment_equals_total@candidate": 1,
+        "legacy_app.invariants:payment_equals_total@control": 1,
+        "legacy_app.invariants:payment_equals_total@candidate": 1,
     }
 
 

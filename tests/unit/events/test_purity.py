@@ -12,7 +12,6 @@ PURE = [
     "events.structs",
     "events.upcasting",
     "events.compat",
-    "events.outcome",
     "events.errors",
     "events.contract_files",
     "events.compiled",

@@ -13,10 +13,17 @@ import pytest
 from sqlalchemy import Engine
 
 from cutover_common.modes import Mode
-from events.outcome import Notification, Outcome, Payment, Reservation, ReservationLine, Shipment
 from legacy_app.app import create_app
 from legacy_app.modes import StaticModes
 from legacy_app.outbox import MemoryPublisher
+from legacy_app.outcome import (
+    Notification,
+    Outcome,
+    Payment,
+    Reservation,
+    ReservationLine,
+    Shipment,
+)
 from legacy_app.outcomes import inconclusive_verify_ids, iter_sync_outcomes, iter_verify_outcomes
 from tests.unit.legacy_app.inprocess import config_for, inprocess_downstreams
 

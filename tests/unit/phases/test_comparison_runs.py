@@ -152,14 +152,13 @@ def test_a_broken_invariant_fails_the_remove_sync_gate_through_the_real_port(
     for c in runner.plan.context_names():
         runner.advance(context=c)
     runner.advance()
-    counting.violations = {"payment_captured_once@event": 2}
+    captured_once = "legacy_app.invariants:payment_captured_once"  # as the sample plan names it
+    counting.violations = {f"{captured_once}@event": 2}
 
     outcome = runner.check_gate(context="payment")
 
     assert outcome.gate is not None and outcome.exit_code == 4
-    assert any(
-        r.startswith("payment: invariant:payment_captured_once:") for r in outcome.gate.reasons
-    )
+    assert any(r.startswith(f"payment: invariant:{captured_once}:") for r in outcome.gate.reasons)
 
 
 def test_the_gates_noise_floor_reaches_the_comparator(

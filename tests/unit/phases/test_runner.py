@@ -250,10 +250,11 @@ def test_phase_5_gate_fails_on_a_sync_call_and_reverts_to_async(
 def test_phase_5_gate_with_broken_invariant_fails(runner: Runner, ports: Ports) -> None:
     to_phase_4_all(runner)
     runner.advance()
-    ports.invariants.broken["payment_captured_once"] = 2  # type: ignore[attr-defined]
+    captured_once = "legacy_app.invariants:payment_captured_once"  # as the sample plan names it
+    ports.invariants.broken[captured_once] = 2  # type: ignore[attr-defined]
     outcome = runner.check_gate(context="payment")
     assert outcome.gate is not None
-    assert "payment: invariant:payment_captured_once: " in outcome.gate.reasons
+    assert f"payment: invariant:{captured_once}: " in outcome.gate.reasons
 
 
 class Crash(BaseException):

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from events.outcome import Notification, Outcome, Payment, Reservation, ReservationLine, Shipment
 from legacy_app.orderflow.catalogue import initial_stock
 from legacy_app.orderflow.changes import Changes, ProcessedRow
 from legacy_app.orderflow.domain import parse_order
@@ -22,6 +21,14 @@ from legacy_app.orderflow.processors import (
 )
 from legacy_app.orderflow.samples import order_payload
 from legacy_app.orderflow.store_memory import InMemoryStore
+from legacy_app.outcome import (
+    Notification,
+    Outcome,
+    Payment,
+    Reservation,
+    ReservationLine,
+    Shipment,
+)
 from shadow.errors import ShadowConfigError
 from shadow.messages import InboundEvent
 

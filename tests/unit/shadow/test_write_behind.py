@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from events.outcome import Outcome
 from legacy_app.orderflow.catalogue import initial_stock
 from legacy_app.orderflow.changes import Changes
 from legacy_app.orderflow.domain import Order
@@ -21,6 +20,7 @@ from legacy_app.orderflow.effects import RecordingEffects
 from legacy_app.orderflow.processors import FlowProcessor
 from legacy_app.orderflow.samples import order_payload
 from legacy_app.orderflow.store_memory import InMemoryStore, MemoryStoreTx
+from legacy_app.outcome import Outcome
 from shadow.fakes import InMemoryBroker, InMemoryProducer
 from shadow.messages import InboundEvent
 from shadow.runtime import ShadowWorker

@@ -392,13 +392,14 @@ def test_comparator_plan_resolves_for_the_comparator(
     services: dict[str, Any], plan_file: Path
 ) -> None:
     from comparators.invariants import resolve_all
-    from comparators.plan import load_config
+    from phases.compare_config import compare_config
+    from phases.plan import load_plan
 
     comparator = services["comparator"]
     argv = comparator["command"]
     env = _interpolated(comparator["environment"])
 
-    config = load_config(plan_file, argv[argv.index("--context") + 1], env=env)
+    config = compare_config(load_plan(plan_file), argv[argv.index("--context") + 1], env=env)
 
     assert config.context == COMPARE_CONTEXT
     assert len(resolve_all(config.invariants)) == len(config.invariants) == 5

@@ -1,7 +1,11 @@
-"""The outcome record: the one contract between legacy_app, shadow and comparators.
+"""The sample's outcome record: what one path did for one order.
 
-Both paths produce, per order, one :class:`Outcome` of the same shape; the
-comparators never look at anything else. ``source`` says which path made it:
+Both of the sample's paths produce, per order, one :class:`Outcome` of the same shape (its
+sync side in :mod:`legacy_app.outcomes`, its order flow's in :mod:`legacy_app.orderflow`);
+the rehearsal's outcome callables hand them to the comparators, which read any record as a
+mapping (:meth:`Outcome.to_dict`, plus ``extra``) and know nothing of this shape: the sample's
+plan says which paths are decimals and which lists are unordered. ``source`` says which path
+made it:
 ``sync`` (legacy tables), ``event`` (shadow store) or ``verify`` (phase-4
 verify-mode results).
 
