@@ -1,0 +1,1 @@
+"""Second systems migrated by cutover through its public surface only (``examples/<name>``)."""
