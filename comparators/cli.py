@@ -23,6 +23,8 @@ from comparators import commands
 from comparators.outbox import PostgresOutbox, parse_versioned
 from comparators.partition import Partition
 from comparators.plan import CompareConfig
+from comparators.repair import default_payload
+from comparators.rules import load_target
 from comparators.sources import CallableSource, OutcomeSource, SqlSource
 from comparators.watch import LATE_LIMIT, FileWatermarkStore, PostgresWatermarkStore, WatermarkStore
 from cutover_common.cli import echo_json, json_option, plan_option
@@ -311,6 +313,13 @@ def calibrate_cmd(  # noqa: PLR0917
     "--run-id", help="Repair run id (default: a new one); same id twice writes nothing new."
 )
 @click.option(
+    "--payload",
+    "payload_target",
+    metavar="MODULE:FUNCTION",
+    help="Builds each event's payload from the control outcome: f(event_type, outcome) -> dict "
+    "(default: the outcome itself, marked as a repair).",
+)
+@click.option(
     "--versioned-aggregate",
     "versioned",
     multiple=True,
@@ -327,6 +336,7 @@ def repair(  # noqa: PLR0917
     outbox_db_env: str | None,
     event_type: str | None,
     run_id: str | None,
+    payload_target: str | None,
     versioned: tuple[str, ...],
     as_json: bool,
 ) -> None:
@@ -345,8 +355,15 @@ def repair(  # noqa: PLR0917
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--versioned-aggregate") from None
         writer = PostgresOutbox(os.environ[env], _outbox_layout(plan_path), counters)
+    payload = load_target(payload_target) if payload_target else default_payload
     commands.repair(
-        config, writer=writer, apply=apply, run_id=run_id, as_json=as_json, event_type=event_type
+        config,
+        writer=writer,
+        apply=apply,
+        run_id=run_id,
+        as_json=as_json,
+        event_type=event_type,
+        payload=payload,
     )
 
 

@@ -34,7 +34,7 @@ from comparators.partition import Partition
 from comparators.plan import CompareConfig, PipelineRef
 from comparators.position import PipelinePosition
 from comparators.position_kafka import read_position
-from comparators.repair import REPAIRED, RepairPlan, propose
+from comparators.repair import REPAIRED, PayloadBuilder, RepairPlan, default_payload, propose
 from comparators.result import Category, ComparisonResult, KeyResult, merge
 from comparators.sources import OutcomeSource, ReadWindow, pushdown_window, query_failure
 from comparators.verdict import Verdict, VerdictPolicy, decide, failed
@@ -401,9 +401,12 @@ def repair(
     as_json: bool = False,
     event_type: str | None = None,
     position: PipelinePosition | None = None,
+    payload: PayloadBuilder = default_payload,
 ) -> tuple[RepairPlan, int]:
     """Propose compensating outbox events for missing and expired keys written in a mode that
     wrote events (never for out-of-scope or pending keys); write them only when ``apply``.
+    ``payload`` builds each event's payload from the control outcome (default: the outcome
+    itself, marked as a repair).
 
     ``position`` (else read from Kafka when the plan names the topic) keeps keys the pipeline
     has not reached yet out of the proposal (they are pending, not missing).
@@ -427,7 +430,7 @@ def repair(
         Scope(now=now or datetime.now(UTC), modes=config.modes, position=position),
     )
     wanted = (k for k in keys if k.category in (*REPAIRED, Category.DIVERGENT))
-    plan = propose(wanted, emitted, run_id or new_run_id())
+    plan = propose(wanted, emitted, run_id or new_run_id(), payload)
     written = writer.write(plan.events) if apply and writer is not None else 0
     if as_json:
         echo_json({**plan.to_dict(), "applied": apply, "written": written}, stream=out)

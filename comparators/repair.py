@@ -13,7 +13,7 @@ not reached them yet).
 
 A proposal carries no aggregate version: the writer (:mod:`comparators.outbox`)
 assigns it in the transaction that inserts the event, by advancing the
-aggregate's counter as the application does (the legacy app's ``orders.version``).
+aggregate's counter as the application does (``--versioned-aggregate``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 
 from comparators.explain import Difference
 from comparators.result import Category, KeyResult
-from comparators.values import parse_decimal
 
 PayloadBuilder = Callable[[str, Mapping[str, Any]], dict[str, Any]]
 
@@ -87,32 +86,10 @@ class RepairPlan:
 
 
 def default_payload(event_type: str, control: Mapping[str, Any]) -> dict[str, Any]:
-    """Rebuild an event payload from the control outcome (the contract's shape where known).
-
-    For ``order.created`` the fields the outcome carries are filled in
-    (items from the reservation when the row has no ``items``); any other type
-    carries the control outcome itself. Rows may add columns (``customer_id``,
-    ``customer_email``, ``items``, ``payment_method``) to make it complete.
-    """
-    if event_type != "order.created":
-        return {"order_id": str(control.get("order_id")), "outcome": dict(control), "repair": True}
-    res = control.get("reservation")
-    lines = res.get("lines", []) if isinstance(res, Mapping) else []
-    items = control.get("items") or [{"sku": ln["sku"], "qty": ln["qty"]} for ln in lines]
-    notes = control.get("notifications") or []
-    email = control.get("customer_email") or (notes[0].get("recipient") if notes else None)
-    total = parse_decimal(control.get("total"))
-    payload: dict[str, Any] = {
-        "order_id": str(control.get("order_id")),
-        "customer_id": control.get("customer_id"),
-        "customer_email": email,
-        "items": items,
-        "total": f"{total:.2f}" if total is not None else None,
-        "currency": "EUR",
-        "payment_method": control.get("payment_method"),
-        "repair": True,
-    }
-    return payload
+    """The event payload a repair writes unless told otherwise: the control outcome itself,
+    marked as a repair. A team whose consumers need the contract's shape names a builder
+    (``cutover repair --payload module:function``, same signature)."""
+    return {"outcome": dict(control), "repair": True}
 
 
 def propose(

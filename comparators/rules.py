@@ -205,11 +205,11 @@ class CompareOptions:
 
     key: str = "order_id"
     ignore: tuple[str, ...] = ("produced_at", "source")
-    decimals: tuple[str, ...] = ("total", "payment.amount")
+    decimals: tuple[str, ...] = ()
     tolerances: tuple[Tolerance, ...] = ()
     truncate: tuple[TruncateTimestamps, ...] = ()
     case_insensitive: tuple[str, ...] = ()
-    unordered: tuple[str, ...] = ("reservation.lines", "notifications")
+    unordered: tuple[str, ...] = ()
     normalisers: tuple[Normaliser, ...] = ()
     settle: timedelta = timedelta(seconds=5)
     sample_limit: int = 20

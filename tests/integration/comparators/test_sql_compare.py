@@ -24,12 +24,18 @@ from comparators.rules import CompareOptions
 from comparators.sources import OutcomeSource, ReadWindow, SqlSource
 from comparators.watch import PostgresWatermarkStore, WatchState, watch_step
 from cutover.state.init import upgrade
+from legacy_app.repair import order_payload
 from rehearsal.stack.endpoints import Endpoints
 from tests.support.plans import SAMPLE_RULES, full_plan, load_config
 from tests.unit.comparators.factories import LATER, T0, record
 from tests.unit.comparators.source_contract import SourceContract
 
 pytestmark = pytest.mark.integration
+
+SAMPLE_OPTIONS = CompareOptions(
+    decimals=("total", "payment.amount"), unordered=("reservation.lines", "notifications")
+)
+"""The sample's rules (its plan states them: no default names its fields)."""
 
 N = 2000
 BAD = 1234
@@ -184,7 +190,7 @@ def test_single_json_outcome_column_gives_the_same_result(
 
 
 def test_sql_partitions_equal_python_partitions_and_merge_to_whole(outcome_tables: str) -> None:
-    opts = CompareOptions()
+    opts = SAMPLE_OPTIONS
     control = SqlSource(outcome_tables, "SELECT * FROM sync_outcomes", name="sync", itersize=300)
     candidate = SqlSource(
         outcome_tables, "SELECT * FROM event_outcomes", name="event", itersize=300
@@ -224,12 +230,24 @@ def test_repair_apply_writes_compensating_outbox_rows_once(
     writer = PostgresOutbox(outcome_tables)
     sink = io.StringIO()
     plan, written = commands.repair(
-        config, writer=writer, apply=True, run_id="t1", now=LATER, stdout=sink
+        config,
+        writer=writer,
+        apply=True,
+        run_id="t1",
+        now=LATER,
+        stdout=sink,
+        payload=order_payload,  # the sample's: the contract's fields, "total" among them
     )
     assert written == 2 and [e.aggregateid for e in plan.events] == ["ord-000010", "ord-000020"]
     assert [d.key for d in plan.divergent] == [f"ord-{BAD:06d}"]
     _, again = commands.repair(
-        config, writer=writer, apply=True, run_id="t1", now=LATER, stdout=sink
+        config,
+        writer=writer,
+        apply=True,
+        run_id="t1",
+        now=LATER,
+        stdout=sink,
+        payload=order_payload,
     )
     assert again == 0
     with psycopg.connect(outcome_tables) as conn:
@@ -269,7 +287,7 @@ def test_watch_over_sql_with_postgres_watermark(
 ) -> None:
     control = SqlSource(outcome_tables, "SELECT * FROM sync_outcomes", name="sync")
     candidate = SqlSource(outcome_tables, "SELECT * FROM event_outcomes", name="event")
-    opts = CompareOptions()
+    opts = SAMPLE_OPTIONS
     store = PostgresWatermarkStore(outcome_tables)
     with pytest.raises(WatermarksNotInitialised, match="run `cutover init`") as info:
         store.load("order")  # nothing creates the table but `cutover init`
@@ -358,7 +376,7 @@ def test_digest_pushdown_gives_the_same_result_as_reading_rows(
         conn.execute("DELETE FROM event_outcomes WHERE order_id = 'ord-000042'")
         conn.execute("UPDATE event_outcomes SET status = 'failed' WHERE order_id = 'ord-000077'")
     control, candidate = _sources(outcome_tables, event_query)
-    opts = CompareOptions()
+    opts = SAMPLE_OPTIONS
     rows = ReadWindow()
     digests = pushdown_window(control, candidate, opts.ignore, False, rows)
     # never compared: the settle clock, the side's name, the write-time mode, the verify flag

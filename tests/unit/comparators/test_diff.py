@@ -91,11 +91,20 @@ def test_difference_beyond_tolerance_is_divergent() -> None:
     assert compare([c], [d], opts, SCOPE).count(Category.DIVERGENT) == 1
 
 
-def test_list_order_does_not_matter_for_reservation_lines() -> None:
+def test_list_order_does_not_matter_for_a_path_the_rules_call_unordered() -> None:
     o = outcome(1)
     assert o.reservation is not None
     flipped = replace(o, reservation=replace(o.reservation, lines=o.reservation.lines[::-1]))
-    assert diff_records(o.to_dict(), flipped.to_dict()) == ()
+    opts = CompareOptions(unordered=("reservation.lines",))
+    assert diff_records(o.to_dict(), flipped.to_dict(), opts) == ()
+
+
+def test_by_default_list_order_matters_and_no_path_is_a_decimal() -> None:
+    o = outcome(1)
+    assert o.reservation is not None
+    flipped = replace(o, reservation=replace(o.reservation, lines=o.reservation.lines[::-1]))
+    assert [d.path for d in diff_records(o.to_dict(), flipped.to_dict())] != []
+    assert (OPTS.decimals, OPTS.unordered) == ((), ())
 
 
 def test_case_insensitive_recipient() -> None:

@@ -6,7 +6,7 @@ from comparators.diff import Scope, observe
 from comparators.outbox import InMemoryOutbox, OutboxWriter
 from comparators.repair import default_payload, propose
 from comparators.rules import CompareOptions
-from tests.unit.comparators.factories import LATER, obs, pair, record
+from tests.unit.comparators.factories import LATER, obs, pair
 from tests.unit.comparators.outbox_contract import OutboxWriterContract
 
 
@@ -18,14 +18,20 @@ def _plan(run_id: str = "r1"):  # type: ignore[no-untyped-def]
     return propose(results, "order.created", run_id)
 
 
-def test_missing_key_gets_a_compensating_outbox_event() -> None:
+def test_missing_key_gets_a_compensating_outbox_event_carrying_the_control_outcome() -> None:
     plan = _plan()
     (event,) = plan.events
     assert event.aggregateid == "ord-000002"
     assert event.aggregatetype == "order" and event.type == "order.created"
     assert event.causation_id == "repair:r1" and event.correlation_id == "corr-2"
-    assert event.payload["items"] == [{"sku": "SKU-0001", "qty": 2}, {"sku": "SKU-0003", "qty": 1}]
-    assert event.payload["total"] == "23.75" and event.payload["currency"] == "EUR"
+    assert event.payload["repair"] is True and event.payload["outcome"]["total"] == "23.75"
+
+
+def test_a_payload_builder_shapes_the_event() -> None:
+    c1, _ = pair(1)
+    results = observe([c1], [], CompareOptions(), Scope(now=LATER))
+    plan = propose(results, "order.created", "r1", lambda t, c: {"type": t, "id": c["order_id"]})
+    assert plan.events[0].payload == {"type": "order.created", "id": "ord-000001"}
 
 
 def test_divergent_key_is_reported_not_repaired() -> None:
@@ -41,9 +47,9 @@ def test_same_run_id_is_idempotent() -> None:
     assert outbox.write(_plan("r2").events) == 1
 
 
-def test_payload_for_other_types_carries_outcome() -> None:
-    payload = default_payload("payment.requested", record(5))
-    assert payload["order_id"] == "ord-000005" and payload["outcome"]["total"] == "23.75"
+def test_the_default_payload_is_the_outcome_marked_as_a_repair() -> None:
+    payload = default_payload("loan.opened", {"loan_id": "l-1", "fee": "2.00"})
+    assert payload == {"outcome": {"loan_id": "l-1", "fee": "2.00"}, "repair": True}
 
 
 class TestInMemoryOutboxContract(OutboxWriterContract):
