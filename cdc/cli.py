@@ -31,14 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from cdc import commands
 from cdc.client import ConnectClient
-from cdc.desired import load_desired_file
+from cdc.desired import DesiredConnector, load_desired_file
 from cdc.errors import EXIT_DRIFT, EXIT_INVALID_CONFIG, EXIT_UNHEALTHY, CdcError, CommandOutcome
 from cdc.health import HealthThresholds, PsycopgSlotProbe
 from cdc.transport import BasicAuth, TlsOptions
-from cutover_common.errors import EnvironmentVariableMissing
+from cutover_common.cli import plan_option
+from cutover_common.errors import EnvironmentVariableMissing, PlanFileMissing
 from cutover_common.logging import configure_logging
 from cutover_common.secrets import Secret
 
@@ -174,34 +176,84 @@ def status_cmd(
 
 
 file_argument = click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+optional_file = click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+
+
+def _plan_given(ctx: click.Context, file: Path | None) -> bool:
+    """The plan's connectors are wanted when ``--plan``/``$CUTOVER_PLAN`` names the plan,
+    or no FILE is given (then the default plan file must exist)."""
+    source = ctx.get_parameter_source("plan_path")
+    return file is None or source not in (ParameterSource.DEFAULT, None)
+
+
+def _desired(
+    ctx: click.Context, file: Path | None, plan_path: Path, *, prepare: bool, out: Any
+) -> list[DesiredConnector]:
+    """The desired connectors of FILE and/or the plan (the plan's built as ``advance`` does)."""
+    others = [] if file is None else load_desired_file(file)
+    if not _plan_given(ctx, file):
+        return others
+    if not plan_path.is_file():
+        raise PlanFileMissing(str(plan_path))
+    from phases.plan import load_plan
+    from phases.plan_connectors import merge_desired, plan_desired
+    from phases.plan_connectors import prepare as prepare_databases
+
+    owned = plan_desired(load_plan(plan_path), os.environ)
+    if prepare:
+        owned = prepare_databases(owned, say=lambda line: out.write(line + "\n"))
+    return merge_desired([o.desired for o in owned], others, source=str(file))
 
 
 @connectors.command("diff")
-@file_argument
+@optional_file
+@plan_option(must_exist=False)
 @json_option
 @click.pass_context
-def diff_cmd(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Compare the desired connectors in FILE with the cluster. Exit 11 on drift."""
-    _finish(commands.diff(_client(ctx), load_desired_file(file), _out(ctx), as_json=as_json))
+def diff_cmd(ctx: click.Context, file: Path | None, plan_path: Path, as_json: bool) -> None:
+    """Compare the desired connectors (FILE, the plan's) with the cluster. Exit 11 on drift."""
+    desired = _desired(ctx, file, plan_path, prepare=False, out=_out(ctx))
+    _finish(commands.diff(_client(ctx), desired, _out(ctx), as_json=as_json))
 
 
 @connectors.command("apply")
-@file_argument
+@optional_file
+@plan_option(must_exist=False)
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--no-validate", is_flag=True, help="Skip the worker's validation first.")
+@click.option(
+    "--allow-resnapshot",
+    is_flag=True,
+    help="Apply a new topic prefix, slot or publication to a running connector anyway "
+    "(its outbox is published again).",
+)
 @json_option
 @click.pass_context
 def apply_cmd(
-    ctx: click.Context, file: Path, dry_run: bool, no_validate: bool, as_json: bool
+    ctx: click.Context,
+    *,
+    file: Path | None,
+    plan_path: Path,
+    dry_run: bool,
+    no_validate: bool,
+    allow_resnapshot: bool,
+    as_json: bool,
 ) -> None:
-    """Create/update connectors from FILE and move them to their desired state."""
+    """Create/update connectors (FILE, the plan's) and move them to their desired state.
+
+    A change that would make a running connector publish its outbox again (topic prefix,
+    slot, publication) is refused (exit 10) unless --allow-resnapshot.
+    """
     code = commands.apply(
         _client(ctx),
-        load_desired_file(file),
+        _desired(ctx, file, plan_path, prepare=not dry_run, out=_out(ctx)),
         _out(ctx),
         dry_run=dry_run,
         validate=not no_validate,
         as_json=as_json,
+        allow_resnapshot=allow_resnapshot,
     )
     _finish(code)
 

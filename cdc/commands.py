@@ -161,12 +161,17 @@ def apply(
     dry_run: bool = False,
     validate: bool = True,
     as_json: bool = False,
+    allow_resnapshot: bool = False,
 ) -> int:
     """Bring the cluster to the desired connectors.
 
-    ``dry_run`` shows the plan, changes nothing and exits 11 when anything would change.
+    ``dry_run`` shows the plan, changes nothing and exits 11 when anything would change. A
+    change that would republish a running connector's outbox is refused (exit 10) unless
+    ``allow_resnapshot``.
     """
-    result = reconcile.apply(client, desired, dry_run=dry_run, validate=validate)
+    result = reconcile.apply(
+        client, desired, dry_run=dry_run, validate=validate, allow_resnapshot=allow_resnapshot
+    )
     if as_json:
         echo_json(
             {

@@ -205,3 +205,20 @@ class CommandOutcome(CdcError):
     def __init__(self, exit_code: int, message: str) -> None:
         self.exit_code = exit_code
         super().__init__(message)
+
+
+class ResnapshotRefused(CdcError):
+    """Raised when applying a connector would change what Debezium resumes from (its
+    ``topic.prefix``, slot or publication) on a connector already running, so the outbox
+    would be published again; ``reasons`` says what each change would cause. Nothing is
+    changed on Connect; ``--allow-resnapshot`` does it anyway."""
+
+    exit_code = EXIT_CONFLICT
+
+    def __init__(self, connector: str, reasons: Sequence[str]) -> None:
+        self.connector = connector
+        self.reasons = tuple(reasons)
+        super().__init__(
+            f"connector {connector}: {'; '.join(self.reasons)}; "
+            "pass --allow-resnapshot to do it anyway"
+        )

@@ -18,8 +18,9 @@ import structlog
 from cdc import safety
 from cdc.client import ConnectClient, wire_config
 from cdc.desired import ConfigValue, DesiredConnector
-from cdc.errors import InvalidConnectorConfig
+from cdc.errors import InvalidConnectorConfig, ResnapshotRefused
 from cdc.models import FAILED, PAUSED, RUNNING, STOPPED
+from cdc.resnapshot import resnapshot_reasons
 from cdc.versions import supports
 from cutover_common.secrets import MASK, Secret, is_sensitive_key
 
@@ -158,10 +159,18 @@ def apply(
     *,
     dry_run: bool = False,
     validate: bool = True,
+    allow_resnapshot: bool = False,
 ) -> ApplyResult:
-    """Create/update connectors and move them to their desired state."""
+    """Create/update connectors and move them to their desired state.
+
+    An update that would make a running connector publish its outbox again (a new
+    ``topic.prefix``, slot or publication: :mod:`cdc.resnapshot`) raises
+    :class:`ResnapshotRefused` before anything is sent, unless ``allow_resnapshot``.
+    """
     check_all(desired)
     diffs = diff(client, desired)
+    if not allow_resnapshot:
+        refuse_resnapshots(diffs)
     if dry_run:
         return ApplyResult(tuple(diffs), (), dry_run=True)
     by_name = {d.name: d for d in desired}
@@ -172,6 +181,18 @@ def apply(
     for d in todo:
         performed += _apply_one(client, by_name[d.name], d)
     return ApplyResult(tuple(diffs), tuple(performed))
+
+
+def refuse_resnapshots(diffs: Iterable[ConnectorDiff]) -> None:
+    """Raise :class:`ResnapshotRefused` for the first update that would republish."""
+    for d in diffs:
+        if d.action != "update":
+            continue
+        live = {c.key: c.old for c in d.changes if c.old is not None}
+        want = {c.key: c.new for c in d.changes if c.new is not None}
+        reasons = resnapshot_reasons(live, want)
+        if reasons:
+            raise ResnapshotRefused(d.name, reasons)
 
 
 def _apply_one(client: ConnectClient, want: DesiredConnector, d: ConnectorDiff) -> list[str]:

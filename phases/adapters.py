@@ -17,7 +17,6 @@ import structlog
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from cutover.state.naming import DEFAULT_SCHEMA, effective_schema, qualified
-from cutover_common.secrets import Secret
 from phases.adapters_comparators import ComparatorsInvariants, ComparatorsRunner
 from phases.adapters_kafka import (
     KafkaLagProbe,
@@ -28,7 +27,12 @@ from phases.adapters_kafka import (
     kafka_config,
 )
 from phases.errors import AdapterUnavailable, StepFailed
-from phases.outbox_connectors import OutboxConnector, application_connector, shadow_outbox_connector
+from phases.outbox_connectors import (
+    OutboxConnector,
+    application_connector,
+    connector_config,
+    shadow_outbox_connector,
+)
 from phases.plan import Plan
 from phases.ports import (
     ConnectorSnapshot,
@@ -53,12 +57,11 @@ def _connect_client(plan: Plan, env: Mapping[str, str], *, timeout_s: float = 30
 
 
 class CdcConnectorAdmin:
-    """Applies a Debezium outbox connector built by ``cdc.debezium`` from the plan: the
-    application's (``outbox:`` block, phase 2) unless given another
-    :class:`~phases.outbox_connectors.OutboxConnector` (the shadow outbox's, phase 3). The
-    table and its columns from the block (``cdc.outbox_table``; Kafka headers keep cutover's
-    names), routed to ``<topic prefix>.<aggregate type>``, the snapshot mode ``no_data``
-    (streams from the slot only, never republishes history), publication ``<slot>_pub``."""
+    """Applies a Debezium outbox connector built from the plan by
+    :func:`phases.outbox_connectors.connector_config` (the builder ``cutover connectors
+    apply --plan`` uses too): the application's (``outbox:`` block, phase 2) unless given
+    another :class:`~phases.outbox_connectors.OutboxConnector` (the shadow outbox's, phase
+    3). A connector already running with the same config is left alone (not restarted)."""
 
     def __init__(
         self,
@@ -72,36 +75,25 @@ class CdcConnectorAdmin:
         self.name = self.connector.name
 
     def config(self) -> dict[str, Any]:
-        from cdc.debezium import (
-            DatabaseOptions,
-            HeartbeatOptions,
-            PostgresConnectorOptions,
-            build_postgres_config,
-        )
+        return dict(connector_config(self.connector, self.database_url, self.env))
 
-        url = make_url(self.database_url)
-        spec = self.connector
-        opts = PostgresConnectorOptions(
-            database=DatabaseOptions(
-                url.host or "localhost",
-                url.port or 5432,
-                url.username or "",
-                url.database or "",
-                Secret(url.password or ""),
-            ),
-            topic_prefix=self.name,
-            slot_name=spec.slot_name,
-            publication_name=spec.publication_name,
-            outbox=spec.layout.connector_options(spec.topic_prefix),
-            heartbeat=HeartbeatOptions(
-                interval_ms=spec.heartbeat_interval_ms, table=spec.heartbeat_table
-            ),
-        )
-        return dict(build_postgres_config(opts))
+    def resnapshot_reasons(self) -> list[str]:
+        """What applying the plan's connector would cause that republishes its outbox,
+        compared with the config running on Connect (nothing when it does not run there)."""
+        from cdc.errors import ConnectorNotFound
+        from cdc.resnapshot import resnapshot_reasons
+
+        try:
+            live = _connect_client(self.plan, self.env).get_config(self.name)
+        except ConnectorNotFound:
+            return []
+        return resnapshot_reasons(live, self.config())
 
     def apply_outbox_connector(self) -> str:
         client = _connect_client(self.plan, self.env)
         from cdc.debezium import heartbeat_table_ddl
+        from cdc.errors import ConnectorNotFound
+        from cdc.reconcile import config_changes
 
         spec = self.connector
         engine = create_engine(self.database_url)
@@ -110,7 +102,15 @@ class CdcConnectorAdmin:
                 _require_table(engine, spec)
             with engine.begin() as conn:  # the heartbeat action query needs its table
                 conn.execute(text(heartbeat_table_ddl(spec.heartbeat_table)))
-            client.put_config(self.name, self.config())
+            config = self.config()
+            try:
+                unchanged = not config_changes(config, client.get_config(self.name))
+            except ConnectorNotFound:
+                unchanged = False
+            if unchanged:
+                log.info("connector_unchanged", connector=self.name)
+            else:
+                client.put_config(self.name, config)
             client.wait_for(self.name, "RUNNING", timeout_s=90)
             wait_slot_active(engine, spec.slot_name, phase=spec.phase)
         finally:
@@ -163,7 +163,8 @@ class CdcHealthProbe:
             from cdc.health import PsycopgSlotProbe, check_health
         except ImportError as exc:
             raise AdapterUnavailable("ConnectorHealthProbe", f"cdc.health: {exc}") from exc
-        name = self.plan.system.connect.connector_name
+        spec = application_connector(self.plan)
+        name = spec.name
         client = _connect_client(self.plan, self.env, timeout_s=self.timeout_s)
         probe = PsycopgSlotProbe(libpq_url(self.database_url))
         try:
@@ -172,7 +173,7 @@ class CdcHealthProbe:
             return self._without_connect(probe, exc.one_line())
         except CdcError:  # a 404, a refused login: measured, judged by check_health below
             pass
-        health = check_health(client, name, probe=probe, heartbeat_table=HEARTBEAT_TABLE)
+        health = check_health(client, name, probe=probe, heartbeat_table=spec.heartbeat_table)
         tasks = tuple(TaskState(i, state) for i, state in health.task_states)
         age = None if health.heartbeat_age_s is None else health.heartbeat_age_s * 1000
         state = health.connector_state or "UNAVAILABLE"
@@ -180,9 +181,10 @@ class CdcHealthProbe:
 
     def _without_connect(self, probe: Any, reason: str) -> ConnectorSnapshot:
         """Slot and heartbeat from Postgres; connector and tasks unknown."""
-        name = self.plan.system.connect.connector_name
-        slot = probe.slot(self.plan.system.connect.slot_name)
-        age_s = probe.heartbeat_age_s(HEARTBEAT_TABLE)
+        spec = application_connector(self.plan)
+        name = spec.name
+        slot = probe.slot(spec.slot_name)
+        age_s = probe.heartbeat_age_s(spec.heartbeat_table)
         return ConnectorSnapshot(
             name,
             "UNKNOWN",

@@ -148,6 +148,12 @@ def status_cmd(**opts: Any) -> None:
 @click.option("--context", default=None, help="move one context to async (phase 4)")
 @click.option("--dry-run", is_flag=True, help="print what would happen, change nothing")
 @click.option("--resume", is_flag=True, help="continue an interrupted transition")
+@click.option(
+    "--allow-resnapshot",
+    is_flag=True,
+    help="apply the plan's connectors even when a new topic prefix, slot or publication "
+    "would publish their outbox again",
+)
 @wait_options
 @common_options
 def advance_cmd(
@@ -156,6 +162,7 @@ def advance_cmd(
     context: str | None,
     dry_run: bool,
     resume: bool,
+    allow_resnapshot: bool,
     wait_instances: float,
     instance_liveness: float,
     **opts: Any,
@@ -164,13 +171,21 @@ def advance_cmd(
     live application instance reports the new modes.
 
     Exit codes: 0 pass, 3 warn (paused), 4 fail (reverted or paused), 5 low-confidence,
-    6 inconclusive (paused), 10 refused or locked, or live instances still on the old mode
-    after --wait-instances (named), 9 nothing to resume / unknown context.
+    6 inconclusive (paused), 10 refused or locked (a plan connector whose new topic prefix,
+    slot or publication would republish its outbox, without --allow-resnapshot), or live
+    instances still on the old mode after --wait-instances (named), 9 nothing to resume /
+    unknown context.
     """
     wait = WaitOptions(wait_instances, instance_liveness)
     _exit(
         commands.advance(
-            _config(**opts), to=to, context=context, dry_run=dry_run, resume=resume, wait=wait
+            _config(**opts),
+            to=to,
+            context=context,
+            dry_run=dry_run,
+            resume=resume,
+            wait=wait,
+            allow_resnapshot=allow_resnapshot,
         )
     )
 

@@ -244,15 +244,33 @@ def advance(
     dry_run: bool = False,
     resume: bool = False,
     wait: WaitOptions | None = None,
+    allow_resnapshot: bool = False,
 ) -> int:
     """Advance one phase (or ``to`` N, or one ``context`` to async), gated by evidence; then
     wait until every live application instance runs the new modes (``wait``, bounded:
-    :class:`~phases.errors.InstancesLagging` names the laggards)."""
+    :class:`~phases.errors.InstancesLagging` names the laggards).
+
+    First, before anything changes: a plan connector running on Connect whose topic prefix,
+    slot or publication the plan changes is refused (:class:`cdc.errors.ResnapshotRefused`,
+    exit 10) unless ``allow_resnapshot``."""
     runner = build_runner(config, say=_say(config))
+    if not (dry_run or allow_resnapshot):
+        refuse_resnapshots(runner.ctx.ports)
     outcome = runner.advance(to, context, dry_run=dry_run, resume=resume)
     code = _report(config, outcome)
     await_transition(runner, outcome, wait or WaitOptions(), say=_say(config))
     return code
+
+
+def refuse_resnapshots(ports: Ports) -> None:
+    """Raise :class:`cdc.errors.ResnapshotRefused` when applying a plan connector would
+    publish its outbox again (``cutover advance`` checks this before it starts)."""
+    from cdc.errors import ResnapshotRefused
+
+    for admin in (ports.connector, ports.shadow_connector):
+        reasons = [] if admin is None else admin.resnapshot_reasons()
+        if reasons:
+            raise ResnapshotRefused(getattr(admin, "name", "outbox"), reasons)
 
 
 def rollback(

@@ -81,12 +81,16 @@ class FakeConnectorAdmin:
         self.name = name
         self.applied = False
         self.fail_apply: str | None = None
+        self.resnapshot: list[str] = []
 
     def apply_outbox_connector(self) -> str:
         if self.fail_apply:
             raise RuntimeError(self.fail_apply)
         self.applied = True
         return self.name
+
+    def resnapshot_reasons(self) -> list[str]:
+        return list(self.resnapshot)
 
     def delete_connector(self) -> None:
         self.applied = False

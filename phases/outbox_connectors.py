@@ -1,29 +1,48 @@
-"""The plan's outbox connectors, as one kind of value: the application's (the ``outbox:`` block
-with ``system.connect`` and ``system.kafka.topic_prefix``, applied entering phase 2) and the
-shadow store's (the ``shadow_outbox:`` block, applied entering phase 3).
+"""The plan's outbox connectors, as one kind of value: the application's (the ``outbox:``
+block, applied entering phase 2) and the shadow store's (the ``shadow_outbox:`` block,
+applied entering phase 3), each named by the plan's ``connectors:`` block.
 
-Both are an :class:`OutboxConnector`, so one builder makes both Connect configs
-(:class:`phases.adapters.CdcConnectorAdmin`) and one purge serves both tables
-(``cutover outbox purge [--shadow]``). Pure: no I/O.
+Both are an :class:`OutboxConnector`, and :func:`connector_config` is the one builder of
+their Connect configs: ``cutover advance`` (:class:`phases.adapters.CdcConnectorAdmin`) and
+``cutover connectors diff|apply --plan`` (:mod:`phases.plan_connectors`) both call it, so a
+connector the plan owns has one description. A ``connectors:`` field left out is derived
+from the fields plans had before the block (``system.connect.connector_name``,
+``slot_name``, ``heartbeat_interval_ms``; ``shadow_outbox.connector_name``, ``slot_name``):
+those plans build exactly the connectors they built before. Pure: no I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cdc.debezium import HEARTBEAT_TABLE
+from sqlalchemy import make_url
+
+from cdc.debezium import (
+    HEARTBEAT_TABLE,
+    ConfigValue,
+    DatabaseOptions,
+    HeartbeatOptions,
+    PostgresConnectorOptions,
+    build_postgres_config,
+)
 from cdc.outbox_table import OutboxLayout
-from phases.plan import Plan
+from cutover_common.errors import EnvironmentVariableMissing
+from cutover_common.secrets import Secret
+from phases.plan import ConnectorSpec, Plan
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxConnector:
     """One Debezium outbox connector the plan declares.
 
-    ``url_env`` names the environment variable with its database's URL; ``block`` is the
-    plan field it comes from (for messages); ``created_by`` says what creates its table,
-    when something other than ``cutover outbox init`` does (applying then checks the table
-    exists first: the connector's publication needs it).
+    ``topic_prefix`` is the events' topic prefix (``<topic_prefix>.<aggregate type>``);
+    ``server_prefix`` is Debezium's ``topic.prefix`` (its offsets and heartbeat topic).
+    ``url_env`` names the environment variable with its database's URL; ``password_env``
+    one with the connector's password (``None``: the URL's). ``block`` is the plan field it
+    comes from (for messages); ``created_by`` says what creates its table, when something
+    other than ``cutover outbox init`` does (applying then checks the table exists first:
+    the connector's publication needs it).
     """
 
     name: str
@@ -36,30 +55,44 @@ class OutboxConnector:
     phase: int
     block: str
     created_by: str | None = None
+    publication_name: str = ""
+    server_prefix: str = ""
+    snapshot_mode: str = "no_data"
+    password_env: str | None = None
 
-    @property
-    def publication_name(self) -> str:
-        return f"{self.slot_name}_pub"
+    def __post_init__(self) -> None:
+        if not self.publication_name:
+            object.__setattr__(self, "publication_name", f"{self.slot_name}_pub")
+        if not self.server_prefix:
+            object.__setattr__(self, "server_prefix", self.name)
 
 
 def application_connector(plan: Plan) -> OutboxConnector:
-    """The application's outbox connector (phase 2)."""
+    """The application's outbox connector (phase 2): ``connectors.outbox``, the rest derived
+    from ``system.connect``."""
     connect = plan.system.connect
+    spec = plan.connectors.outbox
+    name = spec.name or connect.connector_name
     return OutboxConnector(
-        name=connect.connector_name,
-        slot_name=connect.slot_name,
+        name=name,
+        slot_name=spec.slot or connect.slot_name,
         layout=plan.outbox.layout(),
         topic_prefix=plan.system.kafka.topic_prefix,
         url_env=plan.system.database.url_env,
-        heartbeat_table=HEARTBEAT_TABLE,
-        heartbeat_interval_ms=connect.heartbeat_interval_ms,
+        heartbeat_table=spec.heartbeat.table or HEARTBEAT_TABLE,
+        heartbeat_interval_ms=spec.heartbeat.interval_ms or connect.heartbeat_interval_ms,
         phase=2,
         block="outbox",
+        publication_name=spec.publication or "",
+        server_prefix=spec.topic_prefix or name,
+        snapshot_mode=spec.snapshot_mode,
+        password_env=spec.password_env,
     )
 
 
 def shadow_outbox_connector(plan: Plan) -> OutboxConnector | None:
-    """The shadow outbox's connector (phase 3), or ``None`` when the plan declares none.
+    """The shadow outbox's connector (phase 3), or ``None`` when the plan declares none:
+    ``connectors.shadow_outbox``, the rest derived from ``shadow_outbox:``.
 
     Its heartbeat writes a table of its own (``public.<slot>_heartbeat``), so the
     application's heartbeat age (the broker gate's ``heartbeat_fresh``) is never refreshed
@@ -68,16 +101,70 @@ def shadow_outbox_connector(plan: Plan) -> OutboxConnector | None:
     block = plan.shadow_outbox
     if block is None:
         return None
+    spec = plan.connectors.shadow_outbox or ConnectorSpec()
     database = block.database or plan.system.database
+    name = spec.name or block.connector_name
+    slot = spec.slot or block.slot_name
     return OutboxConnector(
-        name=block.connector_name,
-        slot_name=block.slot_name,
+        name=name,
+        slot_name=slot,
         layout=block.layout(),
         topic_prefix=block.topic_prefix,
         url_env=database.url_env,
-        heartbeat_table=f"public.{block.slot_name}_heartbeat",
-        heartbeat_interval_ms=plan.system.connect.heartbeat_interval_ms,
+        heartbeat_table=spec.heartbeat.table or f"public.{slot}_heartbeat",
+        heartbeat_interval_ms=spec.heartbeat.interval_ms
+        or plan.system.connect.heartbeat_interval_ms,
         phase=3,
         block="shadow_outbox",
         created_by="the shadow workers create it when they start (`cutover shadow run`)",
+        publication_name=spec.publication or "",
+        server_prefix=spec.topic_prefix or name,
+        snapshot_mode=spec.snapshot_mode,
+        password_env=spec.password_env,
     )
+
+
+def plan_connectors(plan: Plan) -> list[OutboxConnector]:
+    """Every connector the plan owns: the application's, then the shadow outbox's."""
+    shadow = shadow_outbox_connector(plan)
+    return [application_connector(plan), *([shadow] if shadow else [])]
+
+
+def connector_options(
+    connector: OutboxConnector, database_url: str, env: Mapping[str, str]
+) -> PostgresConnectorOptions:
+    """The Debezium options of ``connector`` on the database at ``database_url`` (a
+    SQLAlchemy URL); its password from ``env[connector.password_env]`` when named."""
+    url = make_url(database_url)
+    if connector.password_env is None:
+        password = url.password or ""
+    elif connector.password_env in env:
+        password = env[connector.password_env]
+    else:
+        raise EnvironmentVariableMissing(
+            connector.password_env, named_by=f"connectors.{connector.block}.password_env"
+        )
+    return PostgresConnectorOptions(
+        database=DatabaseOptions(
+            url.host or "localhost",
+            url.port or 5432,
+            url.username or "",
+            url.database or "",
+            Secret(str(password)),
+        ),
+        topic_prefix=connector.server_prefix,
+        slot_name=connector.slot_name,
+        publication_name=connector.publication_name,
+        outbox=connector.layout.connector_options(connector.topic_prefix),
+        heartbeat=HeartbeatOptions(
+            interval_ms=connector.heartbeat_interval_ms, table=connector.heartbeat_table
+        ),
+        snapshot_mode=connector.snapshot_mode,
+    )
+
+
+def connector_config(
+    connector: OutboxConnector, database_url: str, env: Mapping[str, str]
+) -> dict[str, ConfigValue]:
+    """The Connect config of ``connector``: the one builder of a plan-owned connector."""
+    return dict(build_postgres_config(connector_options(connector, database_url, env)))

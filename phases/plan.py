@@ -301,6 +301,59 @@ class ShadowOutboxSpec(OutboxSpec):
     topic_prefix: str = Field(default="shadow.event", min_length=1)
 
 
+SNAPSHOT_MODE = Literal["no_data", "initial", "initial_only", "always", "when_needed"]
+SlotName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,52}$")]
+
+
+class HeartbeatSpec(_Model):
+    """The connector's heartbeat: every ``interval_ms`` it upserts a timestamp into ``table``
+    (so a quiet database does not pin WAL, and the broker gate reads the heartbeat's age)."""
+
+    interval_ms: int | None = Field(
+        default=None, gt=0, description="default system.connect.heartbeat_interval_ms"
+    )
+    table: str | None = Field(
+        default=None,
+        pattern=TABLE_NAME.pattern,
+        description="default public.debezium_heartbeat (the application's connector), "
+        "public.<slot>_heartbeat (the shadow outbox's)",
+    )
+
+
+class ConnectorSpec(_Model):
+    """One Debezium outbox connector as the plan owns it: ``cutover connectors diff|apply
+    --plan`` and ``cutover advance`` build it from here and nowhere else (docs/connectors.md).
+    A field left out keeps what plans without a ``connectors:`` block get. ``topic_prefix``
+    is Debezium's ``topic.prefix`` (it names the connector's offsets and its heartbeat
+    topic; the events' topics are ``system.kafka.topic_prefix`` / ``shadow_outbox.
+    topic_prefix``): changing it, the slot or the publication of a running connector
+    republishes the outbox and is refused without ``--allow-resnapshot``."""
+
+    name: str | None = Field(default=None, min_length=1, description="connector name")
+    slot: SlotName | None = Field(default=None, description="replication slot")
+    publication: SlotName | None = Field(default=None, description="default <slot>_pub")
+    topic_prefix: str | None = Field(
+        default=None, min_length=1, description="Debezium's topic.prefix; default the name"
+    )
+    snapshot_mode: SNAPSHOT_MODE = Field(
+        default="no_data", description="no_data: never republish the outbox's history"
+    )
+    heartbeat: HeartbeatSpec = Field(default_factory=HeartbeatSpec)
+    password_env: EnvVarName | None = Field(
+        default=None,
+        description="environment variable with the connector's database password (never "
+        "inline); default the password of the database URL",
+    )
+
+
+class ConnectorsSpec(_Model):
+    """The plan's connectors: the application's outbox (``outbox:``, phase 2) and the shadow
+    outbox (``shadow_outbox:``, phase 3). Their tables and columns come from those blocks."""
+
+    outbox: ConnectorSpec = Field(default_factory=ConnectorSpec)
+    shadow_outbox: ConnectorSpec | None = None
+
+
 class ContractsSpec(_Model):
     """The team's event contracts: a directory of JSON Schema files ``<type>.v<N>.json``
     (``cutover events check``; docs/contracts.md). The phase-3 gate checks the events on
@@ -327,6 +380,11 @@ class Plan(_Model):
     contracts: ContractsSpec | None = None
     shadow_outbox: ShadowOutboxSpec | None = Field(
         default=None, description="the shadow store's outbox and its connector (phase 3)"
+    )
+    connectors: ConnectorsSpec = Field(
+        default_factory=ConnectorsSpec,
+        description="the outbox connectors (name, slot, publication, topic prefix, snapshot "
+        "mode, heartbeat, password): the one description `connectors apply` and `advance` use",
     )
     _base_dir: Path | None = PrivateAttr(default=None)
     """The plan file's directory (set by :func:`load_plan`): relative paths start there."""

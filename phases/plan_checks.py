@@ -84,6 +84,64 @@ def cross_reference_issues(plan: Plan) -> list[PlanIssue]:
         issues.append(PlanIssue("rollout_order", "a context is listed twice"))
     issues.extend(_duplicate_topic_issues(plan))
     issues.extend(_shadow_outbox_issues(plan))
+    issues.extend(_connectors_issues(plan))
+    issues.extend(_canary_topic_issues(plan))
+    return issues
+
+
+def _canary_topic_issues(plan: Plan) -> list[PlanIssue]:
+    """No context consumes the canary's topic: the phase-2 canary's outbox rows stay out of
+    every shadow app, comparison and schema check (docs/app-sdk.md, "The canary")."""
+    from phases.adapters_kafka import CANARY_AGGREGATE
+
+    canary = f"{plan.system.kafka.topic_prefix}.{CANARY_AGGREGATE}"
+    return [
+        PlanIssue(
+            f"contexts.{name}.topic.name",
+            f"{canary} is the phase-2 canary's topic; a context's events need another",
+        )
+        for name, ctx in plan.contexts.items()
+        if ctx.topic.name == canary
+    ]
+
+
+def _connectors_issues(plan: Plan) -> list[PlanIssue]:
+    """``connectors.shadow_outbox`` needs the ``shadow_outbox:`` block (its table), and the
+    two connectors, as built, share no name, slot, publication or topic prefix."""
+    from phases.outbox_connectors import application_connector, shadow_outbox_connector
+
+    if plan.connectors.shadow_outbox is not None and plan.shadow_outbox is None:
+        return [
+            PlanIssue(
+                "connectors.shadow_outbox",
+                "declare the shadow_outbox: block too (its table and columns)",
+            )
+        ]
+    app, shadow = application_connector(plan), shadow_outbox_connector(plan)
+    if shadow is None:
+        return []
+    assert plan.shadow_outbox is not None
+    connect, block = plan.system.connect, plan.shadow_outbox
+    reported = {  # the fields plans had before connectors: say it there already
+        "name": block.connector_name == connect.connector_name,
+        "slot": block.slot_name == connect.slot_name,
+    }
+    issues = []
+    for field, attr in (
+        ("name", "name"),
+        ("slot", "slot_name"),
+        ("publication", "publication_name"),
+        ("topic_prefix", "server_prefix"),
+    ):
+        value = getattr(shadow, attr)
+        if value == getattr(app, attr) and not reported.get(field):
+            issues.append(
+                PlanIssue(
+                    f"connectors.shadow_outbox.{field}",
+                    f"{value!r} is the application's connector's too (connectors.outbox."
+                    f"{field}); the shadow outbox's connector needs its own",
+                )
+            )
     return issues
 
 

@@ -253,6 +253,11 @@ class ConnectorAdmin(Protocol):
         """Create or update the outbox connector from the plan; return its name."""
         ...
 
+    def resnapshot_reasons(self) -> list[str]:
+        """What applying the plan's connector would cause that publishes its outbox again
+        (``cdc.resnapshot``), compared with what runs on Connect; empty when nothing would."""
+        ...
+
     def delete_connector(self) -> None: ...
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from phases.context import StepContext
 from phases.errors import StepFailed
 from phases.gates import GateResult, canary_check
+from phases.outbox_connectors import application_connector
 from phases.ports import Unmeasured
 from phases.steps.common import connector_evidence, measure
 
@@ -56,7 +57,7 @@ def _await_first_heartbeat(ctx: StepContext) -> None:
     promise (events flow *and* the heartbeat runs); a heartbeat that never comes leaves the
     gate's ``heartbeat_fresh`` check to say so.
     """
-    interval_s = ctx.plan.system.connect.heartbeat_interval_ms / 1000
+    interval_s = application_connector(ctx.plan).heartbeat_interval_ms / 1000
     deadline = time.monotonic() + max(3 * interval_s, HEARTBEAT_WAIT_MIN_S)
     while time.monotonic() < deadline:
         snap = measure("connector", ctx.ports.health.snapshot)
