@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from phases.outbox_connectors import application_connector
 from phases.plan import CompareRules, ContextSpec, DatabaseRef, OutcomeSpec, Plan
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def pipeline_from(plan: Plan, ctx: ContextSpec, env: Mapping[str, str]) -> Pipel
                 "sasl.password": password,
             }
         )
-    heartbeat = f"{plan.system.connect.connector_name}.{HEARTBEAT_TABLE}"
+    heartbeat = f"{application_connector(plan).server_prefix}.{HEARTBEAT_TABLE}"
     group = ctx.consumer_group or DEFAULT_GROUP
     return PipelineRef(ctx.topic.name, group, conf, heartbeat_topic=heartbeat)
 

@@ -94,6 +94,7 @@ def gate_plan(endpoints: Endpoints, unique: str, reports: Path) -> Plan:
         depends_on=[],
     )
     data["contexts"] = {"order": order}
+    data["contracts"] = {"dir": str(SAMPLE.parents[2] / "legacy_app" / "contracts")}
     data["rollout_order"] = ["order"]
     data["reports_dir"] = str(reports)
     data["gates"]["dual_write"].update(
