@@ -110,7 +110,7 @@ def main() -> None:
         "--trace-pairs", type=int, default=1_000_000, help="pairs for the tracemalloc run"
     )
     args = ap.parse_args()
-    opts = CompareOptions(sample_limit=20)
+    opts = CompareOptions(sample_limit=20, key="order_id")
     now = T0 + timedelta(days=1)
     n = args.pairs
     print(

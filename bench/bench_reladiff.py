@@ -89,9 +89,14 @@ def load(dsn: str, table: str, side: str, rows: int) -> None:
 def ours(dsn: str, pushdown: bool) -> tuple[float, set[str]]:
     """The comparators over the two tables; ``pushdown``: Postgres hashes rows, Python
     fetches full rows only for keys whose digests differ."""
-    control = SqlSource(dsn, "SELECT * FROM sync_outcomes", name="sync", itersize=10_000)
-    candidate = SqlSource(dsn, "SELECT * FROM event_outcomes", name="event", itersize=10_000)
-    opts = CompareOptions(sample_limit=1_000_000)  # keep every differing key, to check them
+    control = SqlSource(
+        dsn, "SELECT * FROM sync_outcomes", name="sync", itersize=10_000, key="order_id"
+    )
+    candidate = SqlSource(
+        dsn, "SELECT * FROM event_outcomes", name="event", itersize=10_000, key="order_id"
+    )
+    # keep every differing key, to check them
+    opts = CompareOptions(key="order_id", sample_limit=1_000_000)
     window = ReadWindow()
     if pushdown:
         window = pushdown_window(control, candidate, opts.ignore, False, window)

@@ -116,12 +116,13 @@ def flag(value: Any) -> bool:
 
 def observation(
     record: Mapping[str, Any],
-    key_field: str = "order_id",
+    key_field: str,
     side: str = "",
     mode_field: str | None = DEFAULT_MODE_FIELD,
     inconclusive_field: str | None = DEFAULT_INCONCLUSIVE_FIELD,
 ) -> Observation:
-    """Wrap an outcome record (``Outcome.to_dict()`` shape) as an observation; its write-time
+    """Wrap an outcome record (a mapping holding ``key_field`` and ``produced_at``) as an
+    observation; its write-time
     mode is the ``mode_field`` column and its inconclusive flag the ``inconclusive_field``
     column when the record has them."""
     if key_field not in record:
@@ -354,8 +355,9 @@ def compare(
 def diff_records(
     control: Mapping[str, Any], candidate: Mapping[str, Any], options: CompareOptions | None = None
 ) -> tuple[Difference, ...]:
-    """The differences between two single records under ``options`` (empty when they agree)."""
-    opts = options or CompareOptions()
+    """The differences between two single records under ``options`` (empty when they agree;
+    none given: the default rules, no key involved)."""
+    opts = options or CompareOptions(key="")
     if opts.raw_digest(control) == opts.raw_digest(candidate):
         return ()
     nc, nd = opts.normalise(control), opts.normalise(candidate)

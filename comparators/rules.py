@@ -195,7 +195,8 @@ class Tolerance:
 class CompareOptions:
     """Everything that decides whether a control and a candidate record agree, and when.
 
-    ``settle`` is the time after the control's ``produced_at`` before a key is
+    ``key`` is the business key column (the plan's ``outcome.key``; no default). ``settle``
+    is the time after the control's ``produced_at`` before a key is
     judged; ``sample_limit`` caps the mismatch samples kept per category.
     ``mode_field`` names the column holding the mode a key was written in (it decides
     whether the key is in scope, see :class:`comparators.diff.Scope`); ``inconclusive_field``
@@ -203,7 +204,7 @@ class CompareOptions:
     ``inconclusive``). Neither is ever compared, so both are added to ``ignore``.
     """
 
-    key: str = "order_id"
+    key: str
     ignore: tuple[str, ...] = ("produced_at", "source")
     decimals: tuple[str, ...] = ()
     tolerances: tuple[Tolerance, ...] = ()

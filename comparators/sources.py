@@ -113,7 +113,8 @@ class InMemorySource:
 
     records: Sequence[Record]
     name: str = "memory"
-    key: str = "order_id"
+    key: str = field(kw_only=True)
+    """The business key column (the plan's ``outcome.key``; no default)."""
     mode_column: str | None = DEFAULT_MODE_FIELD
     inconclusive_column: str | None = DEFAULT_INCONCLUSIVE_FIELD
 
@@ -137,7 +138,8 @@ class CallableSource:
 
     target: str
     name: str = "callable"
-    key: str = "order_id"
+    key: str = field(kw_only=True)
+    """The business key column (the plan's ``outcome.key``; no default)."""
     presorted: bool = False
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     mode_column: str | None = DEFAULT_MODE_FIELD
@@ -222,7 +224,7 @@ def libpq_url(url: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SqlSource:
-    """Rows of ``sql`` (one per order) read with a server-side cursor.
+    """Rows of ``sql`` (one per key) read with a server-side cursor.
 
     ``conninfo`` is a libpq/SQLAlchemy URL or DSN (it holds the password: it is
     never logged). The query is wrapped, never edited: the source adds the
@@ -232,7 +234,8 @@ class SqlSource:
     conninfo: str = field(repr=False)
     sql: str
     name: str = "sql"
-    key: str = "order_id"
+    key: str = field(kw_only=True)
+    """The business key column (the plan's ``outcome.key``; no default)."""
     itersize: int = 5000
     lazy_json: bool = True
     pushdown: bool = True

@@ -33,7 +33,9 @@ from tests.unit.comparators.source_contract import SourceContract
 pytestmark = pytest.mark.integration
 
 SAMPLE_OPTIONS = CompareOptions(
-    decimals=("total", "payment.amount"), unordered=("reservation.lines", "notifications")
+    decimals=("total", "payment.amount"),
+    unordered=("reservation.lines", "notifications"),
+    key="order_id",
 )
 """The sample's rules (its plan states them: no default names its fields)."""
 
@@ -191,9 +193,11 @@ def test_single_json_outcome_column_gives_the_same_result(
 
 def test_sql_partitions_equal_python_partitions_and_merge_to_whole(outcome_tables: str) -> None:
     opts = SAMPLE_OPTIONS
-    control = SqlSource(outcome_tables, "SELECT * FROM sync_outcomes", name="sync", itersize=300)
+    control = SqlSource(
+        outcome_tables, "SELECT * FROM sync_outcomes", name="sync", itersize=300, key="order_id"
+    )
     candidate = SqlSource(
-        outcome_tables, "SELECT * FROM event_outcomes", name="event", itersize=300
+        outcome_tables, "SELECT * FROM event_outcomes", name="event", itersize=300, key="order_id"
     )
     whole = compare(
         control.observations(ReadWindow()),
@@ -285,8 +289,10 @@ def test_dry_run_writes_nothing(
 def test_watch_over_sql_with_postgres_watermark(
     outcome_tables: str, endpoints: Endpoints, fresh_database: str
 ) -> None:
-    control = SqlSource(outcome_tables, "SELECT * FROM sync_outcomes", name="sync")
-    candidate = SqlSource(outcome_tables, "SELECT * FROM event_outcomes", name="event")
+    control = SqlSource(outcome_tables, "SELECT * FROM sync_outcomes", name="sync", key="order_id")
+    candidate = SqlSource(
+        outcome_tables, "SELECT * FROM event_outcomes", name="event", key="order_id"
+    )
     opts = SAMPLE_OPTIONS
     store = PostgresWatermarkStore(outcome_tables)
     with pytest.raises(WatermarksNotInitialised, match="run `cutover init`") as info:
@@ -318,7 +324,9 @@ class TestSqlSourceContract(SourceContract):
         self.n += 1
         table = f"contract_{self.n}"
         insert(self.dsn, table, records)
-        return SqlSource(self.dsn, f"SELECT * FROM {table};", name="sql", itersize=2)
+        return SqlSource(
+            self.dsn, f"SELECT * FROM {table};", name="sql", itersize=2, key="order_id"
+        )
 
 
 def test_cli_run_exits_4_and_writes_junit_naming_the_failure(
@@ -358,8 +366,8 @@ def _sources(
     dsn: str, event_query: str = "SELECT * FROM event_outcomes"
 ) -> tuple[SqlSource, SqlSource]:
     return (
-        SqlSource(dsn, "SELECT * FROM sync_outcomes", name="sync", itersize=500),
-        SqlSource(dsn, event_query, name="event", itersize=500),
+        SqlSource(dsn, "SELECT * FROM sync_outcomes", name="sync", itersize=500, key="order_id"),
+        SqlSource(dsn, event_query, name="event", itersize=500, key="order_id"),
     )
 
 
@@ -408,7 +416,7 @@ def test_pushdown_is_off_with_invariants_or_nested_ignores(outcome_tables: str) 
     )
     assert (
         pushdown_window(
-            control, InMemorySource([]), ("produced_at",), False, ReadWindow()
+            control, InMemorySource([], key="order_id"), ("produced_at",), False, ReadWindow()
         ).digest_ignore
         is None
     )

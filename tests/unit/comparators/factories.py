@@ -64,7 +64,7 @@ def record(i: int = 1, **kw: Any) -> dict[str, Any]:
 
 
 def obs(i: int = 1, **kw: Any) -> Observation:
-    return observation(record(i, **kw))
+    return observation(record(i, **kw), key_field="order_id")
 
 
 def pair(i: int, lag: float = 0.5, **candidate: Any) -> tuple[Observation, Observation]:
@@ -123,10 +123,14 @@ def sides(draw: st.DrawFn, max_keys: int = 30) -> tuple[list[Observation], list[
         rec = draw(outcome_records(key=k))
         where = draw(st.sampled_from(["both", "both", "both", "control", "candidate"]))
         if where in ("both", "control"):
-            control.extend([observation(rec)] * draw(st.sampled_from([1, 1, 1, 2])))
+            control.extend(
+                [observation(rec, key_field="order_id")] * draw(st.sampled_from([1, 1, 1, 2]))
+            )
         if where in ("both", "candidate"):
             other = dict(rec)
             if draw(st.integers(0, 4)) == 0:
                 other["total"] = str(Decimal(rec["total"]) + Decimal("0.01"))
-            candidate.extend([observation(other)] * draw(st.sampled_from([1, 1, 1, 2])))
+            candidate.extend(
+                [observation(other, key_field="order_id")] * draw(st.sampled_from([1, 1, 1, 2]))
+            )
     return control, candidate

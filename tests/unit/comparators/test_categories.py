@@ -29,7 +29,7 @@ from comparators.rules import CompareOptions
 from comparators.verdict import Status, VerdictPolicy, decide
 from tests.unit.comparators.factories import LATER, T0, record
 
-OPTS = CompareOptions()
+OPTS = CompareOptions(key="order_id")
 SETTLE = OPTS.settle
 PARTS = 3
 
@@ -38,12 +38,12 @@ def written(i: int, mode: str | None = "dual", **kw: object) -> Observation:
     rec = record(i, **kw)
     if mode is not None:
         rec["write_mode"] = mode
-    return observation(rec)
+    return observation(rec, key_field="order_id")
 
 
 def answer(i: int, **kw: object) -> Observation:
     at = T0 + timedelta(seconds=i, milliseconds=300)
-    return observation(record(i, source="event", at=at, **kw))
+    return observation(record(i, source="event", at=at, **kw), key_field="order_id")
 
 
 def position(
@@ -133,8 +133,8 @@ def test_the_mode_column_is_never_compared() -> None:
 def test_a_custom_mode_column_decides_the_scope() -> None:
     rec = record(1)
     rec["ctx_mode"] = "sync"
-    control = [observation(rec, mode_field="ctx_mode")]
-    options = CompareOptions(mode_field="ctx_mode")
+    control = [observation(rec, mode_field="ctx_mode", key_field="order_id")]
+    options = CompareOptions(mode_field="ctx_mode", key="order_id")
     got = judged(control, [], Scope(now=LATER, modes=DUAL_WRITE_MODES), options)
     assert got == {key(1): Category.OUT_OF_SCOPE}
     assert "ctx_mode" in options.ignore

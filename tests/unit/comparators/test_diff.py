@@ -15,7 +15,7 @@ from comparators.rules import CompareOptions, Tolerance
 from legacy_app.outcome import Payment
 from tests.unit.comparators.factories import LATER, T0, obs, outcome, pair, record, sides
 
-OPTS = CompareOptions()
+OPTS = CompareOptions(key="order_id")
 SCOPE = Scope(now=LATER)
 
 
@@ -77,7 +77,8 @@ def test_tolerance_equal_values_match_even_across_rounding_steps() -> None:
         tolerances=(
             Tolerance("total", Decimal("0.01")),
             Tolerance("payment.amount", Decimal("0.01")),
-        )
+        ),
+        key="order_id",
     )
     # 10.004 and 10.006 round to different 0.01 steps (10.00 / 10.01) but differ by 0.002.
     c = obs(1, total="10.004")
@@ -86,7 +87,7 @@ def test_tolerance_equal_values_match_even_across_rounding_steps() -> None:
 
 
 def test_difference_beyond_tolerance_is_divergent() -> None:
-    opts = CompareOptions(tolerances=(Tolerance("total", Decimal("0.005")),))
+    opts = CompareOptions(tolerances=(Tolerance("total", Decimal("0.005")),), key="order_id")
     c, d = obs(1, total="10.00"), obs(1, total="10.01", source="event")
     assert compare([c], [d], opts, SCOPE).count(Category.DIVERGENT) == 1
 
@@ -95,7 +96,7 @@ def test_list_order_does_not_matter_for_a_path_the_rules_call_unordered() -> Non
     o = outcome(1)
     assert o.reservation is not None
     flipped = replace(o, reservation=replace(o.reservation, lines=o.reservation.lines[::-1]))
-    opts = CompareOptions(unordered=("reservation.lines",))
+    opts = CompareOptions(unordered=("reservation.lines",), key="order_id")
     assert diff_records(o.to_dict(), flipped.to_dict(), opts) == ()
 
 
@@ -108,7 +109,7 @@ def test_by_default_list_order_matters_and_no_path_is_a_decimal() -> None:
 
 
 def test_case_insensitive_recipient() -> None:
-    opts = CompareOptions(case_insensitive=("notifications.recipient",))
+    opts = CompareOptions(case_insensitive=("notifications.recipient",), key="order_id")
     a, b = record(1, email="Ann@Example.com"), record(1, email="ann@example.com")
     assert diff_records(a, b, opts) == ()
     assert [d.path for d in diff_records(a, b)] == ["notifications[0].recipient"]
@@ -133,9 +134,9 @@ def test_unsorted_source_is_rejected() -> None:
 
 def test_observation_requires_key_and_time() -> None:
     with pytest.raises(SourceError):
-        observation({"produced_at": T0.isoformat()})
+        observation({"produced_at": T0.isoformat()}, key_field="order_id")
     with pytest.raises(SourceError):
-        observation({"order_id": "x", "produced_at": "yesterday"})
+        observation({"order_id": "x", "produced_at": "yesterday"}, key_field="order_id")
 
 
 def test_result_counts_paths_and_samples() -> None:
@@ -192,7 +193,9 @@ def test_swapping_sides_swaps_missing_and_extra(
 def test_values_within_tolerance_always_match(base: Decimal, steps: Decimal) -> None:
     tol = Decimal("0.005")
     other = base + steps * Decimal("0.001")
-    opts = CompareOptions(tolerances=(Tolerance("total", tol), Tolerance("payment.amount", tol)))
+    opts = CompareOptions(
+        tolerances=(Tolerance("total", tol), Tolerance("payment.amount", tol)), key="order_id"
+    )
     c, d = obs(1, total=str(base)), obs(1, total=str(other), source="event")
     expected = Category.MATCH if abs(base - other) <= tol else Category.DIVERGENT
     (res,) = observe([c], [d], opts, SCOPE)

@@ -24,23 +24,30 @@ def _flagged(i: int, value: object = True) -> object:
 
 
 def test_a_key_flagged_inconclusive_on_the_candidate_side_is_left_out_not_judged() -> None:
-    control = [observation(outcome(i).to_dict()) for i in (1, 2, 3)]
+    control = [observation(outcome(i).to_dict(), key_field="order_id") for i in (1, 2, 3)]
     candidate = [
-        observation(outcome(1, source="verify").to_dict()),
-        observation({**outcome(2, total="1.00", source="verify").to_dict(), "inconclusive": "t"}),
+        observation(outcome(1, source="verify").to_dict(), key_field="order_id"),
+        observation(
+            {**outcome(2, total="1.00", source="verify").to_dict(), "inconclusive": "t"},
+            key_field="order_id",
+        ),
     ]
-    result = compare(control, candidate, CompareOptions(), Scope(now=LATER))
+    result = compare(control, candidate, CompareOptions(key="order_id"), Scope(now=LATER))
     assert dict(result.counts) == {"match": 1, "inconclusive": 1, "missing": 1}
     assert (result.settled, result.inconclusive, result.left_out) == (2, 1, 1)
     assert [s.key for s in result.samples] == ["ord-000003"]  # the inconclusive key is no sample
 
 
 def test_a_flag_on_the_control_side_counts_too_and_the_column_is_never_compared() -> None:
-    control = [observation({**outcome(1).to_dict(), "inconclusive": True})]
-    candidate = [observation({**outcome(1, source="verify").to_dict(), "inconclusive": False})]
-    result = compare(control, candidate, CompareOptions(), Scope(now=LATER))
+    control = [observation({**outcome(1).to_dict(), "inconclusive": True}, key_field="order_id")]
+    candidate = [
+        observation(
+            {**outcome(1, source="verify").to_dict(), "inconclusive": False}, key_field="order_id"
+        )
+    ]
+    result = compare(control, candidate, CompareOptions(key="order_id"), Scope(now=LATER))
     assert dict(result.counts) == {"inconclusive": 1}
-    assert "inconclusive" in CompareOptions().ignore
+    assert "inconclusive" in CompareOptions(key="order_id").ignore
 
 
 @pytest.mark.parametrize(
@@ -60,13 +67,15 @@ def test_the_flag_reads_booleans_from_json_sql_and_text(value: object, expected:
 
 
 def test_an_outcome_flagged_in_extra_is_read_by_an_in_memory_source() -> None:
-    source = InMemorySource([outcome(1, source="verify"), _flagged(2)], name="verify")
+    source = InMemorySource(
+        [outcome(1, source="verify"), _flagged(2)], name="verify", key="order_id"
+    )
     run = run_compare(
         CompareConfig(
             context="order",
-            control=InMemorySource([outcome(1), outcome(2)], name="event"),
+            control=InMemorySource([outcome(1), outcome(2)], name="event", key="order_id"),
             candidate=source,  # type: ignore[arg-type]
-            options=CompareOptions(),
+            options=CompareOptions(key="order_id"),
             modes=ASYNC_MODES,
         ),
         now=LATER,
@@ -98,7 +107,7 @@ def test_the_plan_names_the_inconclusive_column_of_both_sources(tmp_path: Path) 
 def test_the_digest_query_selects_the_flag_beside_the_mode() -> None:
     from comparators.sources import ReadWindow
 
-    src = SqlSource("postgresql://x", "SELECT * FROM v", name="verify")
+    src = SqlSource("postgresql://x", "SELECT * FROM v", name="verify", key="order_id")
     sql, params = src.query(["outcome"], ReadWindow(digest_ignore=("produced_at",)))
     assert "->>%(inconclusive_column)s AS i" in sql
     assert params["inconclusive_column"] == "inconclusive"

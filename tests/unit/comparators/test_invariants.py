@@ -50,6 +50,8 @@ def test_engine_counts_violations_per_side() -> None:
     c, _ = pair(1)
     bad = obs(1, source="event", payment=Payment(Decimal("1.00"), "captured"))
     name = "legacy_app.invariants:payment_equals_total"
-    result = compare([c], [bad], CompareOptions(), Scope(now=LATER), inv.resolve_all([name]))
+    result = compare(
+        [c], [bad], CompareOptions(key="order_id"), Scope(now=LATER), inv.resolve_all([name])
+    )
     assert dict(result.violations) == {f"{name}@candidate": 1}
     assert result.violation_samples[0].key == "ord-000001"

@@ -18,26 +18,26 @@ def as_sql_row(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_raw_json_row_matches_parsed_record() -> None:
-    c = observation(as_sql_row(record(1)))
-    d = observation(record(1, source="event"))
-    assert compare([c], [d], CompareOptions(), Scope(now=LATER)).count("match") == 1
+    c = observation(as_sql_row(record(1)), key_field="order_id")
+    d = observation(record(1, source="event"), key_field="order_id")
+    assert compare([c], [d], CompareOptions(key="order_id"), Scope(now=LATER)).count("match") == 1
 
 
 def test_raw_json_difference_is_explained_on_parsed_paths() -> None:
-    c = observation(as_sql_row(record(1)))
-    d = observation(as_sql_row(record(1, total="1.00", source="event")))
-    result = compare([c], [d], CompareOptions(), Scope(now=LATER))
+    c = observation(as_sql_row(record(1)), key_field="order_id")
+    d = observation(as_sql_row(record(1, total="1.00", source="event")), key_field="order_id")
+    result = compare([c], [d], CompareOptions(key="order_id"), Scope(now=LATER))
     assert dict(result.paths) == {"payment.amount": 1, "total": 1}
     assert isinstance(result.samples[0].control, dict)
     assert result.samples[0].control["payment"]["amount"] == "23.75"  # type: ignore[index]
 
 
 def test_invariants_see_parsed_json() -> None:
-    c = observation(as_sql_row(record(1)))
+    c = observation(as_sql_row(record(1)), key_field="order_id")
     result = compare(
         [c],
         [],
-        CompareOptions(),
+        CompareOptions(key="order_id"),
         Scope(now=LATER),
         resolve_all(["legacy_app.invariants:payment_equals_total"]),
     )

@@ -12,7 +12,7 @@ from comparators.rules import CompareOptions
 from comparators.sources import InMemorySource, ReadWindow
 from tests.unit.comparators.factories import LATER, sides
 
-OPTS = CompareOptions(sample_limit=3)
+OPTS = CompareOptions(sample_limit=3, key="order_id")
 
 
 def test_parse_partition() -> None:
@@ -50,8 +50,8 @@ def _partitioned(
     results = []
     for part in all_partitions(n):
         window = ReadWindow(partition=part)
-        c = InMemorySource(control).observations(window)
-        d = InMemorySource(candidate).observations(window)
+        c = InMemorySource(control, key="order_id").observations(window)
+        d = InMemorySource(candidate, key="order_id").observations(window)
         results.append(compare(c, d, OPTS, Scope(now=LATER, partition=part)))
     return merge(results)
 

@@ -76,9 +76,9 @@ def _run_config(modes: frozenset[str] | None = DUAL_WRITE_MODES) -> CompareConfi
     event = [outcome(1, source="event")]
     return CompareConfig(
         context="order",
-        control=InMemorySource(sync, name="sync"),
-        candidate=InMemorySource(event, name="event"),
-        options=CompareOptions(),
+        control=InMemorySource(sync, name="sync", key="order_id"),
+        candidate=InMemorySource(event, name="event", key="order_id"),
+        options=CompareOptions(key="order_id"),
         modes=modes,
     )
 

@@ -68,8 +68,8 @@ def _config(error: SourceError) -> CompareConfig:
     return CompareConfig(
         context="order",
         control=BrokenSource(error),
-        candidate=InMemorySource([outcome(1, source="event")], name="event"),
-        options=CompareOptions(),
+        candidate=InMemorySource([outcome(1, source="event")], name="event", key="order_id"),
+        options=CompareOptions(key="order_id"),
     )
 
 

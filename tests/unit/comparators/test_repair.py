@@ -13,7 +13,10 @@ from tests.unit.comparators.outbox_contract import OutboxWriterContract
 def _plan(run_id: str = "r1"):  # type: ignore[no-untyped-def]
     c1, d1 = pair(1, total="1.00")
     results = observe(
-        [c1, obs(2), obs(3)], [d1, obs(3, source="event")], CompareOptions(), Scope(now=LATER)
+        [c1, obs(2), obs(3)],
+        [d1, obs(3, source="event")],
+        CompareOptions(key="order_id"),
+        Scope(now=LATER),
     )
     return propose(results, "order.created", run_id)
 
@@ -29,7 +32,7 @@ def test_missing_key_gets_a_compensating_outbox_event_carrying_the_control_outco
 
 def test_a_payload_builder_shapes_the_event() -> None:
     c1, _ = pair(1)
-    results = observe([c1], [], CompareOptions(), Scope(now=LATER))
+    results = observe([c1], [], CompareOptions(key="order_id"), Scope(now=LATER))
     plan = propose(results, "order.created", "r1", lambda t, c: {"type": t, "id": c["order_id"]})
     assert plan.events[0].payload == {"type": "order.created", "id": "ord-000001"}
 

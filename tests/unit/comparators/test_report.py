@@ -27,7 +27,7 @@ from tests.unit.comparators.factories import LATER, T0, obs, pair
 def _doc(**candidate: object) -> dict[str, object]:
     c1, d1 = pair(1, total="9.99")
     c2, d2 = pair(2, **candidate)
-    opts = CompareOptions()
+    opts = CompareOptions(key="order_id")
     result = compare([c1, c2, obs(3)], [d1, d2], opts, Scope(now=LATER))
     policy = VerdictPolicy(min_settled_keys=1)
     info = RunInfo("run-1", "order", "sync", "event", plan_hash=plan_hash(b"plan"), generated_at=T0)

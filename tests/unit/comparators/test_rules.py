@@ -28,6 +28,7 @@ FULL = CompareOptions(
     truncate=(TruncateTimestamps(("produced_at",), "second"),),
     case_insensitive=("notifications.recipient",),
     ignore=("source",),
+    key="order_id",
 )
 
 
@@ -121,7 +122,7 @@ def test_to_jsonable_converts_decimal_datetime_tuple() -> None:
 
 
 def test_custom_normaliser_runs_in_pipeline() -> None:
-    opts = CompareOptions(normalisers=(Upper(),))
+    opts = CompareOptions(normalisers=(Upper(),), key="order_id")
     assert opts.normalise(record(1))["status"] == "COMPLETED"
 
 
@@ -138,12 +139,12 @@ def test_load_target_reports_bad_reference() -> None:
 
 
 def test_default_options_ignore_produced_at_and_source() -> None:
-    norm = CompareOptions().normalise(record(1))
+    norm = CompareOptions(key="order_id").normalise(record(1))
     assert "produced_at" not in norm and "source" not in norm
 
 
 def test_settle_is_part_of_options() -> None:
-    assert CompareOptions(settle=timedelta(seconds=9)).settle.total_seconds() == 9
+    assert CompareOptions(settle=timedelta(seconds=9), key="order_id").settle.total_seconds() == 9
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -189,3 +190,17 @@ def test_raw_digest_of_sql_row_equals_digest_of_its_dict_form() -> None:
 
     row = {"order_id": "o", "total": Decimal("12.50"), "produced_at": T0}
     assert digest(row) == digest({"order_id": "o", "total": "12.5", "produced_at": T0.isoformat()})
+
+
+def test_the_key_has_no_default_in_options_or_sources() -> None:
+    from comparators.sources import CallableSource, InMemorySource, SqlSource
+
+    with pytest.raises(TypeError, match="key"):
+        CompareOptions()  # type: ignore[call-arg]
+    for make in (
+        lambda: InMemorySource([]),
+        lambda: CallableSource("m:f"),
+        lambda: SqlSource("x", "q"),
+    ):
+        with pytest.raises(TypeError, match="key"):
+            make()  # type: ignore[call-arg]

@@ -16,7 +16,7 @@ def broken_outcomes() -> list[dict[str, str]]:
 
 
 def test_a_callable_source_reading_a_renamed_column_raises_one_line() -> None:
-    source = CallableSource(f"{__name__}:broken_outcomes", name="sync")
+    source = CallableSource(f"{__name__}:broken_outcomes", name="sync", key="order_id")
     with pytest.raises(SourceError) as info:
         list(source.observations(ReadWindow()))
     assert str(info.value) == (
@@ -25,6 +25,6 @@ def test_a_callable_source_reading_a_renamed_column_raises_one_line() -> None:
 
 
 def test_other_errors_of_a_callable_pass_through() -> None:
-    source = CallableSource("json:loads", name="sync", kwargs={"s": "not json"})
+    source = CallableSource("json:loads", name="sync", kwargs={"s": "not json"}, key="order_id")
     with pytest.raises(ValueError):
         list(source.observations(ReadWindow()))

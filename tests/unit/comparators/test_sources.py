@@ -12,7 +12,7 @@ from tests.unit.comparators.source_contract import SourceContract, contract_reco
 
 class TestInMemorySource(SourceContract):
     def make_source(self, records: Sequence[dict[str, Any]]) -> OutcomeSource:
-        return InMemorySource(list(records))
+        return InMemorySource(list(records), key="order_id")
 
 
 _ROWS: list[dict[str, Any]] = []
@@ -25,11 +25,13 @@ def rows() -> Iterator[dict[str, Any]]:
 class TestCallableSource(SourceContract):
     def make_source(self, records: Sequence[dict[str, Any]]) -> OutcomeSource:
         _ROWS[:] = records
-        return CallableSource("tests.unit.comparators.test_sources:rows")
+        return CallableSource("tests.unit.comparators.test_sources:rows", key="order_id")
 
 
 def test_callable_passes_kwargs() -> None:
-    src = CallableSource("tests.unit.comparators.test_sources:limited", kwargs={"n": 2})
+    src = CallableSource(
+        "tests.unit.comparators.test_sources:limited", kwargs={"n": 2}, key="order_id"
+    )
     assert len(list(src.observations(ReadWindow()))) == 2
 
 
@@ -39,7 +41,7 @@ def limited(n: int) -> list[dict[str, Any]]:
 
 def test_callable_bad_target() -> None:
     with pytest.raises(ImportTargetError):
-        list(CallableSource("nope_module_q:rows").observations(ReadWindow()))
+        list(CallableSource("nope_module_q:rows", key="order_id").observations(ReadWindow()))
 
 
 def test_libpq_url_strips_driver() -> None:
@@ -50,7 +52,7 @@ def test_libpq_url_strips_driver() -> None:
 def test_digest_query_hashes_row_without_ignored_columns_and_with_types() -> None:
     from comparators.sources import SqlSource
 
-    src = SqlSource("postgresql://x", "SELECT * FROM t;")
+    src = SqlSource("postgresql://x", "SELECT * FROM t;", key="order_id")
     described = [("order_id", 25), ("total", 1700), ("produced_at", 1184), ("source", 25)]
     window = ReadWindow(digest_ignore=("produced_at", "source"))
     sql, params = src.query([n for n, _ in described], window, described)
@@ -63,7 +65,7 @@ def test_digest_query_hashes_row_without_ignored_columns_and_with_types() -> Non
 def test_digest_query_for_json_column_uses_jsonb() -> None:
     from comparators.sources import SqlSource
 
-    src = SqlSource("postgresql://x", "SELECT doc AS outcome FROM t")
+    src = SqlSource("postgresql://x", "SELECT doc AS outcome FROM t", key="order_id")
     window = ReadWindow(digest_ignore=("produced_at",))
     sql, params = src.query(["outcome"], window, [("outcome", 3802)])
     assert "md5((((src.outcome)::jsonb) - %(ignore)s::text[])::text) AS d" in sql

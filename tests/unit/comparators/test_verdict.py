@@ -91,7 +91,7 @@ def test_invariant_violations_fail() -> None:
 def test_calibrate_measures_disagreement_of_two_candidates() -> None:
     a = [pair(i)[1] for i in range(1, 11)]
     b = [pair(i)[1] for i in range(1, 10)] + [obs(10, total="1.00", source="event")]
-    noise, result = calibrate(a, b, CompareOptions(), Scope(now=LATER))
+    noise, result = calibrate(a, b, CompareOptions(key="order_id"), Scope(now=LATER))
     assert (noise.settled, noise.disagreements) == (10, 1)
     assert noise.rate == pytest.approx(0.1)
     assert result.count("divergent") == 1

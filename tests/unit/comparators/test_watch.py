@@ -16,7 +16,7 @@ from comparators.watch import FileWatermarkStore, InMemoryWatermarkStore, WatchS
 from legacy_app.outcome import Payment
 from tests.unit.comparators.factories import T0, obs
 
-OPTS = CompareOptions(settle=timedelta(seconds=5))
+OPTS = CompareOptions(settle=timedelta(seconds=5), key="order_id")
 
 
 def _sources(n: int) -> tuple[InMemorySource, InMemorySource]:
@@ -26,7 +26,7 @@ def _sources(n: int) -> tuple[InMemorySource, InMemorySource]:
         for i in range(1, n + 1)
         if i != 4
     ]
-    return InMemorySource(control), InMemorySource(candidate)
+    return InMemorySource(control, key="order_id"), InMemorySource(candidate, key="order_id")
 
 
 def test_steps_judge_each_key_once_as_windows_close() -> None:
@@ -74,7 +74,9 @@ def _late(seconds_after_control: float) -> tuple[InMemorySource, InMemorySource]
         if i != 4
     ]
     late = obs(4, at=T0 + timedelta(seconds=4 + seconds_after_control), source="event").record
-    return InMemorySource(control), InMemorySource([*candidate, late])
+    return InMemorySource(control, key="order_id"), InMemorySource(
+        [*candidate, late], key="order_id"
+    )
 
 
 def test_a_candidate_arriving_after_its_key_was_judged_missing_turns_it_late() -> None:
@@ -113,18 +115,18 @@ def test_remembered_missing_keys_survive_a_file_store(tmp_path: Path) -> None:
 
 def test_a_control_invariant_of_a_key_judged_again_is_counted_once() -> None:
     underpaid = Payment(Decimal("1.00"), "captured", 1)
-    control = InMemorySource([obs(1, at=T0, payment=underpaid).record])
+    control = InMemorySource([obs(1, at=T0, payment=underpaid).record], key="order_id")
     late = obs(1, at=T0 + timedelta(minutes=5), source="event", payment=underpaid).record
     invariants = resolve_all(["legacy_app.invariants:payment_equals_total"])
     first = watch_step(
-        control, InMemorySource([]), OPTS, WatchState(), T0 + timedelta(seconds=60),
+        control, InMemorySource([], key="order_id"), OPTS, WatchState(), T0 + timedelta(seconds=60),
         invariants=invariants,
     )  # fmt: skip
     assert dict(first.state.result.violations) == {
         "legacy_app.invariants:payment_equals_total@control": 1
     }
     later = watch_step(
-        control, InMemorySource([late]), OPTS, first.state, T0 + timedelta(minutes=10),
+        control, InMemorySource([late], key="order_id"), OPTS, first.state, T0 + timedelta(minutes=10),
         invariants=invariants,
     )  # fmt: skip
     assert later.state.result.count("missing") == 0
@@ -156,7 +158,7 @@ def test_a_key_behind_the_pipeline_waits_and_is_judged_once_when_reached() -> No
 
 def test_keys_written_in_sync_are_counted_out_of_scope_once() -> None:
     rows = [{**obs(i, at=T0 + timedelta(seconds=i)).record, "write_mode": "sync"} for i in (1, 2)]
-    control, candidate = InMemorySource(rows), InMemorySource([])
+    control, candidate = InMemorySource(rows, key="order_id"), InMemorySource([], key="order_id")
     modes = frozenset({"dual"})
     step1 = watch_step(
         control, candidate, OPTS, WatchState(), T0 + timedelta(seconds=10), modes=modes
@@ -183,7 +185,7 @@ def test_steps_behind_a_moving_watermark_add_up_to_one_comparison(
         obs(i, at=T0 + timedelta(seconds=i, milliseconds=100), source="event").record
         for i in sorted(answered)
     ]
-    sources = InMemorySource(control), InMemorySource(candidate)
+    sources = InMemorySource(control, key="order_id"), InMemorySource(candidate, key="order_id")
     state, now = WatchState(), T0
     for step, (advance, behind) in enumerate(ticks):
         now += timedelta(seconds=advance + 1)

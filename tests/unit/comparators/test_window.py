@@ -18,9 +18,9 @@ NOW = T0 + timedelta(minutes=10)
 def config(control: list, candidate: list, window: timedelta | None) -> CompareConfig:
     return CompareConfig(
         context="order",
-        control=InMemorySource(control, name="sync"),
-        candidate=InMemorySource(candidate, name="event"),
-        options=CompareOptions(ignore=("produced_at", "source")),
+        control=InMemorySource(control, name="sync", key="order_id"),
+        candidate=InMemorySource(candidate, name="event", key="order_id"),
+        options=CompareOptions(ignore=("produced_at", "source"), key="order_id"),
         window=window,
     )
 
