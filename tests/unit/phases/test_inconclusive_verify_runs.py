@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from events.outcome import Outcome
+from legacy_app.outcome import Outcome
 from phases.adapters_comparators import ComparatorsRunner
 from phases.gates import Verdict, combine, comparison_checks
 from phases.plan import parse_plan

@@ -17,7 +17,7 @@ import yaml
 
 from comparators.commands import window_start
 from cutover_common.modes import Mode
-from events.outcome import Outcome
+from legacy_app.outcome import Outcome
 from phases.adapters_comparators import ComparatorsRunner
 from phases.context import DrillRecord, StepContext
 from phases.fakes import InMemoryModeStore, fake_ports
