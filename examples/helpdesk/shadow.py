@@ -84,7 +84,7 @@ def _index(document: dict[str, Any], key: str) -> dict[str, Any]:
 def notification_requested(event: Event, tx: Handle) -> None:
     """The notice a ticket's change sends: recorded in ``dual``, sent in ``async``."""
     p = event.payload
-    notice = notice_for(p["change"], p["ticket_id"], p["title"], p["requester"], p["assignee"])
+    notice = notice_for(p["change"], p["ticket_id"], p["title"], p["requester"], p.get("assignee"))
     answer = tx.effect(
         "notifier",
         lambda key: _send(notice, key),

@@ -114,3 +114,23 @@ def test_a_payload_breaking_its_contract_is_dead_lettered() -> None:
     h.run()
     assert [d.kind for d in h.dead_letters()] == ["schema_invalid"]
     assert h.query("SELECT count(*) AS n FROM hd_search_documents") == [{"n": 0}]
+
+
+def test_a_ticket_without_an_assignee_arrives_without_the_field() -> None:
+    # Debezium's expanded JSON payload leaves out fields whose value is null
+    h = ShadowHarness(app)
+    opened = {k: v for k, v in snapshot("open", 1).items() if k != "assignee"}
+    h.send("ticket.opened", opened, key="t-1")
+    h.send("notification.requested", requested("opened"), key="t-1")
+    h.send(
+        "notification.requested",
+        {k: v for k, v in requested("resolved").items() if k != "assignee"},
+        key="t-1",
+    )
+    h.run()
+    assert h.dead_letters() == []
+    assert h.query("SELECT assignee FROM hd_search_documents") == [{"assignee": None}]
+    assert h.query("SELECT template FROM hd_notices ORDER BY template") == [
+        {"template": "ticket_received"},
+        {"template": "ticket_resolved"},
+    ]
