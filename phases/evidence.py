@@ -43,6 +43,9 @@ def _env() -> Environment:
         loader=PackageLoader("phases", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
     )
+    # evidence.json is written with default=str; the page shows the same values (mismatch
+    # samples of SQL outcome sources hold datetimes and decimals)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": str}
     env.filters["fmt"] = fmt_value
     env.filters["rate"] = fmt_rate
     env.globals["known_verdicts"] = VERDICT_ORDER

@@ -57,6 +57,16 @@ def test_secrets_are_redacted_from_the_bundle(tmp_path: Path) -> None:
         assert "hunter2" not in body and "pw123" not in body
 
 
+def test_snapshots_holding_datetimes_and_decimals_render_as_in_the_json(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    when = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
+    snap = {"mismatches": [{"key": "t-1", "produced_at": when, "amount": Decimal("1.50")}]}
+    ref = write_bundle(tmp_path, result("1 divergent", snap), plan_digest="abc")
+    html = Path(ref.html_path).read_text()
+    assert "2026-12-06 10:00:00+00:00" in html and "1.50" in html
+
+
 # -- the page: each check with measured, threshold, margin, Wilson bound ------------------------
 def _rows_result() -> GateResult:
     comparison = {
