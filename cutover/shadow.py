@@ -129,6 +129,11 @@ class Handle(Protocol):
     event: Event
 
     @property
+    def options(self) -> Mapping[str, str]:
+        """The worker's options: ``--option key=value``, ``CUTOVER_SHADOW_OPTION_<KEY>`` and
+        the plan context's ``shadow: {options: ...}`` (e.g. the URL an effect calls)."""
+
+    @property
     def performs_effects(self) -> bool:
         """True when this event's effects are performed (``async``, ``events-only``),
         False when they are only recorded (``dual``)."""

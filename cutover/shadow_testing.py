@@ -108,6 +108,7 @@ class ShadowHarness:
         max_attempts: int = 3,
         batch_size: int = 500,
         real_timeouts: bool = False,
+        options: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
         self.mode = mode
@@ -122,6 +123,7 @@ class ShadowHarness:
             clock=self.clock,
             interrupt=real_timeouts,
             effects=EffectRunner(clock=self.clock, overrides=self._overrides),
+            options=options,
         )
         self.store = AppStore.sqlite_memory(app.tables)
         self.store.ensure_schema()

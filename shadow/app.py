@@ -139,8 +139,10 @@ class AppProcessor:
         clock: Callable[[], float] = time.monotonic,
         interrupt: bool | None = None,
         effects: EffectRunner | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
+        self.options: Mapping[str, str] = dict(options or {})
         self.name = app.name
         self.entry_types = frozenset(app.handlers)
         self.contracts = contracts
@@ -274,7 +276,9 @@ def handler_consumer(app: ShadowApp, ctx: WorkerContext) -> Consumer:
     :class:`~events.errors.ContractDirectoryInvalid` naming the file.
     """
     contracts = ContractRegistry.load(app.contracts) if app.contracts is not None else None
-    processor = AppProcessor(app, default_mode=ctx.default_mode, contracts=contracts)
+    processor = AppProcessor(
+        app, default_mode=ctx.default_mode, contracts=contracts, options=ctx.options
+    )
     store = AppStore.postgres(ctx.dsn, ctx.schema, app.tables)
     return Consumer(processor, store, None)
 

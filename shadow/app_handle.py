@@ -65,6 +65,10 @@ class AppHandle:
     def performs_effects(self) -> bool:
         return performs(self.mode)
 
+    @property
+    def options(self) -> Mapping[str, str]:
+        return self._processor.options
+
     # ---------------------------------------------------------------- statements
     def _savepoint(self) -> None:
         if not self._opened:

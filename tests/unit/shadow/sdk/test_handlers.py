@@ -260,3 +260,17 @@ def test_an_event_whose_queued_write_is_refused_keeps_none_of_its_statements() -
     assert [d.kind for d in h.dead_letters()] == ["handler_error"]
     assert h.query("SELECT n FROM favorites_read") == [{"n": 2}]
     assert h.query("SELECT id FROM seen ORDER BY id") == [{"id": "u1"}, {"id": "u2"}]
+
+
+def test_a_handler_reads_the_workers_options() -> None:
+    app = ShadowApp("favorites", tables=[READ_MODEL])
+    seen: list[str] = []
+
+    @app.handler("article.favorited")
+    def favorited(event: Event, tx: Handle) -> None:
+        seen.append(tx.options["notifier_url"])
+
+    h = ShadowHarness(app, options={"notifier_url": "http://notifier:8080"})
+    h.send("article.favorited", favorite("a1"), key="a1")
+    h.run()
+    assert seen == ["http://notifier:8080"]
