@@ -83,7 +83,7 @@ def _upsert(dialect: str, values: dict[str, Any]) -> Insert:
 class SqlLedger:
     """:class:`~cutover.verify.Ledger` appending to ``verify_results`` / ``blocked_calls``.
 
-    The key goes to the tables' ``order_id`` column (the business key the comparators join
+    The key goes to the tables' ``business_key`` column (the business key the comparators join
     on, whatever the business calls it).
     """
 
@@ -92,7 +92,7 @@ class SqlLedger:
 
     def record_verify(self, record: VerifyRecord) -> None:
         values: dict[str, Any] = {
-            "order_id": record.key,
+            "business_key": record.key,
             "context": record.context,
             "operation": record.operation,
             "result": record.document(),
@@ -106,7 +106,7 @@ class SqlLedger:
         values = {
             "context": call.context,
             "operation": call.operation,
-            "order_id": call.key,
+            "business_key": call.key,
             "correlation_id": call.correlation_id,
         }
         with self.engine.begin() as conn:

@@ -133,13 +133,14 @@ def verify_outcomes_sql(
     table = f"{schema}.verify_results" if schema else "verify_results"
     conclusive = "" if include_inconclusive else " AND NOT inconclusive"
     return f"""
-SELECT v.order_id, v.context, v.operation, v.result, v.correlation_id, v.recorded_at
+SELECT v.business_key AS order_id, v.context, v.operation, v.result, v.correlation_id,
+       v.recorded_at
 FROM {table} v
-WHERE v.order_id IN (
-    SELECT order_id FROM {table}
+WHERE v.business_key IN (
+    SELECT business_key FROM {table}
     WHERE context = 'order' AND operation = 'finish'{conclusive}
 )
-ORDER BY v.order_id, v.id
+ORDER BY v.business_key, v.id
 """
 
 
@@ -151,7 +152,7 @@ def inconclusive_verify_ids_sql(schema: str | None = "cutover") -> str:
     cutover's ``verify_results`` in ``schema`` (``None`` on SQLite)."""
     table = f"{schema}.verify_results" if schema else "verify_results"
     return (
-        f"SELECT order_id FROM {table} "
+        f"SELECT business_key AS order_id FROM {table} "
         "WHERE inconclusive AND context = 'order' AND operation = 'finish'"
     )
 

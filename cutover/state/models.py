@@ -94,7 +94,7 @@ class VerifyResultRow(StateBase):
     __tablename__ = "verify_results"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(String(36), nullable=False, index=True)
+    business_key: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
     context: Mapped[str] = mapped_column(String(40), nullable=False)
     operation: Mapped[str] = mapped_column(String(40), nullable=False)
     result: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False)
@@ -106,7 +106,7 @@ class VerifyResultRow(StateBase):
 
     __table_args__ = (
         Index(
-            "ix_verify_results_inconclusive", "order_id",
+            "ix_verify_results_inconclusive", "business_key",
             postgresql_where=text("inconclusive"), sqlite_where=text("inconclusive"),
         ),
     )  # fmt: skip
@@ -120,7 +120,7 @@ class BlockedCallRow(StateBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     context: Mapped[str] = mapped_column(String(40), nullable=False, index=True)
     operation: Mapped[str] = mapped_column(String(40), nullable=False)
-    order_id: Mapped[str | None] = mapped_column(String(36))
+    business_key: Mapped[str | None] = mapped_column(String(255))
     correlation_id: Mapped[str | None] = mapped_column(String(255))
     attempted_at: Mapped[datetime] = _now_column()
 

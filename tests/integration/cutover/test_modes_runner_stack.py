@@ -218,11 +218,11 @@ def test_the_runner_in_each_mode_records_verify_runs_and_blocked_calls(
             "select stream_key, written_in from app.events_outbox order by at"
         ).fetchall()
         verified = conn.execute(
-            "select order_id, operation, result, inconclusive from cutover.verify_results "
+            "select business_key, operation, result, inconclusive from cutover.verify_results "
             "order by id"
         ).fetchall()
         blocked = conn.execute(
-            "select context, operation, order_id from cutover.blocked_calls"
+            "select context, operation, business_key from cutover.blocked_calls"
         ).fetchall()
     assert favorites == ["sync-1", "dual-1", "async-1", "async-2", "events-only-1"]
     assert written == [

@@ -132,7 +132,7 @@ def test_cli_init_upgrades_the_earlier_layout_then_status_reads_its_phase_and_mo
 
     assert init.returncode == 0, init.stderr
     (db,) = json.loads(init.stdout)["databases"]
-    assert (db["schema"], db["from_revision"], db["to_revision"]) == ("cutover", None, "0001")
+    assert (db["schema"], db["from_revision"], db["to_revision"]) == ("cutover", None, "0002")
     assert status.returncode == 0, status.stderr
     doc = json.loads(status.stdout)
     assert doc["phase"] == 3
@@ -168,9 +168,11 @@ def test_upgrade_from_the_earlier_layout_keeps_phase_modes_and_audit_rows(pg: En
             text("SELECT id, to_phase, contexts, detail FROM cutover.audit ORDER BY id")
         ).all()
         verify = conn.execute(
-            text("SELECT order_id, inconclusive FROM cutover.verify_results ORDER BY id")
+            text("SELECT business_key, inconclusive FROM cutover.verify_results ORDER BY id")
         ).all()
-        blocked = conn.execute(text("SELECT context, order_id FROM cutover.blocked_calls")).all()
+        blocked = conn.execute(
+            text("SELECT context, business_key FROM cutover.blocked_calls")
+        ).all()
     assert tuple(phase) == (3, "abc123")
     assert modes == {"payment": "dual", "order": "sync"}
     assert [tuple(r) for r in audit] == [(1, 2, "", "{}"), (2, 3, "payment", '{"n": 1}')]
@@ -201,3 +203,43 @@ def test_unqualified_names_stay_in_public_for_a_role_named_like_the_schema(pg: E
             text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'orders'")
         ).scalar()
     assert (where, schema) == ("orders", "public")
+
+
+def test_upgrade_from_0001_keeps_verify_runs_and_blocked_calls_under_business_key(
+    pg: Engine,
+) -> None:
+    from alembic import command
+
+    from cutover.state.init import ALL_GROUPS, alembic_config, upgrade
+
+    config = alembic_config("cutover", ALL_GROUPS)
+    with pg.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO cutover.verify_results (order_id, context, operation, result, "
+                "correlation_id) VALUES ('o-1', 'order', 'finish', '{}', 'c-1')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cutover.blocked_calls (context, operation, order_id) "
+                "VALUES ('payment', 'charge', 'o-2')"
+            )
+        )
+
+    result = upgrade(pg)
+
+    assert (result.from_revision, result.to_revision) == ("0001", "0002")
+    with pg.connect() as conn:
+        kept = conn.execute(text("SELECT business_key FROM cutover.verify_results")).all()
+        blocked = conn.execute(text("SELECT business_key FROM cutover.blocked_calls")).all()
+        indexes = {
+            r[0]
+            for r in conn.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'verify_results'")
+            )
+        }
+    assert [tuple(r) for r in kept] == [("o-1",)] and [tuple(r) for r in blocked] == [("o-2",)]
+    assert "ix_verify_results_business_key" in indexes

@@ -178,7 +178,7 @@ def test_the_earlier_layout_rows_move_in_on_sqlite_too(tmp_path: Path) -> None:
     assert SqlModeStore(engine).get_modes() == {"payment": "async"}
     with engine.connect() as conn:
         flags = conn.execute(
-            text("SELECT order_id, operation, inconclusive FROM verify_results ORDER BY id")
+            text("SELECT business_key, operation, inconclusive FROM verify_results ORDER BY id")
         ).all()
     assert [tuple(r) for r in flags] == [
         ("o-1", "finish", 0),

@@ -91,10 +91,10 @@ def test_the_ledger_writes_verify_results_and_blocked_calls_in_the_tables_shape(
     ledger.record_blocked(BlockedCall("favorite", "notify", "a-2", "c-2"))
     with engine.connect() as conn:
         verify = conn.execute(
-            text("SELECT order_id, operation, correlation_id, inconclusive FROM verify_results")
+            text("SELECT business_key, operation, correlation_id, inconclusive FROM verify_results")
         ).all()
         blocked = conn.execute(
-            text("SELECT context, operation, order_id, correlation_id FROM blocked_calls")
+            text("SELECT context, operation, business_key, correlation_id FROM blocked_calls")
         ).all()
     assert [tuple(r) for r in verify] == [
         ("a-1", "notify", "c-1", 0),
