@@ -44,7 +44,13 @@ from cutover.errors import (
     SyncCallBlocked,
     UnsupportedConnection,
 )
-from cutover.modes import HeartbeatOptions, InstanceReport, ModeSwitch
+from cutover.modes import (
+    HeartbeatOptions,
+    InstanceReport,
+    MemoryHeartbeats,
+    ModeSwitch,
+    StaticModes,
+)
 from cutover.outbox import EventId, ModeSource, Outbox, configure, default_outbox, emit
 from cutover.runner import Migration, Outcome, Verify
 from cutover.state.errors import StateUpgradeFailed
@@ -71,6 +77,7 @@ __all__ = [
     "InvalidEvent",
     "InvalidVerify",
     "Ledger",
+    "MemoryHeartbeats",
     "MemoryLedger",
     "Migration",
     "Mode",
@@ -89,6 +96,7 @@ __all__ = [
     "SqlLedger",
     "SqlModeTable",
     "StateUpgradeFailed",
+    "StaticModes",
     "SyncCallBlocked",
     "UnsupportedConnection",
     "Verify",
