@@ -143,6 +143,22 @@ class FlowProcessor(_StockReads):
         self.coordination = coordination
         self.name = name
         self._routes = routes(self.contexts)
+        self._last: tuple[Any, Any, FlowScope, Recorder] | None = None
+        self._binds: dict[int, Callable[[str], None]] = {
+            id(port): bind
+            for port in (effects, performing)
+            if (bind := getattr(port, "bind_correlation", None)) is not None
+        }
+
+    def _recorder(self, changes: Any, batch: Any, scope: FlowScope) -> Recorder:
+        """The recorder of these buffers: one for a whole batch recorded straight into one
+        buffer (write-behind's direct path), a new one per event otherwise."""
+        last = self._last
+        if last is not None and last[0] is changes and last[1] is batch and last[2] is scope:
+            return last[3]
+        rec = Recorder(changes, batch, scope.stock, scope.now)
+        self._last = (changes, batch, scope, rec)
+        return rec
 
     def _effects_for(self, event: InboundEvent) -> EffectPort:
         if (event.mode or self.default_mode) in RECORDED_MODES or self.performing is None:
@@ -160,12 +176,12 @@ class FlowProcessor(_StockReads):
     ) -> None:
         assert isinstance(parsed, Order) and isinstance(scope, FlowScope)
         order = parsed
-        rec = Recorder(changes, batch, scope.stock, scope.now)
+        rec = self._recorder(changes, batch, scope)
         effects = self._effects_for(event)
         ctx = FlowContext(  # order, root event id, correlation id, recorder, effects, time
             order, event.event_id, event.correlation_id, rec, effects, _ts(event)
         )
-        bind: Callable[[str], None] | None = getattr(effects, "bind_correlation", None)
+        bind = self._binds.get(id(effects))
         if bind is not None:
             bind(event.correlation_id)
         root = OutboxRow(  # the root event, as the legacy's outbox held it
@@ -208,15 +224,14 @@ class AnalyticsProcessor(_StockReads):
     def apply(
         self, event: InboundEvent, parsed: object, changes: Any, batch: Any, scope: object
     ) -> None:
-        assert isinstance(parsed, Order)
+        assert isinstance(parsed, Order) and isinstance(changes, Changes)
         order = parsed
-        rec = Recorder(changes, batch, {}, datetime.now(UTC))
         minute = _ts(event).replace(second=0, microsecond=0)
         revenue: dict[str, Decimal] = {}
         for line in order.items:
             revenue[line.sku] = revenue.get(line.sku, Decimal("0")) + line.unit_price * line.qty
         for sku, qty in order.quantities().items():
-            rec.changes.add_analytics(AnalyticsRow(minute, sku, 1, qty, revenue[sku]))
+            changes.add_analytics(AnalyticsRow(minute, sku, 1, qty, revenue[sku]))
 
 
 def coordination_for(config: Mapping[str, str]) -> Coordination:
