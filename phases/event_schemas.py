@@ -39,10 +39,27 @@ def check_plan_contracts(plan: Plan, source: str) -> None:
     if plan.contracts_dir() is None:
         return
     try:
-        plan_contracts(plan)
+        contracts = plan_contracts(plan)
     except ContractDirectoryInvalid as exc:
         issues = [PlanIssue("contracts.dir", str(p)) for p in exc.problems]
         raise PlanInvalid(source, issues) from None
+    issues = unknown_event_issues(plan, contracts)
+    if issues:
+        raise PlanInvalid(source, issues)
+
+
+def unknown_event_issues(plan: Plan, contracts: Contracts) -> list[PlanIssue]:
+    """Every event a context lists that the contracts do not define."""
+    known = contracts.types
+    return [
+        PlanIssue(
+            f"contexts.{cname}.events.{i}",
+            f"event {event!r} is in no contract of {contracts.source}",
+        )
+        for cname, ctx in plan.contexts.items()
+        for i, event in enumerate(ctx.events)
+        if event not in known
+    ]
 
 
 def judge_records(

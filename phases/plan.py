@@ -453,14 +453,56 @@ def parse_plan(data: Any, *, source: str = "<plan>") -> Plan:
     return plan
 
 
+def duplicate_key_issues(text: str) -> list[PlanIssue]:
+    """Every mapping key written twice in the YAML ``text`` (PyYAML keeps the last one
+    silently): the dotted path of the key and the lines of both. Raises ``yaml.YAMLError``
+    for text that is not YAML."""
+    issues: list[PlanIssue] = []
+
+    def walk(node: yaml.Node, path: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                name = str(key.value)
+                child = f"{path}.{name}" if path else name
+                line = key.start_mark.line + 1
+                if name in first and name != "<<":
+                    issues.append(
+                        PlanIssue(
+                            child,
+                            f"key {name!r} written twice (lines {first[name]} and {line}); "
+                            "YAML would keep only the last",
+                        )
+                    )
+                first.setdefault(name, line)
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, f"{path}.{i}" if path else str(i))
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is not None:
+        walk(root, "")
+    return issues
+
+
 def parse_plan_text(text: str, *, source: str = "<plan>") -> Plan:
-    """Parse YAML text and validate it."""
+    """Parse YAML text and validate it (a key written twice is an issue, not the last one
+    silently kept)."""
     try:
+        duplicates = duplicate_key_issues(text)
+        if duplicates:
+            raise PlanInvalid(source, duplicates)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "<yaml>"
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+            before = text[: exc.position]
+            where = (
+                f"line {before.count(chr(10)) + 1}, column {len(before.rsplit(chr(10), 1)[-1]) + 1}"
+            )
         raise PlanInvalid(source, [PlanIssue(where, f"not valid YAML: {problem}")]) from None
     try:
         return parse_plan(data, source=source)
@@ -500,9 +542,15 @@ def load_plan(path: str | Path) -> Plan:
     """Read and validate the plan file at ``path``."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise PlanInvalid(str(p), [PlanIssue("<file>", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        reason = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line}, offset {exc.start})"
+        raise PlanInvalid(str(p), [PlanIssue("<file>", reason)]) from None
     plan = parse_plan_text(text, source=str(p))
     plan._base_dir = p.parent
     return plan

@@ -86,6 +86,70 @@ def cross_reference_issues(plan: Plan) -> list[PlanIssue]:
     issues.extend(_shadow_outbox_issues(plan))
     issues.extend(_connectors_issues(plan))
     issues.extend(_canary_topic_issues(plan))
+    issues.extend(threshold_issues(plan))
+    issues.extend(reference_issues(plan))
+    return issues
+
+
+_REFERENCE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_CALLABLE_FIELDS = ("sync", "event", "verify", "async_event")
+
+
+def threshold_issues(plan: Plan) -> list[PlanIssue]:
+    """A gate whose ``warn_match_rate`` is above its ``min_match_rate`` (a rate below ``warn``
+    fails, one below ``min`` warns: a warn above min could never warn)."""
+    issues = []
+    for alias, gate in (("dual_write", plan.gates.dual_write), ("async", plan.gates.async_)):
+        if gate.warn_match_rate is not None and gate.warn_match_rate > gate.min_match_rate:
+            issues.append(
+                PlanIssue(
+                    f"gates.{alias}.warn_match_rate",
+                    f"{gate.warn_match_rate} is above min_match_rate {gate.min_match_rate}; "
+                    "below warn fails, so warn lies at or below the passing rate",
+                )
+            )
+    return issues
+
+
+def plan_references(plan: Plan) -> list[tuple[str, str, str]]:
+    """Every ``module:attribute`` reference of the plan as ``(path, kind, reference)``:
+    outcome callables, normalisers, invariants (bare names too) and shadow apps."""
+    refs: list[tuple[str, str, str]] = []
+    for cname, ctx in plan.contexts.items():
+        base = f"contexts.{cname}"
+        if ctx.outcome is not None:
+            for side in _CALLABLE_FIELDS:
+                target = getattr(ctx.outcome, f"{side}_callable")
+                if target:
+                    refs.append((f"{base}.outcome.{side}_callable", "callable", target))
+        for i, target in enumerate(ctx.compare.normalisers):
+            refs.append((f"{base}.compare.normalisers.{i}", "normaliser", target))
+        for i, target in enumerate(ctx.invariants):
+            refs.append((f"{base}.invariants.{i}", "invariant", target))
+        if ctx.shadow is not None:
+            refs.append((f"{base}.shadow.app", "shadow app", ctx.shadow.app))
+    return refs
+
+
+def reference_issues(plan: Plan) -> list[PlanIssue]:
+    """Offline: each reference is written ``module:attribute`` (an invariant may instead be a
+    name registered with ``comparators.invariants.register``); nothing is imported here
+    (``cutover plan validate --online`` imports them: :mod:`phases.plan_online`)."""
+    from comparators.invariants import REGISTERED
+
+    issues = []
+    for path, kind, target in plan_references(plan):
+        if kind == "invariant" and ":" not in target:
+            if target not in REGISTERED:
+                issues.append(
+                    PlanIssue(
+                        path,
+                        f"unknown invariant {target!r}; name it as module:function "
+                        f"(registered: {', '.join(sorted(REGISTERED)) or 'none'})",
+                    )
+                )
+        elif not _REFERENCE.match(target):
+            issues.append(PlanIssue(path, f"{kind} {target!r} is not written module:attribute"))
     return issues
 
 

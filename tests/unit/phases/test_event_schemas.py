@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from phases.gates import Verdict, schema_check
 from phases.plan import Plan, load_plan, parse_plan_text, plan_json_schema
 from tests.unit.events.contracts_dir import team_contracts, write_schema
 from tests.unit.phases.conftest import SAMPLE
+
+SAMPLE_CONTRACTS = Path(__file__).resolve().parents[3] / "legacy_app" / "contracts"
 
 EVENTS = ["article.favorited", "article.unfavorited"]
 
@@ -130,7 +133,10 @@ def test_plan_validate_reports_each_problem_of_the_contracts_dir(tmp_path: Path)
 
 
 def test_plan_validate_accepts_a_valid_contracts_dir(tmp_path: Path) -> None:
-    team_contracts(tmp_path / "plan" / "contracts")
+    directory = team_contracts(tmp_path / "plan" / "contracts")
+    for event in ("order", "inventory", "payment", "shipment", "notification"):
+        for schema in SAMPLE_CONTRACTS.glob(f"{event}.*.json"):  # the plan's events
+            shutil.copy(schema, directory / schema.name)
     _plan(tmp_path)
     out = io.StringIO()
     assert plan_validate(CommandConfig(stdout=out), tmp_path / "plan" / "cutover-plan.yaml") == 0
