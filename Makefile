@@ -4,14 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: rehearse test bench lint stack-up stack-down clean
+.PHONY: rehearse rehearse-helpdesk test bench lint stack-up stack-down clean
 
-## Run the main job: the end-to-end rehearsal on the local stack (SCENARIO=negative to see a gate fail).
-SCENARIO ?= default
+## Run the main job: the end-to-end rehearsal on the local stack (SCENARIO=negative to see a gate
+## fail; SYSTEM=examples/helpdesk to migrate another system, with its own default scenario).
+SCENARIO ?=
+SYSTEM ?=
 rehearse: $(STAMP)
 	@start=$$(date +%s); \
-	$(BIN)/cutover rehearse --scenario $(SCENARIO); rc=$$?; \
-	echo "make rehearse took $$(( $$(date +%s) - start ))s"; exit $$rc
+	$(BIN)/cutover rehearse $(if $(SYSTEM),--system $(SYSTEM)) $(if $(SCENARIO),--scenario $(SCENARIO)); rc=$$?; \
+	echo "make rehearse$(if $(SYSTEM), SYSTEM=$(SYSTEM)) took $$(( $$(date +%s) - start ))s"; exit $$rc
+
+## The second system's rehearsal: the helpdesk (examples/helpdesk), phases 1 to 5.
+rehearse-helpdesk:
+	@$(MAKE) --no-print-directory rehearse SYSTEM=examples/helpdesk
 
 ## Run the whole test suite (lint, unit, integration on the real stack).
 test: $(STAMP)

@@ -101,7 +101,7 @@ def main() -> None:
                     "fetch.wait.max.ms": 10,
                 }
             )
-            consumer.subscribe([env.order_topic])
+            consumer.subscribe([env.primary_topic])
             while not stop.is_set():
                 for msg in consumer.consume(500, 0.05):
                     if msg.error() is None and msg.key():

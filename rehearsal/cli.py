@@ -42,7 +42,14 @@ def smoke(as_json: bool) -> None:
 
 @click.command()
 @click.option(
-    "--scenario", default="default", show_default=True, help="Bundled scenario name or a YAML file."
+    "--system",
+    "system_path",
+    help="The system to migrate: a directory holding rehearsal.py with its adapter SYSTEM "
+    "(e.g. examples/helpdesk), or module:attribute. Default: the sample monolith.",
+)
+@click.option(
+    "--scenario",
+    help="Bundled scenario name or a YAML file (default: the system's own default scenario).",
 )
 @click.option(
     "--rate",
@@ -60,17 +67,19 @@ def smoke(as_json: bool) -> None:
 @click.option("--cleanup", is_flag=True, help="Only remove what rehearsals kept with --keep left.")
 @json_option
 def rehearse(  # noqa: PLR0917 - click passes options positionally
-    scenario: str,
+    system_path: str | None,
+    scenario: str | None,
     rate: float | None,
     seconds: float | None,
     keep: bool,
     cleanup: bool,
     as_json: bool,
 ) -> None:
-    """Rehearse the migration of the sample monolith, phase 1 to 5, on the local stack.
+    """Rehearse the migration of a system (the sample monolith unless --system), phase 1
+    to 5, on the local stack.
 
     Exit 0 only when every gate passed honestly; 4 when a gate did not pass; 2 for an
-    invalid scenario. A scenario that expects a failure (`negative`) exits 0 when the
+    invalid scenario or --system. A scenario that expects a failure (`negative`) exits 0 when the
     expected gate failed and the report names it, 4 when it did not. With --keep the
     database, app, connector and shadow workers keep running until --cleanup.
     """
@@ -81,18 +90,20 @@ def rehearse(  # noqa: PLR0917 - click passes options positionally
     from rehearsal.scenario import load_scenario
     from rehearsal.stack.topology import load_topology
     from rehearsal.summary import diff_paths, render_table, write_report
+    from rehearsal.system import load_system
 
+    system = load_system(system_path)
     topo = load_topology()
     if cleanup:
         from rehearsal.environment import cleanup_kept
 
-        cleaned = cleanup_kept(topo)
+        cleaned = cleanup_kept(topo, system)
         if as_json:
             echo_json({"cleaned": cleaned})
         else:
             click.echo(f"cleaned rehearsals: {', '.join(cleaned) or 'none'}")
         return
-    scen = load_scenario(scenario)
+    scen = load_scenario(scenario or str(system.default_scenario))
     console = Console(file=sys.stderr if as_json else sys.stdout)
     with console.status("rehearsing...") as status:
 
@@ -101,7 +112,9 @@ def rehearse(  # noqa: PLR0917 - click passes options positionally
             console.log(line)
 
         result = run_rehearsal(
-            topo, RehearseOptions(scen, keep=keep, rate=rate, seconds=seconds), say=say
+            topo,
+            RehearseOptions(scen, keep=keep, rate=rate, seconds=seconds, system=system),
+            say=say,
         )
     paths = write_report(result, topo.state_dir / "rehearsals" / result.run_id, scen.description)
     result.report_paths = [str(p) for p in paths]

@@ -1,5 +1,6 @@
-"""The rehearsal environment: the stack, a fresh database, the sample app, shadow workers,
-and the migration plan that ties them together for one run.
+"""The rehearsal environment: the stack, a fresh database, the system's app (its
+:class:`~rehearsal.system.System` adapter), shadow workers, and the migration plan that ties
+them together for one run.
 
 It is also the :class:`~rehearsal.faults.FaultTarget` the faults act on, and the fixture
 the fault-matrix integration tests use.
@@ -15,44 +16,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import structlog
 import yaml
 
-from cutover_common.secrets import Secret
-from rehearsal.errors import NotReadyError, RehearsalError
+from rehearsal.errors import NotReadyError
 from rehearsal.scenario import Scenario
-from rehearsal.sources import COMPARE_RULES, DATABASE_ENV, INVARIANTS
 from rehearsal.stack import manager
 from rehearsal.stack.endpoints import Endpoints, load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
-from rehearsal.stack.process import port_open
 from rehearsal.stack.topology import Topology
-from rehearsal.workers import SAMPLE_APP, ShadowWorkers, WorkerSpec
+from rehearsal.system import RunNames, System, load_system
+from rehearsal.workers import ShadowWorkers, WorkerSpec
 
 if TYPE_CHECKING:
-    from legacy_app.runner import RunSpec
     from phases.adapters_kafka import KafkaLagProbe
 
 log = structlog.get_logger(__name__)
-
-
-class AppPortBusyError(RehearsalError):
-    """Raised when a port of the sample app is taken (often a rehearsal kept with --keep)."""
-
-    def __init__(self, service: str, port: int) -> None:
-        self.service = service
-        self.port = port
-        super().__init__(
-            f"port {port} of the sample app's {service} service is already in use",
-            hint="stop it: a rehearsal kept with --keep runs until `cutover rehearse --cleanup`",
-        )
-
-
-DUAL_MIN_MATCH_RATE = 0.97  # the dual-write gate's, also the rollback drill's
-ASYNC_MIN_MATCH_RATE = 0.95  # the async gate's (the reverse comparison)
-SAMPLE_CONTRACTS = Path(__file__).resolve().parents[1] / "legacy_app" / "contracts"
-"""The sample's event contracts, named by the plan like any team's (docs/contracts.md)."""
 
 
 TEARDOWN_STEPS = ("workers", "app", "connector", "database")
@@ -73,10 +52,11 @@ class RehearsalEnvironment:
     scenario: Scenario
     run_id: str
     app_ports: dict[str, int] | None = None
+    system: System = field(default_factory=load_system)
     endpoints: Endpoints = field(init=False)
     workers: ShadowWorkers = field(init=False)
-    fault_env: dict[str, str] = field(default_factory=dict)
     poison_injected: int = 0
+    min_settled_keys: int = 100
     _lag_probe: tuple[int, KafkaLagProbe] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -99,8 +79,23 @@ class RehearsalEnvironment:
         return f"rh{self.run_id}"
 
     @property
-    def order_topic(self) -> str:
-        return f"{self.prefix}.order"
+    def topics(self) -> tuple[str, ...]:
+        """The system's topics of this run (one per context)."""
+        return self.system.topics(self.prefix)
+
+    @property
+    def primary_topic(self) -> str:
+        """The topic of the scenario's context (faults on the event path act on it)."""
+        contexts = self.system.contexts
+        index = contexts.index(self.scenario.context) if self.scenario.context in contexts else 0
+        return self.topics[index]
+
+    @property
+    def primary_event(self) -> str:
+        """The first event type of the scenario's context in the run's plan."""
+        plan = self.plan_document()
+        spec = plan["contexts"].get(self.scenario.context) or next(iter(plan["contexts"].values()))
+        return str(spec["events"][0])
 
     @property
     def group(self) -> str:
@@ -127,22 +122,44 @@ class RehearsalEnvironment:
 
     def environ(self) -> dict[str, str]:
         """Environment the plan references (secrets by variable name, never inline)."""
-        return {DATABASE_ENV: self.database_url()}
+        return {self.system.database_env: self.database_url()}
+
+    def names(self) -> RunNames:
+        """This run's names, the blanks of the system's plan template."""
+        bug = self.scenario.shadow.bug
+        return RunNames(
+            prefix=self.prefix,
+            connector_name=self.connector_name,
+            slot_name=f"{self.prefix}_outbox",
+            consumer_group=self.group,
+            bootstrap_servers=self.endpoints.bootstrap_servers,
+            connect_url=self.endpoints.connect_url,
+            reports_dir=str(self.reports_dir),
+            host=self.endpoints.host,
+            ports=dict(self.app_ports or {}),
+            min_settled_keys=self.min_settled_keys,
+            max_dead_lettered=self.poison_injected,
+            max_left_out_share=self.verify_left_out_share(),
+            shadow_options={"bug": bug} if bug else {},
+        )
 
     def _worker_spec(self, mode: str) -> WorkerSpec:
         env = {
             "CUTOVER_SHADOW_BOOTSTRAP": self.endpoints.bootstrap_servers,
             "CUTOVER_SHADOW_DSN": self.endpoints.dsn(self.database),
             "CUTOVER_LOG_LEVEL": "WARNING",
+            **self.system.shadow_env(self.names()),
         }
-        if self.scenario.shadow.bug:
-            env["CUTOVER_SHADOW_BUG"] = self.scenario.shadow.bug
-        return WorkerSpec(self.database, self.group, (self.order_topic,), self.run_dir, mode, env)
-
-    def _shadow_spec(self) -> dict[str, Any]:
-        """The plan's shadow app for the order context: the sample's order flow plug-in."""
-        options = {"bug": self.scenario.shadow.bug} if self.scenario.shadow.bug else {}
-        return {"app": SAMPLE_APP, "options": options}
+        return WorkerSpec(
+            self.database,
+            self.group,
+            self.topics,
+            self.run_dir,
+            mode,
+            env,
+            app=self.system.shadow_app,
+            app_args=tuple(self.system.shadow_args),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -171,57 +188,33 @@ class RehearsalEnvironment:
         finally:
             engine.dispose()
 
-    def _app_spec(self) -> RunSpec:
-        from legacy_app.config import DEFAULT_PORTS
-        from legacy_app.runner import RunSpec
-
-        return RunSpec(
-            run_dir=self.run_dir / "app",
-            ports=self.app_ports or dict(DEFAULT_PORTS),
-            database_url=Secret(self.database_url()),
-            host=self.endpoints.host,
-            env={
-                "CUTOVER_KAFKA_BOOTSTRAP_SERVERS": self.endpoints.bootstrap_servers,
-                "CUTOVER_OUTBOX_TOPIC_PREFIX": self.prefix,
-                **self.fault_env,
-            },
-        )
-
-    def start_app(self) -> None:
-        from legacy_app.runner import start_services
-
-        spec = self._app_spec()
-        for service, port in spec.ports.items():
-            if port_open(self.endpoints.host, port):
-                raise AppPortBusyError(service, port)
-        start_services(spec)
+    def start_app(self, fault_env: dict[str, str] | None = None) -> None:
+        """Start the system's app and services (``fault_env``: its fault settings)."""
+        self.system.start(self.run_dir, self.database_url(), self.names(), fault_env or {})
 
     def stop_app(self) -> None:
-        from legacy_app.runner import stop_services
-
-        stop_services(self.run_dir / "app")
+        self.system.stop(self.run_dir)
 
     def restart_app(self, fault_env: dict[str, str]) -> None:
-        """Restart the services with rehearsal fault settings (``{}`` clears them)."""
+        """Restart the app with fault settings the system reads (``{}`` clears them)."""
         self.stop_app()
-        self.fault_env = dict(fault_env)
-        self.start_app()
+        self.start_app(fault_env)
 
-    def restart_service(self, service: str, fault_env: dict[str, str]) -> None:
-        """Restart one app service with ``fault_env`` added to the fault settings; the other
-        services keep running (and serving traffic) untouched."""
-        from legacy_app.runner import restart_service
-
-        self.fault_env = {**self.fault_env, **fault_env}
-        restart_service(self._app_spec(), service)
+    def service_fault(self, service: str, error_rate: float, timeout_rate: float = 0.0) -> str:
+        """Put ``error_rate`` (and ``timeout_rate``) of ``service``'s calls in error, only that
+        service restarted; both 0 takes the fault back. Says what was done."""
+        return self.system.fault(
+            self.run_dir,
+            self.database_url(),
+            self.names(),
+            service,
+            error_rate,
+            timeout_rate=timeout_rate,
+        )
 
     def clear_service_faults(self, service: str) -> None:
-        """Take ``service``'s fault settings back (restarting only that service)."""
-        from legacy_app.runner import restart_service
-
-        prefix = f"CUTOVER_FAULT_{service.upper()}_"
-        self.fault_env = {k: v for k, v in self.fault_env.items() if not k.startswith(prefix)}
-        restart_service(self._app_spec(), service)
+        """Take ``service``'s fault back (restarting only that service)."""
+        self.service_fault(service, 0.0, 0.0)
 
     def teardown(self, *, keep: bool = False) -> None:
         """Stop and remove what :func:`teardown_steps` says (with ``keep``: nothing)."""
@@ -246,87 +239,11 @@ class RehearsalEnvironment:
     def plan_path(self) -> Path:
         return self.run_dir / "plan.yaml"
 
-    def plan_document(self, *, min_settled_keys: int = 100) -> dict[str, Any]:
-        ctx = self.scenario.context
-        compare = {**COMPARE_RULES, "settle_seconds": 3}
-        return {
-            "version": 1,
-            "system": {
-                "database": {"url_env": DATABASE_ENV},
-                "kafka": {
-                    "bootstrap_servers": self.endpoints.bootstrap_servers,
-                    "topic_prefix": self.prefix,
-                },
-                "connect": {
-                    "url": self.endpoints.connect_url,
-                    "connector_name": self.connector_name,
-                    "slot_name": f"{self.prefix}_outbox",
-                    "heartbeat_interval_ms": 2000,
-                },
-            },
-            "auto_revert": True,
-            "reports_dir": str(self.reports_dir),
-            "contexts": {
-                ctx: {
-                    "tables": ["customers", "orders", "order_items", "outbox"],
-                    "aggregate": "order",
-                    "topic": {"name": self.order_topic, "partitions": 6},
-                    "events": ["order.created", "order.completed", "order.failed"],
-                    "consumer_group": self.group,
-                    "shadow": self._shadow_spec(),
-                    "outcome": {
-                        "key": "order_id",
-                        "sync_callable": "rehearsal.sources:sync_outcomes",
-                        "event_callable": "rehearsal.sources:event_outcomes",
-                        "verify_callable": "rehearsal.sources:verify_outcomes",
-                        "async_event_callable": "rehearsal.sources:async_event_outcomes",
-                    },
-                    "compare": compare,
-                    "invariants": INVARIANTS,
-                }
-            },
-            "gates": {
-                "identify": {"require_outcome_queries": True},
-                "broker": {
-                    "max_canary_ms": 20000,
-                    "max_heartbeat_age_ms": 60000,
-                    "require_slot_active": True,
-                },
-                "dual_write": {
-                    "min_settled_keys": min_settled_keys,
-                    "min_match_rate": DUAL_MIN_MATCH_RATE,
-                    "warn_match_rate": 0.95,
-                    "max_missing": 0,
-                    "max_divergent": 0,
-                    "max_duplicate": 0,
-                    "max_lag_ms": 10000,
-                    "max_lag_messages": 0,
-                    "max_dead_lettered": self.poison_injected,
-                    "on_fail": "revert",
-                },
-                "async": {
-                    "min_settled_keys": min_settled_keys // 2,
-                    "max_left_out_share": self.verify_left_out_share(),
-                    "min_match_rate": ASYNC_MIN_MATCH_RATE,
-                    "warn_match_rate": 0.93,
-                    "max_missing": 0,
-                    "max_divergent": 0,
-                    "max_duplicate": 0,
-                    "max_lag_ms": 10000,
-                    "max_lag_messages": 0,
-                    "max_dead_lettered": self.poison_injected,
-                    "drill_min_settled_keys": 10,
-                    "on_fail": "revert",
-                },
-                "remove_sync": {
-                    "max_sync_calls": 0,
-                    "require_invariants": True,
-                    "on_fail": "revert",
-                },
-            },
-            "rollout_order": [ctx],
-            "contracts": {"dir": str(SAMPLE_CONTRACTS)},
-        }
+    def plan_document(self, *, min_settled_keys: int | None = None) -> dict[str, Any]:
+        """The system's plan template filled with this run's names."""
+        if min_settled_keys is not None:
+            self.min_settled_keys = min_settled_keys
+        return self.system.plan_document(self.names())
 
     def write_plan(self, **kwargs: Any) -> Path:
         self.plan_path.write_text(yaml.safe_dump(self.plan_document(**kwargs), sort_keys=False))
@@ -334,7 +251,7 @@ class RehearsalEnvironment:
 
     # -- waiting for the event path ----------------------------------------------------------
     def group_lag(self) -> int:
-        """Messages of the order topic not yet committed by the shadow group (the same
+        """Messages of the contexts' topics not yet committed by the shadow group (the same
         probe the phase gates use)."""
         from phases.adapters_kafka import KafkaLagProbe
         from phases.plan import load_plan
@@ -346,7 +263,8 @@ class RehearsalEnvironment:
                 stamp,
                 KafkaLagProbe(plan, {"bootstrap.servers": self.bootstrap_servers}),
             )
-        return self._lag_probe[1].lag(self.scenario.context).lag_messages
+        probe = self._lag_probe[1]
+        return sum(probe.lag(ctx).lag_messages for ctx in self.system.contexts)
 
     def verify_left_out_share(self) -> float:
         """The async gate's ``max_left_out_share``: the scenario's phase-4 downstream errors
@@ -360,21 +278,11 @@ class RehearsalEnvironment:
         return round(min(0.5, max(0.05, 2 * max(rates, default=0.0))), 4)
 
     def counts(self) -> tuple[int, int]:
-        """(orders written to the legacy outbox, orders the shadow store has finished)."""
-        with psycopg.connect(self.endpoints.dsn(self.database), autocommit=True) as conn:
-            expected = conn.execute(
-                "select count(*) from outbox where type = 'order.created'"
-            ).fetchone()
-            try:
-                done = conn.execute(
-                    "select count(*) from shadow.order_status where finished_at is not null"
-                ).fetchone()
-            except psycopg.Error:
-                done = (0,)
-        return int(expected[0] if expected else 0), int(done[0] if done else 0)
+        """(outbox rows the shadow must handle, rows it has handled), as the system counts."""
+        return self.system.progress(self.endpoints.dsn(self.database))
 
     def wait_settled(self, *, timeout: float = 180.0, settle_seconds: float = 4.0) -> float:
-        """Wait until the shadow store has finished every order the outbox announced and the
+        """Wait until the shadow has handled every row the outbox announced and the
         shadow group has no lag (or ``timeout``), then the comparison's settle window."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
@@ -424,12 +332,15 @@ class RehearsalEnvironment:
         return f"connector {self.connector_name} stopped, offsets reset, resumed at {datetime.now(UTC):%H:%M:%S}"
 
 
-def cleanup_kept(topology: Topology) -> list[str]:
-    """Stop the app services and shadow workers of rehearsals kept with ``--keep``, delete
-    their connectors and databases; returns the run ids cleaned."""
-    from legacy_app.runner import stop_services
+def cleanup_kept(topology: Topology, system: System | None = None) -> list[str]:
+    """Stop the app services (``system``'s, the sample's by default) and shadow workers of
+    rehearsals kept with ``--keep``, delete their connectors and databases; returns the run
+    ids cleaned."""
+    from cdc.client import ConnectClient
+    from cdc.errors import CdcError
     from rehearsal.stack.process import ManagedProcess
 
+    system = system or load_system()
     root = topology.state_dir / "rehearsals"
     cleaned: list[str] = []
     endpoints = load_endpoints(topology)
@@ -437,11 +348,7 @@ def cleanup_kept(topology: Topology) -> list[str]:
         run_id = run_dir.name
         for pid_file in run_dir.glob("shadow-*.pid"):
             ManagedProcess(pid_file.stem, pid_file, pid_file.with_suffix(".log")).stop()
-        if (run_dir / "app").exists():
-            stop_services(run_dir / "app")
-        from cdc.client import ConnectClient
-        from cdc.errors import CdcError
-
+        system.stop(run_dir)
         with contextlib.suppress(CdcError):
             ConnectClient.from_url(endpoints.connect_url).delete_connector(f"rh{run_id}-outbox")
         drop_database(endpoints, f"rehearsal_{run_id}")

@@ -24,3 +24,17 @@ class NotReadyError(RehearsalError):
             hint="see `cutover stack status`, `cutover stack logs NAME` and the run's logs "
             "under .cutover/rehearsals/<run>/",
         )
+
+
+class SystemLoadError(RehearsalError):
+    """Raised when ``--system`` names no loadable adapter; says what is missing."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(
+            f"--system {source}: {reason}",
+            hint="a system directory holds rehearsal.py defining SYSTEM (see rehearsal.system)",
+        )

@@ -43,13 +43,18 @@ class FaultTarget(Protocol):
     workers: ShadowWorkers
 
     @property
-    def order_topic(self) -> str: ...
+    def primary_topic(self) -> str: ...
+
+    @property
+    def primary_event(self) -> str:
+        """An event type the primary topic carries (the plan's first for its context)."""
+        ...
 
     @property
     def bootstrap_servers(self) -> str: ...
 
-    def restart_service(self, service: str, fault_env: dict[str, str]) -> None:
-        """Restart one app service with ``fault_env`` added to its settings."""
+    def service_fault(self, service: str, error_rate: float, timeout_rate: float = 0.0) -> str:
+        """Put a share of one service's calls in error (the system's fault hook)."""
         ...
 
     def wait_pipeline_healthy(self, timeout: float = 120.0) -> float: ...
@@ -100,59 +105,46 @@ def _up(env: FaultTarget, component: str) -> None:
 
 
 def _downstream_errors(env: FaultTarget, fault: Fault) -> str:
-    """Restart only ``fault.service`` with the fault: ``error_rate`` of its requests answered
-    500, ``timeout_rate`` held for the service's delay (5 s, over the callers' 2 s read
-    timeout) before any work. The other services keep serving the burst untouched."""
-    svc = fault.service.upper()
-    env.restart_service(
-        fault.service,
-        {
-            f"CUTOVER_FAULT_{svc}_ERROR_RATE": str(fault.error_rate),
-            f"CUTOVER_FAULT_{svc}_DELAY_RATE": str(fault.timeout_rate),
-        },
-    )
-    return (
-        f"{fault.service}: {fault.error_rate:.0%} HTTP 500s, {fault.timeout_rate:.0%} timeouts "
-        f"(only {fault.service} restarted)"
-    )
+    """The system's fault hook: ``error_rate`` of ``fault.service``'s requests answered 500
+    (``timeout_rate`` held past the callers' timeout, where the system supports it), only
+    that service restarted; the others keep serving the burst untouched."""
+    return env.service_fault(fault.service, fault.error_rate, fault.timeout_rate)
 
 
-POISON = (
-    (
-        "undecodable",
-        b"\xff\xfe not json",
-        [("id", b"poison-undecodable"), ("type", b"order.created")],
-    ),
-    (
-        "unknown_type",
-        b'{"order_id": "x"}',
-        [("id", b"poison-unknown"), ("type", b"order.teleported")],
-    ),
-    (
-        "schema_invalid",
-        b'{"order_id": 42}',
-        [("id", b"poison-invalid"), ("type", b"order.created")],
-    ),
-)
+POISON_LABELS = ("undecodable", "unknown_type", "schema_invalid")
+
+
+def poison(label: str, event_type: str) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The value and headers of one poison message on a topic carrying ``event_type``: bytes
+    that are no JSON, a type no contract knows, or ``event_type`` with a payload its contract
+    rejects (a number where every contract's fields are missing)."""
+    known = event_type.encode()
+    return {
+        "undecodable": (b"\xff\xfe not json", [("id", b"poison-undecodable"), ("type", known)]),
+        "unknown_type": (
+            b'{"id": "x"}',
+            [("id", b"poison-unknown"), ("type", b"cutover.poison.teleported")],
+        ),
+        "schema_invalid": (b'{"id": 42}', [("id", b"poison-invalid"), ("type", known)]),
+    }[label]
 
 
 def _poison_events(env: FaultTarget, fault: Fault) -> str:
     producer = Producer({"bootstrap.servers": env.bootstrap_servers, "acks": "all"})
     sent = 0
     for i in range(fault.count):
-        label, value, headers = POISON[i % len(POISON)]
+        label = POISON_LABELS[i % len(POISON_LABELS)]
+        value, headers = poison(label, env.primary_event)
         unique: list[tuple[str, str | bytes | None]] = [
             (k, v + f"-{uuid.uuid4().hex[:8]}".encode()) if k == "id" else (k, v)
             for k, v in headers
         ]
         producer.produce(
-            env.order_topic, key=f"poison-{label}-{i}".encode(), value=value, headers=unique
+            env.primary_topic, key=f"poison-{label}-{i}".encode(), value=value, headers=unique
         )
         sent += 1
     producer.flush(30)
-    return (
-        f"{sent} poison messages ({', '.join(p[0] for p in POISON)}) produced to {env.order_topic}"
-    )
+    return f"{sent} poison messages ({', '.join(POISON_LABELS)}) produced to {env.primary_topic}"
 
 
 def _duplicate_deliveries(env: FaultTarget, fault: Fault) -> str:
@@ -167,20 +159,20 @@ def _duplicate_deliveries(env: FaultTarget, fault: Fault) -> str:
     producer = Producer({"bootstrap.servers": env.bootstrap_servers, "acks": "all"})
     copied = 0
     try:
-        meta = consumer.list_topics(env.order_topic, timeout=10).topics[env.order_topic]
+        meta = consumer.list_topics(env.primary_topic, timeout=10).topics[env.primary_topic]
         for pid in meta.partitions:
             low, high = consumer.get_watermark_offsets(
-                TopicPartition(env.order_topic, pid), timeout=10
+                TopicPartition(env.primary_topic, pid), timeout=10
             )
             take = min(fault.count - copied, high - low)
             if take <= 0:
                 continue
-            consumer.assign([TopicPartition(env.order_topic, pid, high - take)])
+            consumer.assign([TopicPartition(env.primary_topic, pid, high - take)])
             got = consumer.consume(take, timeout=10)
             for msg in got:
                 if msg.error() is None:
                     producer.produce(
-                        msg.topic() or env.order_topic,
+                        msg.topic() or env.primary_topic,
                         key=msg.key(),
                         value=msg.value(),
                         headers=msg.headers() or [],

@@ -1,6 +1,8 @@
-"""`cutover rehearse`: migrate the sample monolith phase by phase on the local stack.
+"""`cutover rehearse`: migrate a system phase by phase on the local stack.
 
-Stack up → fresh database → app services → phase 1 (discover, identify) → phase 2
+The system is whatever :class:`~rehearsal.system.System` adapter the rehearsal is given (the
+sample monolith by default, ``--system examples/helpdesk`` another); nothing here names one.
+Stack up → fresh database → the system's app services → phase 1 (discover, identify) → phase 2
 (topics, Debezium outbox connector, canary) → phase 3 (dual-write, shadow workers,
 traffic, faults, comparator gate) → phase 4 (async, rollback drill, reverse comparison)
 → phase 5 (events-only, zero sync calls, invariants). Every gate is evaluated by
@@ -22,12 +24,12 @@ import structlog
 
 from comparators.verdict import wilson_keys_needed
 from cutover_common.errors import CutoverError
-from rehearsal.environment import ASYNC_MIN_MATCH_RATE, DUAL_MIN_MATCH_RATE, RehearsalEnvironment
+from rehearsal.environment import RehearsalEnvironment
 from rehearsal.errors import NotReadyError
 from rehearsal.faults import FaultRecord, inject
-from rehearsal.scenario import Fault, FaultKind, Scenario
-from rehearsal.sources import DATABASE_ENV
+from rehearsal.scenario import Fault, FaultKind, Scenario, ScenarioError
 from rehearsal.stack.topology import Topology
+from rehearsal.system import System, load_system
 
 log = structlog.get_logger(__name__)
 
@@ -169,6 +171,27 @@ class RehearseOptions:
     keep: bool = False
     rate: float | None = None
     seconds: float | None = None
+    system: System | None = None
+    """The system rehearsed (its adapter); ``None``: the sample."""
+
+
+def check_scenario(scenario: Scenario, system: System) -> None:
+    """Refuse a scenario ``system`` cannot run: a context it does not have, a downstream fault
+    on a service it does not have (one line each)."""
+    errors: list[str] = []
+    if scenario.context not in system.contexts:
+        errors.append(
+            f"context: {scenario.context!r} is not a context of {system.name} "
+            f"(has: {', '.join(system.contexts)})"
+        )
+    errors += [
+        f"faults.{i}.service: {f.service!r} is not a service of {system.name} "
+        f"(has: {', '.join(system.services)})"
+        for i, f in enumerate(scenario.faults)
+        if f.kind is FaultKind.DOWNSTREAM_ERRORS and f.service not in system.services
+    ]
+    if errors:
+        raise ScenarioError(scenario.name, errors)
 
 
 Say = Callable[[str], None]
@@ -187,10 +210,12 @@ class Rehearsal:
                 }
             )
         self.scenario = options.scenario.model_copy(update={"traffic": traffic})
+        self.system = options.system or load_system()
+        check_scenario(self.scenario, self.system)
         self.options = options
         self.say = say
         self.run_id = time.strftime("%H%M%S") + uuid.uuid4().hex[:4]
-        self.env = RehearsalEnvironment(topology, self.scenario, self.run_id)
+        self.env = RehearsalEnvironment(topology, self.scenario, self.run_id, system=self.system)
         self.rows = {p: PhaseRow(p, n) for p, n in PHASE_NAMES.items()}
         self.seed_offset = 0
         self.failing_keys: list[dict[str, Any]] = []
@@ -237,8 +262,6 @@ class Rehearsal:
         """Generate one burst of traffic, injecting ``faults`` (default: the scenario's for
         ``phase``) at evenly spaced moments; restarts of Postgres run after the burst.
         Returns the traffic report."""
-        from rehearsal.traffic import TrafficConfig, run_traffic
-
         t = self.scenario.traffic
         if seconds is not None:
             t = t.model_copy(update={"seconds": seconds})
@@ -246,23 +269,26 @@ class Rehearsal:
         chosen = [f for f in chosen if f.kind is not FaultKind.NAIVE_DUAL_CRASH]
         mid = [f for f in chosen if f.kind is not FaultKind.RESTART_POSTGRES]
         quiet = [f for f in chosen if f.kind is FaultKind.RESTART_POSTGRES]
-        config = TrafficConfig(
-            base_url=f"http://{self.env.endpoints.host}:5000",
-            rate=t.rate,
-            duration=t.seconds,
-            concurrency=t.concurrency,
-            seed=t.seed + self.seed_offset,
-            run_id=f"{self.run_id}b{self.seed_offset}",
-        )
+        seed = t.seed + self.seed_offset
         self.seed_offset += 1
+        names = self.env.names()
         result: dict[str, Any] = {}
         hook = None
         if self.timeline is not None:
             self.timeline.enter(phase)
             hook = self.timeline.on_sample
-        worker = threading.Thread(
-            target=lambda: result.update(report=run_traffic(config, on_sample=hook)), daemon=True
-        )
+
+        def play() -> None:
+            result["report"] = self.system.traffic(
+                names,
+                seed=seed,
+                rate=t.rate,
+                seconds=t.seconds,
+                concurrency=t.concurrency,
+                on_sample=hook,
+            )
+
+        worker = threading.Thread(target=play, daemon=True)
         worker.start()
         for fault in mid:
             time.sleep(t.seconds / (len(mid) + 1))
@@ -380,7 +406,7 @@ class Rehearsal:
         """Set up, then phases 1 to 3: identify, add the broker, dual-write with the shadow
         workers running. False when a gate on the way did not pass."""
         t0 = time.monotonic()
-        self.say("setting up: stack, database, sample app")
+        self.say(f"setting up: stack, database, {self.system.name} app")
         self.env.setup()
         self.runner = self._build_runner()
         self._start_timeline()
@@ -412,15 +438,15 @@ class Rehearsal:
         self.env.wait_settled()
 
         self.say("phase 4: migrate to async (gate of phase 3, rollback drill later)")
-        if not self._record(3, self._switched(self.runner.advance(4, context=ctx)), t0):
-            return False
+        for context in self._rollout():  # each context by its own gate, in rollout order
+            if not self._record(3, self._switched(self.runner.advance(4, context=context)), t0):
+                return False
+            t0 = time.monotonic()
         self.rows[4].status = "entered"
         t0 = time.monotonic()
         # no worker restart: the shadow performs or records each event's effects as the mode
         # stamped on it says, so the move takes effect event by event
-        self.traffic_burst(
-            4, seconds=self._burst_seconds(ASYNC_MIN_MATCH_RATE, VERIFIED_PER_REQUEST)
-        )
+        self.traffic_burst(4, seconds=self._burst_seconds(self._async_rate(), VERIFIED_PER_REQUEST))
         self.env.wait_settled()
 
         if not self._rollback_drill(ctx):
@@ -440,6 +466,16 @@ class Rehearsal:
         self.traffic_burst(5)
         self.env.wait_settled()
         return self._record(5, self.runner.check_gate(), t0)
+
+    def _rollout(self) -> list[str]:
+        """The plan's contexts in its rollout order."""
+        return list(self.runner.plan.context_names())
+
+    def _dual_rate(self) -> float:
+        return float(self.runner.plan.gates.dual_write.min_match_rate)
+
+    def _async_rate(self) -> float:
+        return float(self.runner.plan.gates.async_.min_match_rate)
 
     def _switched(self, outcome: Any) -> Any:
         """Wait (bounded) until the sample's instances run the modes a transition wrote, as
@@ -461,9 +497,7 @@ class Rehearsal:
         self._switched(self.runner.rollback(context=ctx))
         # A full burst: the gate judges only the keys placed since the rollback (its window
         # starts at the mode change), and they must reach min_settled_keys on their own.
-        self.traffic_burst(
-            40, seconds=self._burst_seconds(DUAL_MIN_MATCH_RATE, SETTLED_PER_REQUEST)
-        )
+        self.traffic_burst(40, seconds=self._burst_seconds(self._dual_rate(), SETTLED_PER_REQUEST))
         self.env.wait_settled()
         if not self._record(40, self.runner.check_gate(context=ctx), t0):
             return False
@@ -472,9 +506,7 @@ class Rehearsal:
         if not self._record(40, self._switched(self.runner.advance(4, context=ctx)), t0):
             return False
         # the phase-4 gate judges only this burst (keys since the forward move)
-        self.traffic_burst(
-            4, seconds=self._burst_seconds(ASYNC_MIN_MATCH_RATE, VERIFIED_PER_REQUEST)
-        )
+        self.traffic_burst(4, seconds=self._burst_seconds(self._async_rate(), VERIFIED_PER_REQUEST))
         self.env.wait_settled()
         return True
 
@@ -486,7 +518,7 @@ class Rehearsal:
         draft = self.env.run_dir / "plan-draft.yaml"
         discover(
             CommandConfig(json=True, stdout=out, environ=self.env.environ()),
-            url_env=DATABASE_ENV,
+            url_env=self.system.database_env,
             calls_file=None,
             schema=None,
             out=draft,

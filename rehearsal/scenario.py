@@ -62,7 +62,9 @@ class Fault(_Strict):
 
     kind: FaultKind
     phase: Literal[3, 4, 5] = 3
-    service: Literal["inventory", "payment", "shipping", "email"] = "payment"
+    service: str = "payment"
+    """The service a downstream fault acts on: one of the system's (checked when the rehearsal
+    starts)."""
     error_rate: float = Field(default=0.2, ge=0, le=1)
     timeout_rate: float = Field(default=0.0, ge=0, le=1)
     count: int = Field(default=5, ge=1, le=10_000)

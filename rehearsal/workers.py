@@ -1,8 +1,9 @@
 """Shadow worker processes of a rehearsal: start, kill -9, restart, stop.
 
-Each worker is ``python -m shadow ... run --app legacy_app.orderflow.app:app --consumer flow``
-in its own process (pid file and log under the rehearsal's run folder); several workers share
-one consumer group and split its partitions, as they would in production.
+Each worker is ``python -m shadow ... run --app <the system's shadow app> <its arguments>
+--workers 1`` in its own process (pid file and log under the rehearsal's run folder), so
+``kill -9`` kills all of it; several workers share one consumer group and split its
+partitions, as they would in production.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rehearsal.errors import NotReadyError
 from rehearsal.stack.process import ManagedProcess
-
-SAMPLE_APP = "legacy_app.orderflow.app:app"
-"""The sample's order flow, a shadow app like any team's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +29,10 @@ class WorkerSpec:
     run_dir: Path
     mode: str = "dual"
     env: dict[str, str] = field(default_factory=dict)
+    app: str = ""
+    """The shadow app (``module:attribute``) every worker runs."""
+    app_args: tuple[str, ...] = ()
+    """Arguments of ``shadow run`` after ``--app`` (e.g. the one consumer to run)."""
 
     def argv(self) -> list[str]:
         args = [
@@ -46,8 +48,7 @@ class WorkerSpec:
         ]
         for topic in self.topics:
             args += ["--topic", topic]
-        # The order flow only: one process per worker, so kill -9 kills all of it.
-        return [*args, "run", "--app", SAMPLE_APP, "--consumer", "flow", "--workers", "1"]
+        return [*args, "run", "--app", self.app, *self.app_args, "--workers", "1"]
 
 
 class ShadowWorkers:
@@ -89,14 +90,7 @@ class ShadowWorkers:
         """Stop every worker gracefully and start them again (optionally in another mode)."""
         self.stop()
         if mode is not None:
-            self.spec = WorkerSpec(
-                self.spec.database,
-                self.spec.group,
-                self.spec.topics,
-                self.spec.run_dir,
-                mode,
-                self.spec.env,
-            )
+            self.spec = replace(self.spec, mode=mode)
         self.start()
 
     def stop(self) -> None:

@@ -10,11 +10,19 @@ system-specific, so the rehearsal itself names no system:
   seeded agents, ``cutover init``) and runs the helpdesk, the notifier and the search index
   as gunicorn processes until each answers ``/health``; :meth:`~HelpdeskSystem.stop`;
 * **traffic** — :meth:`~HelpdeskSystem.traffic` plays seeded ticket journeys
-  (:mod:`.traffic`);
+  (:mod:`.traffic`), a second's share at a time, at the rehearsal's rate;
 * **faults** — :meth:`~HelpdeskSystem.fault` restarts one service with a share of its
   effect calls answered 500 (``HELPDESK_FAULT_ERROR_RATE``), the others untouched;
 * **shadow workers** — :attr:`~HelpdeskSystem.shadow_app` and
-  :meth:`~HelpdeskSystem.shadow_env` (the services' URLs the handlers call in ``async``).
+  :meth:`~HelpdeskSystem.shadow_env` (the services' URLs the handlers call in ``async``);
+* **progress** — :meth:`~HelpdeskSystem.progress`: tickets announced on the outbox, and
+  those whose newest version the shadow's search documents hold;
+* **scenario** — :attr:`~HelpdeskSystem.default_scenario` (``scenario.yaml``: its traffic,
+  a notifier fault and a shadow worker killed during dual-write).
+
+The rehearsal calls it with its own names value (``rehearsal.system.RunNames``: the same
+fields as :class:`RunNames`, ``ports`` empty for the defaults); this module imports nothing
+of the rehearsal.
 
 Only the public surface of cutover is used here too; the rehearsal's stack, Kafka, Connect
 and gates are the rehearsal's.
@@ -28,10 +36,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 import yaml
@@ -43,6 +51,7 @@ from examples.helpdesk.tickets import CONTEXTS
 from examples.helpdesk.traffic import TrafficReport, plan_journeys, run_journeys
 
 HERE = Path(__file__).resolve().parent
+SCENARIO = HERE / "scenario.yaml"
 PLAN_TEMPLATE = HERE / "plan.yaml"
 CONTRACTS = HERE / "contracts"
 SERVICES: Mapping[str, str] = {
@@ -84,7 +93,57 @@ class RunNames:
     max_dead_lettered: int = 0
 
     def url(self, service: str) -> str:
-        return f"http://{self.host}:{self.ports[service]}"
+        return url_of(self, service)
+
+
+class Names(Protocol):
+    """What the adapter reads of a run's names (:class:`RunNames` or the rehearsal's)."""
+
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def connector_name(self) -> str: ...
+    @property
+    def slot_name(self) -> str: ...
+    @property
+    def consumer_group(self) -> str: ...
+    @property
+    def bootstrap_servers(self) -> str: ...
+    @property
+    def connect_url(self) -> str: ...
+    @property
+    def reports_dir(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def ports(self) -> Mapping[str, int]: ...
+    @property
+    def min_settled_keys(self) -> int: ...
+    @property
+    def max_dead_lettered(self) -> int: ...
+
+
+def url_of(names: Names, service: str) -> str:
+    """``service``'s base URL under ``names`` (its default port unless ``names`` sets one)."""
+    return f"http://{names.host}:{(names.ports or DEFAULT_PORTS)[service]}"
+
+
+@dataclass(frozen=True, slots=True)
+class BurstCheck:
+    """One check of a burst of traffic."""
+
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class BurstReport:
+    """A burst of ticket traffic: journeys played, and what must never happen did not."""
+
+    sent: int
+    checks: tuple[BurstCheck, ...]
+    report: TrafficReport
 
 
 class HelpdeskSystem:
@@ -94,15 +153,17 @@ class HelpdeskSystem:
     database_env = "HELPDESK_DATABASE_URL"
     """The variable the plan reads the database URL from."""
     shadow_app = "examples.helpdesk.shadow:app"
+    shadow_args: tuple[str, ...] = ()
     contexts: tuple[str, ...] = CONTEXTS
     services: tuple[str, ...] = tuple(SERVICES)
+    default_scenario = SCENARIO
 
     # -- the plan ----------------------------------------------------------------------------
     def topics(self, prefix: str) -> tuple[str, ...]:
         """The contexts' topics under ``prefix``."""
         return tuple(f"{prefix}.{AGGREGATES[c]}" for c in self.contexts)
 
-    def plan_document(self, names: RunNames) -> dict[str, Any]:
+    def plan_document(self, names: Names) -> dict[str, Any]:
         """``plan.yaml`` with ``names`` filled in (a new document each call)."""
         plan: dict[str, Any] = copy.deepcopy(yaml.safe_load(PLAN_TEMPLATE.read_text()))
         plan["system"]["kafka"] = {
@@ -118,7 +179,7 @@ class HelpdeskSystem:
         for context, spec in plan["contexts"].items():
             spec["topic"]["name"] = f"{names.prefix}.{AGGREGATES[context]}"
             spec["consumer_group"] = names.consumer_group
-            spec["sync_endpoint"] = names.url(endpoints[context]) + paths[context]
+            spec["sync_endpoint"] = url_of(names, endpoints[context]) + paths[context]
         gates = plan["gates"]
         for gate in ("dual_write", "async"):
             gates[gate]["min_settled_keys"] = names.min_settled_keys
@@ -130,7 +191,7 @@ class HelpdeskSystem:
         self,
         run_dir: Path,
         database_url: str,
-        names: RunNames,
+        names: Names,
         env: Mapping[str, str] | None = None,
     ) -> None:
         """Bootstrap the database and start every service not running; wait for ``/health``."""
@@ -145,37 +206,92 @@ class HelpdeskSystem:
             _stop(run_dir / f"{service}.pid")
 
     def fault(
-        self, run_dir: Path, database_url: str, names: RunNames, service: str, error_rate: float
+        self,
+        run_dir: Path,
+        database_url: str,
+        names: Names,
+        service: str,
+        error_rate: float,
+        *,
+        timeout_rate: float = 0.0,
     ) -> str:
-        """Restart ``service`` answering 500 to ``error_rate`` of its effect calls (0: none)."""
+        """Restart ``service`` answering 500 to ``error_rate`` of its effect calls (0: none).
+        The helpdesk's services have no slow-answer fault: a ``timeout_rate`` is refused."""
+        if timeout_rate:
+            raise FaultNotSupportedError(service, "timeouts (timeout_rate)")
         _stop(run_dir / f"{service}.pid")
         env = {"HELPDESK_FAULT_ERROR_RATE": str(error_rate)}
         self._start_one(run_dir, service, database_url, names, env)
         return f"{service}: {error_rate:.0%} HTTP 500s (only {service} restarted)"
 
-    def shadow_env(self, names: RunNames) -> dict[str, str]:
+    def shadow_env(self, names: Names) -> dict[str, str]:
         """What the shadow workers need in their environment: the services they call."""
         return {
-            "HELPDESK_NOTIFIER_URL": names.url("notifier"),
-            "HELPDESK_SEARCH_URL": names.url("search"),
+            "HELPDESK_NOTIFIER_URL": url_of(names, "notifier"),
+            "HELPDESK_SEARCH_URL": url_of(names, "search"),
         }
 
-    def traffic(self, names: RunNames, *, seed: int, count: int, threads: int = 8) -> TrafficReport:
-        """Play ``count`` seeded ticket journeys against the running helpdesk."""
-        return run_journeys(names.url("helpdesk"), plan_journeys(seed, count), threads=threads)
+    def traffic(
+        self,
+        names: Names,
+        *,
+        seed: int,
+        rate: float,
+        seconds: float,
+        concurrency: int,
+        on_sample: Callable[[Any], None] | None = None,
+    ) -> BurstReport:
+        """Play ``rate * seconds`` seeded ticket journeys against the running helpdesk, a
+        second's share at a time (so faults land while tickets are being opened).
+        ``on_sample`` is left uncalled: the timeline's traffic series is the sample's."""
+        journeys = plan_journeys(seed, max(1, round(rate * seconds)))
+        step = max(1, round(rate))
+        total = TrafficReport()
+        start = time.monotonic()
+        for i in range(0, len(journeys), step):
+            part = run_journeys(
+                url_of(names, "helpdesk"), journeys[i : i + step], threads=concurrency
+            )
+            total.answers.update(part.answers)
+            total.tickets.extend(part.tickets)
+            total.failures.extend(part.failures)
+            pause = start + (i // step + 1) - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        shown = "; ".join(total.failures[:3])
+        check = BurstCheck(
+            "no_unexpected_answers",
+            total.ok,
+            f"{len(total.tickets)} tickets opened, answers {dict(total.answers)}"
+            if total.ok
+            else f"{len(total.failures)} failure(s): {shown}",
+        )
+        return BurstReport(len(journeys), (check,), total)
+
+    def progress(self, dsn: str) -> tuple[int, int]:
+        """(tickets announced on the outbox, tickets whose newest announced version the
+        shadow's search documents hold)."""
+        import psycopg
+
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            try:
+                row = conn.execute(PROGRESS_SQL).fetchone()
+            except psycopg.errors.UndefinedTable:  # no outbox or shadow store yet
+                return (0, 0)
+        return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def _start_one(
         self,
         run_dir: Path,
         service: str,
         database_url: str,
-        names: RunNames,
+        names: Names,
         env: Mapping[str, str],
     ) -> None:
         pid_file = run_dir / f"{service}.pid"
         if _alive(pid_file):
             return
-        bind = f"{names.host}:{names.ports[service]}"
+        bind = f"{names.host}:{(names.ports or DEFAULT_PORTS)[service]}"
         argv = [sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", "1",
                 "--threads", "8", "--graceful-timeout", "5", SERVICES[service]]  # fmt: skip
         full_env = {**os.environ, **self.shadow_env(names), **env,
@@ -186,7 +302,27 @@ class HelpdeskSystem:
                 argv, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         pid_file.write_text(str(proc.pid))
-        _wait_healthy(service, names.url(service), proc, log_file)
+        _wait_healthy(service, url_of(names, service), proc, log_file)
+
+
+PROGRESS_SQL = """
+WITH announced AS (
+  SELECT aggregateid, max(aggregate_version) AS version FROM outbox
+  WHERE aggregatetype = 'ticket' GROUP BY aggregateid
+)
+SELECT count(*),
+       count(*) FILTER (WHERE EXISTS (
+         SELECT 1 FROM shadow.hd_search_documents d
+         WHERE d.ticket_id = a.aggregateid AND d.version >= a.version))
+FROM announced a
+"""
+
+
+class FaultNotSupportedError(HelpdeskError):
+    """Raised for a fault the helpdesk's services cannot play (names it)."""
+
+    def __init__(self, service: str, what: str) -> None:
+        super().__init__(f"helpdesk service {service}: no fault for {what}")
 
 
 def _wait_healthy(service: str, url: str, proc: subprocess.Popen[bytes], log: Path) -> None:

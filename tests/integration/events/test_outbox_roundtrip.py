@@ -31,7 +31,7 @@ from events.registry import ContractRegistry
 from legacy_app.contracts import CONTRACTS
 from legacy_app.contracts.domain import InventoryReserved, OrderCreated
 from legacy_app.contracts.values import OrderItem, OrderLine
-from rehearsal.environment import SAMPLE_CONTRACTS
+from rehearsal.sample import SAMPLE_CONTRACTS
 from rehearsal.stack.endpoints import Endpoints
 
 pytestmark = pytest.mark.integration

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from phases.ports import ComparisonSummary, InvariantResult
-from rehearsal.environment import INVARIANTS
 from rehearsal.run import Rehearsal, RehearseOptions
 from rehearsal.scenario import Fault, FaultKind, Scenario, ShadowSettings, Traffic
+from rehearsal.sources import INVARIANTS
 from rehearsal.stack.endpoints import Endpoints
 from rehearsal.stack.topology import Topology
 

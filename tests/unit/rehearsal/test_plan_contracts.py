@@ -8,7 +8,8 @@ from pathlib import Path
 
 from phases.event_schemas import plan_contracts, schema_report
 from phases.plan import load_plan
-from rehearsal.environment import SAMPLE_CONTRACTS, RehearsalEnvironment
+from rehearsal.environment import RehearsalEnvironment
+from rehearsal.sample import SAMPLE_CONTRACTS
 from rehearsal.scenario import load_scenario
 from rehearsal.stack.topology import Topology
 
