@@ -117,12 +117,19 @@ def plan_group() -> None:
 @plan_group.command("validate")
 @click.argument("file", type=click.Path(path_type=Path), required=False)
 @plan_option(must_exist=False)
+@click.option(
+    "--online",
+    is_flag=True,
+    help="also check the plan against the live system through its env references: tables, "
+    "outcome queries, imports, Debezium readiness, the connectors running on Connect",
+)
 @json_option
-def plan_validate_cmd(file: Path | None, plan_path: Path, as_json: bool) -> None:
+def plan_validate_cmd(file: Path | None, plan_path: Path, online: bool, as_json: bool) -> None:
     """Validate the plan (FILE, or --plan): exit 0 when valid, 2 with one `path: reason`
-    line per problem."""
+    line per problem. Offline it reads only the file (references are checked for their
+    module:attribute form); --online connects and imports (docs/plan.md)."""
     config = CommandConfig(json=as_json, stdout=sys.stdout)
-    _exit(commands.plan_validate(config, file or plan_path))
+    _exit(commands.plan_validate(config, file or plan_path, online=online))
 
 
 @plan_group.command("schema")
@@ -154,6 +161,12 @@ def status_cmd(**opts: Any) -> None:
     help="apply the plan's connectors even when a new topic prefix, slot or publication "
     "would publish their outbox again",
 )
+@click.option(
+    "--check-online",
+    is_flag=True,
+    help="first check the plan as `cutover plan validate --online` does (exit 2 with the "
+    "problems, nothing changed)",
+)
 @wait_options
 @common_options
 def advance_cmd(
@@ -163,6 +176,7 @@ def advance_cmd(
     dry_run: bool,
     resume: bool,
     allow_resnapshot: bool,
+    check_online: bool,
     wait_instances: float,
     instance_liveness: float,
     **opts: Any,
@@ -174,12 +188,14 @@ def advance_cmd(
     6 inconclusive (paused), 10 refused or locked (a plan connector whose new topic prefix,
     slot or publication would republish its outbox, without --allow-resnapshot), or live
     instances still on the old mode after --wait-instances (named), 9 nothing to resume /
-    unknown context.
+    unknown context, 2 invalid plan (with --check-online: the online checks' problems).
     """
     wait = WaitOptions(wait_instances, instance_liveness)
+    config = _config(**opts)
+    config.check_online = check_online
     _exit(
         commands.advance(
-            _config(**opts),
+            config,
             to=to,
             context=context,
             dry_run=dry_run,

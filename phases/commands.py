@@ -55,6 +55,8 @@ class CommandConfig:
     stdout: TextIO = field(default_factory=_stdout)
     ports_factory: PortsFactory | None = None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    check_online: bool = False
+    """``advance`` first runs ``plan validate --online``'s checks (``--check-online``)."""
 
     def console(self) -> Console:
         return Console(file=self.stdout, width=120, soft_wrap=True, highlight=False)
@@ -129,14 +131,21 @@ def _say(config: CommandConfig) -> Callable[[str], None]:
 
 
 # -- plan -----------------------------------------------------------------------------------
-def plan_validate(config: CommandConfig, path: Path) -> int:
+def plan_validate(config: CommandConfig, path: Path, *, online: bool = False) -> int:
     """Validate a plan file (and the contracts directory it names): exit 0 when valid, 2 with
-    one ``path: reason`` line per issue."""
+    one ``path: reason`` line per issue. ``online``: also check it against the databases and
+    Kafka Connect it names (:mod:`phases.plan_online`)."""
     from phases.event_schemas import check_plan_contracts
 
     try:
         plan = load_plan(path)
         check_plan_contracts(plan, str(path))
+        if online:
+            from phases.plan_online import check_online
+
+            issues = check_online(plan, config.environ)
+            if issues:
+                raise PlanInvalid(str(path), issues)
     except PlanInvalid as exc:
         if config.json:
             config.emit(
@@ -254,12 +263,26 @@ def advance(
     slot or publication the plan changes is refused (:class:`cdc.errors.ResnapshotRefused`,
     exit 10) unless ``allow_resnapshot``."""
     runner = build_runner(config, say=_say(config))
+    if config.check_online and config.ports_factory is None:  # the real system, first
+        refuse_invalid_online(runner.ctx.plan, config)
     if not (dry_run or allow_resnapshot):
         refuse_resnapshots(runner.ctx.ports)
     outcome = runner.advance(to, context, dry_run=dry_run, resume=resume)
     code = _report(config, outcome)
     await_transition(runner, outcome, wait or WaitOptions(), say=_say(config))
     return code
+
+
+def refuse_invalid_online(plan: Plan, config: CommandConfig) -> None:
+    """Raise :class:`PlanInvalid` (exit 2, one ``path: reason`` per problem) unless the plan
+    passes ``cutover plan validate --online``'s checks (Connect's are the resnapshot
+    refusal's, which ``--allow-resnapshot`` lifts); ``cutover advance`` runs this before
+    anything changes."""
+    from phases.plan_online import check_online
+
+    issues = check_online(plan, config.environ, with_connect=False)
+    if issues:
+        raise PlanInvalid(str(config.plan_path), issues)
 
 
 def refuse_resnapshots(ports: Ports) -> None:
