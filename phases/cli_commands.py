@@ -162,8 +162,9 @@ def status_cmd(**opts: Any) -> None:
     "would publish their outbox again",
 )
 @click.option(
-    "--check-online",
-    is_flag=True,
+    "--check-online/--no-check-online",
+    default=True,
+    show_default=True,
     help="first check the plan as `cutover plan validate --online` does (exit 2 with the "
     "problems, nothing changed)",
 )

@@ -56,7 +56,8 @@ class CommandConfig:
     ports_factory: PortsFactory | None = None
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     check_online: bool = False
-    """``advance`` first runs ``plan validate --online``'s checks (``--check-online``)."""
+    """``advance`` first runs ``plan validate --online``'s checks (the CLI's default;
+    ``--no-check-online`` skips them)."""
 
     def console(self) -> Console:
         return Console(file=self.stdout, width=120, soft_wrap=True, highlight=False)
@@ -282,6 +283,9 @@ def refuse_invalid_online(plan: Plan, config: CommandConfig) -> None:
 
     issues = check_online(plan, config.environ, with_connect=False)
     if issues:
+        if not config.json:  # every problem, not only the error's first
+            for issue in issues:
+                config.stdout.write(f"{issue}\n")
         raise PlanInvalid(str(config.plan_path), issues)
 
 

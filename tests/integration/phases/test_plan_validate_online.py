@@ -144,3 +144,25 @@ def test_the_committed_example_plan_validates_online(
     environ = {"LEGACY_DATABASE_URL": url}
     code = plan_validate(CommandConfig(stdout=out, environ=environ), EXAMPLE, online=True)
     assert (code, out.getvalue()) == (0, f"{EXAMPLE}: valid (1 contexts: order)\n")
+
+
+def test_advance_refuses_a_plan_that_fails_online_before_anything_changes(
+    url: str,
+    tmp_path: Path,
+    endpoints: Endpoints,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cutover.state.commands import init
+    from cutover_common.cli import run_cli
+    from phases.cli import cli
+    from phases.store import StateStore, make_engine
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(PLAN.replace("tables: [articles]", "tables: [articels]"))
+    monkeypatch.setenv(URL_ENV, url)
+    assert init(CommandConfig(plan_path=path, stdout=io.StringIO(), environ={URL_ENV: url})) == 0
+    capsys.readouterr()
+    assert run_cli(cli, ["advance", "--plan", str(path), "--to", "1"]) == 2
+    assert capsys.readouterr().out == "contexts.article.tables.0: table 'articels' does not exist\n"
+    assert StateStore(make_engine(url)).history(5) == []
