@@ -7,7 +7,9 @@ environment references (``system.database.url_env``, ``outcome.*_database``,
 
 - every table of every context exists;
 - every outcome query runs (``SELECT * FROM (query) AS src LIMIT 0``) and returns the
-  context's key and ``produced_at`` (or one JSON ``outcome`` column);
+  context's key and ``produced_at`` (or one JSON ``outcome`` column); an event-side query
+  of a context with a shadow app may name tables that do not exist yet (its workers create
+  them when they start, phase 3);
 - every outcome callable, normaliser, invariant and shadow app imports;
 - the database is ready for Debezium: ``wal_level=logical``, the connecting role has
   ``REPLICATION`` (or is a superuser), and each connector's publication exists or the role
@@ -35,13 +37,16 @@ from phases.plan_checks import plan_references
 JSON_COLUMN = "outcome"
 PRODUCED_AT = "produced_at"
 _SIDES = ("sync", "event", "verify", "async_event")
+_SHADOW_SIDES = ("event", "async_event")
 
 
 class QueryFailed(PhasesError):
-    """A query the database refused; ``reason`` is its first line."""
+    """A query the database refused; ``reason`` is its first line, ``missing_table`` says
+    it names a table that does not exist (SQLSTATE 42P01)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, missing_table: bool = False) -> None:
         self.reason = reason
+        self.missing_table = missing_table
         super().__init__(reason)
 
 
@@ -134,6 +139,8 @@ def _outcome_issues(
             try:
                 columns = db.columns(query)
             except QueryFailed as exc:
+                if exc.missing_table and side in _SHADOW_SIDES and ctx.shadow is not None:
+                    continue  # the shadow app's tables: its workers create them (phase 3)
                 issues.append(PlanIssue(path, f"does not run: {exc.reason}"))
                 continue
             if columns == [JSON_COLUMN]:
@@ -319,7 +326,8 @@ class PgPlanDatabase:
                 cur.execute(f"SELECT * FROM ({inner}) AS src LIMIT 0")
                 return [c.name for c in cur.description or ()]
         except psycopg.Error as exc:
-            raise QueryFailed(_first_line(exc)) from None
+            missing = exc.sqlstate == "42P01"
+            raise QueryFailed(_first_line(exc), missing_table=missing) from None
 
     def close(self) -> None:
         self._conn.close()

@@ -166,3 +166,18 @@ def test_advance_refuses_a_plan_that_fails_online_before_anything_changes(
     assert run_cli(cli, ["advance", "--plan", str(path), "--to", "1"]) == 2
     assert capsys.readouterr().out == "contexts.article.tables.0: table 'articels' does not exist\n"
     assert StateStore(make_engine(url)).history(5) == []
+
+
+def test_the_helpdesk_plan_validates_online_before_its_shadow_workers_start(
+    endpoints: Endpoints, fresh_database: str
+) -> None:
+    from examples.helpdesk.schema import create_all as create_helpdesk
+
+    url = endpoints.database_url(fresh_database)
+    create_helpdesk(url)
+    plan = Path(__file__).resolve().parents[3] / "examples" / "helpdesk" / "plan.yaml"
+    out = io.StringIO()
+    environ = {"HELPDESK_DATABASE_URL": url}
+    assert plan_validate(CommandConfig(stdout=out, environ=environ), plan, online=True) == 0, (
+        out.getvalue()
+    )

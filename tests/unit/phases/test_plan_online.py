@@ -23,7 +23,9 @@ class FakeDatabase:
 
     wal: str = "logical"
     who: Role = APP_ROLE
-    tables: set[str] = field(default_factory=lambda: {"articles", "public.outbox"})
+    tables: set[str] = field(
+        default_factory=lambda: {"articles", "shadow_articles", "public.outbox"}
+    )
     owned: set[str] = field(default_factory=lambda: {"public.outbox"})
     publications: set[str] = field(default_factory=set)
     results: dict[str, list[str]] = field(default_factory=dict)
@@ -46,6 +48,8 @@ class FakeDatabase:
     def columns(self, query: str) -> list[str]:
         if query.startswith("SELEC "):
             raise QueryFailed('syntax error at or near "SELEC"')
+        if "shadow_articles" in query and "shadow_articles" not in self.tables:
+            raise QueryFailed('relation "shadow_articles" does not exist', missing_table=True)
         return self.results.get(query, ["article_id", "produced_at", "title"])
 
 
@@ -188,3 +192,18 @@ def test_a_running_connector_as_planned_is_fine() -> None:
     plan = _plan()
     running = dict(connector_config(application_connector(plan), URL, ENV))
     assert _issues(plan, live={"cutover-outbox": running}) == []
+
+
+def test_an_event_query_on_a_missing_table_is_refused() -> None:
+    db = FakeDatabase(tables={"articles", "public.outbox"})
+    assert _issues(_plan(), db) == [
+        'contexts.article.outcome.event_query: does not run: relation "shadow_articles" does '
+        "not exist"
+    ]
+
+
+def test_a_shadow_apps_tables_may_not_exist_before_its_workers_start() -> None:
+    plan = _plan(
+        PLAN.replace("    invariants:", "    shadow: {app: 'team.shadow:app'}\n    invariants:")
+    )
+    assert _issues(plan, FakeDatabase(tables={"articles", "public.outbox"})) == []
