@@ -26,6 +26,13 @@ def redact_processor(
     return event_dict
 
 
+def _current_stderr(*_args: Any) -> structlog.PrintLogger:
+    """A logger on whatever ``sys.stderr`` is when a line is logged: an in-process run that
+    swapped it for a capture (click's CliRunner, pytest) and closed it leaves no logger
+    bound to the closed stream behind."""
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(
     *, json: bool = False, level: str | int = "INFO", stream: TextIO | None = None
 ) -> None:
@@ -35,6 +42,7 @@ def configure_logging(
     console renderer (local use). Secrets are redacted before rendering.
     """
     out = stream or sys.stderr
+    factory: Any = structlog.PrintLoggerFactory(file=stream) if stream else _current_stderr
     lvl = logging.getLevelName(level) if isinstance(level, str) else level
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
@@ -49,7 +57,7 @@ def configure_logging(
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(lvl),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=factory,
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=lvl, stream=out, format="%(levelname)s %(name)s %(message)s")

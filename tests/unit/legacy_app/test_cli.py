@@ -29,6 +29,7 @@ def test_library_modules_do_not_import_rehearsal() -> None:
 def test_default_spec_uses_the_stack_database_and_state_dir(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CUTOVER_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("CUTOVER_PG_PORT", "5999")
+    monkeypatch.delenv("CUTOVER_KAFKA_PORT", raising=False)  # the default broker port
     spec = cli.default_spec("mydb")
     assert spec.run_dir == tmp_path / "app"
     assert spec.database_url.reveal().endswith(":5999/mydb")
