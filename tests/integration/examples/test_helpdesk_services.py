@@ -40,7 +40,9 @@ def test_traffic_in_sync_mode_reaches_both_services_and_writes_no_event(
     running: tuple[RunNames, str],
 ) -> None:
     names, url = running
-    report = SYSTEM.traffic(names, seed=3, count=12)
+    burst = SYSTEM.traffic(names, seed=3, rate=12, seconds=1, concurrency=4)
+    report = burst.report
+    assert burst.sent == 12 and all(check.passed for check in burst.checks)
     assert report.failures == []
     engine = create_engine(url)
     try:
