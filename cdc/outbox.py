@@ -15,19 +15,24 @@ has no such column (the router's ``table.field.additional.missing=ignore``) and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cdc.errors import DecodeError
-from events.routed import RoutedDecodeError, aggregate_version, decode_routed
-from events.routed import header_map as routed_headers
+from events.routed import (
+    RawHeaders,
+    RoutedDecodeError,
+    aggregate_version,
+    decode_routed,
+    header_map,
+)
 
 if TYPE_CHECKING:
     from events.envelope import Envelope
 
-Headers = Mapping[str, bytes | str | None] | Iterable[tuple[str, bytes | str | None]] | None
+Headers = RawHeaders
+"""Kafka headers as a client gives them (the routed decoder's type)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +51,6 @@ class OutboxEvent:
     aggregate_version: int | None = None
 
 
-def header_map(headers: Headers) -> dict[str, str]:
-    """Kafka headers as text (a JSON-encoded string header is unquoted)."""
-    return routed_headers(headers)
-
-
 def decode_outbox(
     key: bytes | str | None,
     value: bytes | str | None,
@@ -64,7 +64,7 @@ def decode_outbox(
     :class:`DecodeError` keeps the raw value."""
     raw = value.encode() if isinstance(value, str) else value
     try:
-        hdrs = routed_headers(headers)
+        hdrs = header_map(headers)
         if raw is None:
             raise RoutedDecodeError("the payload is not a JSON object")
         event = decode_routed(key, raw, (), text_headers=hdrs)

@@ -50,14 +50,11 @@ class RawMessage:
         for key, value in self.headers:
             if key == name:
                 found = value
-        return None if found is None else _text(found)
+        return None if found is None else header_text(found)
 
     @property
     def key_text(self) -> str | None:
-        return None if self.key is None else _text(self.key)
-
-
-_text = header_text  # the routed decoder's header rule: JSON-quoted strings unquoted
+        return None if self.key is None else header_text(self.key)
 
 
 @record
