@@ -27,6 +27,7 @@ from typing import Any, Literal
 import requests
 import structlog
 
+from cutover_common.secrets import redact
 from rehearsal.errors import RehearsalError
 
 log = structlog.get_logger(__name__)
@@ -260,6 +261,8 @@ class Sample:
     order_id: str | None = None
     correlation_id: str | None = None
     order_status: str | None = None
+    detail: str | None = None
+    """What the transport said when it failed (redacted, at most 200 characters)."""
 
     @property
     def as_expected(self) -> bool:
@@ -408,7 +411,10 @@ def build_report(
         achieved_rate=len(ordered) / elapsed if elapsed > 0 else 0.0,
         by_kind=by_kind,
         status_counts=dict(sorted(Counter(_status_key(s) for s in ordered).items())),
-        errors=tuple(f"#{s.index} {s.label}: {s.error}" for s in failed[:20]),
+        errors=tuple(
+            f"#{s.index} {s.label}: {s.error}" + (f" ({s.detail})" if s.detail else "")
+            for s in failed[:20]
+        ),
         checks=checks,
         orders=orders,
     )
@@ -575,7 +581,13 @@ def _send(
     except requests.RequestException as exc:
         if req.kind is Kind.NEW_CUSTOMER:
             customers.set(req.index, None)
-        return Sample(req.index, req.label, req.expect, None, _ms(started), f"{type(exc).__name__}")
+        detail = redact(str(exc))[:200]
+        log.warning(
+            "traffic.transport_error", path=req.path, error=type(exc).__name__, detail=detail
+        )
+        return Sample(
+            req.index, req.label, req.expect, None, _ms(started), type(exc).__name__, detail=detail
+        )
     latency = _ms(started)
     body = _json_or_none(resp)
     if req.kind is Kind.NEW_CUSTOMER:

@@ -89,3 +89,10 @@ def test_transport_errors_check_names_the_error_types() -> None:
     report = build_report(samples, planned=3, elapsed=1, target_rate=1)
     check = next(c for c in report.checks if c.name == "no transport errors")
     assert check.detail == "3 transport errors (ReadTimeout: 2, ConnectionError: 1)"
+
+
+def test_transport_error_detail_is_kept_in_the_report_errors() -> None:
+    detail = "('Connection aborted.', RemoteDisconnected('Remote end closed connection'))"
+    samples = [s(0, "order", "2xx", None, 1, error="ConnectionError", detail=detail)]
+    report = build_report(samples, planned=1, elapsed=1.0, target_rate=1.0)
+    assert report.errors == (f"#0 order: ConnectionError ({detail})",)
