@@ -24,6 +24,8 @@ class InMemoryBroker:
     partitions: int = 3
     logs: dict[TP, list[RawMessage]] = field(default_factory=dict)
     committed: dict[tuple[str, TP], int] = field(default_factory=dict)
+    notes: dict[tuple[str, TP], str] = field(default_factory=dict)
+    """The metadata committed with a group's offset (dropped when a commit moves it)."""
     clock_ms: int = 1_700_000_000_000
 
     def append(
@@ -94,8 +96,15 @@ class InMemoryConsumer:
 
     def commit(self) -> None:
         for tp, off in self.stored.items():
+            if self.broker.committed.get((self.group_id, tp)) != off:
+                self.broker.notes.pop((self.group_id, tp), None)
             self.broker.committed[(self.group_id, tp)] = off
         self.commits += 1
+
+    def commit_note(self, tp: TP, offset: int, note: str) -> None:
+        self.stored[tp] = offset
+        self.broker.committed[(self.group_id, tp)] = offset
+        self.broker.notes[(self.group_id, tp)] = note
 
     def seek(self, tp: TP, offset: int) -> None:
         self.pos[tp] = offset
@@ -125,11 +134,23 @@ class InMemoryConsumer:
 
 
 class InMemoryProducer:
-    """A producer onto an :class:`InMemoryBroker`; ``fail`` makes every delivery fail."""
+    """A producer onto an :class:`InMemoryBroker`, with the faults the runtime must survive.
+
+    ``fail``: every delivery fails; ``missing_topics``: deliveries to them fail as unknown;
+    ``max_bytes``: a larger record (key, value, headers) is refused at once, as librdkafka's
+    ``message.max.bytes``; ``raise_for_keys``: produce raises for records with these keys;
+    ``stall``: nothing is delivered (``flush`` returns the outstanding count);
+    ``flush_error``: ``flush`` raises it.
+    """
 
     def __init__(self, broker: InMemoryBroker, *, fail: bool = False) -> None:
         self.broker = broker
         self.fail = fail
+        self.missing_topics: set[str] = set()
+        self.max_bytes: int | None = None
+        self.raise_for_keys: set[bytes] = set()
+        self.stall = False
+        self.flush_error: Exception | None = None
         self._pending: list[tuple[DeliveryHook, str | None]] = []
         self.flushes = 0
 
@@ -141,11 +162,23 @@ class InMemoryProducer:
         headers: Headers,
         on_delivery: DeliveryHook,
     ) -> None:
-        if not self.fail:
+        if key is not None and key in self.raise_for_keys:
+            raise RuntimeError(f"produce refused record {key!r}")
+        size = len(key or b"") + len(value or b"") + sum(len(k) + len(v or b"") for k, v in headers)
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise RuntimeError(f"MSG_SIZE_TOO_LARGE: {size} bytes > {self.max_bytes}")
+        err = None
+        if self.fail:
+            err = "broker down"
+        elif topic in self.missing_topics:
+            err = "UNKNOWN_TOPIC_OR_PART: Broker: Unknown topic or partition"
+        else:
             self.broker.append(topic, key, value, headers)
-        self._pending.append((on_delivery, "broker down" if self.fail else None))
+        self._pending.append((on_delivery, err))
 
     def poll(self, timeout: float) -> int:
+        if self.stall:
+            return 0
         pending, self._pending = self._pending, []
         for hook, err in pending:
             hook(err)
@@ -153,5 +186,7 @@ class InMemoryProducer:
 
     def flush(self, timeout: float) -> int:
         self.flushes += 1
+        if self.flush_error is not None:
+            raise self.flush_error
         self.poll(timeout)
-        return 0
+        return len(self._pending)

@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 from shadow.errors import KafkaOperationError
 from shadow.messages import Headers, RawMessage
 from shadow.ports import TP, DeliveryHook, RebalanceHook
+from shadow.stuck import stuck_note
 
 log = structlog.get_logger(__name__)
 
@@ -157,6 +158,13 @@ class KafkaConsumerAdapter:
             if exc.args[0].code() != KafkaError._NO_OFFSET:
                 log.warning("commit_failed", error=str(exc))
 
+    def commit_note(self, tp: TP, offset: int, note: str) -> None:
+        part = TopicPartition(tp[0], tp[1], offset, metadata=note)
+        try:
+            self._consumer.commit(offsets=[part], asynchronous=False)
+        except KafkaException as exc:
+            log.warning("commit_note_failed", topic=tp[0], partition=tp[1], error=str(exc))
+
     def seek(self, tp: TP, offset: int) -> None:
         try:
             self._consumer.seek(TopicPartition(tp[0], tp[1], offset))
@@ -217,8 +225,19 @@ def _close_in_background(consumer: Any, name: str) -> threading.Thread:
     return closing
 
 
+DLQ_MESSAGE_TIMEOUT_MS = 10_000
+
+
 class KafkaProducerAdapter:
-    """:class:`~shadow.ports.ProducerPort` over ``confluent_kafka.Producer`` (idempotent)."""
+    """:class:`~shadow.ports.ProducerPort` over ``confluent_kafka.Producer`` (idempotent).
+
+    It never creates a topic (cutover creates each before use). A record it cannot deliver
+    within ``message.timeout.ms`` (10 s: the dead-letter topic is missing, the broker is
+    unreachable) fails its delivery, so a flush ends and the runtime defers the record rather
+    than the producer holding it to deliver later; a missing topic fails sooner, once
+    ``topic.metadata.propagation.max.ms`` (5 s) has passed. Delivery errors reach the hook as
+    ``<code name>: <text>``.
+    """
 
     def __init__(self, bootstrap_servers: str, **overrides: Any) -> None:
         config: dict[str, Any] = {
@@ -226,6 +245,9 @@ class KafkaProducerAdapter:
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
+            "allow.auto.create.topics": False,
+            "message.timeout.ms": DLQ_MESSAGE_TIMEOUT_MS,
+            "topic.metadata.propagation.max.ms": 5000,
         }
         config.update(overrides)
         self._producer = Producer(config)
@@ -239,7 +261,7 @@ class KafkaProducerAdapter:
         on_delivery: DeliveryHook,
     ) -> None:
         def delivered(err: Any, _msg: Any) -> None:
-            on_delivery(None if err is None else str(err))
+            on_delivery(None if err is None else f"{err.name()}: {err.str()}")
 
         self._producer.produce(
             topic, key=key, value=value, headers=list(headers), on_delivery=delivered
@@ -346,6 +368,21 @@ def group_lag(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> l
         return out
     finally:
         probe.close()
+
+
+def stuck_notes(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> list[str]:
+    """What ``group_id``'s workers said they are stuck at (:mod:`shadow.stuck`), from the
+    metadata committed with its offsets on ``topics``; empty when it is stuck nowhere."""
+    probe = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False}
+    )
+    try:
+        committed = probe.committed(_partitions(bootstrap_servers, topics, probe), timeout=10)
+    except KafkaException as exc:
+        raise KafkaOperationError("committed", str(exc)) from exc
+    finally:
+        probe.close()
+    return [n for p in committed if (n := stuck_note(p.metadata)) is not None]
 
 
 def topic_size(bootstrap_servers: str, topic: str) -> int:

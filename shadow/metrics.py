@@ -82,6 +82,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.stuck = Gauge(
+            "shadow_partition_stuck",
+            "Offset of the record a partition is stuck at (its dead letter cannot be produced); "
+            "absent when the partition is not stuck",
+            ["topic", "partition"],
+            registry=r,
+        )
         self._cache: dict[tuple[str, str], object] = {}
 
     def serve(self, port: int, addr: str = "127.0.0.1") -> None:
@@ -94,6 +101,17 @@ class Metrics:
     def set_lag(self, lags: dict[tuple[str, int], int]) -> None:
         for (topic, partition), value in lags.items():
             self.lag.labels(topic, str(partition)).set(value)
+
+    def set_stuck(self, tp: tuple[str, int], offset: int) -> None:
+        self.stuck.labels(*_labels(tp)).set(offset)
+
+    def clear_stuck(self, tp: tuple[str, int]) -> None:
+        if _labels(tp) in self.stuck._metrics:  # prometheus_client's children, by label values
+            self.stuck.remove(*_labels(tp))
+
+
+def _labels(tp: tuple[str, int]) -> tuple[str, str]:
+    return (tp[0], str(tp[1]))
 
 
 def observe_many(child: Histogram, values: Sequence[float]) -> None:

@@ -35,6 +35,11 @@ class ConsumerPort(Protocol):
     def commit(self) -> None:
         """Commit the stored offsets now (synchronously); no-op when nothing is stored."""
 
+    def commit_note(self, tp: TP, offset: int, note: str) -> None:
+        """Commit ``offset`` of ``tp`` now with ``note`` as the commit's metadata (the
+        worker's stuck state, :mod:`shadow.stuck`); a later commit that moves the offset
+        carries none. A failure is logged, not raised."""
+
     def seek(self, tp: TP, offset: int) -> None: ...
 
     def pause(self, tps: Sequence[TP]) -> None: ...

@@ -12,7 +12,11 @@ One :meth:`ShadowWorker.step`:
    touching its neighbours — and the merged buffer is written in bulk. If the
    bulk write itself is refused, the batch is redone with a savepoint per event
    so only the bad one is dead-lettered;
-4. dead letters are produced (``poll(0)``; one ``flush`` only when the batch had any);
+4. dead letters are produced (``poll(0)``; one ``flush`` only when the batch had any;
+   :mod:`shadow.dlq_send`): one too large for the dead-letter topic keeps its whole original
+   as a claim check in the shadow store and goes cut; one that cannot be produced at all
+   (the topic is missing, the broker unreachable) defers its record and its partition is
+   reported stuck (:mod:`shadow.stuck`) until it goes — no record stops the worker;
 5. offsets are stored (``store_offsets``) only now, after the commit; the
    consumer commits stored offsets periodically, on revocation and at shutdown.
 
@@ -57,6 +61,8 @@ import structlog
 from shadow.anomalies import AnomalyCounts, sequence_anomalies
 from shadow.batch import BatchReport, Blocked, Item, classify, mark_batch_duplicates, plan_offsets
 from shadow.dlq import DeadLetter
+from shadow.dlq_payloads import DeadLetterPayloads
+from shadow.dlq_send import DEFAULT_MAX_BYTES, Coordinates, DeadLetterSender
 from shadow.errors import CircuitOpenError, PoisonMessageError, ShadowError, TransientError
 from shadow.messages import InboundEvent, RawMessage, event_time
 from shadow.metrics import Metrics, observe_many
@@ -69,6 +75,7 @@ from shadow.store import (
     StoreUnavailableError,
     StoreWriteError,
 )
+from shadow.stuck import Stuck, StuckPartitions
 
 Snapshot = list[tuple[str, PoisonMessageError | None, int]]
 """Each item's (status, poison, attempts) before the store transaction: what a redo restarts from."""
@@ -126,6 +133,9 @@ class RuntimeSettings:
     lag_interval: float = 5.0
     dlq_flush_timeout: float = 30.0
     max_batch_redo: int = 5
+    dlq_max_bytes: int = DEFAULT_MAX_BYTES
+    """A dead letter larger than this (key, value, headers) goes with its value cut and its
+    whole original as a claim check in the shadow store."""
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.backoff_cap, self.backoff_base * (2 ** max(0, attempt - 1))))
@@ -174,9 +184,15 @@ class ShadowWorker:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         writer: ShadowStore | None = None,
+        payloads: DeadLetterPayloads | None = None,
     ) -> None:
         self.consumer = consumer
         self.producer = producer
+        self.dead_letters = DeadLetterSender(
+            producer, settings.dlq_topic, payloads=payloads,
+            max_bytes=settings.dlq_max_bytes, flush_timeout=settings.dlq_flush_timeout,
+        )  # fmt: skip
+        self.stuck = StuckPartitions()
         self.store = store
         self.writer = writer
         self._executor = (
@@ -198,7 +214,6 @@ class ShadowWorker:
         self._rewind: dict[TP, int] = {}  # paused partition -> offset to read again on resume
         self._stored: dict[TP, int] = {}  # last offset stored per partition
         self._next_lag = 0.0
-        self._dlq_errors: list[str] = []
         self.stop_requested = False
         self._latency = self.metrics.latency.labels(processor.name)
         self._should_stop: Callable[[], bool] = lambda: self.stop_requested
@@ -222,6 +237,8 @@ class ShadowWorker:
         for tp in tps:
             self._paused.pop(tp, None)
             self._rewind.pop(tp, None)
+        for state in self.stuck.forget(tps):
+            self._unstuck(state, "revoked")
         log.info("partitions_revoked", partitions=[f"{t}[{p}]" for t, p in tps])
 
     def run(self, should_stop: Callable[[], bool], *, idle_stop: float | None = None) -> None:
@@ -253,6 +270,8 @@ class ShadowWorker:
                 self.store.close()
                 if self.writer is not None:
                     self.writer.close()
+                if self.dead_letters.payloads is not None:
+                    self.dead_letters.payloads.close()
         log.info("worker_closed", processor=self.processor.name)
 
     # ----------------------------------------------------------------- step
@@ -316,16 +335,21 @@ class ShadowWorker:
         a batch read since then may hold its later records."""  # fmt: skip
         paused = paused or {}
         letters = [self._letter(it) for it in items if it.status == "poison"]
-        self._send_dead_letters(letters, items)
+        undelivered = self._send_dead_letters(letters, items)
         # planned now, not reused from before: an undeliverable dead letter defers its record
         offsets, blocked = plan_offsets(items, self.settings.pause_seconds)
         self.consumer.store_offsets(offsets)
         self._stored.update(offsets)
+        for state in self.stuck.passed(offsets):
+            self._unstuck(state, "moved_on")
+        for tp, (offset, _secs) in blocked.items():
+            if (reason := undelivered.get((*tp, offset))) is not None:
+                self._stuck(tp, offset, reason)
         fresh = {tp: b for tp, b in blocked.items() if paused.get(tp) != b[0]}
         self._pause(fresh)
         statuses = Counter(it.status for it in items)
         report.statuses.update(statuses)
-        report.dead_lettered += len(letters)
+        report.dead_lettered += len(letters) - len(undelivered)
         report.paused.extend(blocked)
         for status, n in statuses.items():
             if status in ("ignored", "duplicate", "skipped", "held"):
@@ -655,32 +679,47 @@ class ShadowWorker:
             it.msg, p.kind, p.error_class, p.reason, max(it.attempts, 1), self.processor.name
         )
 
-    def _send_dead_letters(self, letters: list[DeadLetter], items: list[Item]) -> None:
+    def _send_dead_letters(
+        self, letters: list[DeadLetter], items: list[Item]
+    ) -> dict[Coordinates, str]:
+        """Produce the batch's dead letters; the record of each one that could not be
+        delivered is deferred (its partition paused at it). Those records, with the reason."""
         if not letters:
-            return
-        failed: list[RawMessage] = []
+            return {}
+        failed = self.dead_letters.send(letters)
         for letter in letters:
+            if letter.coordinates_tuple not in failed:
+                self.metrics.dead_lettered.labels(letter.kind).inc()
+        if not failed:
+            return {}
+        log.error("dead_letters_undelivered", failed=len(failed))
+        for it in items:
+            if it.status == "poison" and (*it.tp, it.msg.offset) in failed:
+                it.status = "deferred"
+                it.retry_after = self.settings.pause_seconds
+        topic = self.settings.dlq_topic
+        return {c: f"dead letter not produced to {topic}: {r}" for c, r in failed.items()}
 
-            def hook(err: str | None, msg: RawMessage = letter.original) -> None:
-                if err is not None:
-                    failed.append(msg)
+    def _stuck(self, tp: TP, offset: int, reason: str) -> None:
+        """Report ``tp`` stuck at ``offset`` (log, gauge, note committed with the offset) when
+        that is news."""
+        state = self.stuck.mark(tp, offset, reason, datetime.now(UTC))
+        if state is None:
+            return
+        log.error(
+            "partition_stuck", topic=state.topic, partition=state.partition,
+            offset=state.offset, reason=state.reason[:500], since=state.since.isoformat(),
+            stuck=state.text[:300],
+        )  # fmt: skip
+        self.metrics.set_stuck(tp, state.offset)
+        self.consumer.commit_note(tp, state.offset, state.note)
 
-            self.producer.produce(
-                self.settings.dlq_topic,
-                letter.original.key,
-                letter.original.value,
-                letter.headers(),
-                hook,
-            )
-            self.metrics.dead_lettered.labels(letter.kind).inc()
-        remaining = self.producer.flush(self.settings.dlq_flush_timeout)
-        undelivered = {(m.topic, m.partition, m.offset) for m in failed}
-        if remaining or undelivered:
-            log.error("dead_letters_undelivered", remaining=remaining, failed=len(undelivered))
-            for it in items:
-                if it.status == "poison" and (remaining or (*it.tp, it.msg.offset) in undelivered):
-                    it.status = "deferred"
-                    it.retry_after = self.settings.pause_seconds
+    def _unstuck(self, state: Stuck, why: str) -> None:
+        log.info(
+            "partition_unstuck", topic=state.topic, partition=state.partition,
+            offset=state.offset, why=why,
+        )  # fmt: skip
+        self.metrics.clear_stuck((state.topic, state.partition))
 
     def _pause(self, blocked: Blocked) -> None:
         if not blocked:
