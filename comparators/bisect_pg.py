@@ -1,0 +1,313 @@
+"""Range checksums with bisection over two :class:`~comparators.sources.SqlSource` (I/O).
+
+:class:`PgRangeStore` is the Postgres side of :class:`comparators.bisect.RangeStore`: it
+reads its source's query once into a temporary table of one narrow row per key (key, key
+hash, row hash, digest, ``produced_at``, mode, inconclusive, special), then answers range
+aggregates and leaf fetches from that table. A temporary table needs only the ``TEMP``
+privilege every role has by default; it lives as long as the store's connection.
+
+:func:`compare_by_ranges` splits the key hash space into ``workers`` slices (one store per
+side and slice, each on its own connection), bisects them in a thread pool, and returns the
+key-sorted streams for :func:`comparators.diff.observe`; :func:`compare_ranges` runs the
+whole comparison and returns its :class:`~comparators.result.ComparisonResult`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+import structlog
+
+from comparators.bisect import (
+    MASK64,
+    MICROSECOND,
+    NO_VALUE,
+    SEPARATOR,
+    BisectPlan,
+    BisectStats,
+    Range,
+    RangeComparison,
+    RangeSum,
+    RowRules,
+    bisect_slices,
+    fold_matched,
+)
+from comparators.diff import TRUE_TEXTS, Observation, Scope, flag, observe
+from comparators.errors import SourceError
+from comparators.partition import Partition
+from comparators.result import Accumulator, ComparisonResult
+from comparators.rules import CompareOptions
+from comparators.sources import DeferredRecord, ReadWindow, SqlSource, translate_errors
+
+log = structlog.get_logger(__name__)
+
+
+class DigestSql(Protocol):
+    """A digest expression over the row ``src`` and its parameters (what
+    ``comparators.sqlrules.compile_rules`` returns as ``SqlRules``)."""
+
+    @property
+    def digest(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+
+DigestRules = Callable[[SqlSource, Sequence[tuple[str, int]]], DigestSql]
+"""Builds one side's digest SQL from its source and its described columns."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushdownDigest:
+    """:class:`DigestSql` of digest pushdown: md5 of the row without top-level ignored columns."""
+
+    digest: str
+    params: Mapping[str, Any]
+
+
+def pushdown_rules(ignore: Sequence[str]) -> DigestRules:
+    """The digest of today's pushdown (``SqlSource``'s), ignoring top-level ``ignore``."""
+
+    def build(source: SqlSource, described: Sequence[tuple[str, int]]) -> DigestSql:
+        params: dict[str, Any] = {}
+        return PushdownDigest(source._digest_expr(described, ignore, params), params)
+
+    return build
+
+
+PLAIN_ROWS = "NOT special"
+HASH32 = "('x' || substr(md5(k), 1, 8))::bit(32)::bigint"
+ROW_HASH = (
+    "('x' || substr(md5(concat_ws(%(sep)s, k, d, g::text, coalesce(m, %(none)s))), 1, 16))"
+    "::bit(64)::bigint"
+)
+
+
+class PgRangeStore:
+    """One side's rows of one worker slice in a temporary table (see the module docstring)."""
+
+    def __init__(
+        self,
+        source: SqlSource,
+        window: ReadWindow,
+        rules: RowRules,
+        digest: DigestRules,
+        worker: Partition,
+        *,
+        itersize: int = 10_000,
+    ) -> None:
+        self.name = source.name
+        self.source = source
+        self.window = window
+        self.rules = rules
+        self.digest = digest
+        self.worker = worker
+        self.itersize = itersize
+        self.table = f"cutover_ranges_{uuid.uuid4().hex[:12]}"
+        self._conn: psycopg.Connection[Any] | None = None
+        self._cols: list[str] = []
+        self._timeline: dict[int, int] = {}
+        self._returned: Counter[int] = Counter()
+
+    def prepare(self) -> None:
+        with translate_errors(self.name):
+            conn = self._conn = self.source._connect()
+            described = self.source.describe(conn)
+            self._cols = [n for n, _ in described]
+            sql, params = self._materialise(described)
+            conn.execute(sql, params)
+            bad = conn.execute(
+                f"SELECT k IS NULL, count(*) FROM {self.table} GROUP BY k HAVING count(*) > 1 "
+                "OR k IS NULL"
+            ).fetchall()
+            if any(null for null, _ in bad):
+                nulls = sum(n for null, n in bad if null)
+                raise SourceError(self.name, f"{nulls} row(s) have a NULL key {self.source.key!r}")
+            if bad:
+                conn.execute(
+                    f"UPDATE {self.table} SET special = true WHERE k IN "
+                    f"(SELECT k FROM {self.table} GROUP BY k HAVING count(*) > 1)"
+                )
+            self._timeline = dict(
+                conn.execute(
+                    f"SELECT (floor(extract(epoch FROM at))::bigint / %(b)s) * %(b)s, count(*) "
+                    f"FROM {self.table} WHERE {PLAIN_ROWS} GROUP BY 1",
+                    {"b": self.rules.bucket_seconds},
+                ).fetchall()
+            )
+
+    def _materialise(self, described: Sequence[tuple[str, int]]) -> tuple[str, dict[str, Any]]:
+        src, cols, rules = self.source, self._cols, self.rules
+        key_expr, at_expr = src._exprs(cols)
+        built = self.digest(src, described)
+        params: dict[str, Any] = {**built.params, "sep": SEPARATOR, "none": NO_VALUE}
+        mode_sql = src._mode_expr(cols)
+        if "%(mode_column)s" in mode_sql:
+            params["mode_column"] = src.mode_column
+        flag_sql = src._text_expr(cols, src.inconclusive_column, "inconclusive_column")
+        if "%(inconclusive_column)s" in flag_sql:
+            params["inconclusive_column"] = src.inconclusive_column
+        where = [self.window.partition.sql_predicate(key_expr)]
+        mine = self.worker.sql_predicate(key_expr)
+        if self.worker.index == 0:  # NULL keys hash to NULL: the first slice reports them
+            mine = f"({mine} OR ({key_expr}) IS NULL)"
+        where.append(mine)
+        if self.window.since is not None:
+            where.append(f"{at_expr} > %(since)s")
+            params["since"] = self.window.since
+        special = ["lower(btrim(i)) = ANY(%(truthy)s)", "at > %(fresh_after)s"]
+        params["truthy"] = sorted(TRUE_TEXTS)
+        params["fresh_after"] = rules.now - rules.settle
+        if rules.since is not None:
+            special.append("at <= %(scope_since)s")
+            params["scope_since"] = rules.since
+        if rules.modes is not None:
+            special.append("(m IS NOT NULL AND NOT m = ANY(%(modes)s))")
+            params["modes"] = sorted(rules.modes)
+        step = rules.settle // MICROSECOND
+        params["grid"] = max(step, 1)
+        rows = (
+            f"SELECT {key_expr} AS k, {at_expr} AS at, {built.digest} AS d, {mode_sql} AS m, "
+            f"{flag_sql} AS i FROM ({src._inner()}) AS src WHERE {' AND '.join(where)}"
+        )
+        graded = (
+            "SELECT *, floor((extract(epoch FROM at) * 1000000) / %(grid)s)::bigint AS g "
+            f"FROM ({rows}) AS r"
+        )
+        sql = (
+            f"CREATE TEMP TABLE {self.table} AS SELECT k, {HASH32} AS h, {ROW_HASH} AS x, d, at, "
+            f"m, i, coalesce({' OR '.join(special)}, false) AS special FROM ({graded}) AS g"
+        )
+        return sql, params
+
+    def sums(self, shift: int, parent_shift: int, parents: Sequence[int]) -> Mapping[int, RangeSum]:
+        sql = (
+            f"SELECT h >> %(s)s, count(*), sum(x), bit_xor(x) FROM {self.table} "
+            f"WHERE {PLAIN_ROWS} AND (h >> %(ps)s) = ANY(%(parents)s) GROUP BY 1"
+        )
+        with translate_errors(self.name):
+            found = self._connection().execute(
+                sql, {"s": shift, "ps": parent_shift, "parents": list(parents)}
+            )
+            return {
+                int(b): RangeSum(int(n), int(total) & MASK64, int(xor) & MASK64)
+                for b, n, total, xor in found
+            }
+
+    def rows(self, leaves: Sequence[Range]) -> Iterator[Observation]:
+        by_shift: dict[int, list[int]] = {}
+        for leaf in leaves:
+            by_shift.setdefault(leaf.shift, []).append(leaf.index)
+        params: dict[str, Any] = {"b": self.rules.bucket_seconds}
+        chosen = ["special"]
+        for n, (shift, indices) in enumerate(sorted(by_shift.items())):
+            chosen.append(f"(h >> %(s{n})s) = ANY(%(l{n})s)")
+            params[f"s{n}"], params[f"l{n}"] = shift, indices
+        sql = (
+            f"SELECT k, at, d, m, i, special, "
+            f"(floor(extract(epoch FROM at))::bigint / %(b)s) * %(b)s FROM {self.table} "
+            f'WHERE {" OR ".join(chosen)} ORDER BY k COLLATE "C"'
+        )
+        conn = self._connection()
+        with translate_errors(self.name), conn.cursor(name=f"{self.table}_rows") as cur:
+            cur.itersize = self.itersize
+            cur.execute(sql, params)
+            for key, at, hexdigest, mode, inconclusive, spec, bucket in cur:
+                if not spec:
+                    self._returned[int(bucket)] += 1
+                record = DeferredRecord(key, self._fetch)
+                yield Observation(
+                    key, record, at, bytes.fromhex(hexdigest), mode, flag(inconclusive)
+                )
+
+    def plain_timeline(self) -> Mapping[int, int]:
+        return self._timeline
+
+    def returned_plain(self) -> Mapping[int, int]:
+        return self._returned
+
+    def close(self) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.close()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None:
+            raise SourceError(self.name, "range store used before prepare()")
+        return self._conn
+
+    def _fetch(self, key: str) -> Mapping[str, Any]:
+        """A differing key's full row: on the store's connection while it is open."""
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            return self.source.fetch(conn, self._cols, key)
+        with translate_errors(self.name), self.source._connect() as fresh:
+            return self.source.fetch(fresh, self._cols, key)
+
+
+def compare_by_ranges(
+    control: SqlSource,
+    candidate: SqlSource,
+    window: ReadWindow,
+    rules: DigestRules,
+    row_rules: RowRules,
+    *,
+    workers: int = 2,
+    plan: BisectPlan | None = None,
+) -> RangeComparison:
+    """Bisect ``control`` against ``candidate`` (two databases) over ``workers`` slices of the
+    key hash space; the caller feeds the streams to :func:`comparators.diff.observe`, folds
+    :meth:`RangeComparison.matched` in afterwards and closes the comparison."""
+    slices = [
+        tuple(
+            PgRangeStore(src, window, row_rules, rules, Partition(w, workers))
+            for src in (control, candidate)
+        )
+        for w in range(workers)
+    ]
+    pairs = [(c, d) for c, d in slices]
+    log.info("ranges.bisecting", control=control.name, candidate=candidate.name, workers=workers)
+    return bisect_slices(pairs, plan or BisectPlan(), workers)
+
+
+def compare_ranges(
+    control: SqlSource,
+    candidate: SqlSource,
+    options: CompareOptions,
+    scope: Scope,
+    window: ReadWindow | None = None,
+    *,
+    rules: DigestRules | None = None,
+    workers: int = 2,
+    plan: BisectPlan | None = None,
+) -> tuple[ComparisonResult, BisectStats]:
+    """The whole comparison by range checksums: observe the returned rows, add the agreeing
+    ranges' keys as matches. ``rules`` default: today's pushdown digest (top-level ignore)."""
+    row_rules = RowRules(
+        now=scope.now,
+        settle=options.settle,
+        since=scope.since,
+        modes=scope.modes,
+        bucket_seconds=options.timeline_bucket_seconds,
+    )
+    run = compare_by_ranges(
+        control,
+        candidate,
+        window or ReadWindow(partition=scope.partition),
+        rules or pushdown_rules(options.ignore),
+        row_rules,
+        workers=workers,
+        plan=plan,
+    )
+    try:
+        acc = Accumulator(options.sample_limit, options.timeline_bucket_seconds)
+        for result in observe(run.control, run.candidate, options, scope):
+            acc.add(result)
+        fold_matched(acc, run.matched())
+        return acc.freeze(), run.stats
+    finally:
+        run.close()
