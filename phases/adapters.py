@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Engine, create_engine, make_url, text
@@ -40,6 +40,9 @@ from phases.ports import (
     TaskState,
 )
 from phases.store import SqlModeStore
+
+if TYPE_CHECKING:
+    from shadow.dlq_ops import AckLog
 
 log = structlog.get_logger(__name__)
 HEARTBEAT_TABLE = "public.debezium_heartbeat"
@@ -269,9 +272,12 @@ def build_ports(
     env: Mapping[str, str] | None = None,
     *,
     reports_dir: Path | None = None,
+    dlq_acks: AckLog | None = None,
 ) -> Ports:
     """The real ports for ``plan``; the legacy database is ``modes.engine``; comparison
-    evidence goes under ``reports_dir/comparisons`` (default: the plan's reports_dir)."""
+    evidence goes under ``reports_dir/comparisons`` (default: the plan's reports_dir); the
+    gates count the dead letters written since a context entered its mode and not
+    acknowledged in ``dlq_acks``."""
     environ = dict(os.environ if env is None else env)
     engine = modes.engine
     conf = kafka_config(plan, environ)
@@ -289,7 +295,7 @@ def build_ports(
         connector=CdcConnectorAdmin(plan, environ, url),
         health=CdcHealthProbe(plan, environ, url),
         canary=OutboxCanary(plan, engine, conf),
-        lag=KafkaLagProbe(plan, conf),
+        lag=KafkaLagProbe(plan, conf, entered=modes.entered_at, acks=dlq_acks),
         comparison=comparisons,
         schemas=KafkaSchemaChecker(plan, conf),
         sync_calls=SqlSyncCallCounter(engine, plan.system.state_schema),

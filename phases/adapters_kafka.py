@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, text
@@ -24,6 +25,7 @@ from phases.ports import CanaryResult, LagSnapshot, SchemaReport, TopicSpecValue
 if TYPE_CHECKING:
     from comparators.position import PipelinePosition
     from cutover.outbox import Outbox
+    from shadow.dlq_ops import AckLog
 
 CANARY_AGGREGATE = "cutover_canary"
 CANARY_EVENT_TYPE = "cutover.canary"
@@ -204,41 +206,35 @@ def group_for(plan: Plan, context: str) -> str:
 
 class KafkaLagProbe:
     """Where the context's shadow group stands on its topic (``comparators.position_kafka``:
-    lag from the log start, in messages and in time, expired records, live members) and the
-    size of its dead-letter topic."""
+    lag from the log start, in messages and in time, expired records, live members) and its
+    dead letters that count (:func:`phases.dlq_acks.dead_letters_left`): written since the
+    context entered its mode (``entered``, e.g. the mode store's ``entered_at``) and not
+    acknowledged in ``acks`` (``cutover shadow dlq purge|replay``)."""
 
-    def __init__(self, plan: Plan, conf: Mapping[str, Any], *, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        conf: Mapping[str, Any],
+        *,
+        timeout_s: float = 10.0,
+        entered: Callable[[], Mapping[str, datetime]] | None = None,
+        acks: AckLog | None = None,
+    ) -> None:
         self.plan, self.conf, self.timeout_s = plan, dict(conf), timeout_s
+        self.entered, self.acks = entered, acks
 
     def lag(self, context: str) -> LagSnapshot:
         from comparators.position_kafka import read_position
+        from phases.dlq_acks import dead_letters_left
 
         group = group_for(self.plan, context)
         topic = self.plan.contexts[context].topic.name
         position = read_position(self.conf, topic, group, timeout_s=self.timeout_s)
-        return lag_snapshot(position, self._dead_lettered(f"{group}.dlq"))
-
-    def _dead_lettered(self, topic: str) -> int:
-        from confluent_kafka import Consumer
-
-        consumer = Consumer({**self.conf, "group.id": "cutover-dlq-size"})
-        try:
-            meta = consumer.list_topics(timeout=self.timeout_s).topics
-            return self._topic_size(consumer, meta, topic)
-        finally:
-            consumer.close()
-
-    @staticmethod
-    def _topic_size(consumer: Any, meta: Mapping[str, Any], topic: str) -> int:
-        from confluent_kafka import TopicPartition
-
-        if topic not in meta:
-            return 0
-        total = 0
-        for p in meta[topic].partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            total += high - low
-        return total
+        since = self.entered().get(context) if self.entered is not None else None
+        dead = dead_letters_left(
+            self.conf, f"{group}.dlq", since=since, acks=self.acks, timeout_s=self.timeout_s
+        )
+        return lag_snapshot(position, dead)
 
 
 def lag_snapshot(position: PipelinePosition, dead_lettered: int) -> LagSnapshot:

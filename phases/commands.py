@@ -110,9 +110,11 @@ def build_runner(config: CommandConfig, *, say: Callable[[str], None] | None = N
     factory = config.ports_factory
     if factory is None:
         from phases.adapters import build_ports
+        from phases.dlq_acks import AuditAckLog
 
         def factory(p: Plan, m: SqlModeStore) -> Ports:
-            return build_ports(p, m, config.environ, reports_dir=reports)
+            acks = AuditAckLog(store, config.actor)
+            return build_ports(p, m, config.environ, reports_dir=reports, dlq_acks=acks)
 
     ctx = StepContext(
         plan=plan,

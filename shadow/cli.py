@@ -283,3 +283,8 @@ def print_status(data: dict[str, Any], console: Console) -> None:
         for kind, count in sorted(kinds.items()):
             anomalies.add_row(context, kind, str(count))
     console.print(anomalies)
+
+
+from shadow.cli_dlq import register  # noqa: E402 - it builds on the helpers above
+
+register(shadow)

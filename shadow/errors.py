@@ -120,3 +120,28 @@ class KafkaOperationError(ShadowError):
         super().__init__(f"kafka {operation} failed: {reason}")
         self.operation = operation
         self.reason = reason
+
+
+class DeadLetterNotFound(ShadowError):
+    """Raised when no dead letter sits at ``coordinates`` (``cutover shadow dlq show``)."""
+
+    exit_code = ExitCode.NOT_FOUND
+
+    def __init__(self, coordinates: str, topics: list[str]) -> None:
+        super().__init__(f"no dead letter at {coordinates} in {', '.join(topics) or 'no topic'}")
+        self.coordinates = coordinates
+        self.topics = topics
+
+
+class AcknowledgementsUnavailable(ShadowError):
+    """Raised when a dead-letter command must record an acknowledgement (``purge``) but no
+    state store is named (``--plan`` or ``CUTOVER_STATE_URL``)."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, command: str) -> None:
+        super().__init__(
+            f"dlq {command} records an audit row in cutover's state store: pass --plan PLAN "
+            "or set CUTOVER_STATE_URL"
+        )
+        self.command = command
