@@ -72,7 +72,7 @@ def test_list_replay_purge_round_trip_and_the_gate_count_after_a_purge(
     built.store.ensure_schema()
     kafka_worker(
         endpoints, built.store, built.processor, topic, group, max_attempts=2, backoff_base=0.0
-    ).run(lambda: False, idle_stop=3.0)
+    ).run(lambda: False, idle_stop=2.0)
 
     state = StateStore(make_engine(f"sqlite:///{tmp_path / 'state.db'}"))
     state.initialise()
@@ -109,6 +109,13 @@ def test_list_replay_purge_round_trip_and_the_gate_count_after_a_purge(
     env = {**os.environ, "CUTOVER_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
     base = ["--bootstrap", bootstrap, "--dsn", dsn, "--group", group, "dlq"]
     app = ["--app", APP_REF, "--topic", topic, "--plan", str(tmp_path / "none.yaml")]
+    shown = CliRunner().invoke(shadow, [*base, "show", f"{topic}:0@2", *app, "--json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    letter = json.loads(shown.output)
+    assert (letter["kind"], letter["dlq"], letter["headers"]["id"]) == (
+        "undecodable", f"{dlq}:0@1", "e-junk",
+    )  # fmt: skip
+    assert letter["value"] == "\x00not json"
     run = CliRunner().invoke(shadow, [*base, "purge", *app, "--yes", "--delete-records"], env=env)
     assert run.exit_code == 0, run.output
     assert f"{dlq}: acknowledged 0 dead letter(s); records deleted up to {{0: 3}}" in run.output
