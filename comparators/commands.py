@@ -28,6 +28,7 @@ from comparators.diff import Scope, observe, summarise
 from comparators.errors import PlanError, SourceError
 from comparators.heartbeat_kafka import read_captured_at
 from comparators.invariants import resolve_all
+from comparators.joined import choose_join, comparison_section
 from comparators.noise import NoiseFloor
 from comparators.outbox import OutboxWriter
 from comparators.partition import Partition
@@ -35,7 +36,7 @@ from comparators.plan import CompareConfig, PipelineRef
 from comparators.position import PipelinePosition
 from comparators.position_kafka import read_position
 from comparators.repair import REPAIRED, PayloadBuilder, RepairPlan, default_payload, propose
-from comparators.result import Category, ComparisonResult, KeyResult, merge
+from comparators.result import Category, ComparisonResult, KeyResult, merge, merge2
 from comparators.sources import OutcomeSource, ReadWindow, pushdown_window, query_failure
 from comparators.verdict import Verdict, VerdictPolicy, decide, failed
 from comparators.watch import LATE_LIMIT, WatermarkStore, watch_step
@@ -184,6 +185,10 @@ def print_summary(doc: dict[str, Any], stdout: TextIO) -> None:
     pipeline = doc.get("pipeline")
     if pipeline and not pipeline["measured"]:
         console.print(f"pipeline watermark unknown: {pipeline['reason']}")
+    comparison = doc.get("comparison") or {}
+    if comparison.get("rules_without_sql"):
+        names = ", ".join(comparison["rules_without_sql"])
+        console.print(f"rules without a SQL form (differing keys judged in Python): {names}")
     for reason in v["reasons"]:
         console.print(f"- {reason}")
     for sample in doc["result"]["samples"][:10]:
@@ -246,16 +251,24 @@ def run_compare(
         ReadWindow(since=clock - 2 * config.window if config.window else None, partition=part),
     )
     started = time.perf_counter()
-    keys = observe(
-        config.control.observations(window),
-        config.candidate.observations(window),
-        config.options,
-        Scope(now=clock, since=since, partition=part, modes=config.modes, position=position),
-        invariants,
+    scope = Scope(now=clock, since=since, partition=part, modes=config.modes, position=position)
+    joined = choose_join(config, window, scope, bool(invariants))
+    keys = (
+        joined.keys
+        if joined is not None
+        else observe(
+            config.control.observations(window),
+            config.candidate.observations(window),
+            config.options,
+            scope,
+            invariants,
+        )
     )
     error: str | None = None
     try:
         result = summarise(_with_progress(keys, progress, sys.stderr), config.options)
+        if joined is not None:
+            result = merge2(result, joined.decided)
     except SourceError as exc:
         if exc.unreachable:
             raise
@@ -283,6 +296,7 @@ def run_compare(
     doc["pipeline"] = pipeline_section(position, unread)
     doc["left_out"] = left_out_section(result)
     doc["error"] = error
+    doc["comparison"] = comparison_section(config, joined)
     log.info(
         "compare.done",
         context=config.context,

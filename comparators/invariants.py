@@ -44,6 +44,16 @@ class FunctionInvariant:
 
 
 @dataclass(frozen=True, slots=True)
+class SqlInvariant:
+    """An invariant given as a boolean SQL predicate over the columns of a side's outcome
+    query (``total >= 0``), evaluated in Postgres on each side in the comparison's own pass
+    (:mod:`comparators.joined`); a row for which it is not true (false or NULL) violates it."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True, slots=True)
 class Violation:
     """An invariant that does not hold for one key on one side."""
 

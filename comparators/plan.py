@@ -29,6 +29,7 @@ from typing import Any
 
 from comparators.diff import ASYNC_MODES, DUAL_WRITE_MODES
 from comparators.errors import PlanError
+from comparators.invariants import SqlInvariant
 from comparators.kafka_partitioner import STRING_KEYS, KeyFormat
 from comparators.rules import CompareOptions
 from comparators.sources import OutcomeSource
@@ -66,6 +67,11 @@ class CompareConfig:
     candidate: OutcomeSource
     options: CompareOptions
     invariants: tuple[str, ...] = ()
+    sql_invariants: tuple[SqlInvariant, ...] = ()
+    """Invariants given as SQL predicates (evaluated in the one-join pass)."""
+    same_database: bool | None = None
+    """Both outcome queries run on one database (one join compares them): ``None`` tells by
+    their connection strings (host, port, database), ``False`` never joins."""
     policy: VerdictPolicy = field(default_factory=VerdictPolicy)
     event_type: str | None = None
     """The event a repair emits for a missing key (the context's first event); ``None``: the

@@ -53,6 +53,7 @@ def compare_config(
     :class:`cutover_common.errors.EnvironmentVariableMissing` for a database variable that
     is not set."""
     from comparators.errors import PlanError
+    from comparators.invariants import SqlInvariant
     from comparators.plan import NO_PIPELINE_GATES, SCOPE_MODES, CompareConfig
     from comparators.plan import policy_from as policy_of
 
@@ -75,6 +76,8 @@ def compare_config(
         candidate=second,
         options=options_from(ctx.compare, ctx.outcome.key),
         invariants=tuple(ctx.invariants),
+        sql_invariants=tuple(SqlInvariant(i.name, i.sql) for i in ctx.sql_invariants),
+        same_database=ctx.compare.same_database,
         policy=policy_of(thresholds),
         event_type=ctx.events[0] if ctx.events else None,
         plan_hash=f"sha256:{plan.digest()}",

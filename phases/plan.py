@@ -125,6 +125,11 @@ class CompareRules(_Model):
         default_factory=list, description="list paths compared in any order"
     )
     normalisers: list[str] = Field(default_factory=list)
+    same_database: bool | None = Field(
+        default=None,
+        description="both outcome queries run on one database, compared by one join in "
+        "Postgres; default: told by their URLs (host, port, database); false: never join",
+    )
     sample_limit: int = Field(default=20, ge=0)
     mode_column: str = Field(
         default="write_mode",
@@ -156,6 +161,18 @@ class ShadowSpec(_Model):
     )
 
 
+class SqlInvariantSpec(_Model):
+    """An invariant given as a boolean SQL predicate over the columns of each side's outcome
+    query; it runs in the comparison's own pass (both outcome queries on one database)."""
+
+    name: str = Field(min_length=1)
+    sql: str = Field(
+        min_length=1,
+        description="boolean predicate over the outcome query's columns, e.g. total >= 0; a "
+        "row for which it is not true (false or NULL) violates it",
+    )
+
+
 class ContextSpec(_Model):
     tables: list[str] = Field(min_length=1)
     aggregate: str | None = None
@@ -166,6 +183,11 @@ class ContextSpec(_Model):
     outcome: OutcomeSpec | None = None
     compare: CompareRules = Field(default_factory=CompareRules)
     invariants: list[str] = Field(default_factory=list)
+    sql_invariants: list[SqlInvariantSpec] = Field(
+        default_factory=list,
+        description="invariants given as SQL predicates over the outcome queries, evaluated "
+        "in Postgres in the comparison's pass (no full row read when nothing differs)",
+    )
     depends_on: list[str] = Field(default_factory=list)
     consumer_group: str | None = Field(
         default=None, description="shadow consumer group (default cutover.shadow)"

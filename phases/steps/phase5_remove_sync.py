@@ -50,7 +50,8 @@ def gate(ctx: StepContext, contexts: Sequence[str]) -> GateResult:
                 calls, context=c, max_calls=spec.max_sync_calls, window_s=spec.window_seconds
             )
         )
-        names = ctx.plan.contexts[c].invariants
+        spec_c = ctx.plan.contexts[c]
+        names = [*spec_c.invariants, *(i.name for i in spec_c.sql_invariants)]
         results: list[InvariantResult] | Unmeasured = []
         if spec.require_invariants:
             results = measure(

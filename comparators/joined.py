@@ -1,0 +1,488 @@
+"""Same database, one join: control and candidate compared inside Postgres (I/O).
+
+When both outcome sources are SQL on the same database (legacy tables and shadow tables
+side by side), one query computes each side's normalised digest
+(:mod:`comparators.sqlrules`), groups each side by key (duplicates counted), joins the two
+with ``FULL OUTER JOIN`` and decides in SQL what :mod:`comparators.diff` would decide for
+the keys that need no looking into: ``pending`` (settle window open), ``out_of_scope``
+(written in a mode the comparison does not cover), ``inconclusive`` (a side flags it) and
+``match`` (one row per side, equal digests, not late, no SQL invariant violated) come back
+as counts per lag and timeline bucket. Every other key (divergent digests, missing, extra,
+duplicate, late, violating) comes back by key, its rows are fetched in batches, and the
+engine (:func:`comparators.diff.observe`) judges and explains it exactly as on the Python
+path. A key whose rows cannot be told apart by their digests is never counted a match.
+
+Rows with a NULL key are an error (:class:`~comparators.errors.SourceError`), never a
+match: a NULL joins nothing, and a text ``"None"`` would join the wrong row.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import psycopg
+import structlog
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+
+from comparators.diff import Observation, Scope, observation, observe
+from comparators.errors import PlanError, SourceError
+from comparators.invariants import SqlInvariant, Violation
+from comparators.plan import CompareConfig
+from comparators.result import LAG_BOUNDS, LEFT_OUT, Category, ComparisonResult, KeyResult
+from comparators.rules import CompareOptions
+from comparators.sources import JSON_COLUMN, ReadWindow, SqlSource, libpq_url, translate_errors
+from comparators.sqlrules import SqlRules, check_columns, compile_rules
+
+log = structlog.get_logger(__name__)
+
+FETCH_BATCH = 500
+"""Keys whose rows are fetched with one query per side."""
+
+
+@dataclass(slots=True)
+class RowCounter:
+    """How many rows a joined run read into Python (full rows and key rows)."""
+
+    full_rows: int = 0
+    key_rows: int = 0
+
+
+def _address(conninfo: str) -> tuple[str, str, str]:
+    parts = conninfo_to_dict(libpq_url(conninfo))
+    return (
+        str(parts.get("host") or parts.get("hostaddr") or ""),
+        str(parts.get("port") or "5432"),
+        str(parts.get("dbname") or parts.get("user") or ""),
+    )
+
+
+def same_database(control: object, candidate: object) -> bool:
+    """Whether both sources are SQL with pushdown on the same host, port and database."""
+    if not (isinstance(control, SqlSource) and isinstance(candidate, SqlSource)):
+        return False
+    if not (control.pushdown and candidate.pushdown):
+        return False
+    try:
+        return _address(control.conninfo) == _address(candidate.conninfo)
+    except psycopg.ProgrammingError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One side's part of the join: its CTE and how to read its rows."""
+
+    source: SqlSource
+    columns: list[str]
+    rules: SqlRules
+    alias: str
+
+    @property
+    def json_mode(self) -> bool:
+        return self.columns == [JSON_COLUMN]
+
+
+@dataclass(slots=True)
+class JoinedRun:
+    """A joined comparison: the keys for the engine, and the counts decided in SQL (filled
+    once :attr:`keys` has started)."""
+
+    keys: Iterator[KeyResult]
+    decided: ComparisonResult = field(default_factory=ComparisonResult)
+    unsupported: tuple[str, ...] = ()
+    rows: RowCounter = field(default_factory=RowCounter)
+
+
+def _key_and_at(source: SqlSource, columns: Sequence[str]) -> tuple[str, str]:
+    return source._exprs(columns)
+
+
+def _side_cte(
+    side: _Side,
+    window: ReadWindow,
+    invariants: Sequence[SqlInvariant],
+    params: dict[str, Any],
+) -> str:
+    src = side.source
+    key_expr, at_expr = _key_and_at(src, side.columns)
+    where = [window.partition.sql_predicate(key_expr)]
+    if window.since is not None:
+        where.append(f"{at_expr} > %(since)s")
+        params["since"] = window.since
+    mode = src._text_expr(side.columns, src.mode_column, f"{side.alias}_mode")
+    params[f"{side.alias}_mode"] = src.mode_column
+    flag = src._text_expr(side.columns, src.inconclusive_column, f"{side.alias}_flag")
+    params[f"{side.alias}_flag"] = src.inconclusive_column
+    params.update(side.rules.params)
+    checks = "".join(
+        f", count(*) FILTER (WHERE ({inv.sql}) IS NOT TRUE) AS v{n}"
+        for n, inv in enumerate(invariants)
+    )
+    return (
+        f"SELECT {key_expr} AS k, count(*) AS n, min({at_expr}) AS at, "
+        f"min({side.rules.digest}) AS d, min({mode}) AS m, "
+        f"bool_or(lower(trim(coalesce({flag}, ''))) IN ('true','t','1','yes','y','on')) AS i"
+        f"{checks} FROM ({src._inner()}) AS src WHERE {' AND '.join(where)} GROUP BY 1"
+    )
+
+
+def _lag_bucket_sql(lag: str) -> str:
+    whens = " ".join(f"WHEN {lag} <= {b} THEN {i}" for i, b in enumerate(LAG_BOUNDS))
+    return f"CASE {whens} ELSE {len(LAG_BOUNDS)} END"
+
+
+def join_query(
+    control: _Side,
+    candidate: _Side,
+    window: ReadWindow,
+    *,
+    options: CompareOptions,
+    scope: Scope,
+    invariants: Sequence[SqlInvariant],
+) -> tuple[str, dict[str, Any]]:
+    """The one query: counts of the keys decided in SQL (``kind`` 0), then the other keys
+    in key order (``kind`` 1), then rows with a NULL key (``kind`` 2)."""
+    params: dict[str, Any] = {
+        "settle": options.settle,
+        "now": scope.now,
+        "bucket": options.timeline_bucket_seconds,
+    }
+    c_cte = _side_cte(control, window, invariants, params)
+    d_cte = _side_cte(candidate, window, invariants, params)
+    nv = range(len(invariants))
+    judged_at = "coalesce(c.at, d.at)"
+    keep = [scope.partition.sql_predicate("coalesce(c.k, d.k)")]
+    if scope.since is not None:
+        params["scope_since"] = scope.since
+        params["revisit"] = sorted(scope.revisit)
+        keep.append(
+            f"({judged_at} > %(scope_since)s OR coalesce(c.k, d.k) = ANY(%(revisit)s::text[]))"
+        )
+    out_of_scope = "FALSE"
+    if scope.modes is not None:
+        params["modes"] = sorted(scope.modes)
+        out_of_scope = "coalesce(c.m, d.m) <> ALL(%(modes)s::text[])"
+    clean = "".join(f" AND c.v{n} = 0 AND d.v{n} = 0" for n in nv)
+    match = f"c.n = 1 AND d.n = 1 AND c.d = d.d AND d.at <= c.at + %(settle)s{clean}"
+    decided = (
+        f"CASE WHEN {judged_at} + %(settle)s > %(now)s THEN 'pending' "
+        f"WHEN {out_of_scope} THEN 'out_of_scope' "
+        "WHEN coalesce(c.i, false) OR coalesce(d.i, false) THEN 'inconclusive' "
+        f"WHEN {match} THEN 'match' END"
+    )
+    lag = "extract(epoch FROM (d.at - c.at))"
+    bucket = f"floor(extract(epoch FROM {judged_at}) / %(bucket)s)::bigint * %(bucket)s"
+    j_viol = "".join(f", c.v{n} AS cv{n}, d.v{n} AS dv{n}" for n in nv)
+    null_viol = "".join(f", NULL::bigint AS cv{n}, NULL::bigint AS dv{n}" for n in nv)
+    key_viol = "".join(f", cv{n}, dv{n}" for n in nv)
+    sql = (
+        f"WITH c AS ({c_cte}), d AS ({d_cte}), "
+        "j AS (SELECT coalesce(c.k, d.k) AS k, c.n AS cn, d.n AS dn, c.d AS cd, d.d AS dd, "
+        f"{decided} AS cat, {_lag_bucket_sql(lag)} AS lb, {bucket} AS tb, "
+        f"({' AND '.join(keep)}) AS keep{j_viol} FROM c FULL OUTER JOIN d ON c.k = d.k "
+        "WHERE c.k IS NOT NULL OR d.k IS NOT NULL) "
+        "SELECT * FROM ("
+        "SELECT 0 AS kind, cat, lb, tb, count(*) AS n, NULL::text AS k, NULL::bigint AS cn, "
+        f"NULL::bigint AS dn, NULL::text AS cd, NULL::text AS dd{null_viol} FROM j "
+        "WHERE cat IS NOT NULL AND keep GROUP BY cat, lb, tb "
+        f"UNION ALL SELECT 1, NULL, NULL, NULL, NULL, k, cn, dn, cd, dd{key_viol} FROM j "
+        "WHERE cat IS NULL AND keep "
+        f"UNION ALL SELECT 2, NULL, NULL, NULL, NULL, NULL, c.n, d.n, NULL, NULL{null_viol} "
+        "FROM (SELECT n FROM c WHERE k IS NULL) AS c FULL OUTER JOIN "
+        "(SELECT n FROM d WHERE k IS NULL) AS d ON TRUE"
+        ') AS u ORDER BY kind, k COLLATE "C"'
+    )
+    return sql, params
+
+
+def prefixed(rules: SqlRules, prefix: str) -> SqlRules:
+    """``rules`` with its parameters renamed ``<prefix><name>`` (two sides in one query)."""
+    normalised, digest = rules.normalised, rules.digest
+    for name in rules.params:
+        normalised = normalised.replace(f"%({name})s", f"%({prefix}{name})s")
+        digest = digest.replace(f"%({name})s", f"%({prefix}{name})s")
+    params = {f"{prefix}{k}": v for k, v in rules.params.items()}
+    return replace(rules, normalised=normalised, digest=digest, params=params)
+
+
+def _decided(rows: Sequence[Mapping[str, Any]], options: CompareOptions) -> ComparisonResult:
+    counts: Counter[str] = Counter()
+    lags = [0] * (len(LAG_BOUNDS) + 1)
+    timeline: dict[int, list[int]] = {}
+    for row in rows:
+        n = int(row["n"])
+        counts[row["cat"]] += n
+        if row["cat"] != Category.MATCH.value:
+            continue
+        lags[int(row["lb"])] += n
+        slot = timeline.setdefault(int(row["tb"]), [0, 0])
+        slot[0] += n
+        slot[1] += n
+    return ComparisonResult(
+        counts=tuple(sorted(counts.items())),
+        lag_histogram=tuple(lags),
+        timeline=tuple((k, s, m) for k, (s, m) in sorted(timeline.items())),
+        sample_limit=options.sample_limit,
+        bucket_seconds=options.timeline_bucket_seconds,
+    )
+
+
+def joined_compare(
+    control: SqlSource,
+    candidate: SqlSource,
+    window: ReadWindow,
+    *,
+    options: CompareOptions,
+    scope: Scope,
+    invariants: Sequence[SqlInvariant] = (),
+) -> JoinedRun:
+    """Compare two SQL sources of one database with one join (see the module docstring).
+
+    The returned :attr:`JoinedRun.keys` yields the engine's verdict on every key SQL left
+    undecided; :attr:`JoinedRun.decided` holds the keys decided in SQL once iteration began.
+    """
+    run = JoinedRun(keys=iter(()))
+    run.keys = _keys(
+        run,
+        (control, candidate),
+        window,
+        options=options,
+        scope=scope,
+        invariants=tuple(invariants),
+    )
+    run.unsupported = tuple(n.name for n in options.normalisers)
+    return run
+
+
+def _sides(
+    conn: psycopg.Connection[Any], control: SqlSource, candidate: SqlSource, options: CompareOptions
+) -> tuple[_Side, _Side]:
+    out = []
+    described = {}
+    for alias, source in (("c", control), ("d", candidate)):
+        with translate_errors(source.name):
+            described[alias] = source.describe(conn)
+    check_columns(options, *([n for n, _ in d] for d in described.values()))
+    for alias, source in (("c", control), ("d", candidate)):
+        cols = [n for n, _ in described[alias]]
+        json_column = JSON_COLUMN if cols == [JSON_COLUMN] else None
+        rules = compile_rules(options, described[alias], json_column=json_column)
+        out.append(_Side(source, cols, prefixed(rules, f"{alias}_"), alias))
+    return out[0], out[1]
+
+
+def _keys(
+    run: JoinedRun,
+    sources: tuple[SqlSource, SqlSource],
+    window: ReadWindow,
+    *,
+    options: CompareOptions,
+    scope: Scope,
+    invariants: tuple[SqlInvariant, ...],
+) -> Iterator[KeyResult]:
+    control, candidate = sources
+    with control._connect() as conn:
+        c_side, d_side = _sides(conn, control, candidate, options)
+        sql, params = join_query(
+            c_side, d_side, window, options=options, scope=scope, invariants=invariants
+        )
+        log.info("compare.joined", control=control.name, candidate=candidate.name)
+        with translate_errors(f"{control.name}+{candidate.name}"):
+            pending = _stream(conn, (sql, params), control.itersize, run, options)
+            pairs = _pairs(conn, pending, (c_side, d_side), window, run.rows)
+            yield from _judged(pairs, options, scope, invariants)
+
+
+def _stream(
+    conn: psycopg.Connection[Any],
+    query: tuple[str, dict[str, Any]],
+    itersize: int,
+    run: JoinedRun,
+    options: CompareOptions,
+) -> Iterator[dict[str, Any]]:
+    name = f"cutover_join_{id(run):x}"
+    with conn.cursor(name=name, row_factory=dict_row) as cur:
+        cur.itersize = itersize
+        cur.execute(*query)
+        decided: list[dict[str, Any]] = []
+        started = False
+        for row in cur:
+            if row["kind"] == 0:
+                decided.append(row)
+                continue
+            if not started:
+                run.decided, started = _decided(decided, options), True
+            if row["kind"] == 2:
+                raise _null_keys(row)
+            run.rows.key_rows += 1
+            yield row
+        if not started:
+            run.decided = _decided(decided, options)
+
+
+def _null_keys(row: Mapping[str, Any]) -> SourceError:
+    sides = [
+        f"{n} on the {s} side" for s, n in (("control", row["cn"]), ("candidate", row["dn"])) if n
+    ]
+    return SourceError(
+        "outcome query", f"rows with a NULL key ({', '.join(sides)}): a key must not be NULL"
+    )
+
+
+def _batches(rows: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(itertools.islice(rows, FETCH_BATCH)):
+        yield batch
+
+
+def _fetch(
+    conn: psycopg.Connection[Any], side: _Side, window: ReadWindow, keys: list[str]
+) -> dict[str, list[Mapping[str, Any]]]:
+    key_expr, at_expr = _key_and_at(side.source, side.columns)
+    params: dict[str, Any] = {"keys": keys}
+    where = [f"({key_expr}) = ANY(%(keys)s::text[])"]
+    if window.since is not None:
+        where.append(f"{at_expr} > %(since)s")
+        params["since"] = window.since
+    sql = (
+        f"SELECT {key_expr} AS cutover_key__, * FROM ({side.source._inner()}) AS src "
+        f"WHERE {' AND '.join(where)}"
+    )
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    with translate_errors(side.source.name), conn.cursor(row_factory=dict_row) as cur:
+        for row in cur.execute(sql, params):
+            key = row.pop("cutover_key__")
+            record = _json(row[JSON_COLUMN]) if side.json_mode else row
+            out.setdefault(key, []).append(record)
+    return out
+
+
+def _json(value: Any) -> Mapping[str, Any]:
+    from comparators.sources import _json_record
+
+    return _json_record(value)
+
+
+Pair = tuple[list[Observation], list[Observation], Mapping[str, Any]]
+
+
+def _pairs(
+    conn: psycopg.Connection[Any],
+    rows: Iterator[dict[str, Any]],
+    sides: tuple[_Side, _Side],
+    window: ReadWindow,
+    counter: RowCounter,
+) -> Iterator[Pair]:
+    c_side, d_side = sides
+    for batch in _batches(rows):
+        keys = [r["k"] for r in batch]
+        c_rows = _fetch(conn, c_side, window, [r["k"] for r in batch if r["cn"]])
+        d_rows = _fetch(conn, d_side, window, [r["k"] for r in batch if r["dn"]])
+        counter.full_rows += sum(map(len, c_rows.values())) + sum(map(len, d_rows.values()))
+        for row, key in zip(batch, keys, strict=True):
+            controls = _observations(c_side, key, c_rows.get(key, []))
+            candidates = _observations(d_side, key, d_rows.get(key, []))
+            if row["cn"] == 1 and row["dn"] == 1 and controls and candidates:
+                controls = [replace(controls[0], digest=bytes.fromhex(row["cd"]))]
+                candidates = [replace(candidates[0], digest=bytes.fromhex(row["dd"]))]
+            yield controls, candidates, row
+
+
+def _observations(side: _Side, key: str, records: list[Mapping[str, Any]]) -> list[Observation]:
+    src = side.source
+    return [
+        replace(
+            observation(r, src.key, src.name, src.mode_column, src.inconclusive_column), key=key
+        )
+        for r in records
+    ]
+
+
+def _judged(
+    pairs: Iterator[Pair],
+    options: CompareOptions,
+    scope: Scope,
+    invariants: tuple[SqlInvariant, ...],
+) -> Iterator[KeyResult]:
+    flagged: dict[str, Mapping[str, Any]] = {}
+
+    def remember(items: Iterator[Pair]) -> Iterator[tuple[list[Observation], list[Observation]]]:
+        for controls, candidates, row in items:
+            if invariants:
+                flagged[row["k"]] = row
+            yield controls, candidates
+
+    left, right = itertools.tee(remember(pairs))
+    results = observe(
+        (o for c, _ in left for o in c), (o for _, d in right for o in d), options, scope
+    )
+    for result in results:
+        row = flagged.pop(result.key, None)
+        if row is not None and result.category not in LEFT_OUT:
+            yield replace(result, violations=_violations(row, invariants))
+        else:
+            yield result
+
+
+def _violations(
+    row: Mapping[str, Any], invariants: Sequence[SqlInvariant]
+) -> tuple[Violation, ...]:
+    found = []
+    for n, inv in enumerate(invariants):
+        for side, column in (("control", f"cv{n}"), ("candidate", f"dv{n}")):
+            count = row.get(column) or 0
+            if count:
+                reason = f"{count} row(s) where ({inv.sql}) is not true"
+                found.append(Violation(inv.name, side, str(row["k"]), reason))
+    return tuple(found)
+
+
+def choose_join(
+    config: CompareConfig, window: ReadWindow, scope: Scope, python_invariants: bool
+) -> JoinedRun | None:
+    """The one-join run of ``config`` when both sources are SQL on one database and no
+    invariant is a Python function; ``None``: the streaming path compares. SQL invariants
+    need the join (:class:`PlanError` otherwise)."""
+    control, candidate = config.control, config.candidate
+    joinable = (
+        config.same_database is not False
+        and not python_invariants
+        and isinstance(control, SqlSource)
+        and isinstance(candidate, SqlSource)
+        and (config.same_database or same_database(control, candidate))
+    )
+    if joinable:
+        assert isinstance(control, SqlSource) and isinstance(candidate, SqlSource)
+        return joined_compare(
+            control,
+            candidate,
+            window,
+            options=config.options,
+            scope=scope,
+            invariants=config.sql_invariants,
+        )
+    if config.sql_invariants:
+        raise PlanError(
+            config.context,
+            "invariants given as SQL run in the one-join comparison: both outcome queries "
+            "must be SQL on the same database, with no invariant given as a Python function",
+        )
+    return None
+
+
+def comparison_section(config: CompareConfig, joined: JoinedRun | None) -> dict[str, Any]:
+    """The evidence's view of how the run compared: ``joined`` (one query in Postgres) or
+    ``streamed``, the rows read into Python, and the rules without a SQL form."""
+    if joined is None:
+        return {"path": "streamed", "rules_without_sql": []}
+    return {
+        "path": "joined",
+        "full_rows_fetched": joined.rows.full_rows,
+        "keys_returned": joined.rows.key_rows,
+        "rules_without_sql": list(joined.unsupported),
+        "sql_invariants": [i.name for i in config.sql_invariants],
+    }
