@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shadow.dlq import DeadLetter
+from shadow.dlq_commands import whole_value
 from shadow.dlq_ops import (
     Coordinates,
     DlqAck,
@@ -21,6 +22,7 @@ from shadow.dlq_ops import (
     ranges_of,
     unacknowledged,
 )
+from shadow.dlq_payloads import DeadLetterPayload, InMemoryDeadLetterPayloads
 from shadow.errors import ShadowConfigError
 from shadow.messages import RawMessage
 
@@ -139,3 +141,14 @@ def test_acknowledged_unions_the_acks_of_one_topic() -> None:
     acked = acknowledged(log.acks("g.dlq"), "g.dlq")
     assert acked == {0: [(0, 3)]}
     assert is_acknowledged(acked, 0, 2) and not is_acknowledged(acked, 0, 3)
+
+
+def test_a_truncated_letter_is_replayed_and_shown_with_its_claim_checks_whole_value() -> None:
+    payloads = InMemoryDeadLetterPayloads()
+    check = payloads.store(
+        DeadLetterPayload("favorites", "app.article", 2, 40, b"a1", b'{"whole": true}')
+    )
+    cut = (("dlq.value.truncated", b"true"), ("dlq.claim_check", check.encode()))
+    assert whole_value(letter(extra=cut), payloads) == b'{"whole": true}'
+    assert whole_value(letter(extra=cut), InMemoryDeadLetterPayloads()) is None  # not found
+    assert whole_value(letter(), None) == b'{"article_id": "a1"}'  # not truncated: as kept
