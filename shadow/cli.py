@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from cutover_common.cli import echo_json, json_option, plan_option
+from cutover_common.cli import LazyGroup, echo_json, json_option, plan_option
 from cutover_common.errors import PlanFileMissing
 from cutover_common.exit_codes import ExitCode
 from cutover_common.modes import Mode
@@ -125,7 +125,7 @@ def app_options(fn: F) -> F:
     return fn
 
 
-@click.group("shadow")
+@click.group("shadow", cls=LazyGroup, lazy={"dlq": "shadow.cli_dlq:dlq"})
 @click.option("--bootstrap", "bootstrap_servers", help="Kafka bootstrap servers.")
 @click.option("--dsn", help="Shadow store DSN (default: the local stack).", envvar=None)
 @click.option("--database", help="Database of the local stack holding the shadow schema.")
@@ -283,8 +283,3 @@ def print_status(data: dict[str, Any], console: Console) -> None:
         for kind, count in sorted(kinds.items()):
             anomalies.add_row(context, kind, str(count))
     console.print(anomalies)
-
-
-from shadow.cli_dlq import register  # noqa: E402 - it builds on the helpers above
-
-register(shadow)
