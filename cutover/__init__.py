@@ -18,6 +18,16 @@ The migration mode switch and the verify runs:
   :class:`SqlLedger` (:class:`MemoryLedger` in tests; both are a :class:`Ledger`),
   inconclusive on a timeout or an error.
 
+Idempotent command endpoints (``Idempotency-Key``):
+
+* :class:`Idempotency` — the first request with a key does the work, repeats get its stored
+  response, a different request with the key is refused; keys held in a
+  :class:`SqlIdempotencyStore` (cutover's ``idempotency_keys`` table;
+  :class:`MemoryIdempotencyStore` in tests; both an :class:`IdempotencyStore`);
+  :func:`cutover.flask.idempotent` applies it to a Flask view;
+* :func:`parse_json` / :func:`json_depth` — JSON bodies parsed only when nested at most
+  ``max_depth`` levels (:func:`cutover.flask.limit_json` answers 400 to deeper ones).
+
 cutover's own tables in the application's database:
 
 * :func:`init_state` — what ``cutover init`` does, from the application's bootstrap.
@@ -35,8 +45,11 @@ from __future__ import annotations
 from cdc.outbox_table import OutboxColumns, OutboxLayout
 from cutover.correlation import correlation_scope, current_correlation_id
 from cutover.errors import (
+    IdempotencyStoreError,
     InvalidEvent,
+    InvalidIdempotencyOptions,
     InvalidVerify,
+    JsonTooDeep,
     NotInTransaction,
     OutboxConfigError,
     OutboxTableConflict,
@@ -44,6 +57,21 @@ from cutover.errors import (
     SyncCallBlocked,
     UnsupportedConnection,
 )
+from cutover.idempotency import (
+    Decision,
+    Idempotency,
+    IdempotencyOptions,
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    Mismatch,
+    Proceed,
+    Replay,
+    StillRunning,
+    StoredResponse,
+    request_fingerprint,
+)
+from cutover.idempotency_sql import SqlIdempotencyStore
+from cutover.json_limits import json_depth, parse_json
 from cutover.modes import (
     HeartbeatOptions,
     InstanceReport,
@@ -71,15 +99,24 @@ PUBLIC_MODULES: tuple[str, ...] = (
 __all__ = [
     "PUBLIC_MODULES",
     "BlockedCall",
+    "Decision",
     "EventId",
     "HeartbeatOptions",
+    "Idempotency",
+    "IdempotencyOptions",
+    "IdempotencyStore",
+    "IdempotencyStoreError",
     "InstanceReport",
     "InvalidEvent",
+    "InvalidIdempotencyOptions",
     "InvalidVerify",
+    "JsonTooDeep",
     "Ledger",
     "MemoryHeartbeats",
+    "MemoryIdempotencyStore",
     "MemoryLedger",
     "Migration",
+    "Mismatch",
     "Mode",
     "ModeSource",
     "ModeSwitch",
@@ -90,13 +127,18 @@ __all__ = [
     "OutboxLayout",
     "OutboxTableConflict",
     "Outcome",
+    "Proceed",
     "RecordedRequest",
+    "Replay",
     "SdkError",
     "SqlHeartbeats",
+    "SqlIdempotencyStore",
     "SqlLedger",
     "SqlModeTable",
     "StateUpgradeFailed",
     "StaticModes",
+    "StillRunning",
+    "StoredResponse",
     "SyncCallBlocked",
     "UnsupportedConnection",
     "Verify",
@@ -107,4 +149,7 @@ __all__ = [
     "default_outbox",
     "emit",
     "init_state",
+    "json_depth",
+    "parse_json",
+    "request_fingerprint",
 ]

@@ -130,3 +130,33 @@ class PurgeRefused(SdkError):
         self.reason = reason
         self.exit_code = exit_code
         super().__init__(reason, hint=hint)
+
+
+class JsonTooDeep(SdkError):
+    """Raised by ``cutover.parse_json`` (and answered 400 by ``cutover.flask``) when a JSON body
+    nests arrays or objects deeper than ``max_depth`` levels; nothing was parsed."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        super().__init__(f"JSON body nested deeper than {max_depth} levels")
+
+
+class InvalidIdempotencyOptions(SdkError):
+    """Raised when ``IdempotencyOptions`` get a non-positive duration or poll interval, or
+    a lease shorter than the wait (a waiter would take over a request still running); and by
+    an ``idempotent`` view of an app without ``cutover.flask.init_idempotency``."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+
+class IdempotencyStoreError(SdkError):
+    """Raised by the idempotency store when its database fails (the driver's error class and
+    first line, never the connection string); ``cutover.flask`` answers 503."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"idempotency store unavailable: {reason}")

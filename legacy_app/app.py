@@ -1,5 +1,11 @@
 """The order service: ``POST /customers``, ``POST /orders``, ``GET /orders/<id>``, ``GET /health``.
 
+``POST /orders`` is idempotent per ``Idempotency-Key`` (``cutover.flask.idempotent``, keys in
+cutover's ``idempotency_keys`` table): a repeat gets the first answer and places no second
+order. The first answer is stored after the flow's last transaction, not in it: the flow
+commits the order, calls the downstream services over HTTP, then commits how it ended, so
+no one transaction holds the business rows and the answer.
+
 ``create_app(config=None)`` builds it from :func:`legacy_app.config.load_config`;
 tests may hand in fakes for the downstream ports, the mode source and the
 publisher. The blueprint is thin: rules live in :mod:`legacy_app.placing`
@@ -21,6 +27,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 import cutover
+import cutover.flask
 from legacy_app.config import AppConfig, load_config
 from legacy_app.downstream import Downstreams, http_downstreams
 from legacy_app.errors import ConfigError, InvalidRequest, OrderNotStored
@@ -72,6 +79,7 @@ def create_customer() -> tuple[Response, int]:
 
 
 @bp.post("/orders")
+@cutover.flask.idempotent(scope="orders")
 def create_order() -> tuple[Response, int]:
     req: OrderRequest = _validated(OrderRequest)
     try:
@@ -144,6 +152,7 @@ def create_app(
         ledger=cutover.SqlLedger(engine),
         publisher=(lambda: publisher) if publisher is not None else _LazyPublisher(cfg),
     )
+    cutover.flask.init_idempotency(app, cutover.Idempotency(cutover.SqlIdempotencyStore(engine)))
     app.extensions["legacy_app.engine"] = engine
     app.register_blueprint(bp)
     return app

@@ -1,14 +1,13 @@
 """Flask plumbing shared by the order service and the downstream services.
 
 Correlation ids (``X-Correlation-ID`` or a new one) bound to the request and
-the logs, JSON bodies read strictly (content type, size, JSON), and JSON
+the logs, JSON bodies read strictly (content type, size, nesting depth, JSON), and JSON
 answers for every error — a malformed request gets a 4xx with its reasons,
 never a 500.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -17,11 +16,15 @@ import structlog
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+import cutover
+import cutover.flask
 from legacy_app.errors import InvalidRequest
 
 log = structlog.get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-ID"
+MAX_JSON_DEPTH = 32
+"""Nesting a request body may have (the deepest body of these services has 3 levels)."""
 _CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
 
 
@@ -69,7 +72,11 @@ def json_body() -> Any:
         )
     raw = request.get_data(cache=True)  # raises 413 beyond MAX_CONTENT_LENGTH
     try:
-        return json.loads(raw)
+        return cutover.parse_json(raw, max_depth=MAX_JSON_DEPTH)
+    except cutover.JsonTooDeep as exc:
+        raise InvalidRequest(
+            400, [{"loc": ["body"], "msg": str(exc), "type": "json_depth"}]
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest(
             400, [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
@@ -90,11 +97,12 @@ def _unexpected(exc: Exception) -> Response:
 
 
 def install(app: Flask, *, service: str, max_body_bytes: int) -> None:
-    """Correlation, size limit and JSON error handlers for ``app``."""
+    """Correlation, size and depth limits and JSON error handlers for ``app``."""
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["SERVICE_NAME"] = service
     app.before_request(_bind_correlation)
     app.after_request(_echo_correlation)
+    cutover.flask.limit_json(app, max_depth=MAX_JSON_DEPTH)
     app.register_error_handler(InvalidRequest, _invalid)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

@@ -3,7 +3,8 @@
 Two groups, so the state may be split across two databases:
 
 * :data:`APP_TABLES` — what the application touches at request time: the per-context
-  modes, the instance heartbeats, the verify results and the blocked sync calls. They live
+  modes, the instance heartbeats, the verify results, the blocked sync calls and the
+  idempotency keys. They live
   in the application's database (the plan's ``system.database.url_env``).
 * :data:`STATE_TABLES` — what only cutover's commands touch: the phase, the transition
   journal, the lock, the append-only audit trail, the compare watermarks. They live in the
@@ -27,6 +28,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -125,6 +127,32 @@ class BlockedCallRow(StateBase):
     attempted_at: Mapped[datetime] = _now_column()
 
 
+class IdempotencyKeyRow(StateBase):
+    """One ``Idempotency-Key`` per scope: its request's fingerprint, who holds it (``token``,
+    until ``locked_until``) and, once ``completed``, the stored response (``cutover.Idempotency``).
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        CheckConstraint("status IN ('in-progress','completed')", name="ck_idempotency_status"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    token: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[list[Any] | None] = mapped_column(JsonDoc)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    locked_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+
+
 # -- the state database ---------------------------------------------------------------------
 class PhaseRow(StateBase):
     """The single row holding the current phase."""
@@ -205,6 +233,7 @@ APP_TABLES: tuple[str, ...] = (
     InstanceHeartbeatRow.__tablename__,
     VerifyResultRow.__tablename__,
     BlockedCallRow.__tablename__,
+    IdempotencyKeyRow.__tablename__,
 )
 """Tables in the application's database."""
 

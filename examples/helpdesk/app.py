@@ -1,6 +1,7 @@
 """The helpdesk service: tickets over HTTP.
 
-``POST /tickets`` ``{title, body, requester}`` opens one; ``POST /tickets/<id>/assign``
+``POST /tickets`` ``{title, body, requester}`` opens one (idempotent per ``Idempotency-Key``:
+a repeat gets the first answer, no second ticket); ``POST /tickets/<id>/assign``
 ``{agent_id}`` and ``POST /tickets/<id>/resolve`` ``{resolution}`` change it;
 ``POST /tickets/<id>/reindex`` sends its document to the search index again;
 ``GET /tickets/<id>`` shows it with its history; ``GET /health``.
@@ -85,6 +86,7 @@ def _body(model: type[M]) -> M:
 
 
 @bp.post("/tickets")
+@cutover.flask.idempotent(scope="tickets")
 def open_() -> tuple[Response, int]:
     body = _body(OpenBody)
     snap = open_ticket(_deps(), body.title, body.body, body.requester)
@@ -172,6 +174,8 @@ def create_app(
     app = Flask("examples.helpdesk")
     app.config["HELPDESK_CONFIG"] = cfg
     cutover.flask.init_app(app)
+    cutover.flask.limit_json(app)
+    cutover.flask.init_idempotency(app, cutover.Idempotency(cutover.SqlIdempotencyStore(engine)))
     install_errors(app)
     app.extensions[EXTENSION] = Deps(
         sessions=sessionmaker(engine, expire_on_commit=False),

@@ -132,7 +132,11 @@ def test_cli_init_upgrades_the_earlier_layout_then_status_reads_its_phase_and_mo
 
     assert init.returncode == 0, init.stderr
     (db,) = json.loads(init.stdout)["databases"]
-    assert (db["schema"], db["from_revision"], db["to_revision"]) == ("cutover", None, "0002")
+    assert (db["schema"], db["from_revision"], db["to_revision"]) == (
+        "cutover",
+        None,
+        head_revision(),
+    )
     assert status.returncode == 0, status.stderr
     doc = json.loads(status.stdout)
     assert doc["phase"] == 3
@@ -231,7 +235,7 @@ def test_upgrade_from_0001_keeps_verify_runs_and_blocked_calls_under_business_ke
 
     result = upgrade(pg)
 
-    assert (result.from_revision, result.to_revision) == ("0001", "0002")
+    assert (result.from_revision, result.to_revision) == ("0001", head_revision())
     with pg.connect() as conn:
         kept = conn.execute(text("SELECT business_key FROM cutover.verify_results")).all()
         blocked = conn.execute(text("SELECT business_key FROM cutover.blocked_calls")).all()
