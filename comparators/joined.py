@@ -287,6 +287,7 @@ def _keys(
 ) -> Iterator[KeyResult]:
     control, candidate = sources
     with control._connect() as conn:
+        conn.execute("SET jit = off")  # compiling the rules' large expressions costs seconds
         c_side, d_side = _sides(conn, control, candidate, options)
         sql, params = join_query(
             c_side, d_side, window, options=options, scope=scope, invariants=invariants

@@ -45,6 +45,9 @@ class SqlRules:
     ``params``: the query parameters both reference; ``unsupported``: rules with no SQL form
     (keys whose digests differ are judged in Python with them); ``fallback``: whether any
     rule is left to Python.
+
+    Run queries using it with ``SET jit = off``: the expression's subqueries make the planner
+    expect a costly query, and compiling it takes seconds before the first row.
     """
 
     normalised: str
