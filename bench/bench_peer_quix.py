@@ -53,7 +53,8 @@ import psycopg
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
+from phases.adapters_kafka import KafkaTopicAdmin
+from phases.ports import TopicSpecValue
 from rehearsal.stack.endpoints import Endpoints, load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 

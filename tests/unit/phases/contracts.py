@@ -8,8 +8,7 @@ import pytest
 
 from cutover.state.errors import StateNotInitialised
 from cutover_common.modes import Mode
-from cutover_common.topics import TopicSpecValue
-from phases.ports import ModeStore, TopicAdmin
+from phases.ports import ModeStore, TopicAdmin, TopicSpecValue
 
 
 class ModeStoreContract:
