@@ -241,8 +241,3 @@ def purge_cmd(
         click.echo(f"{a.topic}: acknowledged {a.count} dead letter(s){deleted}")
     if not done:
         click.echo("nothing to acknowledge")
-
-
-def register(group: click.Group) -> None:
-    """Add ``dlq`` to the ``cutover shadow`` group."""
-    group.add_command(dlq)
