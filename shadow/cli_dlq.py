@@ -25,6 +25,7 @@ from shadow.config import ShadowConfig
 from shadow.dlq_ops import AckLog, Letter, LetterFilter
 from shadow.dlq_payloads import DeadLetterPayloads, PgDeadLetterPayloads
 from shadow.errors import AcknowledgementsUnavailable
+from shadow.messages import RawMessage
 
 F = TypeVar("F", bound=Callable[..., Any])
 PREVIEW_BYTES = 2000
@@ -127,40 +128,39 @@ def _value_text(value: bytes | None, full: bool) -> str:
 def show_cmd(ctx: click.Context, /, where: str, full: bool, as_json: bool, **app: Any) -> None:
     """One dead letter by WHERE: TOPIC:PARTITION@OFFSET of its original record, or
     PARTITION@OFFSET in the dead-letter topic. Exit 9 when there is none."""
-    from shadow.dlq_commands import dlq_show, whole_value
+    from shadow.dlq_commands import dlq_show, whole_original
 
     config = _config(ctx, **app)
     letter = dlq_show(config, where)
     payloads = _payloads(config) if letter.truncated else None
     try:
-        value = whole_value(letter, payloads)
+        record = whole_original(letter, payloads)
     finally:
         if payloads is not None:
             payloads.close()
+    shown = _shown(letter, record, full)
     if as_json:
-        echo_json({**letter.to_dict(), **_shown(letter, value, full)})
+        echo_json({**letter.to_dict(), **shown})
         return
-    _print_letter(letter, value, full)
-
-
-def _shown(letter: Letter, value: bytes | None, full: bool) -> dict[str, Any]:
-    return {
-        "headers": {k: (v or b"").decode("utf-8", "replace") for k, v in letter.headers},
-        "value": _value_text(value if value is not None else letter.value, full),
-        "claim_check": letter.claim_check,
-        "claim_check_found": value is not None if letter.truncated else None,
-    }
-
-
-def _print_letter(letter: Letter, value: bytes | None, full: bool) -> None:
     console = Console()
     for key, val in letter.to_dict().items():
         console.print(f"{key}: {val}", highlight=False)
-    for key, hdr in _shown(letter, value, full)["headers"].items():
+    for key, hdr in shown["headers"].items():
         console.print(f"header {key}: {hdr}", highlight=False)
-    if letter.truncated and value is None:
+    if record is None:
         console.print(f"claim check {letter.claim_check} not found: the truncated value follows")
-    console.print(_value_text(value if value is not None else letter.value, full), highlight=False)
+    console.print(shown["value"], highlight=False)
+
+
+def _shown(letter: Letter, record: RawMessage | None, full: bool) -> dict[str, Any]:
+    """Headers and value of the original (the letter's own when its claim check is missing)."""
+    headers = letter.headers if record is None else record.headers
+    return {
+        "headers": {k: (v or b"").decode("utf-8", "replace") for k, v in headers},
+        "value": _value_text(letter.value if record is None else record.value, full),
+        "claim_check": letter.claim_check,
+        "claim_check_found": record is not None if letter.truncated else None,
+    }
 
 
 @dlq.command("replay")

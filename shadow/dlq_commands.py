@@ -32,6 +32,7 @@ from shadow.dlq_payloads import DeadLetterPayloads
 from shadow.dlq_replay import HeldLetters, LetterFeed, Replayed, replay_letters
 from shadow.errors import DeadLetterNotFound
 from shadow.loader import AppConsumer, build_consumer, consumers_of, load_app
+from shadow.messages import RawMessage
 from shadow.runtime import RuntimeSettings, ShadowWorker
 
 
@@ -79,15 +80,19 @@ def dlq_list(
     ]
 
 
-def whole_value(letter: Letter, payloads: DeadLetterPayloads | None) -> bytes | None:
-    """The original value: the kept one, or the claim check's when it was truncated (None
-    when that could not be read)."""
+def whole_original(letter: Letter, payloads: DeadLetterPayloads | None) -> RawMessage | None:
+    """The original record: as kept in the letter, or — when its value was truncated — key,
+    value and headers from its claim check (None when that could not be read)."""
     if not letter.truncated:
-        return letter.value
-    if payloads is None or letter.claim_check is None:
+        return letter.original()
+    found = None if payloads is None or not letter.claim_check else payloads.get(letter.claim_check)
+    if found is None:
         return None
-    found = payloads.get(letter.claim_check)
-    return None if found is None else found.value
+    kept = letter.original()
+    return RawMessage(
+        kept.topic, kept.partition, kept.offset, found.key, found.value, found.headers,
+        kept.timestamp_ms,
+    )  # fmt: skip
 
 
 def dlq_show(config: ShadowConfig, where: str) -> Letter:
@@ -163,24 +168,19 @@ def dlq_replay(
     report = DlqReplayReport()
     for entry, topic in _topics(config):
         rows = _select(config, topic, flt, acks, include_acked)
-        ready = [(r.letter, whole_value(r.letter, payloads)) for r in rows]
-        missing = [letter for letter, value in ready if value is None and letter.truncated]
+        ready = [(r.letter, whole_original(r.letter, payloads)) for r in rows]
         report.outcomes += [
             (letter, Replayed(letter.original(), "failed", "claim check not found"))
-            for letter in missing
+            for letter, record in ready
+            if record is None
         ]
-        todo = [(letter, value) for letter, value in ready if letter not in missing]
+        todo = [(letter, record) for letter, record in ready if record is not None]
         if republish_to_topic:
-            report.republished += republish(
-                config.bootstrap_servers, [letter.original(value) for letter, value in todo]
-            )
-            done = [letter for letter, _value in todo]
+            report.republished += republish(config.bootstrap_servers, [r for _x, r in todo])
+            done = [letter for letter, _record in todo]
         else:
-            replayed = replay_letters(
-                [letter.original(value) for letter, value in todo],
-                _worker_factory(config, entry, topic),
-            )
-            pairs = list(zip((letter for letter, _v in todo), replayed, strict=True))
+            replayed = replay_letters([r for _x, r in todo], _worker_factory(config, entry, topic))
+            pairs = list(zip((letter for letter, _r in todo), replayed, strict=True))
             report.outcomes += pairs
             done = [letter for letter, r in pairs if r.outcome in ("applied", "duplicate")]
         if done and acks is not None:

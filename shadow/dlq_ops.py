@@ -18,13 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from shadow.dlq import PREFIX, dlq_headers
+from shadow.dlq import CLAIM_CHECK, ORIGINAL_SIZE, PREFIX, VALUE_TRUNCATED, dlq_headers
 from shadow.errors import ShadowConfigError
 from shadow.messages import Headers, RawMessage
-
-CLAIM_CHECK = "dlq.claim_check"
-TRUNCATED = "dlq.value.truncated"
-ORIGINAL_SIZE = "dlq.original.size"
 
 Range = tuple[int, int]
 """Offsets ``[start, end)`` of one partition."""
@@ -87,7 +83,7 @@ class Letter:
             message=dlq.get("dlq.error.message", ""),
             attempts=_int(dlq.get("dlq.attempts"), 0),
             size=_int(dlq.get(ORIGINAL_SIZE), len(value or b"")),
-            truncated=dlq.get(TRUNCATED) == "true",
+            truncated=dlq.get(VALUE_TRUNCATED) == "true",
             claim_check=dlq.get(CLAIM_CHECK) or None,
         )
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shadow.dlq import DeadLetter
-from shadow.dlq_commands import whole_value
+from shadow.dlq_commands import whole_original
 from shadow.dlq_ops import (
     Coordinates,
     DlqAck,
@@ -143,12 +143,16 @@ def test_acknowledged_unions_the_acks_of_one_topic() -> None:
     assert is_acknowledged(acked, 0, 2) and not is_acknowledged(acked, 0, 3)
 
 
-def test_a_truncated_letter_is_replayed_and_shown_with_its_claim_checks_whole_value() -> None:
+def test_a_truncated_letter_is_replayed_and_shown_from_its_claim_check() -> None:
     payloads = InMemoryDeadLetterPayloads()
-    check = payloads.store(
-        DeadLetterPayload("favorites", "app.article", 2, 40, b"a1", b'{"whole": true}')
+    whole = DeadLetterPayload(
+        "favorites", "app.article", 2, 40, b"a1", b'{"whole": true}', (("id", b"e-1"),)
     )
+    check = payloads.store(whole)
     cut = (("dlq.value.truncated", b"true"), ("dlq.claim_check", check.encode()))
-    assert whole_value(letter(extra=cut), payloads) == b'{"whole": true}'
-    assert whole_value(letter(extra=cut), InMemoryDeadLetterPayloads()) is None  # not found
-    assert whole_value(letter(), None) == b'{"article_id": "a1"}'  # not truncated: as kept
+    record = whole_original(letter(extra=cut), payloads)
+    assert record == RawMessage(
+        "app.article", 2, 40, b"a1", b'{"whole": true}', (("id", b"e-1"),), T0 - 5
+    )
+    assert whole_original(letter(extra=cut), InMemoryDeadLetterPayloads()) is None  # not found
+    assert whole_original(letter(), None) == letter().original()  # not truncated: as kept
