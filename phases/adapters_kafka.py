@@ -226,6 +226,7 @@ class KafkaLagProbe:
     def lag(self, context: str) -> LagSnapshot:
         from comparators.position_kafka import read_position
         from phases.dlq_acks import dead_letters_left
+        from shadow.kafka import stuck_notes
 
         group = group_for(self.plan, context)
         topic = self.plan.contexts[context].topic.name
@@ -234,7 +235,8 @@ class KafkaLagProbe:
         dead = dead_letters_left(
             self.conf, f"{group}.dlq", since=since, acks=self.acks, timeout_s=self.timeout_s
         )
-        return lag_snapshot(position, dead)
+        stuck = stuck_notes(self.conf, group, [topic], timeout_s=self.timeout_s)
+        return replace(lag_snapshot(position, dead), stuck=tuple(stuck))
 
 
 def lag_snapshot(position: PipelinePosition, dead_lettered: int) -> LagSnapshot:

@@ -362,13 +362,19 @@ def lag_checks(
     max_messages: int,
     max_dead: int,
 ) -> list[Check]:
-    """Lag in messages and in time (``unknown`` when the time could not be read), records
-    deleted before the group read them, dead-lettered messages."""
+    """Lag in messages and in time (``unknown`` when the time could not be read; failed when
+    a worker of the group is stuck), records deleted before the group read them,
+    dead-lettered messages."""
     if isinstance(lag, Unmeasured):
         return unknown_checks(LAG_CHECKS, lag.reason, context=context)
     observed = {"messages": lag.lag_messages, "ms": lag.lag_ms}
     threshold = {"messages": max_messages, "ms": max_lag_ms}
-    if lag.lag_ms is None:
+    if lag.stuck:  # a worker said it cannot go on: whatever the figures, the lag will grow
+        lag_check = Check(
+            "consumer_lag", Verdict.FAIL, {**observed, "stuck": list(lag.stuck)}, threshold,
+            f"group {lag.group}: " + "; ".join(lag.stuck), context,
+        )  # fmt: skip
+    elif lag.lag_ms is None:
         lag_check = Check(
             "consumer_lag",
             Verdict.UNKNOWN,

@@ -98,6 +98,9 @@ class LagSnapshot:
     expired: int = 0
     members: int | None = None
     topic: str = ""
+    stuck: tuple[str, ...] = ()
+    """Where the group's workers said they cannot go on (``stuck at <topic>:<p>@<offset>:
+    <reason>``, :mod:`shadow.stuck`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +112,7 @@ class LagSnapshot:
             "members": self.members,
             "dead_lettered": self.dead_lettered,
             "per_partition": dict(self.per_partition),
+            "stuck": list(self.stuck),
         }
 
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cutover_common.cli import LazyGroup, echo_json, json_option, plan_option
@@ -275,6 +276,9 @@ def print_status(data: dict[str, Any], console: Console) -> None:
                 f"{group}: {t['expired']} event(s) expired: deleted from Kafka before the "
                 "group read them (retention outran the consumers)"
             )
+    for group, notes in data.get("stuck", {}).items():
+        for note in notes:
+            console.print(f"[bold red]{group}: {escape(note)}[/]")
     console.print(f"dead-lettered: {data['dead_lettered']} in {data['dead_letter_topic']}")
     anomalies = Table(title="Delivery anomalies")
     for col in ("context", "kind", "count"):

@@ -9,7 +9,8 @@ consumer: the app's handlers, and each advanced consumer, in its own consumer gr
   forget what their stores derived from events since then, so the next run rebuilds it;
   idempotency makes the rebuilt outcomes equal the originals;
 * :func:`status` — lag per partition and group (from the log start, in messages and in
-  ms), records deleted unread (``expired``), dead-lettered records, anomalies, rows.
+  ms), records deleted unread (``expired``), partitions a group is stuck at
+  (:mod:`shadow.stuck`), dead-lettered records, anomalies, rows.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ import structlog
 
 from cutover.shadow import Consumer, ShadowApp
 from shadow.config import ShadowConfig
+from shadow.dlq_payloads import PgDeadLetterPayloads
 from shadow.errors import KafkaOperationError
 from shadow.kafka import (
     KafkaConsumerAdapter,
     KafkaProducerAdapter,
     consumer_config,
     reset_offsets_to_time,
+    stuck_notes,
     topic_size,
 )
 from shadow.loader import AppConsumer, build_consumer, consumers_of, load_app
@@ -54,6 +57,7 @@ def settings_for(config: ShadowConfig, entry: AppConsumer) -> RuntimeSettings:
         batch_size=config.batch_size,
         batch_timeout=config.batch_timeout,
         max_attempts=config.max_attempts,
+        dlq_max_bytes=config.dlq_max_bytes,
     )
 
 
@@ -62,6 +66,8 @@ def build_worker(
 ) -> ShadowWorker:
     """A worker of ``entry`` wired to the real Kafka and the consumer's store (schema ensured)."""
     consumer: Consumer = build_consumer(app, entry, config.context())
+    payloads = PgDeadLetterPayloads(config.dsn.reveal(), consumer.store.schema or config.schema)
+    payloads.ensure_schema()
     worker = ShadowWorker(
         KafkaConsumerAdapter(consumer_config(config.bootstrap_servers, entry.group)),
         KafkaProducerAdapter(config.bootstrap_servers),
@@ -70,6 +76,7 @@ def build_worker(
         settings_for(config, entry),
         metrics=metrics,
         writer=consumer.writer,
+        payloads=payloads,
     )
     worker.start()
     return worker
@@ -251,6 +258,7 @@ def status(config: ShadowConfig) -> dict[str, Any]:
     entries = consumers_of(app, config)
     conf = {"bootstrap.servers": config.bootstrap_servers}
     groups = {e.group: [read_position(conf, t, e.group) for t in e.topics] for e in entries}
+    stuck = {e.group: stuck_notes(conf, e.group, e.topics) for e in entries}
     dead: dict[str, int] = {}
     for entry in entries:
         topic = config.dead_letter_topic(entry.group)
@@ -270,6 +278,7 @@ def status(config: ShadowConfig) -> dict[str, Any]:
             _close(consumer)
     return {
         **lag_section(groups),
+        "stuck": stuck,
         "dead_letter_topic": next(iter(dead)),
         "dead_lettered": sum(dead.values()),
         "dead_letters": dead,

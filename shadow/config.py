@@ -19,6 +19,7 @@ from cutover.shadow import WorkerContext
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
 from shadow.dlq import dlq_topic_for
+from shadow.dlq_send import DEFAULT_MAX_BYTES
 from shadow.errors import ShadowConfigError
 from shadow.pg import DEFAULT_SCHEMA
 
@@ -53,6 +54,10 @@ class ShadowConfig:
     options: Mapping[str, str] = field(default_factory=dict)
     consumers: tuple[str, ...] = ()
     """The app's consumers to run (``--consumer``); empty: all of them."""
+    dlq_max_bytes: int = DEFAULT_MAX_BYTES
+    """A dead letter larger than this goes with its value cut, its whole original kept as a
+    claim check in the store (``CUTOVER_SHADOW_DLQ_MAX_BYTES``; keep it below the producer's
+    ``message.max.bytes``, 1,000,000, and the topic's ``max.message.bytes``)."""
 
     def __post_init__(self) -> None:
         if self.mode not in SHADOW_MODES:
@@ -62,6 +67,10 @@ class ShadowConfig:
         if self.app and not APP_REF.match(self.app):
             raise ShadowConfigError(
                 "app", f"{self.app!r} is not module:attribute (e.g. myteam.shadow:app)"
+            )
+        if self.dlq_max_bytes < 1024:
+            raise ShadowConfigError(
+                "dlq_max_bytes", f"{self.dlq_max_bytes} is below 1024 bytes (room for headers)"
             )
         for key in self.options:
             if not OPTION_KEY.match(key):
@@ -102,6 +111,8 @@ class ShadowConfig:
             values["dsn"] = Secret(e["CUTOVER_SHADOW_DSN"])
         if "CUTOVER_SHADOW_TOPICS" in e:
             values["topics"] = tuple(t for t in e["CUTOVER_SHADOW_TOPICS"].split(",") if t)
+        if e.get("CUTOVER_SHADOW_DLQ_MAX_BYTES"):
+            values["dlq_max_bytes"] = _int(e["CUTOVER_SHADOW_DLQ_MAX_BYTES"], "dlq_max_bytes")
         if "CUTOVER_SHADOW_MODE" in e:
             values["mode"] = Mode(e["CUTOVER_SHADOW_MODE"])
         options = env_options(e)
@@ -116,6 +127,13 @@ class ShadowConfig:
                 "set CUTOVER_SHADOW_BOOTSTRAP and CUTOVER_SHADOW_DSN (or pass them)",
             )
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _int(text: str, name: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ShadowConfigError(name, f"{text!r} is not a whole number") from None
 
 
 def env_options(env: Mapping[str, str]) -> dict[str, str]:

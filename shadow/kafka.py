@@ -370,14 +370,23 @@ def group_lag(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> l
         probe.close()
 
 
-def stuck_notes(bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> list[str]:
+def stuck_notes(
+    conf: Mapping[str, Any], group_id: str, topics: Sequence[str], *, timeout_s: float = 10.0
+) -> list[str]:
     """What ``group_id``'s workers said they are stuck at (:mod:`shadow.stuck`), from the
-    metadata committed with its offsets on ``topics``; empty when it is stuck nowhere."""
-    probe = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False}
-    )
+    metadata committed with its offsets on ``topics``; empty when it is stuck nowhere (a
+    topic that does not exist has no offsets). ``conf``: the client settings
+    (``bootstrap.servers``, security)."""
+    probe = Consumer({**conf, "group.id": group_id, "enable.auto.commit": False})
     try:
-        committed = probe.committed(_partitions(bootstrap_servers, topics, probe), timeout=10)
+        meta = probe.list_topics(timeout=timeout_s).topics
+        parts = [
+            TopicPartition(t, p)
+            for t in topics
+            if t in meta and meta[t].error is None
+            for p in sorted(meta[t].partitions)
+        ]
+        committed = probe.committed(parts, timeout=timeout_s) if parts else []
     except KafkaException as exc:
         raise KafkaOperationError("committed", str(exc)) from exc
     finally:

@@ -74,3 +74,17 @@ def test_the_status_table_says_events_expired() -> None:
     assert "g: lag 3 message(s), 12000 ms; members 2" in text
     assert "g: 3 event(s) expired: deleted from Kafka before the group read them" in text
     assert "log start" in text
+
+
+def test_the_status_names_where_a_group_is_stuck() -> None:
+    out = io.StringIO()
+    note = "stuck at order:1@1348: dead letter not produced to g.dlq: [UNKNOWN_TOPIC_OR_PART]"
+    data = {
+        **lag_section(_positions()),
+        "stuck": {"g": [note]},
+        "dead_lettered": 0,
+        "dead_letter_topic": "g.dlq",
+        "anomalies": {},
+    }
+    print_status(data, Console(file=out, width=200))
+    assert f"g: {note}" in out.getvalue()
