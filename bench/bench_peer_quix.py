@@ -53,8 +53,7 @@ import psycopg
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from phases.adapters_kafka import KafkaTopicAdmin
-from phases.ports import TopicSpecValue
+from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from rehearsal.stack.endpoints import Endpoints, load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 

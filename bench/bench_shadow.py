@@ -45,13 +45,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from cutover_common.logging import configure_logging
+from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from legacy_app.orderflow.catalogue import initial_stock
 from legacy_app.orderflow.effects import RecordingEffects
 from legacy_app.orderflow.processors import FLOW_CONTEXTS, FlowProcessor
 from legacy_app.orderflow.samples import order_payload, outbox_headers, outbox_value
 from legacy_app.orderflow.store_pg import PostgresStore
-from phases.adapters_kafka import KafkaTopicAdmin
-from phases.ports import TopicSpecValue
 from rehearsal.stack.endpoints import load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 from shadow.config import ShadowConfig

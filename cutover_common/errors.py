@@ -56,3 +56,25 @@ class EnvironmentVariableMissing(InvalidInput):
         self.named_by = named_by
         by = f" (named by {named_by})" if named_by else ""
         super().__init__(f"environment variable {name}{by} is not set", hint=hint)
+
+
+class KafkaUnreachable(CutoverError):
+    """Raised when the Kafka cluster at ``bootstrap_servers`` does not answer (listing topics)."""
+
+    exit_code = ExitCode.UNREACHABLE
+
+    def __init__(self, bootstrap_servers: str, reason: str) -> None:
+        self.bootstrap_servers, self.reason = bootstrap_servers, reason
+        super().__init__(f"Kafka at {bootstrap_servers} could not be reached: {reason}")
+
+
+class TopicCreationFailed(CutoverError):
+    """Raised when the broker refuses to create ``topic`` (or it never appears in its metadata):
+    cutover creates every topic it uses before use (``auto.create.topics.enable=false``)."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic, self.reason = topic, reason
+        super().__init__(
+            f"topic {topic} could not be created: {reason}",
+            hint="check the broker's ACLs and limits, or create it yourself (cutover topics list)",
+        )

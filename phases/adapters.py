@@ -17,11 +17,11 @@ import structlog
 from sqlalchemy import Engine, create_engine, make_url, text
 
 from cutover.state.naming import DEFAULT_SCHEMA, effective_schema, qualified
+from cutover_common.topics import KafkaTopicAdmin
 from phases.adapters_comparators import ComparatorsInvariants, ComparatorsRunner
 from phases.adapters_kafka import (
     KafkaLagProbe,
     KafkaSchemaChecker,
-    KafkaTopicAdmin,
     OutboxCanary,
     group_for,
     kafka_config,

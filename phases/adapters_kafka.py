@@ -18,9 +18,9 @@ from sqlalchemy import Connection, Engine, text
 
 from cdc.outbox_table import OPTIONAL_ROLES
 from cutover_common.secrets import Secret
-from phases.errors import StepFailed
+from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from phases.plan import Plan
-from phases.ports import CanaryResult, LagSnapshot, SchemaReport, TopicSpecValue
+from phases.ports import CanaryResult, LagSnapshot, SchemaReport
 
 if TYPE_CHECKING:
     from comparators.position import PipelinePosition
@@ -46,62 +46,6 @@ def kafka_config(plan: Plan, env: Mapping[str, str]) -> dict[str, Any]:
             }
         )
     return conf
-
-
-class KafkaTopicAdmin:
-    """:class:`~phases.ports.TopicAdmin` with confluent-kafka's AdminClient."""
-
-    def __init__(self, conf: Mapping[str, Any]) -> None:
-        from confluent_kafka.admin import AdminClient
-
-        self.admin = AdminClient(dict(conf))
-
-    def existing_topics(self) -> set[str]:
-        return set(self.admin.list_topics(timeout=10).topics)
-
-    def ensure_topics(self, specs: Sequence[TopicSpecValue]) -> list[str]:
-        from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
-
-        existing = self.existing_topics()
-        new = [
-            NewTopic(
-                s.name,
-                num_partitions=s.partitions,
-                replication_factor=s.replication_factor,
-                config={"retention.ms": str(s.retention_ms)} if s.retention_ms else {},
-            )
-            for s in specs
-            if s.name not in existing
-        ]
-        if not new:
-            return []
-        created: list[str] = []
-        for name, future in self.admin.create_topics(new, request_timeout=30).items():
-            try:
-                future.result()
-            except Exception as exc:
-                # Another creator won the race, or this client's metadata was stale.
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                    raise StepFailed(2, "forward", f"create topic {name}: {exc}") from exc
-            else:
-                created.append(name)
-        self._await_visible(created)
-        return created
-
-    def _await_visible(self, names: Sequence[str], timeout: float = 30.0) -> None:
-        """Wait until the broker's metadata lists ``names``: a creation is acknowledged
-        by the controller before every broker answers metadata requests with it."""
-        deadline = time.monotonic() + timeout
-        missing = set(names) - self.existing_topics()
-        while missing:
-            if time.monotonic() > deadline:
-                raise StepFailed(
-                    2,
-                    "forward",
-                    f"created topics not visible after {timeout:.0f}s: {sorted(missing)}",
-                )
-            time.sleep(0.1)
-            missing -= self.existing_topics()
 
 
 class OutboxCanary:

@@ -18,6 +18,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "events": "events.cli:events",
     "traffic": "rehearsal.traffic_cli:traffic",
     "connectors": "cdc.cli:connectors",
+    "topics": "phases.topics_cli:topics",
     "app": "rehearsal.app_cli:app",
     "shadow": "shadow.cli:shadow",
     "compare": "comparators.cli:compare",

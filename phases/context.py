@@ -14,9 +14,10 @@ from typing import Any, Protocol
 import structlog
 
 from cutover_common.modes import Mode
+from cutover_common.topics import TopicSpecValue
 from phases.gates import Check, GateResult, combine
 from phases.plan import Plan
-from phases.ports import Ports, TopicSpecValue
+from phases.ports import Ports
 
 log = structlog.get_logger(__name__)
 
@@ -60,14 +61,11 @@ class StepContext:
             self.say(f"mode {mode.value}: {', '.join(contexts)}")
 
     def topic_specs(self) -> list[TopicSpecValue]:
-        """Topics of every context, deduplicated by name."""
-        specs: dict[str, TopicSpecValue] = {}
-        for ctx in self.plan.contexts.values():
-            t = ctx.topic
-            specs.setdefault(
-                t.name, TopicSpecValue(t.name, t.partitions, t.replication_factor, t.retention_ms)
-            )
-        return list(specs.values())
+        """Every topic the plan uses (:func:`phases.plan_topics.plan_topics`): the brokers
+        create none on first use."""
+        from phases.plan_topics import plan_topics
+
+        return [t.spec for t in plan_topics(self.plan)]
 
     def gated_contexts(self, contexts: Sequence[str], allowed: Sequence[str] | None) -> list[str]:
         """``contexts`` restricted to those a gate applies to (all when the gate lists none)."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from cutover.state.errors import StateNotInitialised
 from cutover_common.modes import Mode
+from cutover_common.topics import TopicSpecValue, missing_topics
 from phases.ports import (
     CanaryResult,
     ComparisonSummary,
@@ -21,7 +22,6 @@ from phases.ports import (
     Ports,
     SchemaReport,
     TaskState,
-    TopicSpecValue,
 )
 
 
@@ -68,9 +68,9 @@ class FakeTopicAdmin:
         self.topics: dict[str, TopicSpecValue] = {}
 
     def ensure_topics(self, specs: Sequence[TopicSpecValue]) -> list[str]:
-        created = [s.name for s in specs if s.name not in self.topics]
-        self.topics.update({s.name: s for s in specs})
-        return created
+        created = missing_topics(specs, set(self.topics))  # an existing topic stays as it is
+        self.topics.update({s.name: s for s in created})
+        return [s.name for s in created]
 
     def existing_topics(self) -> set[str]:
         return set(self.topics)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cutover_common.modes import Mode
+from cutover_common.topics import TopicSpecValue
 
 LEFT_OUT: tuple[str, ...] = ("pending", "out_of_scope", "inconclusive")
 """Comparison count keys a gate counts as left out, not judged: keys whose event may still
@@ -217,16 +218,6 @@ class SchemaReport:
 
     compatible: bool
     reasons: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TopicSpecValue:
-    """A topic to create (from the plan)."""
-
-    name: str
-    partitions: int
-    replication_factor: int = 1
-    retention_ms: int | None = None
 
 
 class ModeStore(Protocol):

@@ -19,6 +19,7 @@ from cdc.debezium import (
 )
 from cdc.errors import ConnectorNotFound
 from rehearsal.stack.endpoints import Endpoints
+from tests.integration.topics import ensure_connector_topics
 
 OUTBOX_DDL = (
     "create table outbox (id uuid primary key, aggregatetype varchar(255) not null, "
@@ -61,13 +62,16 @@ class TrackingClient(ConnectClient):
     """The real client, remembering every connector it created (and nothing else)."""
 
     created: set[str]
+    bootstrap_servers: str
 
     def create_connector(self, name: str, config: Any, *, initial_state: str | None = None) -> Any:
         self.created.add(name)
+        ensure_connector_topics(self.bootstrap_servers, config)  # no topic is auto-created
         return super().create_connector(name, config, initial_state=initial_state)
 
     def put_config(self, name: str, config: Any) -> Any:
         self.created.add(name)
+        ensure_connector_topics(self.bootstrap_servers, config)
         return super().put_config(name, config)
 
 
@@ -80,6 +84,7 @@ def client(endpoints: Endpoints, fresh_database: str) -> Iterator[ConnectClient]
     """
     real = TrackingClient(ConnectClient.from_url(endpoints.connect_url).transport)
     real.created = set()
+    real.bootstrap_servers = endpoints.bootstrap_servers
     yield real
     for name in sorted(real.created):
         with contextlib.suppress(ConnectorNotFound):

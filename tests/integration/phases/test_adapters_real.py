@@ -14,11 +14,11 @@ import yaml
 from sqlalchemy import Engine, create_engine, text
 
 from cutover.state.init import upgrade
+from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from phases.adapters import SqlSyncCallCounter, build_ports
-from phases.adapters_kafka import KafkaLagProbe, KafkaSchemaChecker, KafkaTopicAdmin, kafka_config
+from phases.adapters_kafka import KafkaLagProbe, KafkaSchemaChecker, kafka_config
 from phases.context import StepContext
 from phases.plan import Plan, parse_plan
-from phases.ports import TopicSpecValue
 from phases.runner import Runner, StoreDrillLog
 from phases.steps import default_graph
 from phases.store import SqlModeStore, StateStore

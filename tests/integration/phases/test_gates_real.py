@@ -32,14 +32,14 @@ from sqlalchemy import Engine, create_engine, text, update
 
 from cutover.state.models import ContextModeRow
 from cutover_common.modes import Mode
+from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from phases import commands
 from phases.adapters import CdcConnectorAdmin, CdcHealthProbe, build_ports
-from phases.adapters_kafka import KafkaTopicAdmin, kafka_config
+from phases.adapters_kafka import kafka_config
 from phases.commands import CommandConfig
 from phases.context import StepContext
 from phases.fakes import fake_ports
 from phases.plan import Plan, parse_plan
-from phases.ports import TopicSpecValue
 from phases.runner import Runner, StoreDrillLog
 from phases.steps import default_graph
 from phases.store import SqlModeStore, StateStore

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from phases.adapters_kafka import KafkaTopicAdmin
+from cutover_common.topics import KafkaTopicAdmin
 from phases.ports import TopicAdmin
 from rehearsal.stack.endpoints import Endpoints
 from tests.unit.phases.contracts import TopicAdminContract

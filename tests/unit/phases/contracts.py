@@ -8,7 +8,8 @@ import pytest
 
 from cutover.state.errors import StateNotInitialised
 from cutover_common.modes import Mode
-from phases.ports import ModeStore, TopicAdmin, TopicSpecValue
+from cutover_common.topics import TopicSpecValue
+from phases.ports import ModeStore, TopicAdmin
 
 
 class ModeStoreContract:
