@@ -38,5 +38,12 @@ CONNECT_URL = Setting(
     "Kafka Connect REST URL (http://host:port) where the Debezium connector runs",
 )
 
-SETTINGS: tuple[Setting, ...] = (KAFKA_BOOTSTRAP_SERVERS, CONNECT_URL)
+SHADOW_METRICS_HOST = Setting(
+    "CUTOVER_SHADOW_METRICS_HOST",
+    "127.0.0.1",
+    "address the shadow workers' Prometheus metrics listen on (--metrics-port); 0.0.0.0 "
+    "inside a container, so the metrics can be scraped from outside it",
+)
+
+SETTINGS: tuple[Setting, ...] = (KAFKA_BOOTSTRAP_SERVERS, CONNECT_URL, SHADOW_METRICS_HOST)
 """Every setting this module declares, for documentation and checks."""

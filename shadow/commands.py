@@ -104,7 +104,7 @@ def run_worker(config: ShadowConfig, consumer: str, *, idle_stop: float | None =
     entry = _entry(app, config, consumer)
     metrics = Metrics()
     if config.metrics_port is not None:
-        metrics.serve(config.metrics_port)
+        metrics.serve(config.metrics_port, config.metrics_host)
     worker = build_worker(config, app, entry, metrics=metrics)
     tune_gc()
     if worker.writer is not None:
@@ -159,6 +159,7 @@ def run(
     """Run ``workers`` processes per consumer of the app; returns the number of processes
     that failed. One worker of one consumer runs in this process."""
     entries = consumers_of(load_app(config.app), config)
+    ensure_dead_letter_topics(config, entries)
     if workers == 1 and len(entries) == 1:
         entry = entries[0]
         out.write(
@@ -191,6 +192,20 @@ def run(
     for p in procs:
         p.join()
     return sum(1 for p in procs if p.exitcode not in (0, -signal.SIGTERM))
+
+
+def ensure_dead_letter_topics(config: ShadowConfig, entries: Sequence[AppConsumer]) -> list[str]:
+    """Create each consumer's dead-letter topic where missing (one partition): brokers create
+    no topic on first use, and a poison message must have somewhere to go. Returns the names
+    created."""
+    from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
+
+    admin = KafkaTopicAdmin({"bootstrap.servers": config.bootstrap_servers})
+    specs = [TopicSpecValue(config.dead_letter_topic(e.group), 1) for e in entries]
+    created = admin.ensure_topics(specs)
+    if created:
+        log.info("dead_letter_topics_created", topics=created)
+    return created
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from cutover.shadow import WorkerContext
+from cutover_common.config import SHADOW_METRICS_HOST
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
 from shadow.dlq import dlq_topic_for
@@ -50,6 +51,8 @@ class ShadowConfig:
     batch_timeout: float = 0.1  # a batch closes when full or after this: bounds the added lag
     max_attempts: int = 3
     metrics_port: int | None = None
+    metrics_host: str = SHADOW_METRICS_HOST.default or "127.0.0.1"
+    """The address the metrics listen on (``CUTOVER_SHADOW_METRICS_HOST``)."""
     write_behind: bool = True  # where effects are only recorded (the runtime checks per batch)
     options: Mapping[str, str] = field(default_factory=dict)
     consumers: tuple[str, ...] = ()
@@ -105,6 +108,7 @@ class ShadowConfig:
             "CUTOVER_SHADOW_GROUP": "group_id",
             "CUTOVER_SHADOW_APP": "app",
             "CUTOVER_SHADOW_SCHEMA": "schema",
+            SHADOW_METRICS_HOST.name: "metrics_host",
         }
         values.update({name: e[var] for var, name in simple.items() if e.get(var)})
         if "CUTOVER_SHADOW_DSN" in e:
