@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -26,6 +26,8 @@ from cdc.debezium import (
     build_postgres_config,
 )
 from cdc.outbox_table import OutboxLayout, create_table_ddl
+from cdc.topics import connector_topics, routed_topic
+from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from rehearsal.errors import RehearsalError
 from rehearsal.stack.endpoints import Endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
@@ -80,12 +82,21 @@ def _connector(
     endpoints: Endpoints, name: str, options: PostgresConnectorOptions
 ) -> Iterator[None]:
     client = ConnectClient.from_url(endpoints.connect_url)
-    client.create_connector(name, build_postgres_config(options))
+    config = build_postgres_config(options)
+    _ensure_topics(endpoints, config)
+    client.create_connector(name, config)
     try:
         client.wait_for(name, "RUNNING", timeout_s=60)
         yield
     finally:
         client.delete_connector(name)
+
+
+def _ensure_topics(endpoints: Endpoints, config: Mapping[str, object]) -> None:
+    """The connector's topics and the routed ``order`` topic: brokers create none on use."""
+    names = [*connector_topics(config), routed_topic(config, "order")]
+    admin = KafkaTopicAdmin({"bootstrap.servers": endpoints.bootstrap_servers})
+    admin.ensure_topics([TopicSpecValue(n, 1) for n in names if n])
 
 
 def run_smoke(endpoints: Endpoints, timeout: float = 60.0) -> SmokeResult:

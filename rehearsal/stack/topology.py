@@ -16,6 +16,7 @@ from pathlib import Path
 KAFKA_VERSION = "4.3.0"
 DEBEZIUM_VERSION = "3.6.1.Final"
 POSTGRES_MAJOR = 15
+POSTGRES_VERSION = "15.18"  # the compose image's tag; the local stack runs the Debian 15.x
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,7 +73,9 @@ class KafkaSettings:
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
-            "auto.create.topics.enable": "true",
+            # A topic nobody created is an error, never a silent new topic (a typo'd aggregate
+            # type fails the connector's task): cutover creates each before use.
+            "auto.create.topics.enable": "false",
             "log.retention.hours": "168",
         }
 
@@ -144,6 +147,7 @@ class Topology:
     kafka_version: str = KAFKA_VERSION
     debezium_version: str = DEBEZIUM_VERSION
     postgres_major: int = POSTGRES_MAJOR
+    postgres_version: str = POSTGRES_VERSION
     state_dir: Path = REPO_ROOT / ".cutover"
     jar_cache: Path = REPO_ROOT / ".cutover" / "jars"
     host: str = "127.0.0.1"

@@ -117,10 +117,35 @@ def test_compose_has_the_whole_topology(services: dict[str, Any]) -> None:
         "connect",
         "app-init",
         *APP_SERVICES,
+        "topics-init",
+        "connector-apply",
         "shadow",
         "comparator",
         "rehearse",
     }
+
+
+def test_every_image_is_pinned_to_an_exact_version(services: dict[str, Any]) -> None:
+    pulled = {s["image"] for s in services.values() if "build" not in s}
+
+    assert pulled == {
+        "postgres:15.18",
+        "apache/kafka:4.3.0",
+        "quay.io/debezium/connect:3.6.1.Final",
+    }  # a new version is a deliberate change of this test and of the topology
+
+
+def test_the_header_says_replication_factor_one_is_for_rehearsal_only() -> None:
+    header = [line for line in COMPOSE_PATH.read_text().splitlines() if line.startswith("#")]
+
+    assert any("FOR REHEARSAL ONLY" in line and "replication factor 1" in line for line in header)
+
+
+def test_the_broker_creates_no_topic_on_first_use(services: dict[str, Any]) -> None:
+    env = services["kafka"]["environment"]
+
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert Topology().kafka.server_settings()["auto.create.topics.enable"] == "false"
 
 
 # --- infrastructure agrees with the local stack -------------------------------------------
@@ -129,7 +154,8 @@ def test_compose_has_the_whole_topology(services: dict[str, Any]) -> None:
 def test_compose_services_use_the_topology_versions(services: dict[str, Any]) -> None:
     topo = Topology()
 
-    assert services["postgres"]["image"] == f"postgres:{topo.postgres_major}"
+    assert services["postgres"]["image"] == f"postgres:{topo.postgres_version}"
+    assert topo.postgres_version.startswith(f"{topo.postgres_major}.")  # a minor release
     assert services["kafka"]["image"] == f"apache/kafka:{topo.kafka_version}"
     assert services["connect"]["image"].endswith(f":{topo.debezium_version}")
 
@@ -269,7 +295,7 @@ def test_every_database_address_names_the_topology_database_and_user(
             assert (env["CUTOVER_PG_USER"], env["CUTOVER_PG_DATABASE"]) == (pg.user, pg.database)
     assert services["postgres"]["environment"]["POSTGRES_USER"] == pg.user
     assert services["postgres"]["environment"]["POSTGRES_DB"] == pg.database
-    assert seen == len(APP_SERVICES) + 3  # the apps, app-init, shadow, comparator
+    assert seen == len(APP_SERVICES) + 4  # the apps, app-init, connector-apply, shadow, comparator
 
 
 # --- secrets ------------------------------------------------------------------------------
@@ -314,6 +340,30 @@ def test_every_depends_on_target_exists_and_can_meet_its_condition(
                 assert services[target]["restart"] == "no", f"{target} must be one-shot"
 
 
+def test_topics_exist_and_the_connector_runs_before_shadow_and_comparator_start(
+    services: dict[str, Any],
+) -> None:
+    done = {"condition": "service_completed_successfully"}
+
+    assert services["connector-apply"]["depends_on"]["topics-init"] == done
+    assert services["connector-apply"]["depends_on"]["app-init"] == done  # its outbox table
+    for name in ("shadow", "comparator"):
+        assert services[name]["depends_on"]["connector-apply"] == done, name
+    assert _cutover_argv(services["topics-init"])[:2] == ["topics", "ensure"]  # type: ignore[index]
+    assert "apply" in (_cutover_argv(services["connector-apply"]) or [])
+
+
+def test_shadow_metrics_listen_on_every_interface_inside_the_container(
+    services: dict[str, Any],
+) -> None:
+    shadow = services["shadow"]
+    port = str(Topology().app.shadow_metrics_port)
+
+    assert shadow["environment"]["CUTOVER_SHADOW_METRICS_HOST"] == "0.0.0.0"
+    assert shadow["expose"] == [port]
+    assert port in shadow["command"]
+
+
 def test_rehearse_gets_the_compose_stack_addresses(services: dict[str, Any]) -> None:
     topo = Topology()
     env = _interpolated(services["rehearse"]["environment"])
@@ -345,7 +395,15 @@ def test_rehearse_runs_once_on_demand_after_everything_else(services: dict[str, 
 def test_cutover_image_services_are_built_from_the_dockerfile(services: dict[str, Any]) -> None:
     built = {n for n, s in services.items() if "build" in s}
 
-    assert built == {"app-init", *APP_SERVICES, "shadow", "comparator", "rehearse"}
+    assert built == {
+        "app-init",
+        *APP_SERVICES,
+        "topics-init",
+        "connector-apply",
+        "shadow",
+        "comparator",
+        "rehearse",
+    }
     for name in built:
         assert services[name]["image"] == "cutover:local"
         assert (REPO_ROOT / services[name]["build"]["context"] / "Dockerfile").is_file()
@@ -362,7 +420,9 @@ def plan_file(compose: dict[str, Any], tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["shadow", "comparator", "rehearse"])
+@pytest.mark.parametrize(
+    "name", ["topics-init", "connector-apply", "shadow", "comparator", "rehearse"]
+)
 def test_compose_commands_are_real_cutover_commands(
     services: dict[str, Any], name: str, plan_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
