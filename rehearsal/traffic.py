@@ -263,6 +263,8 @@ class Sample:
     order_status: str | None = None
     detail: str | None = None
     """What the transport said when it failed (redacted, at most 200 characters)."""
+    retried: str | None = None
+    """The transport error of a first attempt answered on the second (idempotent) one."""
 
     @property
     def as_expected(self) -> bool:
@@ -369,12 +371,17 @@ def _check(name: str, group: Iterable[Sample], detail: str) -> Check:
     return Check(name, not bad, f"{detail}; {len(bad)} did not" + (f" ({statuses})" if bad else ""))
 
 
-def _transport_detail(failed: Sequence[Sample]) -> str:
-    """``N transport errors`` with the most common error types, e.g. ``(ReadTimeout: 6)``."""
-    if not failed:
-        return "0 transport errors"
-    kinds = Counter(s.error for s in failed).most_common(3)
-    return f"{len(failed)} transport errors ({', '.join(f'{k}: {n}' for k, n in kinds)})"
+def _transport_detail(failed: Sequence[Sample], retried: Sequence[Sample] = ()) -> str:
+    """``N transport errors`` with the most common error types, e.g. ``(ReadTimeout: 6)``, and
+    how many requests were answered only on an idempotent second attempt."""
+    text = "0 transport errors"
+    if failed:
+        kinds = Counter(s.error for s in failed).most_common(3)
+        text = f"{len(failed)} transport errors ({', '.join(f'{k}: {n}' for k, n in kinds)})"
+    if retried:
+        first = retried[0].retried
+        text += f"; {len(retried)} answered on an idempotent retry (first: {first})"
+    return text
 
 
 def build_report(
@@ -390,7 +397,11 @@ def build_report(
     checks = (
         _check("malformed requests get a 4xx", malformed, f"{len(malformed)} malformed"),
         _check("valid requests get a 2xx", valid, f"{len(valid)} valid"),
-        Check("no transport errors", not failed, _transport_detail(failed)),
+        Check(
+            "no transport errors",
+            not failed,
+            _transport_detail(failed, [s for s in ordered if s.retried]),
+        ),
         Check("every planned request sent", len(ordered) == planned, f"{len(ordered)}/{planned}"),
     )
     orders = tuple(
@@ -560,6 +571,18 @@ def check_health(base: str, timeout: float) -> None:
         raise TrafficError(f"{base}/health answered {resp.status_code}", base_url=base)
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+"""Sent on every POST /orders (the request's correlation id): the sample's order API answers a
+repeat with the first answer, so a request whose transport failed is sent once more."""
+
+RETRY_PAUSE_S = 0.2
+
+
+def _retryable(req: PlannedRequest) -> bool:
+    """Whether sending ``req`` twice cannot do the work twice: reads, and idempotent orders."""
+    return req.method == "GET" or (req.method == "POST" and req.path == "/orders")
+
+
 def _send(
     session: requests.Session,
     base: str,
@@ -569,25 +592,33 @@ def _send(
 ) -> Sample:
     customer_id = None if req.customer_ref is None else customers.get(req.customer_ref, timeout)
     headers = {"Content-Type": "application/json", "X-Correlation-ID": req.correlation_id}
+    if req.method == "POST" and req.path == "/orders":
+        headers[IDEMPOTENCY_HEADER] = req.correlation_id
     started = time.perf_counter()
-    try:
-        resp = session.request(
-            req.method,
-            base + req.path,
-            data=req.render(customer_id),
-            headers=headers,
-            timeout=timeout,
-        )
-    except requests.RequestException as exc:
-        if req.kind is Kind.NEW_CUSTOMER:
-            customers.set(req.index, None)
-        detail = redact(str(exc))[:200]
-        log.warning(
-            "traffic.transport_error", path=req.path, error=type(exc).__name__, detail=detail
-        )
-        return Sample(
-            req.index, req.label, req.expect, None, _ms(started), type(exc).__name__, detail=detail
-        )
+    retried: str | None = None
+    while True:
+        try:
+            resp = session.request(
+                req.method,
+                base + req.path,
+                data=req.render(customer_id),
+                headers=headers,
+                timeout=timeout,
+            )
+            break
+        except requests.RequestException as exc:
+            detail = redact(str(exc))[:200]
+            error = type(exc).__name__
+            log.warning("traffic.transport_error", path=req.path, error=error, detail=detail)
+            if retried is None and _retryable(req):
+                retried = f"{error}: {detail}"
+                time.sleep(RETRY_PAUSE_S)
+                continue
+            if req.kind is Kind.NEW_CUSTOMER:
+                customers.set(req.index, None)
+            return Sample(
+                req.index, req.label, req.expect, None, _ms(started), error, detail=detail
+            )
     latency = _ms(started)
     body = _json_or_none(resp)
     if req.kind is Kind.NEW_CUSTOMER:
@@ -604,6 +635,7 @@ def _send(
         order_id,
         req.correlation_id,
         str(status) if status is not None else None,
+        retried=retried,
     )
 
 
