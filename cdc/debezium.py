@@ -12,6 +12,7 @@ mode (:data:`DEFAULT_SNAPSHOT_MODE`: ``no_data``, history is never republished),
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -46,9 +47,15 @@ MISSING_FIELD_POLICIES = ("error", "ignore")
 ConfigValue = str | Secret
 
 
+PROVIDER_REFERENCE = re.compile(r"^\$\{(?P<provider>[A-Za-z0-9_.-]+):(?P<rest>[^{}]+)\}$")
+"""A Kafka Connect config provider reference, ``${provider:[path:]key}`` (the whole value)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PasswordRef:
-    """A password read by the worker through a config provider, e.g. ``${file:/path:key}``.
+    """A password read by the worker through a config provider, e.g. ``${env:PG_PASSWORD}``
+    or ``${file:/path:key}``: Connect's REST API and its config topic keep the reference,
+    never the password.
 
     The worker must declare that provider, and ``apply`` must allow ``config_providers``.
     """
@@ -59,6 +66,18 @@ class PasswordRef:
 
     def render(self) -> str:
         return f"${{{self.provider}:{self.path}{':' + self.key if self.key else ''}}}"
+
+    @classmethod
+    def parse(cls, text: str) -> PasswordRef:
+        """``${provider:[path:]key}`` to a reference; ``ValueError`` (which never quotes
+        ``text``: it may be a password typed in the wrong place) for anything else."""
+        match = PROVIDER_REFERENCE.match(text.strip())
+        if match is None:
+            raise ValueError(
+                "not a config provider reference like ${env:NAME} or ${file:/path:key}"
+            )
+        path, _, key = match["rest"].rpartition(":")
+        return cls(match["provider"], path, key) if path else cls(match["provider"], key)
 
 
 @dataclass(frozen=True, slots=True)

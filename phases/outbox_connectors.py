@@ -23,6 +23,7 @@ from cdc.debezium import (
     ConfigValue,
     DatabaseOptions,
     HeartbeatOptions,
+    PasswordRef,
     PostgresConnectorOptions,
     build_postgres_config,
 )
@@ -38,8 +39,9 @@ class OutboxConnector:
 
     ``topic_prefix`` is the events' topic prefix (``<topic_prefix>.<aggregate type>``);
     ``server_prefix`` is Debezium's ``topic.prefix`` (its offsets and heartbeat topic).
-    ``url_env`` names the environment variable with its database's URL; ``password_env``
-    one with the connector's password (``None``: the URL's). ``block`` is the plan field it
+    ``url_env`` names the environment variable with its database's URL; the connector's
+    password is ``password_ref`` (a config provider reference the worker resolves: Connect
+    never holds the password), else the value of ``password_env``, else the URL's. ``block`` is the plan field it
     comes from (for messages); ``created_by`` says what creates its table, when something
     other than ``cutover outbox init`` does (applying then checks the table exists first:
     the connector's publication needs it).
@@ -59,6 +61,7 @@ class OutboxConnector:
     server_prefix: str = ""
     snapshot_mode: str = "no_data"
     password_env: str | None = None
+    password_ref: str | None = None
 
     def __post_init__(self) -> None:
         if not self.publication_name:
@@ -87,6 +90,7 @@ def application_connector(plan: Plan) -> OutboxConnector:
         server_prefix=spec.topic_prefix or name,
         snapshot_mode=spec.snapshot_mode,
         password_env=spec.password_env,
+        password_ref=spec.password_ref,
     )
 
 
@@ -121,6 +125,7 @@ def shadow_outbox_connector(plan: Plan) -> OutboxConnector | None:
         server_prefix=spec.topic_prefix or name,
         snapshot_mode=spec.snapshot_mode,
         password_env=spec.password_env,
+        password_ref=spec.password_ref,
     )
 
 
@@ -134,23 +139,16 @@ def connector_options(
     connector: OutboxConnector, database_url: str, env: Mapping[str, str]
 ) -> PostgresConnectorOptions:
     """The Debezium options of ``connector`` on the database at ``database_url`` (a
-    SQLAlchemy URL); its password from ``env[connector.password_env]`` when named."""
+    SQLAlchemy URL); its password by reference when the plan gives one, else from
+    ``env[connector.password_env]`` when named, else the URL's."""
     url = make_url(database_url)
-    if connector.password_env is None:
-        password = url.password or ""
-    elif connector.password_env in env:
-        password = env[connector.password_env]
-    else:
-        raise EnvironmentVariableMissing(
-            connector.password_env, named_by=f"connectors.{connector.block}.password_env"
-        )
     return PostgresConnectorOptions(
         database=DatabaseOptions(
             url.host or "localhost",
             url.port or 5432,
             url.username or "",
             url.database or "",
-            Secret(str(password)),
+            _password(connector, url.password, env),
         ),
         topic_prefix=connector.server_prefix,
         slot_name=connector.slot_name,
@@ -160,6 +158,20 @@ def connector_options(
             interval_ms=connector.heartbeat_interval_ms, table=connector.heartbeat_table
         ),
         snapshot_mode=connector.snapshot_mode,
+    )
+
+
+def _password(
+    connector: OutboxConnector, url_password: str | None, env: Mapping[str, str]
+) -> Secret | PasswordRef:
+    if connector.password_ref is not None:
+        return PasswordRef.parse(connector.password_ref)
+    if connector.password_env is None:
+        return Secret(str(url_password or ""))
+    if connector.password_env in env:
+        return Secret(env[connector.password_env])
+    raise EnvironmentVariableMissing(
+        connector.password_env, named_by=f"connectors.{connector.block}.password_env"
     )
 
 

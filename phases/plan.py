@@ -363,9 +363,22 @@ class ConnectorSpec(_Model):
     heartbeat: HeartbeatSpec = Field(default_factory=HeartbeatSpec)
     password_env: EnvVarName | None = Field(
         default=None,
-        description="environment variable with the connector's database password (never "
-        "inline); default the password of the database URL",
+        description="environment variable on this machine with the connector's database "
+        "password: it is sent to Connect, which shows it in its REST API and config topic; "
+        "prefer password_ref. Default the password of the database URL",
     )
+    password_ref: str | None = Field(
+        default=None,
+        description="Kafka Connect config provider reference the worker resolves, e.g. "
+        "${env:CUTOVER_PG_PASSWORD} (docs/connectors.md): Connect keeps the reference, never "
+        "the password",
+    )
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> ConnectorSpec:
+        if self.password_env is not None and self.password_ref is not None:
+            raise ValueError("give password_env or password_ref, not both")
+        return self
 
 
 class ConnectorsSpec(_Model):

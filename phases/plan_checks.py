@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from cdc.debezium import PROVIDER_REFERENCE
 from cutover_common.secrets import is_sensitive_key
 from phases.errors import PlanIssue
 
@@ -30,10 +31,24 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, str | None, Any]]:
             yield from _walk(child, child_path)
 
 
+def _is_provider_reference(value: Any) -> bool:
+    return isinstance(value, str) and PROVIDER_REFERENCE.match(value.strip()) is not None
+
+
 def inline_secret_issues(data: dict[str, Any]) -> list[PlanIssue]:
     """Every place where the raw plan holds a secret instead of an env var reference."""
     issues: list[PlanIssue] = []
     for path, key, value in _walk(data, ""):
+        if key is not None and key.endswith("password_ref"):
+            if value is not None and not _is_provider_reference(value):
+                issues.append(
+                    PlanIssue(
+                        path,
+                        "not a Kafka Connect config provider reference; write one like "
+                        "${env:CUTOVER_PG_PASSWORD}, never the password itself",
+                    )
+                )
+            continue
         if key is not None and is_sensitive_key(key) and not key.endswith("_env"):
             if value not in (None, "", {}, []):
                 issues.append(

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from cdc.desired import DesiredConnector
 from cdc.errors import DesiredStateError
+from cdc.safety import CONFIG_PROVIDERS
 from cutover_common.errors import EnvironmentVariableMissing
 from phases.outbox_connectors import OutboxConnector, connector_config, plan_connectors
 from phases.plan import Plan
@@ -41,7 +42,10 @@ def plan_desired(plan: Plan, env: Mapping[str, str]) -> list[PlanConnector]:
                 connector.url_env, named_by=f"the plan's {connector.block} database"
             )
         config = connector_config(connector, url, env)
-        out.append(PlanConnector(connector, url, DesiredConnector(connector.name, config)))
+        # a password reference is the one config provider use the plan makes
+        allow = frozenset({CONFIG_PROVIDERS}) if connector.password_ref else frozenset()
+        desired = DesiredConnector(connector.name, config, allow=allow)
+        out.append(PlanConnector(connector, url, desired))
     return out
 
 

@@ -22,6 +22,7 @@ import yaml
 from rehearsal.errors import NotReadyError
 from rehearsal.scenario import Scenario
 from rehearsal.stack import manager
+from rehearsal.stack.connect_auth import AUTH_ENV
 from rehearsal.stack.endpoints import Endpoints, load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 from rehearsal.stack.topology import Topology
@@ -121,8 +122,11 @@ class RehearsalEnvironment:
         return self.endpoints.database_url(self.database)
 
     def environ(self) -> dict[str, str]:
-        """Environment the plan references (secrets by variable name, never inline)."""
-        return {self.system.database_env: self.database_url()}
+        """Environment the plan references (secrets by variable name, never inline): the
+        database URL, and Connect's credentials when the stack protects its REST API."""
+        auth = self.endpoints.connect_auth
+        credentials = {AUTH_ENV: f"{auth.username}:{auth.password.reveal()}"} if auth else {}
+        return {self.system.database_env: self.database_url(), **credentials}
 
     def names(self) -> RunNames:
         """This run's names, the blanks of the system's plan template."""
@@ -228,11 +232,10 @@ class RehearsalEnvironment:
             actions[step]()
 
     def _delete_connector(self) -> None:
-        from cdc.client import ConnectClient
         from cdc.errors import CdcError
 
         with contextlib.suppress(CdcError):  # never created, or already gone
-            ConnectClient.from_url(self.endpoints.connect_url).delete_connector(self.connector_name)
+            self.endpoints.connect_client().delete_connector(self.connector_name)
 
     # -- the plan ----------------------------------------------------------------------------
     @property
@@ -297,10 +300,9 @@ class RehearsalEnvironment:
 
     def wait_pipeline_healthy(self, timeout: float = 120.0) -> float:
         """Wait until the outbox connector and all its tasks run and its slot is active."""
-        from cdc.client import ConnectClient
         from cdc.health import PsycopgSlotProbe, check_health
 
-        client = ConnectClient.from_url(self.endpoints.connect_url)
+        client = self.endpoints.connect_client()
         probe = PsycopgSlotProbe(self.endpoints.dsn(self.database))
         t0 = time.monotonic()
         reasons: list[str] = []
@@ -321,9 +323,8 @@ class RehearsalEnvironment:
         """Stop the outbox connector, reset its offsets, resume. Under snapshot mode
         ``no_data`` (the generated connector's) it resumes from the replication slot: only
         what the slot had not confirmed is delivered again, never the outbox's history."""
-        from cdc.client import ConnectClient
 
-        client = ConnectClient.from_url(self.endpoints.connect_url)
+        client = self.endpoints.connect_client()
         client.stop(self.connector_name)
         client.wait_for(self.connector_name, "STOPPED", timeout_s=60)
         client.reset_offsets(self.connector_name)
@@ -336,7 +337,6 @@ def cleanup_kept(topology: Topology, system: System | None = None) -> list[str]:
     """Stop the app services (``system``'s, the sample's by default) and shadow workers of
     rehearsals kept with ``--keep``, delete their connectors and databases; returns the run
     ids cleaned."""
-    from cdc.client import ConnectClient
     from cdc.errors import CdcError
     from rehearsal.stack.process import ManagedProcess
 
@@ -350,7 +350,7 @@ def cleanup_kept(topology: Topology, system: System | None = None) -> list[str]:
             ManagedProcess(pid_file.stem, pid_file, pid_file.with_suffix(".log")).stop()
         system.stop(run_dir)
         with contextlib.suppress(CdcError):
-            ConnectClient.from_url(endpoints.connect_url).delete_connector(f"rh{run_id}-outbox")
+            endpoints.connect_client().delete_connector(f"rh{run_id}-outbox")
         drop_database(endpoints, f"rehearsal_{run_id}")
         cleaned.append(run_id)
     return cleaned

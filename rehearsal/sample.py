@@ -19,7 +19,9 @@ import psycopg
 from cutover_common.secrets import Secret
 from rehearsal.errors import RehearsalError
 from rehearsal.sources import COMPARE_RULES, DATABASE_ENV, INVARIANTS
+from rehearsal.stack.connect_auth import AUTH_ENV
 from rehearsal.stack.process import port_open
+from rehearsal.stack.topology import ConnectSettings
 from rehearsal.system import RunNames
 from rehearsal.traffic import TrafficReport
 
@@ -90,11 +92,14 @@ class SampleSystem:
                 },
                 "connect": {
                     "url": names.connect_url,
+                    "auth_env": AUTH_ENV,
                     "connector_name": names.connector_name,
                     "slot_name": names.slot_name,
                     "heartbeat_interval_ms": 2000,
                 },
             },
+            # the worker resolves the password from its environment: Connect never holds it
+            "connectors": {"outbox": {"password_ref": ConnectSettings().password_ref()}},
             "auto_revert": True,
             "reports_dir": names.reports_dir,
             "contexts": {

@@ -19,7 +19,6 @@ import psycopg
 from confluent_kafka import Consumer
 
 import cutover
-from cdc.client import ConnectClient
 from cdc.debezium import (
     DatabaseOptions,
     PostgresConnectorOptions,
@@ -58,7 +57,11 @@ def outbox_connector_options(
     """The Debezium outbox connector of the smoke check (``cdc``'s builder, no heartbeat)."""
     return PostgresConnectorOptions(
         database=DatabaseOptions(
-            endpoints.host, endpoints.pg_port, endpoints.pg_user, database, endpoints.pg_password
+            endpoints.host,
+            endpoints.pg_port,
+            endpoints.pg_user,
+            database,
+            endpoints.connector_password,  # the worker resolves it: Connect never holds it
         ),
         topic_prefix=prefix,
         slot_name=f"slot_{name}",
@@ -81,7 +84,7 @@ def _scratch_database(endpoints: Endpoints, name: str) -> Iterator[None]:
 def _connector(
     endpoints: Endpoints, name: str, options: PostgresConnectorOptions
 ) -> Iterator[None]:
-    client = ConnectClient.from_url(endpoints.connect_url)
+    client = endpoints.connect_client()
     config = build_postgres_config(options)
     _ensure_topics(endpoints, config)
     client.create_connector(name, config)

@@ -45,10 +45,16 @@ def stack() -> None:
 
 
 @stack.command()
+@click.option(
+    "--connect-auth",
+    is_flag=True,
+    help="Protect Kafka Connect's REST API with basic auth (kept for later `up`s; the "
+    "password is in <state>/secrets/connect.password).",
+)
 @json_option
-def up(as_json: bool) -> None:
+def up(connect_auth: bool, as_json: bool) -> None:
     """Start what is not running and wait until every component is healthy (idempotent)."""
-    report = manager.up(load_topology())
+    report = manager.up(load_topology(), connect_auth=connect_auth)
     if as_json:
         echo_json(report.to_dict())
     else:

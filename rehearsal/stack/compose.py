@@ -11,9 +11,14 @@ workers, a comparator, and a one-shot ``rehearse`` service (profile
 start only after both completed. Images are pinned by exact version. Settings come from the topology; only addresses differ
 (containers talk to ``postgres:5432``, ``kafka:19092``, ``connect:8083`` and
 ``<service>:<port>``, the host to ``localhost:<port>``). Passwords are never
-inline: every value that needs one reads ``CUTOVER_PG_PASSWORD`` through
-Compose interpolation (``${CUTOVER_PG_PASSWORD:?...}``, allowed in any string
-value by the Compose Specification), so it must be URL-safe (the local stack's
+inline. Postgres and Kafka Connect read ``CUTOVER_PG_PASSWORD`` as the compose
+secret ``pg_password`` (a file under ``/run/secrets``): Postgres through
+``POSTGRES_PASSWORD_FILE``, Connect through a one-line entrypoint wrapper that
+exports it to the worker's environment, where its ``env`` config provider
+resolves the connectors' ``${env:CUTOVER_PG_PASSWORD}`` (Connect's REST API and
+config topic hold only that reference). The application containers still get it
+in their database URLs through Compose interpolation
+(``${CUTOVER_PG_PASSWORD:?...}``), so it must be URL-safe (the local stack's
 ``token_urlsafe`` passwords are).
 """
 
@@ -32,6 +37,9 @@ INTERNAL_KAFKA_PORT = 19092
 CLUSTER_ID = "cutover-compose-kraft1"
 PASSWORD_ENV = "CUTOVER_PG_PASSWORD"  # noqa: S105 - the variable's name, not a password
 PASSWORD_REF = "${" + PASSWORD_ENV + ":?set " + PASSWORD_ENV + "}"
+PASSWORD_SECRET = "pg_password"  # noqa: S105 - the compose secret's name
+PASSWORD_FILE = f"/run/secrets/{PASSWORD_SECRET}"
+CONNECT_ENTRYPOINT = "/docker-entrypoint.sh"  # the Debezium image's own, run with `start`
 IMAGE = "cutover:local"
 APP_DIR = "/app"
 PG_HOST = "postgres"
@@ -81,8 +89,9 @@ def postgres_service(topo: Topology) -> dict[str, Any]:
         "environment": {
             "POSTGRES_USER": pg.user,
             "POSTGRES_DB": pg.database,
-            "POSTGRES_PASSWORD": PASSWORD_REF,
+            "POSTGRES_PASSWORD_FILE": PASSWORD_FILE,
         },
+        "secrets": [PASSWORD_SECRET],
         "ports": [f"{pg.port}:5432"],
         "volumes": ["pgdata:/var/lib/postgresql/data"],
         "healthcheck": {
@@ -136,9 +145,12 @@ def connect_service(topo: Topology) -> dict[str, Any]:
         "HEAP_OPTS": f"-Xms{c.heap} -Xmx{c.heap}",
     }
     env.update({_env_name("CONNECT_", key): value for key, value in settings.items()})
+    env["KAFKA_OPTS"] = " ".join(f"-D{k}={v}" for k, v in c.jvm_properties().items())
     return {
         "image": f"quay.io/debezium/connect:{topo.debezium_version}",
+        "entrypoint": connect_entrypoint(topo),
         "environment": env,
+        "secrets": [PASSWORD_SECRET],
         "ports": [f"{c.port}:8083"],
         "depends_on": {
             "kafka": {"condition": "service_healthy"},
@@ -154,6 +166,13 @@ def connect_service(topo: Topology) -> dict[str, Any]:
             "retries": 40,
         },
     }
+
+
+def connect_entrypoint(topo: Topology) -> list[str]:
+    """The worker's entrypoint: the compose secret into the variable its ``env`` config
+    provider reads, then the image's own entrypoint (``$$`` is a literal ``$`` for Compose)."""
+    export = f'export {topo.connect.password_env}="$$(cat {PASSWORD_FILE})"'
+    return ["sh", "-c", f"{export} && exec {CONNECT_ENTRYPOINT} start"]
 
 
 def database_url(topo: Topology, *, driver: str = "postgresql+psycopg") -> str:
@@ -338,6 +357,8 @@ def compare_plan(topo: Topology) -> dict[str, Any]:
             "kafka": {"bootstrap_servers": f"kafka:{INTERNAL_KAFKA_PORT}"},
             "connect": {"url": f"http://connect:{CONNECT_CONTAINER_PORT}"},
         },
+        # the connector's password: a reference the Connect worker resolves (never the value)
+        "connectors": {"outbox": {"password_ref": topo.connect.password_ref()}},
         "contexts": {COMPARE_CONTEXT: context},
         "gates": {"broker": {}, "dual_write": {}, "async": {}, "remove_sync": {}},
         "rollout_order": [COMPARE_CONTEXT],
@@ -438,10 +459,18 @@ def compose_document(topo: Topology) -> dict[str, Any]:
         "name": "cutover",
         "services": services,
         "volumes": {"pgdata": {}, "kafkadata": {}, "rehearsals": {}},
+        "secrets": {PASSWORD_SECRET: {"environment": PASSWORD_ENV}},
         "configs": {
-            "compare-plan": {"content": yaml.safe_dump(compare_plan(topo), sort_keys=False)}
+            "compare-plan": {
+                "content": _literal(yaml.safe_dump(compare_plan(topo), sort_keys=False))
+            }
         },
     }
+
+
+def _literal(text: str) -> str:
+    """``text`` as Compose leaves it: ``$`` doubled, so ``${env:...}`` is not interpolated."""
+    return text.replace("$", "$$")
 
 
 class _Dumper(yaml.SafeDumper):

@@ -2,16 +2,26 @@
 
 The database password is generated on first ``cutover stack up`` and kept in
 ``<state>/secrets/postgres.password`` (mode 0600); it is wrapped in a
-:class:`~cutover_common.secrets.Secret` so it never prints.
+:class:`~cutover_common.secrets.Secret` so it never prints. Connectors name it by
+:attr:`Endpoints.connector_password`, a reference the Connect worker resolves from its own
+environment, so Connect never holds it; :attr:`Endpoints.connect_auth` is the REST API's
+basic auth when the stack protects it (``cutover stack up --connect-auth``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from cdc.debezium import PasswordRef
+from cdc.transport import BasicAuth
 from cutover_common.secrets import Secret
-from rehearsal.stack.topology import Topology, load_topology
+from rehearsal.stack import connect_auth
+from rehearsal.stack.topology import ConnectSettings, Topology, load_topology
+
+if TYPE_CHECKING:
+    from cdc.client import ConnectClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +35,16 @@ class Endpoints:
     pg_password: Secret
     bootstrap_servers: str
     connect_url: str
+    connect_auth: BasicAuth | None = None
+    connector_password: PasswordRef = field(
+        default_factory=lambda: PasswordRef.parse(ConnectSettings().password_ref())
+    )
+
+    def connect_client(self) -> ConnectClient:
+        """A Connect REST client with the stack's credentials (when it asks for them)."""
+        from cdc.client import ConnectClient
+
+        return ConnectClient.from_url(self.connect_url, auth=self.connect_auth)
 
     def database_url(
         self, database: str | None = None, *, driver: str = "postgresql+psycopg"
@@ -66,4 +86,6 @@ def load_endpoints(topology: Topology | None = None) -> Endpoints:
         pg_password=Secret(password),
         bootstrap_servers=topo.bootstrap_servers,
         connect_url=topo.connect_url,
+        connect_auth=connect_auth.credentials(topo),
+        connector_password=PasswordRef.parse(topo.connect.password_ref()),
     )

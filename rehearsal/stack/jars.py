@@ -60,10 +60,14 @@ def java_binary() -> str:
     return java
 
 
-def _poms_hash() -> str:
+RUNTIME_POMS = ("debezium", "kafka")
+"""The poms every stack needs; ``connect-auth`` is fetched only when asked for (its own stamp)."""
+
+
+def _poms_hash(names: tuple[str, ...] = RUNTIME_POMS) -> str:
     digest = hashlib.sha256()
-    for pom in sorted(MAVEN_DIR.glob("*/pom.xml")):
-        digest.update(pom.read_bytes())
+    for name in sorted(names):
+        digest.update((MAVEN_DIR / name / "pom.xml").read_bytes())
     return digest.hexdigest()
 
 
@@ -120,3 +124,18 @@ def _complete(jars: JarLayout) -> bool:
     return any(jars.kafka_lib.glob("kafka_2.13-*.jar")) and any(
         jars.debezium_dir.glob("debezium-connector-postgres-*.jar")
     )
+
+
+def ensure_auth_jars(topology: Topology) -> Path:
+    """The folder with Connect's basic-auth REST extension, fetched once (``--connect-auth``)."""
+    folder = topology.jar_cache / "connect-auth"
+    stamp = topology.jar_cache / "connect-auth.sha256"
+    wanted = _poms_hash(("connect-auth",))
+    topology.jar_cache.mkdir(parents=True, exist_ok=True)
+    with (topology.jar_cache / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = stamp.exists() and stamp.read_text().strip() == wanted
+        if not (fresh and any(folder.glob("connect-basic-auth-extension-*.jar"))):
+            _copy_dependencies(MAVEN_DIR / "connect-auth" / "pom.xml", folder, [])
+            stamp.write_text(wanted + "\n")
+    return folder

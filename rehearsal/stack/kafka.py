@@ -16,10 +16,12 @@ import structlog
 from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from rehearsal.stack import connect_auth
+from rehearsal.stack.endpoints import password_file
 from rehearsal.stack.errors import CorruptStateError, StackError
-from rehearsal.stack.jars import JarLayout, java_binary
+from rehearsal.stack.jars import JarLayout, ensure_auth_jars, java_binary
 from rehearsal.stack.process import ManagedProcess, ensure_port_free, port_open, wait_until
-from rehearsal.stack.topology import Topology
+from rehearsal.stack.topology import BASIC_AUTH_EXTENSION, Topology
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +73,16 @@ class JvmService:
         self.properties_file.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         (self.root / "config" / "log4j2.properties").write_text(LOG4J2)
 
-    def argv(self, jars: JarLayout, *extra: str) -> list[str]:
+    def argv(
+        self,
+        jars: JarLayout,
+        *extra: str,
+        properties: Mapping[str, str] | None = None,
+        classpath: tuple[Path, ...] = (),
+    ) -> list[str]:
+        """The JVM command line; ``properties`` are ``-D`` system properties and
+        ``classpath`` folders whose jars join Kafka's."""
+        cp = ":".join([jars.classpath(), *(str(folder / "*") for folder in classpath)])
         return [
             java_binary(),
             f"-Xms{self.heap}",
@@ -81,8 +92,9 @@ class JvmService:
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.root / 'config' / 'log4j2.properties'}",
+            *(f"-D{key}={value}" for key, value in (properties or {}).items()),
             "-cp",
-            jars.classpath(),
+            cp,
             self.main_class,
             *extra,
         ]
@@ -119,8 +131,11 @@ def kafka_properties(topology: Topology) -> dict[str, str]:
     }
 
 
-def connect_properties(topology: Topology, jars: JarLayout) -> dict[str, str]:
-    return {
+def connect_properties(
+    topology: Topology, jars: JarLayout, *, rest_auth: bool = False
+) -> dict[str, str]:
+    """The worker's properties; with ``rest_auth`` its REST API asks for basic auth."""
+    props = {
         **topology.connect.worker_settings(),
         "bootstrap.servers": topology.bootstrap_servers,
         "listeners": f"http://{topology.host}:{topology.connect.port}",
@@ -128,6 +143,18 @@ def connect_properties(topology: Topology, jars: JarLayout) -> dict[str, str]:
         "rest.advertised.port": str(topology.connect.port),
         "plugin.path": str(jars.plugin_path),
     }
+    if rest_auth:
+        props["rest.extension.classes"] = BASIC_AUTH_EXTENSION
+    return props
+
+
+def connect_environ(topology: Topology) -> dict[str, str]:
+    """The worker's environment: the JVM's, plus the database password its ``env`` config
+    provider hands to connectors (``${env:CUTOVER_PG_PASSWORD}``)."""
+    password = password_file(topology)
+    if not password.exists():
+        raise StackError(f"connect: the database password file {password} is missing")
+    return {**_jvm_env(), topology.connect.password_env: password.read_text().strip()}
 
 
 def _cluster_id() -> str:
@@ -196,8 +223,10 @@ def kafka_healthy(topology: Topology) -> bool:
 
 def connect_healthy(topology: Topology) -> bool:
     """True when the worker's REST API answers and lists the Debezium Postgres plugin."""
+    auth = connect_auth.credentials(topology)
+    basic = (auth.username, auth.password.reveal()) if auth else None
     try:
-        resp = requests.get(f"{topology.connect_url}/connector-plugins", timeout=3)
+        resp = requests.get(f"{topology.connect_url}/connector-plugins", timeout=3, auth=basic)
         return resp.ok and any(p.get("class") == DEBEZIUM_CLASS for p in resp.json())
     except (requests.RequestException, ValueError):
         return False
@@ -230,8 +259,7 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
         return False
     ensure_port_free("connect", topology.host, topology.connect.port)
     repair_hanging_transactions(topology, jars)
-    svc.write_config(connect_properties(topology, jars))
-    proc.start(svc.argv(jars, str(svc.properties_file)), env=_jvm_env())
+    launch_connect(topology, jars)
     wait_until(
         "connect",
         lambda: connect_healthy(topology),
@@ -240,6 +268,31 @@ def start_connect(topology: Topology, jars: JarLayout, timeout: float = 120.0) -
         exited=proc.exit_code,
     )
     return True
+
+
+def launch_connect(
+    topology: Topology, jars: JarLayout, overrides: Mapping[str, str] | None = None
+) -> ManagedProcess:
+    """Write the worker's files and start its JVM (not waiting): the ``env`` config provider
+    with the database password in its environment, basic auth on its REST API when this
+    state directory asks for it (:mod:`rehearsal.stack.connect_auth`). ``overrides`` are
+    worker properties set over the stack's."""
+    svc = connect_service(topology)
+    rest_auth = connect_auth.enabled(topology)
+    props = connect_properties(topology, jars, rest_auth=rest_auth)
+    svc.write_config({**props, **(overrides or {})})
+    properties = topology.connect.jvm_properties()
+    extra_classpath: tuple[Path, ...] = ()
+    if rest_auth:
+        jaas = connect_auth.write_worker_files(topology, svc.properties_file.parent)
+        properties["java.security.auth.login.config"] = str(jaas)
+        extra_classpath = (ensure_auth_jars(topology),)
+    argv = svc.argv(
+        jars, str(svc.properties_file), properties=properties, classpath=extra_classpath
+    )
+    proc = svc.process(topology)
+    proc.start(argv, env=connect_environ(topology))
+    return proc
 
 
 TRANSACTIONS_TOOL = "org.apache.kafka.tools.TransactionsCommand"

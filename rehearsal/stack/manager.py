@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from rehearsal.stack import connect_auth as auth
 from rehearsal.stack import kafka, postgres
 from rehearsal.stack.jars import ensure_jars, java_binary
 from rehearsal.stack.process import ensure_port_free
@@ -91,9 +92,12 @@ def _locked(topology: Topology) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def up(topology: Topology) -> StackReport:
-    """Start whatever is not running, wait for health, and report."""
+def up(topology: Topology, *, connect_auth: bool = False) -> StackReport:
+    """Start whatever is not running, wait for health, and report. ``connect_auth`` protects
+    Connect's REST API with basic auth from now on (:mod:`rehearsal.stack.connect_auth`)."""
     with _locked(topology):
+        if connect_auth:
+            auth.enable(topology)
         return _up(topology)
 
 
@@ -108,8 +112,8 @@ def _up(topology: Topology) -> StackReport:
         pg_future = pool.submit(_timed, postgres.start, topology)
         kafka_future = pool.submit(_timed, kafka.start_kafka, topology, jars)
         kafka_started, kafka_secs = kafka_future.result()
+        pg_started, pg_secs = pg_future.result()  # first: it writes the password Connect reads
         connect_started, connect_secs = _timed(kafka.start_connect, topology, jars)
-        pg_started, pg_secs = pg_future.result()
     timings = {
         "postgres": (pg_started, pg_secs),
         "kafka": (kafka_started, kafka_secs),

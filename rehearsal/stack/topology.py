@@ -80,25 +80,57 @@ class KafkaSettings:
         }
 
 
+ENV_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+BASIC_AUTH_EXTENSION = (
+    "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension"
+)
+BASIC_AUTH_LOGIN_MODULE = (
+    "org.apache.kafka.connect.rest.basic.auth.extension.PropertyFileLoginModule"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ConnectSettings:
-    """A Kafka Connect distributed worker with the Debezium Postgres plugin."""
+    """A Kafka Connect distributed worker with the Debezium Postgres plugin.
+
+    Connectors get the database password through the worker's ``env`` config provider
+    (``${env:CUTOVER_PG_PASSWORD}``, :meth:`password_ref`), never literally: the worker's
+    environment holds it (the local stack sets it from the generated password file, the
+    compose file from a compose secret), and its allowlist lets connectors read no other
+    variable. ``auth_user`` is the REST API's basic-auth user when it is protected
+    (``cutover stack up --connect-auth``).
+    """
 
     port: int = 8083
     group_id: str = "cutover-connect"
     heap: str = "768m"
+    password_env: str = "CUTOVER_PG_PASSWORD"  # noqa: S105 - the variable's name
+    auth_user: str = "cutover"
+    storage_prefix: str = "_connect"
+
+    def password_ref(self) -> str:
+        """The connector config's ``database.password``: a reference the worker resolves."""
+        return f"${{env:{self.password_env}}}"
+
+    def jvm_properties(self) -> dict[str, str]:
+        """Java system properties of the worker: only the env provider may be instantiated."""
+        return {"org.apache.kafka.automatic.config.providers": ENV_CONFIG_PROVIDER}
 
     def worker_settings(self) -> dict[str, str]:
         """Worker settings shared by the local stack and the compose file (addresses aside)."""
         return {
+            "config.providers": "env",
+            "config.providers.env.class": ENV_CONFIG_PROVIDER,
+            # a Java regex matched against the whole name: this one variable, nothing else
+            "config.providers.env.param.allowlist.pattern": self.password_env,
             "group.id": self.group_id,
             "key.converter": "org.apache.kafka.connect.json.JsonConverter",
             "value.converter": "org.apache.kafka.connect.json.JsonConverter",
             "key.converter.schemas.enable": "false",
             "value.converter.schemas.enable": "false",
-            "config.storage.topic": "_connect_configs",
-            "offset.storage.topic": "_connect_offsets",
-            "status.storage.topic": "_connect_status",
+            "config.storage.topic": f"{self.storage_prefix}_configs",
+            "offset.storage.topic": f"{self.storage_prefix}_offsets",
+            "status.storage.topic": f"{self.storage_prefix}_status",
             "config.storage.replication.factor": "1",
             "offset.storage.replication.factor": "1",
             "status.storage.replication.factor": "1",

@@ -21,7 +21,8 @@ HEADER = """\
 # `cutover rehearse` writes to its run directory as plan.yaml, with the run's names
 # normalised (tests/unit/phases/test_example_plan.py keeps the two equal). It runs:
 # `cutover plan validate --online` accepts it against the sample's database
-# (LEGACY_DATABASE_URL). Secrets are environment variable names only.
+# (LEGACY_DATABASE_URL). Secrets are environment variable names only; the connector's
+# password is a reference the Kafka Connect worker resolves (docs/connectors.md).
 """
 NORMALISED = RunNames(
     prefix="outbox.event",

@@ -23,6 +23,8 @@ from rehearsal.stack.compose import (
     COMPOSE_PATH,
     INTERNAL_KAFKA_PORT,
     PASSWORD_ENV,
+    PASSWORD_FILE,
+    PASSWORD_SECRET,
     PLAN_ENV,
     SHADOW_GROUP,
     render_compose,
@@ -303,16 +305,56 @@ def test_every_database_address_names_the_topology_database_and_user(
 
 def test_compose_never_holds_a_password_inline(compose: dict[str, Any]) -> None:
     for where, text in _strings(compose):
-        assert not ANY_REF.search(PASSWORD_REF.sub("", text)), f"{where}: only the password ref"
+        literal = PASSWORD_REF.sub("", text).replace("$$", "")  # "$$": a "$" Compose leaves
+        assert not ANY_REF.search(literal), f"{where}: only the password ref"
         if where.endswith("#key"):
             continue
         if "@" in text and "://" in text:  # credentials in a URL: the password is the reference
             userinfo = text.split("://", 1)[1].rsplit("@", 1)[0]
             assert PASSWORD_REF.fullmatch(userinfo.split(":", 1)[1]), where
-        for value in re.findall(r"password=(\S+)", text, flags=re.IGNORECASE):  # libpq DSN
+        for value in re.findall(r"\bpassword=(\S+)", text, flags=re.IGNORECASE):  # libpq DSN
             assert PASSWORD_REF.fullmatch(value), where
         if any(word in where.rsplit("/", 1)[-1].upper() for word in ("PASSWORD", "SECRET")):
-            assert PASSWORD_REF.fullmatch(text), where
+            assert PASSWORD_REF.fullmatch(text) or text == PASSWORD_FILE, where
+
+
+def test_the_password_secret_comes_from_the_environment(compose: dict[str, Any]) -> None:
+    assert compose["secrets"] == {PASSWORD_SECRET: {"environment": PASSWORD_ENV}}
+
+
+def test_postgres_reads_the_password_from_the_secret_file(services: dict[str, Any]) -> None:
+    postgres = services["postgres"]
+
+    assert postgres["secrets"] == [PASSWORD_SECRET]
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == PASSWORD_FILE
+    assert "POSTGRES_PASSWORD" not in postgres["environment"]
+
+
+def test_connect_gets_the_password_only_in_its_workers_environment(
+    services: dict[str, Any],
+) -> None:
+    connect = services["connect"]
+    env = connect["environment"]
+    shell = connect["entrypoint"][2]
+
+    assert connect["secrets"] == [PASSWORD_SECRET]
+    assert connect["entrypoint"][:2] == ["sh", "-c"]
+    assert shell.startswith(f'export {PASSWORD_ENV}="$$(cat {PASSWORD_FILE})" && exec ')
+    assert shell.endswith("/docker-entrypoint.sh start")
+    assert env["CONNECT_CONFIG_PROVIDERS"] == "env"
+    assert env["CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN"] == PASSWORD_ENV
+    assert "automatic.config.providers" in env["KAFKA_OPTS"]
+    assert not [v for v in env.values() if "${" in str(v)]  # no password interpolated
+
+
+def test_the_compose_plans_connector_names_the_password_by_reference(plan_file: Path) -> None:
+    from phases.outbox_connectors import application_connector, connector_config
+    from phases.plan import load_plan
+
+    connector = application_connector(load_plan(plan_file))
+    config = connector_config(connector, "postgresql+psycopg://u:pw@postgres:5432/db", {})
+
+    assert config["database.password"] == "${env:" + PASSWORD_ENV + "}"
 
 
 def test_every_service_given_a_database_url_gets_the_password_from_the_environment(
@@ -416,7 +458,7 @@ def test_cutover_image_services_are_built_from_the_dockerfile(services: dict[str
 def plan_file(compose: dict[str, Any], tmp_path: Path) -> Path:
     """The comparator's plan (the inline ``compare-plan`` config) as a file."""
     path = tmp_path / "plan.yaml"
-    path.write_text(compose["configs"]["compare-plan"]["content"])
+    path.write_text(compose["configs"]["compare-plan"]["content"].replace("$$", "$"))
     return path
 
 
