@@ -40,6 +40,7 @@ from cdc.errors import EXIT_DRIFT, EXIT_INVALID_CONFIG, EXIT_UNHEALTHY, CdcError
 from cdc.health import HealthThresholds, PsycopgSlotProbe
 from cdc.transport import BasicAuth, TlsOptions
 from cutover_common.cli import plan_option
+from cutover_common.config import CONNECT_AUTH_ENV
 from cutover_common.errors import EnvironmentVariableMissing, PlanFileMissing
 from cutover_common.logging import configure_logging
 from cutover_common.secrets import Secret
@@ -80,7 +81,12 @@ def _finish(code: int) -> None:
 
 @click.group("connectors")
 @click.option("--url", envvar="CUTOVER_CONNECT_URL", default=None, help="Kafka Connect REST URL.")
-@click.option("--auth-env", default=None, help="Env var holding basic auth as user:password.")
+@click.option(
+    "--auth-env",
+    envvar=CONNECT_AUTH_ENV.name,
+    default=None,
+    help=f"Env var holding basic auth as user:password (default: ${CONNECT_AUTH_ENV.name}).",
+)
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), default=None)
 @click.option("--insecure", is_flag=True, help="Do not verify the worker's TLS certificate.")
 @click.option("--timeout", "timeout_s", type=float, default=30.0, show_default=True)

@@ -37,6 +37,13 @@ CONNECT_URL = Setting(
     None,
     "Kafka Connect REST URL (http://host:port) where the Debezium connector runs",
 )
+CONNECT_AUTH_ENV = Setting(
+    "CUTOVER_CONNECT_AUTH_ENV",
+    None,
+    "name of the environment variable holding Kafka Connect's basic auth as user:password "
+    "(`cutover connectors --auth-env`; a plan names it in system.connect.auth_env); the "
+    "credentials themselves are never a flag, a plan value or a log line",
+)
 
 SHADOW_METRICS_HOST = Setting(
     "CUTOVER_SHADOW_METRICS_HOST",
@@ -45,5 +52,10 @@ SHADOW_METRICS_HOST = Setting(
     "inside a container, so the metrics can be scraped from outside it",
 )
 
-SETTINGS: tuple[Setting, ...] = (KAFKA_BOOTSTRAP_SERVERS, CONNECT_URL, SHADOW_METRICS_HOST)
+SETTINGS: tuple[Setting, ...] = (
+    KAFKA_BOOTSTRAP_SERVERS,
+    CONNECT_URL,
+    CONNECT_AUTH_ENV,
+    SHADOW_METRICS_HOST,
+)
 """Every setting this module declares, for documentation and checks."""
