@@ -10,13 +10,16 @@ Exit codes (the rows of the binary's one table, ``cutover --help``):
 ====  ==============================================================
 0     success (status: connector and every task RUNNING, healthy)
 1     other toolkit error
+6     status: the slot could not be checked (no database: --dsn-env or
+      --plan), nothing else wrong
 2     invalid input: usage error, worker validation errors, dangerous
       config refused, malformed desired-connectors file
 7     unhealthy: connector or a task not RUNNING, slot/heartbeat bad,
       ``wait`` timed out
 8     worker unreachable (connection, TLS, timeout)
 9     connector (or task, plugin, logger) not found
-10    conflict (HTTP 409 after retries, e.g. the connector exists)
+10    conflict (HTTP 409 after retries, e.g. the connector exists;
+      ``recover``: the slot exists, nothing to recover)
 11    drift: ``diff`` / ``apply --dry-run`` found changes to make
 12    authentication/authorisation refused (HTTP 401/403)
 13    the worker's version does not support the call
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,7 @@ from cdc.client import ConnectClient
 from cdc.desired import DesiredConnector, load_desired_file
 from cdc.errors import EXIT_DRIFT, EXIT_INVALID_CONFIG, EXIT_UNHEALTHY, CdcError, CommandOutcome
 from cdc.health import HealthThresholds, PsycopgSlotProbe
+from cdc.recover import RecoveryOptions
 from cdc.transport import BasicAuth, TlsOptions
 from cutover_common.cli import plan_option
 from cutover_common.config import CONNECT_AUTH_ENV
@@ -142,14 +147,79 @@ def plugins_cmd(ctx: click.Context, all_types: bool, as_json: bool) -> None:
     _finish(commands.plugins(_client(ctx), _out(ctx), as_json=as_json, all_types=all_types))
 
 
+@dataclass(frozen=True, slots=True)
+class _Database:
+    """The captured database of a connector: its DSN and, when the plan owns the connector,
+    its outbox table, creation-time column and heartbeat table."""
+
+    dsn: str
+    outbox_table: str | None = None
+    created_column: str | None = None
+    heartbeat_table: str | None = None
+
+
+def _database(
+    ctx: click.Context, name: str, dsn_env: str | None, plan_path: Path
+) -> _Database | None:
+    """``--dsn-env``'s DSN, else the database the plan gives the connector ``name`` (when a
+    plan is named, or the default plan file exists), else None."""
+    if dsn_env:
+        if dsn_env not in os.environ:
+            raise EnvironmentVariableMissing(dsn_env, named_by="--dsn-env")
+        return _Database(Secret(os.environ[dsn_env]).reveal())
+    if not plan_path.is_file():
+        if ctx.get_parameter_source("plan_path") not in (ParameterSource.DEFAULT, None):
+            raise PlanFileMissing(str(plan_path))
+        return None
+    from phases.adapters import libpq_url
+    from phases.outbox_connectors import plan_connectors
+    from phases.plan import load_plan
+
+    for connector in plan_connectors(load_plan(plan_path)):
+        if connector.name != name:
+            continue
+        url = os.environ.get(connector.url_env)
+        if not url:
+            raise EnvironmentVariableMissing(
+                connector.url_env, named_by=f"the plan's {connector.block} database"
+            )
+        layout = connector.layout
+        return _Database(
+            libpq_url(url), layout.table, layout.columns.created_at, connector.heartbeat_table
+        )
+    return None
+
+
+db_options = [
+    click.option(
+        "--dsn-env",
+        default=None,
+        help="Env var with the captured database's DSN (default: the plan's database for a "
+        "connector the plan owns).",
+    ),
+    plan_option(must_exist=False),
+]
+
+
+def _with_db(f: Any) -> Any:
+    for option in reversed(db_options):
+        f = option(f)
+    return f
+
+
 @connectors.command("status")
 @click.argument("name")
-@click.option(
-    "--dsn-env", default=None, help="Env var with the captured database's DSN (slot, heartbeat)."
-)
+@_with_db
 @click.option("--heartbeat-table", default=None, help="Table the heartbeat action query writes.")
 @click.option("--max-lag-bytes", type=int, default=64 * 1024 * 1024, show_default=True)
 @click.option("--max-heartbeat-age", type=float, default=60.0, show_default=True)
+@click.option(
+    "--max-retained-bytes",
+    type=int,
+    default=1024 * 1024 * 1024,
+    show_default=True,
+    help="WAL the slot may hold back.",
+)
 @json_option
 @click.pass_context
 def status_cmd(
@@ -157,18 +227,21 @@ def status_cmd(
     *,
     name: str,
     dsn_env: str | None,
+    plan_path: Path,
     heartbeat_table: str | None,
     max_lag_bytes: int,
     max_heartbeat_age: float,
+    max_retained_bytes: int,
     as_json: bool,
 ) -> None:
-    """Connector and every task; with --dsn-env slot lag and heartbeat age. Exit 7 if unhealthy."""
-    probe = None
-    if dsn_env:
-        if dsn_env not in os.environ:
-            raise EnvironmentVariableMissing(dsn_env, named_by="--dsn-env")
-        probe = PsycopgSlotProbe(Secret(os.environ[dsn_env]).reveal())
-    limits = HealthThresholds(max_lag_bytes, max_heartbeat_age)
+    """Connector, every task and the slot (missing, lost, inactive, WAL retained), each
+    cause named; heartbeat age. The slot is read in --dsn-env's database or the plan's.
+    Exit 7 if unhealthy, 6 if the slot could not be checked."""
+    database = _database(ctx, name, dsn_env, plan_path)
+    probe = None if database is None else PsycopgSlotProbe(database.dsn)
+    if heartbeat_table is None and database is not None:
+        heartbeat_table = database.heartbeat_table
+    limits = HealthThresholds(max_lag_bytes, max_heartbeat_age, max_retained_bytes)
     code = commands.status(
         _client(ctx),
         name,
@@ -177,6 +250,78 @@ def status_cmd(
         probe=probe,
         heartbeat_table=heartbeat_table,
         thresholds=limits,
+    )
+    _finish(code)
+
+
+@connectors.command("recover")
+@click.argument("name")
+@_with_db
+@click.option(
+    "--margin",
+    "margin_s",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds before the last recorded change the backfill starts (your longest outbox "
+    "transaction).",
+)
+@click.option("--outbox-table", default=None, help="The outbox table (default: the plan's).")
+@click.option(
+    "--created-column", default=None, help="The outbox's creation time column (created_at)."
+)
+@click.option(
+    "--bootstrap-servers",
+    envvar="CUTOVER_KAFKA_BOOTSTRAP_SERVERS",
+    default=None,
+    help="Kafka, to skip events already delivered (without it the whole window is re-read).",
+)
+@click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True)
+@json_option
+@click.pass_context
+def recover_cmd(
+    ctx: click.Context,
+    *,
+    name: str,
+    dsn_env: str | None,
+    plan_path: Path,
+    margin_s: float,
+    outbox_table: str | None,
+    created_column: str | None,
+    bootstrap_servers: str | None,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
+    """Recover a connector whose replication slot was dropped or lost, without republishing.
+
+    Recreates the publication (if gone) and the slot, restarts the connector from the new
+    slot's position, then backfills only the gap (outbox rows created from the last change
+    the connector recorded, minus --margin, until now) with an incremental snapshot, and
+    reports the gap's size. See docs/cdc-recovery.md.
+    """
+    from cdc.recover_io import KafkaEventLog, PsycopgCaptureDatabase
+
+    database = _database(ctx, name, dsn_env, plan_path)
+    if database is None:
+        raise click.UsageError("give --dsn-env, or --plan with a plan that owns " + name)
+    created = created_column or database.created_column
+    if created is None:
+        raise click.UsageError("the outbox has no creation time column: give --created-column")
+    options = RecoveryOptions(
+        margin_s=margin_s,
+        timeout_s=timeout_s,
+        created_column=created,
+        outbox_table=outbox_table or database.outbox_table,
+    )
+    events = KafkaEventLog({"bootstrap.servers": bootstrap_servers}) if bootstrap_servers else None
+    code = commands.recover(
+        _client(ctx),
+        name,
+        _out(ctx),
+        PsycopgCaptureDatabase(database.dsn, slot_timeout_s=timeout_s),
+        events=events,
+        options=options,
+        as_json=as_json,
     )
     _finish(code)
 

@@ -22,7 +22,10 @@ from cdc.desired import DesiredConnector, load_desired_file
 from cdc.errors import EXIT_DRIFT, EXIT_INVALID_CONFIG, EXIT_UNHEALTHY
 from cdc.health import HealthThresholds, SlotProbe, check_health
 from cdc.models import OffsetEntry
+from cdc.recover import CaptureDatabase, EventLog, RecoveryOptions, RecoveryReport
+from cdc.recover import recover as recover_connector
 from cutover_common.cli import echo_json
+from cutover_common.exit_codes import ExitCode
 from cutover_common.secrets import redact
 
 OK = 0
@@ -104,10 +107,16 @@ def status(
     heartbeat_table: str | None = None,
     thresholds: HealthThresholds | None = None,
 ) -> int:
-    """Connector, every task, and (with a probe) slot and heartbeat; exit 7 when unhealthy."""
+    """Connector, every task, the slot (with a probe; without one the slot is unknown) and
+    heartbeat; exit 7 when unhealthy, 6 when only the slot could not be checked."""
     current = client.status(name)
     health = check_health(
-        client, name, probe=probe, heartbeat_table=heartbeat_table, thresholds=thresholds
+        client,
+        name,
+        probe=probe,
+        heartbeat_table=heartbeat_table,
+        thresholds=thresholds,
+        require_slot=True,
     )
     if as_json:
         echo_json({"status": current.to_dict(), "health": health.to_dict()}, stream=out)
@@ -122,12 +131,61 @@ def status(
         if health.slot_name and probe is not None:
             out.write(
                 f"slot {health.slot_name}: active={health.slot_active} "
-                f"lag={health.slot_lag_bytes} bytes\n"
+                f"lag={health.slot_lag_bytes} bytes retained={health.slot_retained_bytes} bytes\n"
             )
         if health.heartbeat_age_s is not None:
             out.write(f"heartbeat age: {health.heartbeat_age_s:.1f}s\n")
         out.write(("healthy" if health.ok else "UNHEALTHY: " + "; ".join(health.reasons)) + "\n")
-    return OK if health.ok else EXIT_UNHEALTHY
+    if health.ok:
+        return OK
+    return int(ExitCode.INCONCLUSIVE) if health.unknown else EXIT_UNHEALTHY
+
+
+def recover(
+    client: ConnectClient,
+    name: str,
+    out: TextIO,
+    db: CaptureDatabase,
+    *,
+    events: EventLog | None = None,
+    options: RecoveryOptions | None = None,
+    as_json: bool = False,
+) -> int:
+    """Recreate a lost slot and publication, resume from the new slot, backfill only the gap
+    (:mod:`cdc.recover`); prints each step and the gap's size."""
+
+    def say(line: str) -> None:
+        if not as_json:
+            out.write(line + "\n")
+
+    report = recover_connector(client, name, db, events=events, options=options, say=say)
+    if as_json:
+        echo_json(report.to_dict(), stream=out)
+    else:
+        out.write(_recovery_summary(report) + "\n")
+    return OK
+
+
+def _recovery_summary(report: RecoveryReport) -> str:
+    delivered = (
+        "unknown (no Kafka to check: each may be sent again)"
+        if report.delivered_in_window is None
+        else str(report.delivered_in_window)
+    )
+    lines = [
+        f"gap: {report.gap} outbox row(s) backfilled, created {report.since.isoformat()} "
+        f"to {report.until.isoformat()} (the last recorded change minus the margin, to the "
+        "new slot)",
+        f"rows in that window already on Kafka: {delivered}; sent again: "
+        f"{'unknown' if report.may_reemit is None else report.may_reemit}",
+        f"recovered in {report.seconds:.1f}s; compare outcomes now (`cutover compare`)",
+    ]
+    if report.rows_in_window == 0:
+        lines.append(
+            "no outbox rows in the window: if your application deletes outbox rows after "
+            "writing them, the gap cannot be backfilled from the outbox"
+        )
+    return "\n".join(lines)
 
 
 def _first_line(trace: str | None) -> str:

@@ -222,3 +222,34 @@ class ResnapshotRefused(CdcError):
             f"connector {connector}: {'; '.join(self.reasons)}; "
             "pass --allow-resnapshot to do it anyway"
         )
+
+
+class RecoveryRefused(CdcError):
+    """Raised by ``cutover connectors recover`` before it changes anything, when the
+    connector is not one it can recover (not a Debezium Postgres connector, its slot still
+    exists, no stored position to bound the gap); ``reason`` says which."""
+
+    exit_code = EXIT_CONFLICT
+
+    def __init__(self, connector: str, reason: str) -> None:
+        self.connector = connector
+        self.reason = reason
+        super().__init__(f"cannot recover connector {connector}: {reason}")
+
+
+class RecoveryIncomplete(CdcError):
+    """Raised by ``cutover connectors recover`` when the connector streams again but the
+        gap's incremental snapshot did not finish within the timeout; ``done`` says how far it
+        got. The snapshot goes on inside the connector (Debezium keeps its progress in the
+    connector's offsets)."""
+
+    exit_code = EXIT_UNHEALTHY
+
+    def __init__(self, connector: str, done: str, timeout_s: float) -> None:
+        self.connector = connector
+        self.done = done
+        self.timeout_s = timeout_s
+        super().__init__(
+            f"connector {connector} streams again, but the gap's backfill did not finish "
+            f"in {timeout_s:g}s ({done})"
+        )

@@ -1,6 +1,9 @@
 """An in-memory Kafka Connect worker behind the :class:`~cdc.transport.Transport` port.
 
-It answers the same routes, statuses and error bodies as a real worker
+Beside it, :class:`MemoryCaptureDatabase` and :class:`MemoryEventLog`, the in-memory ports
+of :mod:`cdc.recover` (the captured database; Kafka's topics and delivered ids).
+
+The worker answers the same routes, statuses and error bodies as a real worker
 (``{"error_code": ..., "message": ...}``), so the client, the declarative
 ``apply`` and the CLI are unit-tested against it; the abstract contract tests
 run against both this fake and the real worker. Knobs simulate what a real
@@ -13,11 +16,15 @@ and ``validator`` (per-field validation errors).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+from cdc.health import SlotInfo
+from cdc.recover import NewSlot, OutboxRow
+from cdc.signal import BackfillColumns
 from cdc.transport import HttpResponse, Params
 from cdc.versions import Version
 
@@ -442,3 +449,84 @@ class FakeConnectWorker:
         for n in changed:
             self.loggers[n] = level
         return 200, changed
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryRow:
+    """An outbox row of :class:`MemoryCaptureDatabase`."""
+
+    id: str
+    route: str
+    created_at: datetime
+
+
+@dataclass
+class MemoryCaptureDatabase:
+    """The captured database in memory. ``closes_windows``: each snapshot signal closes as
+    many windows as Debezium would (``window_rows`` rows each), as if the connector ran it."""
+
+    rows: list[MemoryRow] = field(default_factory=list)
+    slots: dict[str, SlotInfo] = field(default_factory=dict)
+    publications: dict[str, list[str]] = field(default_factory=dict)
+    executed: list[str] = field(default_factory=list)
+    signals: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+    next_lsn: int = 0x1_0000_0000
+    closes_windows: bool = True
+    window_rows: int = 1024
+
+    def slot(self, slot_name: str) -> SlotInfo | None:
+        return self.slots.get(slot_name)
+
+    def drop_slot(self, slot_name: str) -> None:
+        del self.slots[slot_name]
+
+    def create_slot(self, slot_name: str) -> NewSlot:
+        if slot_name in self.slots:
+            raise ValueError(f"replication slot {slot_name} already exists")
+        self.slots[slot_name] = SlotInfo(slot_name, False, 0, "reserved", 0)
+        return NewSlot(self.next_lsn, self.now)
+
+    def ensure_publication(self, name: str, tables: Sequence[str]) -> bool:
+        if name in self.publications:
+            return False
+        self.publications[name] = list(tables)
+        return True
+
+    def execute(self, ddl: str) -> None:
+        self.executed.append(ddl)
+
+    def clear_signals(self, table: str) -> None:
+        self.signals[table] = []
+
+    def send_signal(self, table: str, signal_id: str, kind: str, data: str) -> None:
+        sent = self.signals.setdefault(table, [])
+        sent.append((signal_id, kind, data))
+        if self.closes_windows and kind == "execute-snapshot":
+            listed = sum(1 for r in self.rows if f"'{r.id}'" in data)
+            count = max(1, -(-listed // self.window_rows))
+            sent += [(f"w{i}-close", "snapshot-window-close", "{}") for i in range(count)]
+
+    def closed_windows(self, table: str) -> int:
+        return sum(1 for _, kind, _ in self.signals.get(table, []) if kind.endswith("close"))
+
+    def outbox_rows(
+        self, columns: BackfillColumns, since: datetime, until: datetime
+    ) -> list[OutboxRow]:
+        return [OutboxRow(r.id, r.route) for r in self.rows if since <= r.created_at < until]
+
+
+@dataclass
+class MemoryEventLog:
+    """Kafka in memory: the topics that exist and the event ids on them."""
+
+    topics: set[str] = field(default_factory=set)
+    delivered: dict[str, set[str]] = field(default_factory=dict)
+
+    def ensure_topics(self, names: Sequence[str]) -> list[str]:
+        created = [n for n in dict.fromkeys(names) if n not in self.topics]
+        self.topics.update(created)
+        return created
+
+    def delivered_ids(self, topics: Sequence[str], since: datetime) -> set[str]:
+        return set().union(*(self.delivered.get(t, set()) for t in topics))

@@ -82,7 +82,7 @@ def test_cli_apply_diff_status_validate_and_no_password_anywhere(
     client: ConnectClient, endpoints: Endpoints, captured_db: str, unique: str, tmp_path: Path
 ) -> None:
     password = endpoints.pg_password.reveal()
-    env = {"IT_CDC_PG_PASSWORD": password}
+    env = {"IT_CDC_PG_PASSWORD": password, "IT_CDC_DSN": endpoints.dsn(captured_db)}
     logs = io.StringIO()
     name = f"it-cli-{unique}"
     client.created.add(name)  # type: ignore[attr-defined]  # cleaned up by the fixture
@@ -103,7 +103,7 @@ def test_cli_apply_diff_status_validate_and_no_password_anywhere(
     client.wait_for(name, RUNNING, timeout_s=90)
     assert run("diff", str(path)).exit_code == 0
 
-    status = run("status", name, "--json")
+    status = run("status", name, "--dsn-env", "IT_CDC_DSN", "--json")
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["status"]["tasks"][0]["state"] == RUNNING
     listed = json.loads(run("list", "--json").stdout)

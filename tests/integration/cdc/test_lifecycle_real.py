@@ -208,5 +208,5 @@ def test_health_reports_tasks_slot_lag_and_heartbeat(
     client.wait_for(name, PAUSED, timeout_s=60)
     paused = check_health(client, name, probe=probe, heartbeat_table="public.debezium_heartbeat")
     assert not paused.ok
-    assert "connector is PAUSED" in paused.reasons
-    assert "task 0 is PAUSED" in paused.reasons
+    assert "connector not running: connector is PAUSED" in paused.reasons
+    assert "connector not running: task 0 is PAUSED" in paused.reasons

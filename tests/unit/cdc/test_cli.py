@@ -16,6 +16,7 @@ from cdc.errors import EXIT_DRIFT, EXIT_INVALID_CONFIG, EXIT_NOT_FOUND, EXIT_UNH
 from cdc.fake import FakeConnectWorker
 from cutover_common.cli import run_cli
 from cutover_common.errors import CutoverError
+from cutover_common.exit_codes import ExitCode
 from tests.unit.cdc.test_fake_contract import fake_config
 
 PASSWORD = "cli-pw-Zx81-secret"
@@ -103,10 +104,35 @@ def test_status_exit_code_reflects_failed_tasks() -> None:
     result = run(worker, "status", "a", "--json")
     assert result.exit_code == EXIT_UNHEALTHY
     body = json.loads(result.stdout)
-    assert body["health"]["reasons"] == ["task 0 is FAILED"]
+    assert body["health"]["reasons"][0] == "task failed: task 0 is FAILED: boom"
     human = run(worker, "status", "a")
-    assert "UNHEALTHY: task 0 is FAILED" in human.stdout
+    assert "UNHEALTHY: task failed: task 0 is FAILED: boom" in human.stdout
     assert "PSQLException" in human.stdout
+
+
+def test_status_without_a_database_says_the_slot_is_unknown_never_healthy(
+    worker: FakeConnectWorker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./cutover-plan.yaml
+    ConnectClient(worker).create_connector("a", fake_config("a"))
+    result = run(worker, "status", "a")
+    assert result.exit_code == int(ExitCode.INCONCLUSIVE)
+    assert "slot unknown: replication slot debezium not checked" in result.stdout
+    assert "healthy" not in result.stdout.replace("UNHEALTHY", "")
+
+
+def test_status_with_the_plan_checks_the_slot_in_the_plans_database(
+    worker: FakeConnectWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = Path(__file__).parents[3] / "phases/examples/sample-plan.yaml"
+    monkeypatch.setenv("LEGACY_DATABASE_URL", f"postgresql://u:{PASSWORD}@127.0.0.1:1/shop")
+    ConnectClient(worker).create_connector("cutover-outbox", fake_config("cutover-outbox"))
+    result = run(worker, "status", "cutover-outbox", "--plan", str(plan), "--json")
+    assert result.exit_code == int(ExitCode.INCONCLUSIVE)
+    slot, heartbeat = json.loads(result.stdout)["health"]["reasons"]
+    assert slot.startswith("slot unknown: cannot read slot/heartbeat state")
+    assert heartbeat.startswith("heartbeat unknown: cannot read")
+    assert PASSWORD not in result.output
 
 
 def test_unknown_connector_exits_3_with_the_workers_message(
