@@ -40,6 +40,7 @@ from phases.cli import cli
 from phases.plan import load_plan
 from rehearsal.stack.endpoints import Endpoints
 from shadow.messages import InboundEvent, RawMessage, decode
+from tests.integration.topics import ensure_connector_topics
 from tests.unit.phases.conftest import SAMPLE
 
 pytestmark = pytest.mark.integration
@@ -204,7 +205,9 @@ def routed_topic(
     )
     name = f"sdk-it-{unique}"  # not "it-...": the cdc fixtures delete those
     client = ConnectClient.from_url(endpoints.connect_url)
-    client.create_connector(name, build_postgres_config(options))
+    config = build_postgres_config(options)
+    ensure_connector_topics(endpoints.bootstrap_servers, config, ("article",))
+    client.create_connector(name, config)
     try:
         client.wait_for(name, "RUNNING", timeout_s=90)
         wait_slot_active(endpoints, fresh_database, prefix)  # rows before it would be missed

@@ -33,6 +33,7 @@ from legacy_app.contracts.domain import InventoryReserved, OrderCreated
 from legacy_app.contracts.values import OrderItem, OrderLine
 from rehearsal.sample import SAMPLE_CONTRACTS
 from rehearsal.stack.endpoints import Endpoints
+from tests.integration.topics import ensure_connector_topics
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +67,9 @@ def outbox_topic(endpoints: Endpoints, fresh_database: str, unique: str) -> Iter
         heartbeat=HeartbeatOptions(interval_ms=1000, table="public.debezium_heartbeat"),
     )
     client = ConnectClient.from_url(endpoints.connect_url)
-    client.create_connector(name, build_postgres_config(options))
+    config = build_postgres_config(options)
+    ensure_connector_topics(endpoints.bootstrap_servers, config)  # none is created on use
+    client.create_connector(name, config)
     try:
         client.wait_for(name, "RUNNING", timeout_s=90)
         yield f"{prefix}.outbox.order"

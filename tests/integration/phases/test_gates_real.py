@@ -32,7 +32,7 @@ from sqlalchemy import Engine, create_engine, text, update
 
 from cutover.state.models import ContextModeRow
 from cutover_common.modes import Mode
-from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
+from cutover_common.topics import KafkaTopicAdmin
 from phases import commands
 from phases.adapters import CdcConnectorAdmin, CdcHealthProbe, build_ports
 from phases.adapters_kafka import kafka_config
@@ -40,6 +40,7 @@ from phases.commands import CommandConfig
 from phases.context import StepContext
 from phases.fakes import fake_ports
 from phases.plan import Plan, parse_plan
+from phases.plan_topics import plan_topics
 from phases.runner import Runner, StoreDrillLog
 from phases.steps import default_graph
 from phases.store import SqlModeStore, StateStore
@@ -151,7 +152,7 @@ def world(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Ite
         with engine.begin() as conn:
             for ddl in OUTCOME_DDL:
                 conn.execute(text(ddl))
-        KafkaTopicAdmin(conf).ensure_topics([TopicSpecValue(plan.contexts["order"].topic.name, 2)])
+        KafkaTopicAdmin(conf).ensure_topics([t.spec for t in plan_topics(plan)])  # as phase 2
         CdcConnectorAdmin(plan, env, url).apply_outbox_connector()
         wait_heartbeat(engine)
         store = StateStore(engine)

@@ -39,7 +39,7 @@ from shadow.kafka import (
 from shadow.plugin import Processor
 from shadow.runtime import RuntimeSettings, ShadowWorker
 from shadow.store import ShadowStore
-from tests.integration.topics import ensure_topics
+from tests.integration.topics import ensure_connector_topics
 
 REPO = Path(__file__).resolve().parents[3]
 PARTITIONS = 3
@@ -255,7 +255,6 @@ def register_outbox_connector(endpoints: Endpoints, database: str, unique: str) 
     """Create the topic (3 partitions) and a running outbox connector; returns (name, topic)."""
     prefix = f"it{unique}.event"
     topic = f"{prefix}.order"
-    ensure_topics(endpoints.bootstrap_servers, {topic: PARTITIONS})
     name = (
         f"shadow-itest-{unique}"  # not "it-": the cdc tests' cleanup deletes new "it-*" connectors
     )
@@ -266,11 +265,13 @@ def register_outbox_connector(endpoints: Endpoints, database: str, unique: str) 
         OutboxOptions(topic_prefix=prefix),
         HeartbeatOptions(interval_ms=1000),
     )
+    config = build_postgres_config(opts)  # its topics first: the broker creates none on use
+    ensure_connector_topics(endpoints.bootstrap_servers, config, partitions=PARTITIONS)
     client = ConnectClient.from_url(endpoints.connect_url)
     for attempt in range(4):  # other engineers' disruptive tests may be restarting Connect
         try:
             if name not in client.list_connectors():
-                client.create_connector(name, build_postgres_config(opts))
+                client.create_connector(name, config)
             client.wait_for(name, "RUNNING", timeout_s=90)
             return name, topic
         except Exception:

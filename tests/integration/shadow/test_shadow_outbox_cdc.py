@@ -26,6 +26,7 @@ from tests.integration.shadow.conftest import (
     kafka_worker,
     read_topic,
 )
+from tests.integration.topics import ensure_connector_topics
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,9 @@ def _follow_up_connector(endpoints: Endpoints, database: str, unique: str, prefi
     )
     opts = connector_options(endpoints, database, f"shadow_itest_{unique}_f", outbox, None)
     client = ConnectClient.from_url(endpoints.connect_url)
-    client.create_connector(name, build_postgres_config(opts))
+    config = build_postgres_config(opts)
+    ensure_connector_topics(endpoints.bootstrap_servers, config)  # the follow-ups' order topic
+    client.create_connector(name, config)
     client.wait_for(name, "RUNNING", timeout_s=90)
     return name
 
