@@ -63,7 +63,7 @@ _MEANINGS: dict[ExitCode, str] = {
     ExitCode.UNREACHABLE: "Postgres, Kafka or Kafka Connect could not be reached",
     ExitCode.NOT_FOUND: "no such connector, context, evidence or run",
     ExitCode.CONFLICT: "locked or mid-change; retry later",
-    ExitCode.DRIFT: "connectors differ from the desired state",
+    ExitCode.DRIFT: "connectors or topics differ from the desired state",
     ExitCode.AUTH: "credentials refused",
     ExitCode.UNSUPPORTED: "a service's version or plugin cannot do this",
     ExitCode.NOT_INITIALISED: "state store not initialised: run `cutover init`",
