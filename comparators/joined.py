@@ -288,6 +288,7 @@ def _keys(
     control, candidate = sources
     with control._connect() as conn:
         conn.execute("SET jit = off")  # compiling the rules' large expressions costs seconds
+        conn.execute("SET cursor_tuple_fraction = 1")  # the join is read whole: plan for it
         c_side, d_side = _sides(conn, control, candidate, options)
         sql, params = join_query(
             c_side, d_side, window, options=options, scope=scope, invariants=invariants

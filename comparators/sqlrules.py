@@ -326,7 +326,15 @@ def _columns_object(
         child = tree.children.get(column, _Node())
         numeric_rule = canonical_number_sql in child.actions
         value = column_json(column, oid, numeric_rule, alias)
-        pairs.append(f"{walker.params.add(column)}::text, {walker.walk(value, child)}")
+        if oid not in (JSON, JSONB):  # a scalar: only the value rewrites apply
+            actions = child.actions
+            if oid == NUMERIC:  # already canonical decimal text
+                actions = [a for a in actions if a is not canonical_number_sql]
+            for action in actions:
+                value = action(f"({value})")
+        else:
+            value = walker.walk(value, child)
+        pairs.append(f"{walker.params.add(column)}::text, {value}")
     if not pairs:
         return "'{}'::jsonb"
     chunks = [pairs[i : i + 50] for i in range(0, len(pairs), 50)]
