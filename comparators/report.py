@@ -135,6 +135,10 @@ def markdown(doc: dict[str, Any]) -> str:
     ]
     if v["reasons"]:
         lines += ["", "**Reasons**", "", *(f"- {_md(r)}" for r in v["reasons"])]
+    unsupported = (doc.get("comparison") or {}).get("rules_without_sql")
+    if unsupported:
+        names = ", ".join(f"`{_md(n)}`" for n in unsupported)
+        lines += ["", f"Rules without a SQL form (differing keys judged in Python): {names}"]
     samples = doc["result"]["samples"]
     if samples:
         lines += ["", "**Samples**", "", "| key | category | paths |", "|---|---|---|"]

@@ -141,3 +141,20 @@ def test_a_rule_naming_a_column_no_side_returns_is_a_rule_error() -> None:
 def test_a_rule_column_on_one_side_only_is_accepted() -> None:
     names = [n for n, _ in COLUMNS]
     check_columns(RULES, names, [*names, "lines"])
+
+
+def test_summary_names_the_rules_without_a_sql_form() -> None:
+    from comparators import report
+    from comparators.result import ComparisonResult
+    from comparators.verdict import VerdictPolicy, decide
+
+    result = ComparisonResult()
+    policy = VerdictPolicy()
+    info = report.RunInfo(
+        run_id="r1", context="order", control="sync", candidate="event", partition="0/1"
+    )
+    doc = report.evidence(result, decide(result, policy), policy=policy, info=info, rules={})
+    doc["comparison"] = {"path": "joined", "rules_without_sql": ["upper-status"]}
+    assert "Rules without a SQL form (differing keys judged in Python): `upper-status`" in (
+        report.markdown(doc)
+    )
