@@ -127,6 +127,8 @@ def observation(
     column when the record has them."""
     if key_field not in record:
         raise SourceError(side or "source", f"row has no key column {key_field!r}")
+    if record[key_field] is None:  # never the text "None", which would join another row
+        raise SourceError(side or "source", f"a row has a NULL key {key_field!r}")
     at = parse_time(record.get("produced_at"))
     if at is None:
         raise SourceError(side or "source", f"row {record[key_field]!r} has no valid produced_at")

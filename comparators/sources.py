@@ -371,6 +371,8 @@ class SqlSource:
             cur.itersize = self.itersize
             cur.execute(sql, params)
             for key, at, hexdigest, mode, inconclusive in cur:
+                if key is None:
+                    raise SourceError(self.name, f"a row has a NULL key {self.key!r}")
                 record = DeferredRecord(key, loader)
                 yield Observation(
                     key, record, at, bytes.fromhex(hexdigest), mode, flag(inconclusive)

@@ -158,3 +158,19 @@ def test_summary_names_the_rules_without_a_sql_form() -> None:
     assert "Rules without a SQL form (differing keys judged in Python): `upper-status`" in (
         report.markdown(doc)
     )
+
+
+def test_null_key_on_the_streaming_path_is_a_source_error_never_the_key_none() -> None:
+    from comparators.diff import compare
+    from comparators.errors import SourceError
+
+    rows = [{"id": None, "produced_at": "2026-01-01T00:00:00+00:00", "v": 1}]
+    control = InMemorySource(rows, key="id", name="sync")
+    candidate = InMemorySource([{**rows[0], "id": "None"}], key="id", name="event")
+    with pytest.raises(SourceError, match="sync source failed: a row has a NULL key 'id'"):
+        compare(
+            control.observations(ReadWindow()),
+            candidate.observations(ReadWindow()),
+            OPTIONS,
+            Scope(now=LATER),
+        )
