@@ -31,7 +31,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import cutover
 import cutover.flask
-from cdc.client import ConnectClient
 from cdc.debezium import DatabaseOptions, PostgresConnectorOptions, build_postgres_config
 from cutover import NotInTransaction, Outbox
 from cutover.commands import OutboxCommandConfig, outbox_init
@@ -194,7 +193,11 @@ def routed_topic(
     prefix = f"sdk_it_{unique}"
     options = PostgresConnectorOptions(
         database=DatabaseOptions(
-            "127.0.0.1", endpoints.pg_port, endpoints.pg_user, fresh_database, endpoints.pg_password
+            "127.0.0.1",
+            endpoints.pg_port,
+            endpoints.pg_user,
+            fresh_database,
+            endpoints.connector_password,
         ),
         topic_prefix=prefix,
         slot_name=prefix,
@@ -204,7 +207,7 @@ def routed_topic(
         snapshot_mode="no_data",
     )
     name = f"sdk-it-{unique}"  # not "it-...": the cdc fixtures delete those
-    client = ConnectClient.from_url(endpoints.connect_url)
+    client = endpoints.connect_client()
     config = build_postgres_config(options)
     ensure_connector_topics(endpoints.bootstrap_servers, config, ("article",))
     client.create_connector(name, config)

@@ -17,7 +17,6 @@ import pytest
 from confluent_kafka import Consumer
 from psycopg.types.json import Jsonb
 
-from cdc.client import ConnectClient
 from cdc.debezium import (
     DatabaseOptions,
     HeartbeatOptions,
@@ -58,7 +57,11 @@ def outbox_topic(endpoints: Endpoints, fresh_database: str, unique: str) -> Iter
     name, prefix = f"events-it-{unique}", f"events_it_{unique}"
     options = PostgresConnectorOptions(
         database=DatabaseOptions(
-            "127.0.0.1", endpoints.pg_port, endpoints.pg_user, fresh_database, endpoints.pg_password
+            "127.0.0.1",
+            endpoints.pg_port,
+            endpoints.pg_user,
+            fresh_database,
+            endpoints.connector_password,
         ),
         topic_prefix=prefix,
         slot_name=prefix,
@@ -66,7 +69,7 @@ def outbox_topic(endpoints: Endpoints, fresh_database: str, unique: str) -> Iter
         outbox=OutboxOptions(topic_prefix=f"{prefix}.outbox"),
         heartbeat=HeartbeatOptions(interval_ms=1000, table="public.debezium_heartbeat"),
     )
-    client = ConnectClient.from_url(endpoints.connect_url)
+    client = endpoints.connect_client()
     config = build_postgres_config(options)
     ensure_connector_topics(endpoints.bootstrap_servers, config)  # none is created on use
     client.create_connector(name, config)

@@ -19,7 +19,6 @@ from confluent_kafka.admin import AdminClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cdc.client import ConnectClient
 from cdc.debezium import (
     DatabaseOptions,
     OutboxOptions,
@@ -42,7 +41,7 @@ from tests.support.cutover_state import write_mode
 def outbox_connector(endpoints: Endpoints, fresh_database: str) -> Iterator[Callable[[str], None]]:
     """``register(prefix)``: a running outbox connector on ``fresh_database`` routing to
     ``<prefix>.order``; deleted (with its topic) before the database is dropped."""
-    client = ConnectClient.from_url(endpoints.connect_url)
+    client = endpoints.connect_client()
     made: list[tuple[str, str]] = []
 
     def register(prefix: str) -> None:
@@ -50,7 +49,7 @@ def outbox_connector(endpoints: Endpoints, fresh_database: str) -> Iterator[Call
         opts = PostgresConnectorOptions(
             database=DatabaseOptions(
                 "127.0.0.1", endpoints.pg_port, endpoints.pg_user, fresh_database,
-                endpoints.pg_password,
+                endpoints.connector_password,
             ),
             topic_prefix=prefix,
             slot_name=prefix,

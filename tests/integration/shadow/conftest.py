@@ -19,7 +19,6 @@ import pytest
 from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from cdc.client import ConnectClient
 from cdc.debezium import (
     DatabaseOptions,
     HeartbeatOptions,
@@ -241,7 +240,11 @@ def connector_options(
     """An outbox connector on ``database`` of the stack; ``slot`` names slot and publication."""
     return PostgresConnectorOptions(
         database=DatabaseOptions(
-            "127.0.0.1", endpoints.pg_port, endpoints.pg_user, database, endpoints.pg_password
+            "127.0.0.1",
+            endpoints.pg_port,
+            endpoints.pg_user,
+            database,
+            endpoints.connector_password,
         ),
         topic_prefix=slot,
         slot_name=slot,
@@ -267,7 +270,7 @@ def register_outbox_connector(endpoints: Endpoints, database: str, unique: str) 
     )
     config = build_postgres_config(opts)  # its topics first: the broker creates none on use
     ensure_connector_topics(endpoints.bootstrap_servers, config, partitions=PARTITIONS)
-    client = ConnectClient.from_url(endpoints.connect_url)
+    client = endpoints.connect_client()
     for attempt in range(4):  # other engineers' disruptive tests may be restarting Connect
         try:
             if name not in client.list_connectors():
@@ -290,7 +293,7 @@ def pipeline(endpoints: Endpoints, outbox_db: str, unique: str) -> Iterator[Pipe
     finally:
         pipe.stop_workers()
         with contextlib.suppress(ConnectorNotFound):
-            ConnectClient.from_url(endpoints.connect_url).delete_connector(name)
+            endpoints.connect_client().delete_connector(name)
 
 
 def kafka_worker(

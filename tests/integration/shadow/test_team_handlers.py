@@ -35,7 +35,6 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 import cutover
-from cdc.client import ConnectClient
 from cdc.debezium import DatabaseOptions, PostgresConnectorOptions, build_postgres_config
 from cdc.errors import ConnectorNotFound
 from cutover.modes import ModeSwitch, StaticModes
@@ -113,7 +112,11 @@ def source(endpoints: Endpoints) -> Iterator[Source]:
     name = f"team-it-{unique}"  # not "it-...": the cdc fixtures delete those
     options = PostgresConnectorOptions(
         database=DatabaseOptions(
-            "127.0.0.1", endpoints.pg_port, endpoints.pg_user, database, endpoints.pg_password
+            "127.0.0.1",
+            endpoints.pg_port,
+            endpoints.pg_user,
+            database,
+            endpoints.connector_password,
         ),
         topic_prefix=src.prefix,
         slot_name=src.prefix,
@@ -122,7 +125,7 @@ def source(endpoints: Endpoints) -> Iterator[Source]:
         heartbeat=None,
         snapshot_mode="no_data",
     )
-    client = ConnectClient.from_url(endpoints.connect_url)
+    client = endpoints.connect_client()
     client.create_connector(name, build_postgres_config(options))
     try:
         client.wait_for(name, "RUNNING", timeout_s=90)
