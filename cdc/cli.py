@@ -154,7 +154,7 @@ class _Database:
 
     dsn: str
     outbox_table: str | None = None
-    created_column: str | None = None
+    created_column: str | None = "created_at"
     heartbeat_table: str | None = None
 
 
@@ -277,6 +277,7 @@ def status_cmd(
     help="Kafka, to skip events already delivered (without it the whole window is re-read).",
 )
 @click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Measure the gap (until now) and change nothing.")
 @json_option
 @click.pass_context
 def recover_cmd(
@@ -290,6 +291,7 @@ def recover_cmd(
     created_column: str | None,
     bootstrap_servers: str | None,
     timeout_s: float,
+    dry_run: bool,
     as_json: bool,
 ) -> None:
     """Recover a connector whose replication slot was dropped or lost, without republishing.
@@ -312,6 +314,7 @@ def recover_cmd(
         timeout_s=timeout_s,
         created_column=created,
         outbox_table=outbox_table or database.outbox_table,
+        dry_run=dry_run,
     )
     events = KafkaEventLog({"bootstrap.servers": bootstrap_servers}) if bootstrap_servers else None
     code = commands.recover(

@@ -172,8 +172,9 @@ def _recovery_summary(report: RecoveryReport) -> str:
         if report.delivered_in_window is None
         else str(report.delivered_in_window)
     )
+    done = "would be backfilled (dry run)" if report.dry_run else "backfilled"
     lines = [
-        f"gap: {report.gap} outbox row(s) backfilled, created {report.since.isoformat()} "
+        f"gap: {report.gap} outbox row(s) {done}, created {report.since.isoformat()} "
         f"to {report.until.isoformat()} (the last recorded change minus the margin, to the "
         "new slot)",
         f"rows in that window already on Kafka: {delivered}; sent again: "

@@ -487,11 +487,11 @@ class MemoryCaptureDatabase:
         self.slots[slot_name] = SlotInfo(slot_name, False, 0, "reserved", 0)
         return NewSlot(self.next_lsn, self.now)
 
-    def ensure_publication(self, name: str, tables: Sequence[str]) -> bool:
-        if name in self.publications:
-            return False
-        self.publications[name] = list(tables)
-        return True
+    def ensure_publication(self, name: str, tables: Sequence[str]) -> list[str]:
+        has = self.publications.setdefault(name, [])
+        missing = [t for t in tables if t not in has]
+        has += missing
+        return missing
 
     def execute(self, ddl: str) -> None:
         self.executed.append(ddl)

@@ -42,6 +42,7 @@ from cdc.health import SlotInfo
 from cdc.models import RUNNING, STOPPED, OffsetEntry
 from cdc.signal import (
     BackfillColumns,
+    GapCondition,
     gap_condition,
     signal_settings,
     signal_table_ddl,
@@ -81,7 +82,7 @@ class CaptureDatabase(Protocol):
 
     def create_slot(self, slot_name: str) -> NewSlot: ...
 
-    def ensure_publication(self, name: str, tables: Sequence[str]) -> bool: ...
+    def ensure_publication(self, name: str, tables: Sequence[str]) -> list[str]: ...
 
     def execute(self, ddl: str) -> None: ...
 
@@ -111,6 +112,7 @@ class RecoveryOptions:
     ``margin_s``: rows created up to this long before the last recorded change are read
     again (a transaction that began before it and committed after is in the gap); set it to
     your longest outbox transaction. ``created_column`` is the outbox's creation time column.
+    ``dry_run``: read the position and measure the window (until now), change nothing.
     """
 
     margin_s: float = 5.0
@@ -118,6 +120,7 @@ class RecoveryOptions:
     poll_s: float = 0.5
     created_column: str = "created_at"
     outbox_table: str | None = None
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,7 @@ class RecoveryReport:
     signal_id: str | None
     seconds: float
     steps: tuple[str, ...] = field(default_factory=tuple)
+    dry_run: bool = False
 
     @property
     def may_reemit(self) -> int | None:
@@ -185,6 +189,11 @@ def recover(
     started = clock()
     config = client.get_config(name)
     slot, publication, columns = _check(run, config)
+    if run.options.dry_run:
+        _entry, lost_at = _stored_position(run, config)
+        window = _window(run, config, columns, lost_at, datetime.now(UTC))
+        run.step("dry run: nothing changed (the window ends now; the real run ends it at the slot)")
+        return window.report(run, slot, 0, None, clock() - started)
     client.stop(name)
     client.wait_for(name, STOPPED, timeout_s=run.options.timeout_s)
     entry, lost_at = _stored_position(run, config)
@@ -192,38 +201,67 @@ def recover(
     signal_table = signal_table_for(slot)
     new_slot = _recreate(run, config, slot, publication, signal_table)
     _restart(run, config, entry, new_slot, signal_table)
+    window = _window(run, config, columns, lost_at, new_slot.created_at)
+    chunk = int(config.get("incremental.snapshot.chunk.size", "1024") or 1024)
+    data = snapshot_signal(columns.table, window.condition.sql)
+    signal_id = _backfill(run, signal_table, data, window.gap, chunk)
+    report = window.report(run, slot, new_slot.lsn, signal_id, clock() - started)
+    log.info("cdc.recovered", **{k: str(v) for k, v in report.to_dict().items() if k != "steps"})
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The gap window's rows, those already on Kafka (None: unknown) and the condition."""
+
+    lost_at: datetime
+    since: datetime
+    until: datetime
+    rows: int
+    delivered: int | None
+    condition: GapCondition
+
+    @property
+    def gap(self) -> int:
+        return self.rows - (self.delivered or 0)
+
+    def report(
+        self, run: _Run, slot: str, lsn: int, signal_id: str | None, seconds: float
+    ) -> RecoveryReport:
+        return RecoveryReport(
+            connector=run.name,
+            slot=slot,
+            lost_at=self.lost_at,
+            since=self.since,
+            until=self.until,
+            slot_lsn=lsn,
+            rows_in_window=self.rows,
+            delivered_in_window=self.delivered,
+            gap=self.gap,
+            excludes_delivered=self.condition.excludes_delivered,
+            signal_id=signal_id,
+            seconds=round(seconds, 3),
+            steps=tuple(run.steps),
+            dry_run=run.options.dry_run,
+        )
+
+
+def _window(
+    run: _Run,
+    config: Mapping[str, str],
+    columns: BackfillColumns,
+    lost_at: datetime,
+    until: datetime,
+) -> _Window:
     since = lost_at - timedelta(seconds=run.options.margin_s)
-    rows = db.outbox_rows(columns, since, new_slot.created_at)
+    rows = run.db.outbox_rows(columns, since, until)
     delivered = _delivered(run, config, rows, since)
     gap_ids = None if delivered is None else {r.id for r in rows} - delivered
     condition = gap_condition(
-        columns,
-        since,
-        new_slot.created_at,
-        gap_ids=gap_ids,
-        delivered_ids=sorted(delivered or ()),
+        columns, since, until, gap_ids=gap_ids, delivered_ids=sorted(delivered or ())
     )
-    gap = len(rows) if gap_ids is None else len(gap_ids)
-    chunk = int(config.get("incremental.snapshot.chunk.size", "1024") or 1024)
-    data = snapshot_signal(columns.table, condition.sql)
-    signal_id = _backfill(run, signal_table, data, gap, chunk)
-    report = RecoveryReport(
-        connector=name,
-        slot=slot,
-        lost_at=lost_at,
-        since=since,
-        until=new_slot.created_at,
-        slot_lsn=new_slot.lsn,
-        rows_in_window=len(rows),
-        delivered_in_window=None if delivered is None else len(rows) - gap,
-        gap=gap,
-        excludes_delivered=condition.excludes_delivered,
-        signal_id=signal_id,
-        seconds=round(clock() - started, 3),
-        steps=tuple(run.steps),
-    )
-    log.info("cdc.recovered", **{k: str(v) for k, v in report.to_dict().items() if k != "steps"})
-    return report
+    count = None if delivered is None else len(delivered)
+    return _Window(lost_at, since, until, len(rows), count, condition)
 
 
 def _check(run: _Run, config: Mapping[str, str]) -> tuple[str, str, BackfillColumns]:
@@ -275,7 +313,8 @@ def _stored_position(run: _Run, config: Mapping[str, str]) -> tuple[OffsetEntry,
         if entry.partition.get("server") == server and "ts_usec" in offset:
             lost_at = datetime.fromtimestamp(int(offset["ts_usec"]) / 1e6, tz=UTC)
             return entry, lost_at
-    run.client.resume(run.name)
+    if not run.options.dry_run:
+        run.client.resume(run.name)
     raise RecoveryRefused(
         run.name,
         "it has no stored position (Connect offsets) to bound the gap; it never streamed, "
@@ -290,8 +329,9 @@ def _recreate(
     run.db.execute(signal_table_ddl(signal_table))
     run.db.clear_signals(signal_table)
     tables = [t.strip() for t in config.get("table.include.list", "").split(",") if t.strip()]
-    if run.db.ensure_publication(publication, [*tables, signal_table]):
-        run.step(f"created publication {publication}")
+    added = run.db.ensure_publication(publication, [*tables, signal_table])
+    if added:
+        run.step(f"publication {publication} now publishes {', '.join(added)}")
     found = run.db.slot(slot)
     if found is not None:  # wal_status lost: useless, and it holds the name
         run.db.drop_slot(slot)

@@ -73,14 +73,25 @@ class PsycopgCaptureDatabase:
         assert row is not None
         return NewSlot(int(row[0]), row[1])
 
-    def ensure_publication(self, name: str, tables: Sequence[str]) -> bool:
-        if self._run("select 1 from pg_publication where pubname = %s", (name,)):
-            return False
-        listed = sql.SQL(", ").join(_table(t) for t in tables)
-        self._run(
-            sql.SQL("create publication {} for table {}").format(sql.Identifier(name), listed)
+    def ensure_publication(self, name: str, tables: Sequence[str]) -> list[str]:
+        """Create the publication for ``tables``, or add those it lacks (not to one ``FOR ALL
+        TABLES``, which has them all); returns the tables added."""
+        found = self._run("select puballtables from pg_publication where pubname = %s", (name,))
+        if found and found[0][0]:
+            return []
+        rows = self._run(
+            "select schemaname, tablename from pg_publication_tables where pubname = %s", (name,)
         )
-        return True
+        has = {f"{schema}.{table}" for schema, table in rows}
+        missing = [t for t in tables if t not in has]
+        if not missing:
+            return []
+        listed = sql.SQL(", ").join(_table(t) for t in missing)
+        verb = (
+            "alter publication {} add table {}" if found else "create publication {} for table {}"
+        )
+        self._run(sql.SQL(verb).format(sql.Identifier(name), listed))
+        return missing
 
     def execute(self, ddl: str) -> None:
         self._run(ddl)

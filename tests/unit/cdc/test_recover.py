@@ -70,11 +70,18 @@ def setup(
 
 def test_recovery_recreates_slot_resumes_from_it_and_backfills_only_the_gap() -> None:
     worker, client, db, events = setup()
+    db.publications["shop_pub"] = ["public.outbox", "public.debezium_heartbeat"]
     steps: list[str] = []
     report = run(client, db, events=events, say=steps.append)
     assert (report.rows_in_window, report.delivered_in_window, report.gap) == (4, 2, 2)
     assert report.may_reemit == 0 and report.lost_at == LOST and report.until == at(20)
-    assert "shop_slot" in db.slots and db.publications["shop_pub"][-1] == "public.shop_slot_signal"
+    assert "shop_slot" in db.slots
+    assert db.publications["shop_pub"] == [
+        "public.outbox",
+        "public.debezium_heartbeat",
+        "public.shop_slot_signal",
+    ]
+    assert "publication shop_pub now publishes public.shop_slot_signal" in steps
     [entry] = worker.connectors["c"].offsets
     assert entry["offset"]["lsn"] == entry["offset"]["lsn_proc"] == db.next_lsn
     assert entry["offset"]["ts_usec"] == int(LOST.timestamp() * 1e6)
@@ -170,3 +177,11 @@ def test_signal_settings_are_additive_and_idempotent() -> None:
     assert signal_settings({**live, **changes}, "public.s_signal") == {}
     data = json.loads(snapshot_signal("public.outbox", "x > 1"))
     assert data["type"] == "incremental" and data["data-collections"] == ["public.outbox"]
+
+
+def test_a_dry_run_measures_the_window_and_changes_nothing() -> None:
+    worker, client, db, events = setup()
+    report = run(client, db, events=events, options=RecoveryOptions(dry_run=True))
+    assert report.dry_run and (report.rows_in_window, report.gap) == (5, 3)  # "new" too: until now
+    assert worker.connectors["c"].target == "RUNNING"
+    assert db.slots == {} and db.signals == {} and db.publications == {}
