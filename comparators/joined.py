@@ -124,8 +124,8 @@ def _side_cte(
         for n, inv in enumerate(invariants)
     )
     return (
-        f"SELECT {key_expr} AS k, count(*) AS n, min({at_expr}) AS at, "
-        f"min({side.rules.digest}) AS d, min({mode}) AS m, "
+        f'SELECT ({key_expr}) COLLATE "C" AS k, count(*) AS n, min({at_expr}) AS at, '
+        f'min(({side.rules.digest}) COLLATE "C") AS d, min(({mode}) COLLATE "C") AS m, '
         f"bool_or(lower(trim(coalesce({flag}, ''))) IN ('true','t','1','yes','y','on')) AS i"
         f"{checks} FROM ({src._inner()}) AS src WHERE {' AND '.join(where)} GROUP BY 1"
     )
@@ -289,6 +289,7 @@ def _keys(
     with control._connect() as conn:
         conn.execute("SET jit = off")  # compiling the rules' large expressions costs seconds
         conn.execute("SET cursor_tuple_fraction = 1")  # the join is read whole: plan for it
+        conn.execute("SET work_mem = '256MB'")  # group and join by key in memory, not on disk
         c_side, d_side = _sides(conn, control, candidate, options)
         sql, params = join_query(
             c_side, d_side, window, options=options, scope=scope, invariants=invariants
