@@ -28,7 +28,7 @@ from comparators.diff import Scope, observe, summarise
 from comparators.errors import PlanError, SourceError
 from comparators.heartbeat_kafka import read_captured_at
 from comparators.invariants import resolve_all
-from comparators.joined import choose_join, comparison_section
+from comparators.joined import by_ranges, choose_join, compare_by_ranges, comparison_section
 from comparators.noise import NoiseFloor
 from comparators.outbox import OutboxWriter
 from comparators.partition import Partition
@@ -253,22 +253,26 @@ def run_compare(
     started = time.perf_counter()
     scope = Scope(now=clock, since=since, partition=part, modes=config.modes, position=position)
     joined = choose_join(config, window, scope, bool(invariants))
-    keys = (
-        joined.keys
-        if joined is not None
-        else observe(
-            config.control.observations(window),
-            config.candidate.observations(window),
-            config.options,
-            scope,
-            invariants,
-        )
-    )
+    ranged = joined is None and by_ranges(config, bool(invariants))
     error: str | None = None
     try:
-        result = summarise(_with_progress(keys, progress, sys.stderr), config.options)
-        if joined is not None:
-            result = merge2(result, joined.decided)
+        if ranged:
+            result = compare_by_ranges(config, window, scope)
+        else:
+            keys = (
+                joined.keys
+                if joined is not None
+                else observe(
+                    config.control.observations(window),
+                    config.candidate.observations(window),
+                    config.options,
+                    scope,
+                    invariants,
+                )
+            )
+            result = summarise(_with_progress(keys, progress, sys.stderr), config.options)
+            if joined is not None:
+                result = merge2(result, joined.decided)
     except SourceError as exc:
         if exc.unreachable:
             raise
@@ -296,7 +300,7 @@ def run_compare(
     doc["pipeline"] = pipeline_section(position, unread)
     doc["left_out"] = left_out_section(result)
     doc["error"] = error
-    doc["comparison"] = comparison_section(config, joined)
+    doc["comparison"] = comparison_section(config, joined, ranged=ranged)
     log.info(
         "compare.done",
         context=config.context,

@@ -477,9 +477,40 @@ def choose_join(
     return None
 
 
-def comparison_section(config: CompareConfig, joined: JoinedRun | None) -> dict[str, Any]:
-    """The evidence's view of how the run compared: ``joined`` (one query in Postgres) or
-    ``streamed``, the rows read into Python, and the rules without a SQL form."""
+def by_ranges(config: CompareConfig, python_invariants: bool) -> bool:
+    """Whether a comparison the join does not take goes by range checksums with bisection
+    (:mod:`comparators.bisect_pg`): both sources SQL with pushdown (on two databases), no
+    invariant given as a Python function (it needs every row)."""
+    control, candidate = config.control, config.candidate
+    return (
+        not python_invariants
+        and isinstance(control, SqlSource)
+        and isinstance(candidate, SqlSource)
+        and control.pushdown
+        and candidate.pushdown
+    )
+
+
+def compare_by_ranges(config: CompareConfig, window: ReadWindow, scope: Scope) -> ComparisonResult:
+    """The comparison of two SQL sources on different databases by range checksums."""
+    from comparators.bisect_pg import compare_ranges
+
+    control, candidate = config.control, config.candidate
+    assert isinstance(control, SqlSource) and isinstance(candidate, SqlSource)
+    result, stats = compare_ranges(control, candidate, config.options, scope, window)
+    log.info("compare.ranges", control=control.name, candidate=candidate.name, stats=str(stats))
+    return result
+
+
+def comparison_section(
+    config: CompareConfig, joined: JoinedRun | None, *, ranged: bool = False
+) -> dict[str, Any]:
+    """The evidence's view of how the run compared: ``joined`` (one query in Postgres),
+    ``ranges`` (range checksums across two databases) or ``streamed``, the rows read into
+    Python, and the rules without a SQL form."""
+    unsupported = [n.name for n in config.options.normalisers]
+    if ranged:
+        return {"path": "ranges", "rules_without_sql": unsupported}
     if joined is None:
         return {"path": "streamed", "rules_without_sql": []}
     return {

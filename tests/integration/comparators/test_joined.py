@@ -4,6 +4,7 @@ as the Python path, keys decided in SQL never fetched, bad input a clear error."
 from __future__ import annotations
 
 import io
+import uuid
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -180,3 +181,39 @@ def test_rule_naming_a_missing_column_is_a_rule_error_before_any_comparison(dsn:
     config = replace(gate_config(dsn), options=replace(SAMPLE_OPTIONS, decimals=("totl",)))
     with pytest.raises(RuleError, match="no outcome query returns a column 'totl'"):
         commands.run_compare(config, now=LATER, stdout=io.StringIO())
+
+
+def test_sources_on_two_databases_compare_by_ranges_with_the_python_result(
+    dsn: str, endpoints: Endpoints
+) -> None:
+    from rehearsal.stack.pgadmin import create_database, drop_database
+
+    control, candidate = equal_rows(300)
+    candidate[5]["status"] = "CANCELLED"
+    insert(dsn, "sync_outcomes", control)
+    other = f"t_{uuid.uuid4().hex[:12]}"
+    create_database(endpoints, other)
+    try:
+        other_dsn = endpoints.dsn(other)
+        insert(other_dsn, "event_outcomes", candidate)
+        config = gate_config(dsn)
+        config = replace(config, candidate=replace(config.candidate, conninfo=other_dsn))
+        run = commands.run_compare(config, now=LATER, stdout=io.StringIO())
+        streamed = commands.run_compare(
+            replace(config, control=replace(config.control, pushdown=False)),
+            now=LATER,
+            stdout=io.StringIO(),
+        )
+    finally:
+        drop_database(endpoints, other)
+    assert run.evidence["comparison"]["path"] == "ranges"
+    assert streamed.evidence["comparison"]["path"] == "streamed"
+    assert (
+        dict(run.result.counts)
+        == dict(streamed.result.counts)
+        == {
+            "divergent": 1,
+            "match": 299,
+        }
+    )
+    assert run.result.samples == streamed.result.samples

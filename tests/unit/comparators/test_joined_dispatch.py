@@ -11,7 +11,7 @@ import pytest
 from comparators.diff import Scope
 from comparators.errors import PlanError, RuleError
 from comparators.invariants import SqlInvariant
-from comparators.joined import choose_join, comparison_section, same_database
+from comparators.joined import by_ranges, choose_join, comparison_section, same_database
 from comparators.plan import CompareConfig
 from comparators.rules import CompareOptions, Tolerance, TruncateTimestamps
 from comparators.sources import InMemorySource, ReadWindow, SqlSource
@@ -70,6 +70,17 @@ def test_sql_invariants_without_a_join_are_a_plan_error() -> None:
         choose_join(
             config(sql(A), sql(B), sql_invariants=invariant), ReadWindow(), Scope(now=LATER), False
         )
+
+
+def test_sql_sources_on_two_databases_go_by_range_checksums() -> None:
+    assert by_ranges(config(sql(A), sql(B)), False)
+    assert comparison_section(config(sql(A), sql(B)), None, ranged=True)["path"] == "ranges"
+
+
+def test_python_invariants_or_a_source_without_pushdown_stream_rows() -> None:
+    assert not by_ranges(config(sql(A), sql(B)), True)
+    assert not by_ranges(config(sql(A), sql(B, pushdown=False)), False)
+    assert not by_ranges(config(InMemorySource([], key="id"), sql(B)), False)
 
 
 def test_streamed_run_names_its_path_in_the_evidence() -> None:
