@@ -42,7 +42,8 @@ from comparators.errors import SourceError
 from comparators.partition import Partition
 from comparators.result import Accumulator, ComparisonResult
 from comparators.rules import CompareOptions
-from comparators.sources import DeferredRecord, ReadWindow, SqlSource, translate_errors
+from comparators.sources import JSON_COLUMN, DeferredRecord, ReadWindow, SqlSource, translate_errors
+from comparators.sqlrules import compile_rules
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +77,35 @@ def pushdown_rules(ignore: Sequence[str]) -> DigestRules:
     def build(source: SqlSource, described: Sequence[tuple[str, int]]) -> DigestSql:
         params: dict[str, Any] = {}
         return PushdownDigest(source._digest_expr(described, ignore, params), params)
+
+    return build
+
+
+def digest_rules(options: CompareOptions) -> DigestRules:
+    """The cheapest digest that is never coarser than ``options``: the row's own text
+    (:func:`pushdown_rules`) when only top-level fields are ignored, else :func:`sql_rules`
+    (a digest mismatch is judged by the engine with every rule, so a finer digest costs
+    fetches, never a wrong match)."""
+    rules = (
+        options.decimals,
+        options.tolerances,
+        options.truncate,
+        options.case_insensitive,
+        options.unordered,
+        options.normalisers,
+    )
+    if any(rules) or any("." in p for p in options.ignore):
+        return sql_rules(options)
+    return pushdown_rules(options.ignore)
+
+
+def sql_rules(options: CompareOptions) -> DigestRules:
+    """Each side's digest of its record normalised in SQL by ``options``
+    (:func:`comparators.sqlrules.compile_rules`): the default."""
+
+    def build(source: SqlSource, described: Sequence[tuple[str, int]]) -> DigestSql:
+        json_column = JSON_COLUMN if [n for n, _ in described] == [JSON_COLUMN] else None
+        return compile_rules(options, described, json_column=json_column)
 
     return build
 
@@ -175,10 +205,8 @@ class PgRangeStore:
             f"SELECT {key_expr} AS k, {at_expr} AS at, {built.digest} AS d, {mode_sql} AS m, "
             f"{flag_sql} AS i FROM ({src._inner()}) AS src WHERE {' AND '.join(where)}"
         )
-        graded = (
-            "SELECT *, floor((extract(epoch FROM at) * 1000000) / %(grid)s)::bigint AS g "
-            f"FROM ({rows}) AS r"
-        )
+        slot = "floor((extract(epoch FROM at) * 1000000) / %(grid)s)::bigint"
+        graded = f"SELECT *, {slot if rules.exact_late else '0'} AS g FROM ({rows}) AS r"
         sql = (
             f"CREATE TEMP TABLE {self.table} AS SELECT k, {HASH32} AS h, {ROW_HASH} AS x, d, at, "
             f"m, i, coalesce({' OR '.join(special)}, false) AS special FROM ({graded}) AS g"
@@ -186,9 +214,11 @@ class PgRangeStore:
         return sql, params
 
     def sums(self, shift: int, parent_shift: int, parents: Sequence[int]) -> Mapping[int, RangeSum]:
+        # IN (SELECT unnest(...)) is a hashed subplan; = ANY(%s) would scan the array per row
         sql = (
             f"SELECT h >> %(s)s, count(*), sum(x), bit_xor(x) FROM {self.table} "
-            f"WHERE {PLAIN_ROWS} AND (h >> %(ps)s) = ANY(%(parents)s) GROUP BY 1"
+            f"WHERE {PLAIN_ROWS} AND (h >> %(ps)s) IN (SELECT unnest(%(parents)s::bigint[])) "
+            "GROUP BY 1"
         )
         with translate_errors(self.name):
             found = self._connection().execute(
@@ -206,7 +236,7 @@ class PgRangeStore:
         params: dict[str, Any] = {"b": self.rules.bucket_seconds}
         chosen = ["special"]
         for n, (shift, indices) in enumerate(sorted(by_shift.items())):
-            chosen.append(f"(h >> %(s{n})s) = ANY(%(l{n})s)")
+            chosen.append(f"(h >> %(s{n})s) IN (SELECT unnest(%(l{n})s::bigint[]))")
             params[f"s{n}"], params[f"l{n}"] = shift, indices
         sql = (
             f"SELECT k, at, d, m, i, special, "
@@ -284,21 +314,23 @@ def compare_ranges(
     rules: DigestRules | None = None,
     workers: int = 2,
     plan: BisectPlan | None = None,
+    exact_late: bool = False,
 ) -> tuple[ComparisonResult, BisectStats]:
     """The whole comparison by range checksums: observe the returned rows, add the agreeing
-    ranges' keys as matches. ``rules`` default: today's pushdown digest (top-level ignore)."""
+    ranges' keys as matches. ``rules`` default: :func:`digest_rules`."""
     row_rules = RowRules(
         now=scope.now,
         settle=options.settle,
         since=scope.since,
         modes=scope.modes,
         bucket_seconds=options.timeline_bucket_seconds,
+        exact_late=exact_late,
     )
     run = compare_by_ranges(
         control,
         candidate,
         window or ReadWindow(partition=scope.partition),
-        rules or pushdown_rules(options.ignore),
+        rules or digest_rules(options),
         row_rules,
         workers=workers,
         plan=plan,

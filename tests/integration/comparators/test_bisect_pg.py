@@ -128,7 +128,9 @@ def test_bisection_across_two_databases_finds_what_reading_rows_finds(
     rows = compare(
         control.observations(ReadWindow()), candidate.observations(ReadWindow()), OPTIONS, SCOPE
     )
-    ranges, stats = compare_ranges(control, candidate, OPTIONS, SCOPE, workers=2, plan=PLAN)
+    ranges, stats = compare_ranges(
+        control, candidate, OPTIONS, SCOPE, workers=2, plan=PLAN, exact_late=True
+    )
     assert ranges.counts == rows.counts
     assert keys_by_category(ranges) == keys_by_category(rows)
     assert ranges.timeline == rows.timeline
@@ -138,6 +140,12 @@ def test_bisection_across_two_databases_finds_what_reading_rows_finds(
     assert dict(rows.counts)["out_of_scope"] == 8 and dict(rows.counts)["inconclusive"] == 6
     assert stats.control_rows < N / 2  # most keys were matched by their range's checksum
     assert stats.levels > 1
+    fast, _ = compare_ranges(control, candidate, OPTIONS, SCOPE, plan=PLAN)
+    assert fast.matched == rows.matched  # match + late: late keys of agreeing ranges are matches
+    assert fast.count("late") <= rows.count("late")
+    assert {k for k, n in fast.counts if k not in {"match", "late"}} == {
+        k for k, n in rows.counts if k not in {"match", "late"}
+    }
 
 
 def test_a_null_key_is_a_clear_source_error(two_dsns: tuple[str, str]) -> None:

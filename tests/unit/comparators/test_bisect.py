@@ -30,7 +30,7 @@ from tests.unit.comparators.range_contract import RangeStoreContract
 NOW = T0 + timedelta(days=1)
 OPTIONS = CompareOptions(key="k", sample_limit=10_000)
 SCOPE = Scope(now=NOW, modes=frozenset({"dual"}))
-RULES = RowRules(now=NOW, settle=OPTIONS.settle, modes=SCOPE.modes)
+RULES = RowRules(now=NOW, settle=OPTIONS.settle, modes=SCOPE.modes, exact_late=True)
 
 
 class TestInMemoryRangeStoreContract(RangeStoreContract):
@@ -43,7 +43,9 @@ def obs(
 ) -> Observation:
     key = f"k-{i:05d}"
     digest = bytes([value % 256]) * 16
-    return Observation(key, {"k": key, "v": value}, T0 + timedelta(seconds=i + at), digest, mode, flag)
+    return Observation(
+        key, {"k": key, "v": value}, T0 + timedelta(seconds=i + at), digest, mode, flag
+    )
 
 
 def by_ranges(
@@ -51,8 +53,9 @@ def by_ranges(
     candidate: Sequence[Observation],
     plan: BisectPlan,
     workers: int = 1,
+    rules: RowRules = RULES,
 ) -> tuple[ComparisonResult, int]:
-    slices = [(InMemoryRangeStore(control, RULES), InMemoryRangeStore(candidate, RULES))]
+    slices = [(InMemoryRangeStore(control, rules), InMemoryRangeStore(candidate, rules))]
     run = bisect_slices(slices, plan, workers)
     acc = Accumulator(OPTIONS.sample_limit, OPTIONS.timeline_bucket_seconds)
     for result in observe(run.control, run.candidate, OPTIONS, SCOPE):
@@ -107,6 +110,16 @@ def test_a_late_candidate_straddles_the_settle_grid_and_is_judged_late() -> None
     result, _ = by_ranges(control, candidate, BisectPlan(first_bits=3))
     assert dict(result.counts)["late"] == 1
     same(result, by_engine(control, candidate))
+
+
+def test_without_exact_late_a_late_key_in_an_agreeing_range_counts_as_a_match() -> None:
+    control = [obs(i) for i in range(100)]
+    candidate = [obs(i, at=60.0 if i == 42 else 0.3) for i in range(100)]
+    rules = RowRules(now=NOW, settle=OPTIONS.settle, modes=SCOPE.modes)
+    result, returned = by_ranges(control, candidate, BisectPlan(first_bits=3), rules=rules)
+    assert dict(result.counts) == {"match": 100}
+    assert result.matched == by_engine(control, candidate).matched
+    assert returned == 0
 
 
 def test_workers_split_the_key_space_and_agree_with_one_worker() -> None:
