@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 from phases.errors import PhasesError, PlanIssue
 from phases.outbox_connectors import OutboxConnector, connector_config, plan_connectors
-from phases.plan import DatabaseRef, Plan
+from phases.plan import ContextSpec, DatabaseRef, Plan
 from phases.plan_checks import plan_references
 
 JSON_COLUMN = "outcome"
@@ -143,11 +143,27 @@ def _outcome_issues(
                     continue  # the shadow app's tables: its workers create them (phase 3)
                 issues.append(PlanIssue(path, f"does not run: {exc.reason}"))
                 continue
+            issues += _sql_invariant_issues(base, ctx, side, query, db)
             if columns == [JSON_COLUMN]:
                 continue
             for column, why in ((ctx.outcome.key, " (outcome.key)"), (PRODUCED_AT, "")):
                 if column not in columns:
                     issues.append(PlanIssue(path, f'column "{column}"{why} missing'))
+    return issues
+
+
+def _sql_invariant_issues(
+    base: str, ctx: ContextSpec, side: str, query: str, db: PlanDatabase
+) -> list[PlanIssue]:
+    """Every SQL invariant runs as a predicate over the side's outcome query."""
+    issues = []
+    inner = query.strip().rstrip(";")
+    for i, inv in enumerate(ctx.sql_invariants):
+        try:
+            db.columns(f"SELECT ({inv.sql}) AS holds FROM ({inner}) AS q")
+        except QueryFailed as exc:
+            reason = f"does not run on the {side} query: {exc.reason}"
+            issues.append(PlanIssue(f"{base}.sql_invariants.{i}", reason))
     return issues
 
 
