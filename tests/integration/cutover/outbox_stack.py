@@ -15,8 +15,10 @@ import yaml
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from cdc.client import ConnectClient
+from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from phases.adapters import CdcConnectorAdmin
 from phases.plan import Plan, load_plan
+from phases.plan_topics import plan_topics
 from rehearsal.stack.endpoints import Endpoints
 from tests.unit.phases.conftest import SAMPLE
 
@@ -47,7 +49,12 @@ def write_plan(
 
 @contextmanager
 def phase_2_connector(plan: Plan, url: str) -> Iterator[CdcConnectorAdmin]:
-    """The connector phase 2 applies for ``plan`` (running, slot active); deleted after."""
+    """The connector phase 2 applies for ``plan`` (running, slot active), after the topics
+    phase 2 creates and the tests' ``article`` topic (no topic is created on use); deleted
+    after."""
+    article = TopicSpecValue(f"{plan.system.kafka.topic_prefix}.article", 1)
+    topics = KafkaTopicAdmin({"bootstrap.servers": plan.system.kafka.bootstrap_servers})
+    topics.ensure_topics([*(t.spec for t in plan_topics(plan)), article])
     admin = CdcConnectorAdmin(plan, {}, url)
     admin.apply_outbox_connector()
     try:

@@ -28,6 +28,7 @@ from phases.adapters import CdcConnectorAdmin
 from phases.errors import StepFailed
 from phases.outbox_connectors import shadow_outbox_connector
 from phases.plan import Plan, load_plan
+from phases.plan_topics import plan_topics
 from rehearsal.stack.endpoints import Endpoints
 from shadow.app import handler_consumer
 from tests.integration.cutover.outbox_stack import URL_ENV, write_plan
@@ -73,6 +74,9 @@ def admin(plan: Plan, endpoints: Endpoints, fresh_database: str) -> Iterator[Cdc
     assert connector is not None
     built = handler_consumer(app, WorkerContext(endpoints.dsn(fresh_database), "shadow", "dual"))
     built.store.ensure_schema()
+    author = f"{connector.topic_prefix}.author"  # the follow-ups' topic: not in the plan
+    ensure_topics(endpoints.bootstrap_servers, {t.spec.name: 1 for t in plan_topics(plan)})
+    ensure_topics(endpoints.bootstrap_servers, {author: 1})
     admin = CdcConnectorAdmin(plan, {}, endpoints.database_url(fresh_database), connector)
     admin.apply_outbox_connector()
     try:

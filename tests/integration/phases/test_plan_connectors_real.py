@@ -96,7 +96,10 @@ def test_the_plans_connector_survives_advance_and_refuses_a_new_prefix(
     monkeypatch.setenv(URL_ENV, url)
     plan_path = write_plan(tmp_path / "plan.yaml", endpoints, unique, f"pc-{unique}")
     client = ConnectClient.from_url(endpoints.connect_url)
+    topic = f"pc{unique}.widget"  # not a context's: the plan cannot know it, --topic names it
+    ensure = ["topics", "ensure", "--plan", str(plan_path), "--topic", topic]
 
+    assert run_cli(cli, ensure) == 0  # the broker creates no topic on first use
     assert connectors_apply(endpoints, plan_path) == 0
     client.wait_for(f"pc-{unique}", "RUNNING", timeout_s=60)
     wait_slot_active(database, f"pc_{unique}")
@@ -109,7 +112,6 @@ def test_the_plans_connector_survives_advance_and_refuses_a_new_prefix(
                 ),
                 {"id": uuid.uuid4(), "key": f"w{i}"},
             )
-    topic = f"pc{unique}.widget"
     wait_until("the rows on Kafka", lambda: topic_size(endpoints.bootstrap_servers, topic) == ROWS)
     applied = client.get_config(f"pc-{unique}")
     assert applied["topic.prefix"] == f"pc-{unique}"
