@@ -59,7 +59,8 @@ DEFAULT_REPLACEMENT = "outbox.event.${routedByValue}"
 @dataclass(frozen=True, slots=True)
 class NewSlot:
     """A slot just created: its consistent point (an LSN as Debezium stores it, an integer)
-    and the database's time when it was created."""
+    and the database's time once it existed (a row created before it committed before the
+    slot's start, or is both streamed and read by the backfill)."""
 
     lsn: int
     created_at: datetime

@@ -62,6 +62,10 @@ class PsycopgCaptureDatabase:
                     "from pg_create_logical_replication_slot(%s, 'pgoutput')",
                     (slot_name,),
                 ).fetchone()
+                # now() above is when the statement began, before Postgres waited for open
+                # transactions: rows created meanwhile commit before the slot's start. The
+                # window must end once the slot exists.
+                created = conn.execute("select clock_timestamp()").fetchone()
         except psycopg.errors.QueryCanceled:
             raise CdcError(
                 f"creating replication slot {slot_name} waited {self.slot_timeout_s:g}s for "
@@ -70,8 +74,8 @@ class PsycopgCaptureDatabase:
             ) from None
         except psycopg.Error as exc:
             raise CdcError(f"captured database: {redact(str(exc))}") from None
-        assert row is not None
-        return NewSlot(int(row[0]), row[1])
+        assert row is not None and created is not None
+        return NewSlot(int(row[0]), created[0])
 
     def ensure_publication(self, name: str, tables: Sequence[str]) -> list[str]:
         """Create the publication for ``tables``, or add those it lacks (not to one ``FOR ALL
