@@ -19,6 +19,7 @@ from legacy_app.outcomes import (
     inconclusive_verify_ids,
     iter_verify_outcomes,
 )
+from tests.integration.topics import ensure_topics
 from tests.support.cutover_state import count_blocked_sync_calls, write_mode
 
 
@@ -100,7 +101,8 @@ def test_modes_flip_at_request_time(start_app, endpoints, unique) -> None:
     assert (rows[0].aggregate_version, rows[1].aggregate_version) == (1, 2)
     assert rows[1].causation_id == str(rows[0].id)
 
-    write_mode(app.engine, "order", Mode.NAIVE_DUAL)
+    write_mode(app.engine, "order", Mode.NAIVE_DUAL)  # produces to the context's topic,
+    ensure_topics(endpoints.bootstrap_servers, {f"{prefix}.order": 1})  # which phase 2 creates
     naive = app.order(cid, [("SKU-0011", 2)], headers={"X-Correlation-ID": f"naive-{unique}"})
     assert naive.status_code == 201 and count(app.engine, OutboxEvent) == 2
     events = consume(endpoints.bootstrap_servers, f"{prefix}.order", f"g-{unique}", 2, 30)
