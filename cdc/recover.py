@@ -168,7 +168,10 @@ class _Run:
     sleep: Callable[[float], None]
     steps: list[str] = field(default_factory=list)
 
+    started: float = 0.0
+
     def step(self, line: str) -> None:
+        line = f"[{self.clock() - self.started:6.1f}s] {line}"
         self.steps.append(line)
         self.say(line)
         log.info("cdc.recover.step", connector=self.name, step=line)
@@ -186,8 +189,9 @@ def recover(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RecoveryReport:
     """Recreate ``name``'s lost slot, resume from it and backfill only the gap."""
-    run = _Run(client, name, db, events, options or RecoveryOptions(), say, clock, sleep)
     started = clock()
+    run = _Run(client, name, db, events, options or RecoveryOptions(), say, clock, sleep)
+    run.started = started
     config = client.get_config(name)
     slot, publication, columns = _check(run, config)
     if run.options.dry_run:

@@ -167,20 +167,29 @@ class KafkaEventLog:
 
 
 def _read_ids(consumer: Any, partitions: list[Any], timeout_s: float) -> set[str]:
-    """Every ``id`` header from ``partitions``' offsets to their ends."""
-    consumer.assign(partitions)
-    open_parts = {(tp.topic, tp.partition) for tp in partitions}
+    """Every ``id`` header from ``partitions``' offsets up to their ends as they are now
+    (streaming goes on meanwhile: chasing the end would never finish)."""
+    ends = {}
+    for tp in partitions:
+        _low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+        if high > tp.offset:
+            ends[(tp.topic, tp.partition)] = high - 1
+    if not ends:
+        return set()
+    consumer.assign([tp for tp in partitions if (tp.topic, tp.partition) in ends])
     ids: set[str] = set()
-    while open_parts:
+    while ends:
         msg = consumer.poll(timeout_s)
         if msg is None:
             raise CdcError(f"reading delivered event ids: no answer from Kafka in {timeout_s:g}s")
         if msg.error():
             if msg.error().code() == -191:  # _PARTITION_EOF
-                open_parts.discard((msg.topic(), msg.partition()))
+                ends.pop((msg.topic(), msg.partition()), None)
                 continue
             raise CdcError(f"reading delivered event ids: {msg.error()}")
         event_id = header_map(msg.headers()).get("id")
         if event_id:
             ids.add(event_id)
+        if msg.offset() >= ends.get((msg.topic(), msg.partition()), -1):
+            ends.pop((msg.topic(), msg.partition()), None)
     return ids

@@ -81,7 +81,9 @@ def test_recovery_recreates_slot_resumes_from_it_and_backfills_only_the_gap() ->
         "public.debezium_heartbeat",
         "public.shop_slot_signal",
     ]
-    assert "publication shop_pub now publishes public.shop_slot_signal" in steps
+    assert any(
+        s.endswith("publication shop_pub now publishes public.shop_slot_signal") for s in steps
+    )
     [entry] = worker.connectors["c"].offsets
     assert entry["offset"]["lsn"] == entry["offset"]["lsn_proc"] == db.next_lsn
     assert entry["offset"]["ts_usec"] == int(LOST.timestamp() * 1e6)
