@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -22,6 +23,9 @@ from cdc.client import ConnectClient
 from cdc.debezium import OutboxOptions, build_postgres_config
 from cdc.errors import EXIT_UNHEALTHY
 from cdc.models import RUNNING
+from comparators.diff import Observation, Scope, compare
+from comparators.result import ComparisonResult
+from comparators.rules import CompareOptions
 from cutover_common.topics import KafkaTopicAdmin, TopicSpecValue
 from events.routed import header_map
 from rehearsal.stack.endpoints import Endpoints
@@ -88,6 +92,18 @@ def created_at(dsn: str, ids: set[str]) -> list[str]:
     with psycopg.connect(dsn) as conn:
         query = "select created_at::text from outbox where id = any(%s::uuid[]) order by 1"
         return [r[0] for r in conn.execute(query, (sorted(ids),)).fetchall()]
+
+
+def compare_outbox_with_topic(dsn: str, seen: Counter[str]) -> ComparisonResult:
+    """One comparator run: the outbox rows (control) against the events on the topic
+    (candidate), keyed by event id."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("select id::text, created_at from outbox order by 1").fetchall()
+    now = datetime.now(UTC)
+    control = [Observation(i, {"id": i}, at) for i, at in rows]
+    candidate = [Observation(i, {"id": i}, now) for i in sorted(seen)]
+    options = CompareOptions(key="id", settle=timedelta(0))
+    return compare(control, candidate, options, Scope(now=now + timedelta(seconds=1)))
 
 
 def drop_slot(dsn: str, slot: str) -> None:
@@ -164,6 +180,9 @@ def test_dropped_slot_is_named_and_recovered_without_republishing(
     seen = read_ids(endpoints, topic, until=written, timeout_s=60)
     missing = written - set(seen)
     assert not missing, f"never reached Kafka: {created_at(dsn, missing)}; report {report}"
+    compared = compare_outbox_with_topic(dsn, seen)
+    assert (compared.count("missing"), compared.count("extra")) == (0, 0)
+    assert compared.matched == len(written)
     resent = sum(seen[i] - 1 for i in delivered)
     assert len(delivered) > 200 and resent < 0.01 * len(delivered)
     assert report["gap"] > 0 and report["may_reemit"] == 0
