@@ -21,7 +21,9 @@ Keeping the engine's categories right without judging matched keys one by one:
 * rows the engine would not call ``match`` from one side's own view are **special**: never
   aggregated, always returned to Python (control time plus settle window after ``now``:
   pending; ``produced_at`` at or before the scope's ``since``; a mode outside the scope's
-  modes: out of scope; the inconclusive flag set; a key twice on one side: duplicate);
+  modes: out of scope; the inconclusive flag set); a range holding a key twice on one side
+  always differs (the first level finds such keys in the same scan), so duplicates reach
+  the engine;
 * ``late`` (candidate later than control plus the settle window) needs both sides' times
   of one key, which no range aggregate has. By default the keys of agreeing ranges count
   as ``match`` (a late key is a match whose timing alone is reported: the result's
@@ -59,9 +61,6 @@ from comparators.result import Accumulator, Category, bucket_start
 HASH_BITS = 32
 """Width of the key hash ranges are cut from."""
 MASK64 = (1 << 64) - 1
-NO_VALUE = "\x1e"
-"""Stands for NULL in the row hash's text (a mode column without a value)."""
-SEPARATOR = "\x1f"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
@@ -79,11 +78,17 @@ class Range:
 
 @dataclass(frozen=True, slots=True)
 class RangeSum:
-    """One side's checksum of a range: row count, sum and xor of the row hashes (mod 2**64)."""
+    """One side's checksum of a range: count, sum and xor of its plain rows' hashes (mod
+    2**64), and how many keys of the range the side holds more than once (a range with any
+    always differs: the engine judges its keys, and reports the duplicates)."""
 
     count: int
     total: int
     xor: int
+    duplicates: int = 0
+
+
+EMPTY = RangeSum(0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +155,12 @@ class BisectStats:
 class RangeStore(Protocol):
     """A port: one side's (key, digest) rows of one worker slice, held in its database.
 
-    ``prepare`` computes the rows once (raising :class:`SourceError` on NULL keys); ``sums``
+    ``prepare`` readies the rows (reads them once, or only builds their query); ``sums``
     aggregates the ranges at ``shift`` under the ``parents`` at ``parent_shift``, leaving
-    special rows out; ``rows`` yields, in key order, every special row and every row of the
-    ``leaves``; ``plain_timeline`` counts the non-special rows per timeline bucket;
+    special rows out (the first level also finds NULL keys: :class:`SourceError`); ``rows``
+    yields, in key order, every special row and every row of the ``leaves``;
+    ``plain_timeline`` counts the non-special rows per timeline bucket (known once the
+    first level was aggregated);
     ``returned_plain`` counts the non-special rows ``rows`` yielded, per bucket.
     """
 
@@ -185,15 +192,19 @@ def differing_leaves(
     leaves: list[Range] = []
     levels = compared = 0
     while parents:
-        ours, theirs = (s.sums(shift, parent_shift, parents) for s in (control, candidate))
+        with ThreadPoolExecutor(max_workers=2) as pool:  # both databases at once
+            futures = [
+                pool.submit(s.sums, shift, parent_shift, parents) for s in (control, candidate)
+            ]
+            ours, theirs = (f.result() for f in futures)
         levels += 1
         split: list[int] = []
         for index in sorted(ours.keys() | theirs.keys()):
             compared += 1
-            a, b = ours.get(index), theirs.get(index)
-            if a == b:
+            a, b = ours.get(index, EMPTY), theirs.get(index, EMPTY)
+            if a == b and not a.duplicates:
                 continue
-            rows = max(a.count if a else 0, b.count if b else 0)
+            rows = max(a.count, b.count)
             if shift == 0 or rows <= plan.leaf_rows:
                 leaves.append(Range(shift, index))
             else:
@@ -295,11 +306,25 @@ def fold_matched(acc: Accumulator, totals: MatchedTotals) -> None:
         slot[1] += n
 
 
-def row_hash(key: str, digest: bytes, mode: str | None, grid: int) -> int:
-    """The 64-bit row hash the stores aggregate (signed in Postgres, unsigned here; sums are
-    taken mod 2**64 so both agree)."""
-    text = SEPARATOR.join((key, digest.hex(), str(grid), NO_VALUE if mode is None else mode))
-    return int(hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:16], 16)
+def row_hash(h: int, digest: bytes, mode: str | None, grid: int) -> int:
+    """The 64-bit row hash the stores aggregate, from the key hash ``h``: the digest's first
+    64 bits xor ``h << 31`` xor the mode's md5 prefix (32 bits; none: 0) xor the settle-grid
+    slot. Unsigned here, signed in Postgres; sums are taken mod 2**64 so both agree."""
+    mixed = int.from_bytes(digest[:8].ljust(8, b"\0"), "big") ^ (h << 31) ^ (grid & MASK64)
+    if mode is not None:
+        mixed ^= int(hashlib.md5(mode.encode(), usedforsecurity=False).hexdigest()[:8], 16)
+    return mixed
+
+
+def with_duplicates(
+    sums: Mapping[int, RangeSum], duplicated: Sequence[int], shift: int
+) -> dict[int, RangeSum]:
+    """``sums`` with each range's count of ``duplicated`` key hashes."""
+    per_range = Counter(h >> shift for h in duplicated)
+    return {
+        index: replace(found, duplicates=per_range[index]) if per_range[index] else found
+        for index, found in sums.items()
+    }
 
 
 def fold_sum(rows: Iterable[int]) -> RangeSum:
@@ -311,12 +336,11 @@ def fold_sum(rows: Iterable[int]) -> RangeSum:
     return RangeSum(count, total, xor)
 
 
-def special(obs: Observation, rules: RowRules, duplicated: bool) -> bool:
+def special(obs: Observation, rules: RowRules) -> bool:
     """Whether the engine might call the row's key anything but ``match`` from this side's
     view alone (see the module docstring)."""
     return (
-        duplicated
-        or obs.inconclusive
+        obs.inconclusive
         or obs.produced_at + rules.settle > rules.now
         or (rules.since is not None and obs.produced_at <= rules.since)
         or (obs.mode is not None and rules.modes is not None and obs.mode not in rules.modes)
@@ -332,18 +356,20 @@ class InMemoryRangeStore:
         self._rules = rules
         self._rows: list[tuple[Observation, int, int, bool]] = []
         self._returned: Counter[int] = Counter()
+        self._dups: list[int] = []
 
     def prepare(self) -> None:
         if any(o.key is None for o in self._given):
             raise SourceError(self.name, "a row has a NULL key")
         seen = Counter(o.key for o in self._given)
+        self._dups = [key_hash(k) for k, n in seen.items() if n > 1]
         rules = self._rules
         self._rows = [
             (
                 o,
                 key_hash(o.key),
-                row_hash(o.key, o.digest or b"", o.mode, rules.grid(o.produced_at)),
-                special(o, rules, seen[o.key] > 1),
+                row_hash(key_hash(o.key), o.digest or b"", o.mode, rules.grid(o.produced_at)),
+                special(o, rules),
             )
             for o in self._given
         ]
@@ -354,7 +380,9 @@ class InMemoryRangeStore:
         for _o, h, x, spec in self._rows:
             if not spec and h >> parent_shift in wanted:
                 groups.setdefault(h >> shift, []).append(x)
-        return {index: fold_sum(xs) for index, xs in groups.items()}
+        return with_duplicates(
+            {index: fold_sum(xs) for index, xs in groups.items()}, self._dups, shift
+        )
 
     def rows(self, leaves: Sequence[Range]) -> Iterator[Observation]:
         chosen = [

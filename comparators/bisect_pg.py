@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,10 +24,9 @@ import psycopg
 import structlog
 
 from comparators.bisect import (
+    HASH_BITS,
     MASK64,
     MICROSECOND,
-    NO_VALUE,
-    SEPARATOR,
     BisectPlan,
     BisectStats,
     Range,
@@ -36,6 +35,7 @@ from comparators.bisect import (
     RowRules,
     bisect_slices,
     fold_matched,
+    with_duplicates,
 )
 from comparators.diff import TRUE_TEXTS, Observation, Scope, flag, observe
 from comparators.errors import SourceError
@@ -110,12 +110,15 @@ def sql_rules(options: CompareOptions) -> DigestRules:
     return build
 
 
-PLAIN_ROWS = "NOT special"
-HASH32 = "('x' || substr(md5(k), 1, 8))::bit(32)::bigint"
+TIME_BUCKET = "(floor(extract(epoch FROM at))::bigint / %(b)s) * %(b)s"
+KEY_HASH = "(hashtext(k)::bigint & 4294967295)"
+"""The key's 32-bit hash: Postgres's own string hash (far cheaper than an md5 per key)."""
 ROW_HASH = (
-    "('x' || substr(md5(concat_ws(%(sep)s, k, d, g::text, coalesce(m, %(none)s))), 1, 16))"
-    "::bit(64)::bigint"
+    "(('x' || left(d, 16))::bit(64)::bigint # (h << 31) "
+    "# coalesce(('x' || left(md5(m), 8))::bit(32)::bigint, 0) # g)"
 )
+"""The row hash (:func:`comparators.bisect.row_hash`): the digest's first 64 bits mixed with
+the key hash, the mode's md5 prefix (only when there is a mode) and the settle slot."""
 
 
 class PgRangeStore:
@@ -130,6 +133,7 @@ class PgRangeStore:
         worker: Partition,
         *,
         itersize: int = 10_000,
+        materialise: bool = False,
     ) -> None:
         self.name = source.name
         self.source = source
@@ -138,6 +142,10 @@ class PgRangeStore:
         self.digest = digest
         self.worker = worker
         self.itersize = itersize
+        self.materialise = materialise
+        self._from = ""
+        self._params: dict[str, Any] = {}
+        self._dups: list[int] = []
         self.table = f"cutover_ranges_{uuid.uuid4().hex[:12]}"
         self._conn: psycopg.Connection[Any] | None = None
         self._cols: list[str] = []
@@ -145,51 +153,48 @@ class PgRangeStore:
         self._returned: Counter[int] = Counter()
 
     def prepare(self) -> None:
+        """Describe the query and build the per-key rows' SQL; with ``materialise``, read it
+        once into a temporary table (else every level reads the query again)."""
         with translate_errors(self.name):
             conn = self._conn = self.source._connect()
             described = self.source.describe(conn)
             self._cols = [n for n, _ in described]
-            sql, params = self._materialise(described)
-            conn.execute(sql, params)
-            bad = conn.execute(
-                f"SELECT k IS NULL, count(*) FROM {self.table} GROUP BY k HAVING count(*) > 1 "
-                "OR k IS NULL"
-            ).fetchall()
-            if any(null for null, _ in bad):
-                nulls = sum(n for null, n in bad if null)
-                raise SourceError(self.name, f"{nulls} row(s) have a NULL key {self.source.key!r}")
-            if bad:
-                conn.execute(
-                    f"UPDATE {self.table} SET special = true WHERE k IN "
-                    f"(SELECT k FROM {self.table} GROUP BY k HAVING count(*) > 1)"
-                )
-            self._timeline = dict(
-                conn.execute(
-                    f"SELECT (floor(extract(epoch FROM at))::bigint / %(b)s) * %(b)s, count(*) "
-                    f"FROM {self.table} WHERE {PLAIN_ROWS} GROUP BY 1",
-                    {"b": self.rules.bucket_seconds},
-                ).fetchall()
-            )
+            rows, self._params = self._materialise(described)
+            self._from = f"({rows}) AS r"
+            if self.materialise:
+                conn.execute(f"CREATE TEMP TABLE {self.table} AS {rows}", self._params)
+                self._from, self._params = self.table, {}
+
+    def _window(self, key_expr: str) -> tuple[str, dict[str, Any]]:
+        """The WHERE clause of the window (its partition and ``since``)."""
+        where = [self.window.partition.sql_predicate(key_expr)]
+        params: dict[str, Any] = {}
+        if self.window.since is not None:
+            where.append(f"{self.source._exprs(self._cols)[1]} > %(since)s")
+            params["since"] = self.window.since
+        return " AND ".join(where), params
+
+    def _slice(self) -> str:
+        """This worker's slice of the key hash ``h`` (NULL keys: the first slice's)."""
+        w = self.worker
+        if w.is_whole:
+            return "TRUE"
+        mine = f"((h * {w.count}) >> {HASH_BITS}) = {w.index}"
+        return f"({mine} OR h IS NULL)" if w.index == 0 else mine
 
     def _materialise(self, described: Sequence[tuple[str, int]]) -> tuple[str, dict[str, Any]]:
         src, cols, rules = self.source, self._cols, self.rules
         key_expr, at_expr = src._exprs(cols)
         built = self.digest(src, described)
-        params: dict[str, Any] = {**built.params, "sep": SEPARATOR, "none": NO_VALUE}
+        params: dict[str, Any] = dict(built.params)
         mode_sql = src._mode_expr(cols)
         if "%(mode_column)s" in mode_sql:
             params["mode_column"] = src.mode_column
         flag_sql = src._text_expr(cols, src.inconclusive_column, "inconclusive_column")
         if "%(inconclusive_column)s" in flag_sql:
             params["inconclusive_column"] = src.inconclusive_column
-        where = [self.window.partition.sql_predicate(key_expr)]
-        mine = self.worker.sql_predicate(key_expr)
-        if self.worker.index == 0:  # NULL keys hash to NULL: the first slice reports them
-            mine = f"({mine} OR ({key_expr}) IS NULL)"
-        where.append(mine)
-        if self.window.since is not None:
-            where.append(f"{at_expr} > %(since)s")
-            params["since"] = self.window.since
+        where, window_params = self._window(key_expr)
+        params.update(window_params)
         special = ["lower(btrim(i)) = ANY(%(truthy)s)", "at > %(fresh_after)s"]
         params["truthy"] = sorted(TRUE_TEXTS)
         params["fresh_after"] = rules.now - rules.settle
@@ -203,44 +208,72 @@ class PgRangeStore:
         params["grid"] = max(step, 1)
         rows = (
             f"SELECT {key_expr} AS k, {at_expr} AS at, {built.digest} AS d, {mode_sql} AS m, "
-            f"{flag_sql} AS i FROM ({src._inner()}) AS src WHERE {' AND '.join(where)}"
+            f"{flag_sql} AS i FROM ({src._inner()}) AS src WHERE {where}"
         )
         slot = "floor((extract(epoch FROM at) * 1000000) / %(grid)s)::bigint"
-        graded = f"SELECT *, {slot if rules.exact_late else '0'} AS g FROM ({rows}) AS r"
+        hashed = (
+            f"SELECT *, {KEY_HASH} AS h, {slot if rules.exact_late else '0'} AS g "
+            f"FROM ({rows}) AS r"
+        )
         sql = (
-            f"CREATE TEMP TABLE {self.table} AS SELECT k, {HASH32} AS h, {ROW_HASH} AS x, d, at, "
-            f"m, i, coalesce({' OR '.join(special)}, false) AS special FROM ({graded}) AS g"
+            f"SELECT k, h, {ROW_HASH} AS x, d, at, m, i, "
+            f"coalesce({' OR '.join(special)}, false) AS special FROM ({hashed}) AS g "
+            f"WHERE {self._slice()}"
         )
         return sql, params
 
     def sums(self, shift: int, parent_shift: int, parents: Sequence[int]) -> Mapping[int, RangeSum]:
+        """One query per level. The first level (``parent_shift`` 32) also counts the plain rows
+        per timeline bucket (grouping sets: the same scan) and finds NULL keys."""
+        first = parent_shift >= HASH_BITS
+        params: dict[str, Any] = {**self._params, "s": shift, "b": self.rules.bucket_seconds}
         # IN (SELECT unnest(...)) is a hashed subplan; = ANY(%s) would scan the array per row
+        if first:
+            return self._first_level(shift)
         sql = (
-            f"SELECT h >> %(s)s, count(*), sum(x), bit_xor(x) FROM {self.table} "
-            f"WHERE {PLAIN_ROWS} AND (h >> %(ps)s) IN (SELECT unnest(%(parents)s::bigint[])) "
-            "GROUP BY 1"
+            f"SELECT h >> %(s)s, count(*), sum(x), bit_xor(x) FROM {self._from} WHERE NOT special "
+            "AND (h >> %(ps)s) IN (SELECT unnest(%(parents)s::bigint[])) GROUP BY 1"
         )
+        params.update(ps=parent_shift, parents=list(parents))
         with translate_errors(self.name):
-            found = self._connection().execute(
-                sql, {"s": shift, "ps": parent_shift, "parents": list(parents)}
-            )
-            return {
-                int(b): RangeSum(int(n), int(total) & MASK64, int(xor) & MASK64)
-                for b, n, total, xor in found
-            }
+            found = self._connection().execute(sql, params).fetchall()
+        return with_duplicates(_sums(found), self._dups, shift)
+
+    def _first_level(self, shift: int) -> Mapping[int, RangeSum]:
+        """One scan: the ranges' sums over plain rows, the plain rows per timeline bucket, the
+        keys held twice (special rows too) and NULL keys (grouping sets; ``g``: which set)."""
+        plain = "FILTER (WHERE NOT special)"
+        sql = (
+            f"SELECT GROUPING(rb) * 2 + GROUPING(tb), rb, tb, k, count(*) {plain}, "
+            f"sum(x) {plain}, bit_xor(x) {plain}, count(*), h FROM (SELECT h >> %(s)s AS rb, "
+            f"CASE WHEN NOT special THEN {TIME_BUCKET} END AS tb, k, x, special, h "
+            f"FROM {self._from}) AS q GROUP BY GROUPING SETS ((rb), (tb), (k, h)) "
+            "HAVING GROUPING(k) = 1 OR count(*) > 1 OR k IS NULL"
+        )
+        params = {**self._params, "s": shift, "b": self.rules.bucket_seconds}
+        with translate_errors(self.name):
+            conn = self._connection()
+            conn.execute("SET work_mem = '128MB'")  # this session only: hash the keys in memory
+            found = conn.execute(sql, params).fetchall()
+        nulls = sum(n for g, _b, _t, k, _p, _s, _x, n, _h in found if g == 3 and k is None)
+        if nulls or any(g == 1 and b is None for g, b, *_ in found):
+            raise SourceError(self.name, f"{nulls} row(s) have a NULL key {self.source.key!r}")
+        self._timeline = {int(t): int(n) for g, _b, t, _k, n, *_ in found if g == 2 and t}
+        self._dups = [int(h) for g, _b, _t, _k, *_rest, h in found if g == 3]
+        ranges = [(b, n, total, xor) for g, b, _t, _k, n, total, xor, *_ in found if g == 1]
+        return with_duplicates(_sums(r for r in ranges if r[1]), self._dups, shift)
 
     def rows(self, leaves: Sequence[Range]) -> Iterator[Observation]:
         by_shift: dict[int, list[int]] = {}
         for leaf in leaves:
             by_shift.setdefault(leaf.shift, []).append(leaf.index)
-        params: dict[str, Any] = {"b": self.rules.bucket_seconds}
+        params: dict[str, Any] = {**self._params, "b": self.rules.bucket_seconds}
         chosen = ["special"]
         for n, (shift, indices) in enumerate(sorted(by_shift.items())):
             chosen.append(f"(h >> %(s{n})s) IN (SELECT unnest(%(l{n})s::bigint[]))")
             params[f"s{n}"], params[f"l{n}"] = shift, indices
         sql = (
-            f"SELECT k, at, d, m, i, special, "
-            f"(floor(extract(epoch FROM at))::bigint / %(b)s) * %(b)s FROM {self.table} "
+            f"SELECT k, at, d, m, i, special, {TIME_BUCKET} FROM {self._from} "
             f'WHERE {" OR ".join(chosen)} ORDER BY k COLLATE "C"'
         )
         conn = self._connection()
@@ -277,6 +310,13 @@ class PgRangeStore:
             return self.source.fetch(conn, self._cols, key)
         with translate_errors(self.name), self.source._connect() as fresh:
             return self.source.fetch(fresh, self._cols, key)
+
+
+def _sums(found: Iterable[Sequence[Any]]) -> dict[int, RangeSum]:
+    return {
+        int(b): RangeSum(int(n), int(total) & MASK64, int(xor) & MASK64)
+        for b, n, total, xor in found
+    }
 
 
 def compare_by_ranges(
