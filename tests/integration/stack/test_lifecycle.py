@@ -22,6 +22,7 @@ from rehearsal.stack import manager, postgres
 from rehearsal.stack.endpoints import load_endpoints
 from rehearsal.stack.kafka import kafka_service
 from rehearsal.stack.topology import Topology, load_topology
+from tests.integration.topics import ensure_topics
 
 
 def _free_port() -> int:
@@ -106,6 +107,7 @@ def test_second_up_is_a_no_op_that_reports_what_runs(isolated: Topology) -> None
 def test_kill_9_of_kafka_then_up_keeps_the_data(isolated: Topology) -> None:
     manager.up(isolated)
     topic = f"durable-{uuid.uuid4().hex[:8]}"
+    ensure_topics(isolated.bootstrap_servers, {topic: 1})  # the broker creates none on use
     _produce(isolated, topic, b"survives")
     pid = kafka_service(isolated).process(isolated).pid()
     assert pid is not None
