@@ -10,16 +10,18 @@ workers, a comparator, and a one-shot ``rehearse`` service (profile
 ``cutover connectors apply`` on it, and the shadow workers and the comparator
 start only after both completed. Images are pinned by exact version. Settings come from the topology; only addresses differ
 (containers talk to ``postgres:5432``, ``kafka:19092``, ``connect:8083`` and
-``<service>:<port>``, the host to ``localhost:<port>``). Passwords are never
-inline. Postgres and Kafka Connect read ``CUTOVER_PG_PASSWORD`` as the compose
-secret ``pg_password`` (a file under ``/run/secrets``): Postgres through
-``POSTGRES_PASSWORD_FILE``, Connect through a one-line entrypoint wrapper that
-exports it to the worker's environment, where its ``env`` config provider
-resolves the connectors' ``${env:CUTOVER_PG_PASSWORD}`` (Connect's REST API and
-config topic hold only that reference). The application containers still get it
-in their database URLs through Compose interpolation
-(``${CUTOVER_PG_PASSWORD:?...}``), so it must be URL-safe (the local stack's
-``token_urlsafe`` passwords are).
+``<service>:<port>``, the host to ``localhost:<port>``). The database password
+is in no URL, environment value or command: ``CUTOVER_PG_PASSWORD`` becomes the
+compose secret ``pg_password`` (a file under ``/run/secrets``), mounted in every
+container that talks to Postgres. Postgres reads it through
+``POSTGRES_PASSWORD_FILE``; every other one through a one-line entrypoint wrapper
+(:func:`secret_exec`) that exports the file's content and ``exec``s the
+container's own command: Connect as ``CUTOVER_PG_PASSWORD``, where its ``env``
+config provider resolves the connectors' ``${env:CUTOVER_PG_PASSWORD}``
+(Connect's REST API and config topic hold only that reference); the cutover
+image's containers as libpq's ``PGPASSWORD``, which psycopg (hence SQLAlchemy's
+``postgresql+psycopg``) uses when the URL has no password, so their URLs carry
+only user, host, port and database (and any password works, URL-safe or not).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ COMPOSE_PATH = REPO_ROOT / "docker-compose.yml"
 INTERNAL_KAFKA_PORT = 19092
 CLUSTER_ID = "cutover-compose-kraft1"
 PASSWORD_ENV = "CUTOVER_PG_PASSWORD"  # noqa: S105 - the variable's name, not a password
-PASSWORD_REF = "${" + PASSWORD_ENV + ":?set " + PASSWORD_ENV + "}"
+LIBPQ_PASSWORD_ENV = "PGPASSWORD"  # noqa: S105 - libpq's variable, set from the secret
 PASSWORD_SECRET = "pg_password"  # noqa: S105 - the compose secret's name
 PASSWORD_FILE = f"/run/secrets/{PASSWORD_SECRET}"
 CONNECT_ENTRYPOINT = "/docker-entrypoint.sh"  # the Debezium image's own, run with `start`
@@ -63,14 +65,17 @@ HEADER = (
     "# cluster has at least 3 brokers, replication factor 3 and min.insync.replicas 2.\n"
     "# Topic auto-creation is off: `topics-init` (cutover topics ensure) creates every topic the plan\n"
     "# uses, `connector-apply` (cutover connectors apply) then registers the Debezium connector.\n"
-    "# Usage: CUTOVER_PG_PASSWORD=... docker compose up -d --build   (the password must be URL-safe)\n"
+    "# Usage: CUTOVER_PG_PASSWORD=... docker compose up -d --build\n"
     "#        CUTOVER_PG_PASSWORD=... docker compose --profile rehearse run --rm rehearse\n"
     "# Containers of the cutover image read the stack's addresses from the environment:\n"
     "#   legacy services: CUTOVER_DATABASE_URL, CUTOVER_KAFKA_BOOTSTRAP_SERVERS, CUTOVER_<SERVICE>_URL;\n"
     "#   shadow: CUTOVER_SHADOW_BOOTSTRAP/DSN/GROUP/APP/TOPICS; comparator: LEGACY_DATABASE_URL (the plan's url_env).\n"
     "# `cutover rehearse --scenario default` gets CUTOVER_STACK=external, CUTOVER_PG_HOST/PORT/USER/\n"
-    "# DATABASE/PASSWORD, CUTOVER_KAFKA_BOOTSTRAP_SERVERS and CUTOVER_CONNECT_URL: it uses these\n"
+    "# DATABASE, CUTOVER_KAFKA_BOOTSTRAP_SERVERS and CUTOVER_CONNECT_URL: it uses these\n"
     "# instead of starting the local stack; its evidence stays in the `rehearsals` volume.\n"
+    "# The database password is in no URL: CUTOVER_PG_PASSWORD becomes the secret pg_password, a\n"
+    "# file under /run/secrets in each container that talks to Postgres; a one-line entrypoint\n"
+    "# wrapper exports it (libpq's PGPASSWORD; Connect's CUTOVER_PG_PASSWORD) and execs the command.\n"
 )
 
 
@@ -168,17 +173,35 @@ def connect_service(topo: Topology) -> dict[str, Any]:
     }
 
 
+def secret_exec(variable: str) -> list[str]:
+    """An entrypoint prefix: the compose secret's content exported as ``variable``, then
+    ``exec`` of the arguments that follow (the rest of the entrypoint, then the command),
+    each one word as given. ``$$`` is a literal ``$`` for Compose; the trailing ``sh`` is
+    the script's ``$0``. A missing secret file fails the assignment, so the container
+    exits instead of starting without a password."""
+    script = f'{variable}="$$(cat {PASSWORD_FILE})" && export {variable} && exec "$$@"'
+    return ["sh", "-c", script, "sh"]
+
+
 def connect_entrypoint(topo: Topology) -> list[str]:
     """The worker's entrypoint: the compose secret into the variable its ``env`` config
-    provider reads, then the image's own entrypoint (``$$`` is a literal ``$`` for Compose)."""
-    export = f'export {topo.connect.password_env}="$$(cat {PASSWORD_FILE})"'
-    return ["sh", "-c", f"{export} && exec {CONNECT_ENTRYPOINT} start"]
+    provider reads, then the image's own entrypoint."""
+    return [*secret_exec(topo.connect.password_env), CONNECT_ENTRYPOINT, "start"]
+
+
+def with_password(*entrypoint: str) -> dict[str, Any]:
+    """What a container of the cutover image that talks to Postgres adds: the secret
+    mounted and ``entrypoint`` run with libpq's ``PGPASSWORD`` taken from it."""
+    return {
+        "entrypoint": [*secret_exec(LIBPQ_PASSWORD_ENV), *entrypoint],
+        "secrets": [PASSWORD_SECRET],
+    }
 
 
 def database_url(topo: Topology, *, driver: str = "postgresql+psycopg") -> str:
-    """The compose Postgres as a URL whose password is the interpolation, never a value."""
+    """The compose Postgres as a URL without a password (libpq takes ``PGPASSWORD``)."""
     pg = topo.postgres
-    return f"{driver}://{pg.user}:{PASSWORD_REF}@{PG_HOST}:{PG_CONTAINER_PORT}/{pg.database}"
+    return f"{driver}://{pg.user}@{PG_HOST}:{PG_CONTAINER_PORT}/{pg.database}"
 
 
 def service_url(topo: Topology, service: str) -> str:
@@ -214,7 +237,8 @@ def rehearse_env(topo: Topology) -> dict[str, str]:
 
     ``CUTOVER_STACK=external`` tells it not to start the local stack's processes
     and to build its endpoints from the other variables instead of the state
-    directory; it creates its own database, app processes, workers and plan.
+    directory; it creates its own database, app processes, workers and plan. The
+    password is not among them: libpq's ``PGPASSWORD``, from the secret (:func:`with_password`).
     """
     pg = topo.postgres
     return {
@@ -223,7 +247,6 @@ def rehearse_env(topo: Topology) -> dict[str, str]:
         "CUTOVER_PG_PORT": str(PG_CONTAINER_PORT),
         "CUTOVER_PG_USER": pg.user,
         "CUTOVER_PG_DATABASE": pg.database,
-        "CUTOVER_PG_PASSWORD": PASSWORD_REF,
         "CUTOVER_KAFKA_BOOTSTRAP_SERVERS": f"kafka:{INTERNAL_KAFKA_PORT}",
         "CUTOVER_CONNECT_URL": f"http://connect:{CONNECT_CONTAINER_PORT}",
     }
@@ -278,7 +301,7 @@ def app_init_service(topo: Topology) -> dict[str, Any]:
     """One-shot: the legacy schema and the catalogue seed (what ``cutover app up`` does first)."""
     return {
         **_image(),
-        "entrypoint": ["python", "-c", INIT_SCRIPT],
+        **with_password("python", "-c", INIT_SCRIPT),
         "environment": {"CUTOVER_DATABASE_URL": database_url(topo)},
         "restart": "no",
         "depends_on": _healthy("postgres"),
@@ -296,7 +319,7 @@ def app_service(topo: Topology, service: str) -> dict[str, Any]:
         depends.update(_healthy(*(s for s in APP_SERVICES if s != "order")))
     return {
         **_image(),
-        "entrypoint": ["gunicorn"],
+        **with_password("gunicorn"),
         "command": gunicorn_args(topo, service),
         "environment": legacy_env(topo),
         "ports": [f"{port}:{port}"],
@@ -312,6 +335,7 @@ def shadow_service(topo: Topology) -> dict[str, Any]:
     app = topo.app
     return {
         **_image(),
+        **with_password("cutover"),  # the image's entry point
         "command": [
             "shadow",
             "run",
@@ -369,6 +393,7 @@ def comparator_service(topo: Topology) -> dict[str, Any]:
     """``cutover compare watch`` on :func:`compare_plan`, its watermark kept in Postgres."""
     return {
         **_image(),
+        **with_password("cutover"),  # the image's entry point
         "command": [
             "compare",
             "watch",
@@ -410,6 +435,7 @@ def connector_apply_service(topo: Topology) -> dict[str, Any]:
     wait for it, so nothing runs against a pipeline without its connector."""
     return {
         **_image(),
+        **with_password("cutover"),  # the image's entry point
         "command": [
             "connectors",
             "--url",
@@ -429,6 +455,7 @@ def rehearse_service(topo: Topology) -> dict[str, Any]:
     """One-shot ``cutover rehearse``, only with ``--profile rehearse``, once all else is up."""
     return {
         **_image(),
+        **with_password("cutover"),  # the image's entry point
         "command": ["rehearse", "--scenario", REHEARSE_SCENARIO],
         "environment": rehearse_env(topo),
         "profiles": ["rehearse"],

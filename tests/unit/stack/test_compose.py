@@ -6,6 +6,8 @@ import ast
 import importlib
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +24,15 @@ from rehearsal.stack.compose import (
     COMPARE_CONTEXT,
     COMPOSE_PATH,
     INTERNAL_KAFKA_PORT,
+    LIBPQ_PASSWORD_ENV,
     PASSWORD_ENV,
     PASSWORD_FILE,
     PASSWORD_SECRET,
     PLAN_ENV,
     SHADOW_GROUP,
     render_compose,
+    secret_exec,
+    with_password,
 )
 from rehearsal.stack.topology import REPO_ROOT, Topology
 
@@ -39,20 +44,30 @@ SCHEMA_PATH = (
 )
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
-# The only interpolation the file may hold: the password, required (":?"), never defaulted.
-PASSWORD_REF = re.compile(r"\$\{" + PASSWORD_ENV + r":\?[^}]*\}")
+# Compose interpolation: the file holds none ("$$" is a literal "$" Compose leaves).
 ANY_REF = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_]")
-FAKE_PASSWORD = "pw-from-the-environment"
+FAKE_PASSWORD = 'p@ss w:rd/$x"q'  # any password: it is in no URL, so it need not be URL-safe
+# The containers of the cutover image that talk to Postgres (everything but topics-init).
+POSTGRES_CLIENTS = {
+    "app-init",
+    *APP_SERVICES,
+    "connector-apply",
+    "shadow",
+    "comparator",
+    "rehearse",
+}
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_PATH.read_text())
+    document: dict[str, Any] = yaml.safe_load(COMPOSE_PATH.read_text())
+    return document
 
 
 @pytest.fixture(scope="module")
 def services(compose: dict[str, Any]) -> dict[str, Any]:
-    return compose["services"]
+    found: dict[str, Any] = compose["services"]
+    return found
 
 
 def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -68,16 +83,23 @@ def _strings(node: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, node
 
 
-def _interpolated(env: dict[str, Any]) -> dict[str, str]:
-    """The environment as a container sees it, with a made-up password."""
-    return {k: PASSWORD_REF.sub(FAKE_PASSWORD, str(v)) for k, v in env.items()}
-
-
 def _cutover_argv(service: dict[str, Any]) -> list[str] | None:
-    """The arguments given to the image's ``cutover`` entry point (None: entry point replaced)."""
-    if "entrypoint" in service:
+    """The arguments given to the image's ``cutover`` entry point, run directly or by the
+    password wrapper (None: another program)."""
+    if service.get("entrypoint", ["cutover"])[-1:] != ["cutover"]:
         return None
     return [str(a) for a in service.get("command", [])]
+
+
+def _run_wrapper(
+    entrypoint: list[str], secret: Path, *command: str
+) -> subprocess.CompletedProcess[str]:
+    """``entrypoint`` + ``command`` as a container runs them, with ``secret`` as the secret file."""
+    argv = [a.replace("$$", "$").replace(PASSWORD_FILE, str(secret)) for a in entrypoint]
+    env = {"PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [*argv, *command], env=env, capture_output=True, text=True, check=False, timeout=30
+    )
 
 
 def _resolve(argv: list[str]) -> tuple[click.Command, click.Context]:
@@ -241,7 +263,7 @@ def test_compose_runs_gunicorn_with_the_local_runner_arguments(
         def __init__(self, cmd: list[str], **_: Any) -> None:
             captured[cmd[-1]] = cmd
 
-    monkeypatch.setattr(runner.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)  # the module runner spawns with
     spec = runner.RunSpec(run_dir=tmp_path, database_url=Secret("sqlite://"))
     assert spec.threads == Topology().app.threads
 
@@ -249,7 +271,7 @@ def test_compose_runs_gunicorn_with_the_local_runner_arguments(
         runner._spawn(spec, service, {})
         local = captured[f'legacy_app.wsgi:create("{service}")']
         svc = services[service]
-        assert svc["entrypoint"] == ["gunicorn"]
+        assert svc["entrypoint"] == with_password("gunicorn")["entrypoint"]
         assert Path(local[0]).name == "gunicorn"
         local_args = [a.replace(spec.host, "0.0.0.0") for a in local[1:]]
         assert svc["command"] == local_args, service
@@ -260,22 +282,22 @@ def test_legacy_services_read_the_compose_addresses(services: dict[str, Any]) ->
 
     topo = Topology()
     for service in APP_SERVICES:
-        config = load_config(environ=_interpolated(services[service]["environment"]))
+        config = load_config(environ=services[service]["environment"])
         assert config.kafka_bootstrap_servers == f"kafka:{INTERNAL_KAFKA_PORT}", service
         for downstream in APP_SERVICES[1:]:
             port = topo.app.ports()[downstream]
             assert config.service_url(downstream) == f"http://{downstream}:{port}", service
         url = urlsplit(config.database_url)
-        assert (url.hostname, url.port, url.password) == ("postgres", 5432, FAKE_PASSWORD)
+        assert (url.hostname, url.port, url.password) == ("postgres", 5432, None)
 
 
 def test_shadow_workers_read_the_compose_addresses(services: dict[str, Any]) -> None:
     from shadow.config import ShadowConfig
 
-    config = ShadowConfig.from_env(_interpolated(services["shadow"]["environment"]))
+    config = ShadowConfig.from_env(services["shadow"]["environment"])
 
     assert config.bootstrap_servers == f"kafka:{INTERNAL_KAFKA_PORT}"
-    assert urlsplit(config.dsn.reveal()).password == FAKE_PASSWORD
+    assert urlsplit(config.dsn.reveal()).password is None  # libpq's PGPASSWORD
     assert config.app == "legacy_app.orderflow.app:app"
     assert services["shadow"]["deploy"]["replicas"] == Topology().app.shadow_replicas == 2
 
@@ -287,8 +309,8 @@ def test_every_database_address_names_the_topology_database_and_user(
     seen = 0
     for name, svc in services.items():
         env = svc.get("environment", {})
-        for key, value in _interpolated(env).items():
-            if value.startswith("postgresql"):
+        for key, value in env.items():
+            if str(value).startswith("postgresql"):
                 url = urlsplit(value)
                 assert (url.username, url.hostname, url.port) == (pg.user, "postgres", 5432), key
                 assert url.path == f"/{pg.database}", f"{name}: {key}"
@@ -303,19 +325,70 @@ def test_every_database_address_names_the_topology_database_and_user(
 # --- secrets ------------------------------------------------------------------------------
 
 
-def test_compose_never_holds_a_password_inline(compose: dict[str, Any]) -> None:
+def test_compose_holds_no_interpolation_and_no_password(compose: dict[str, Any]) -> None:
     for where, text in _strings(compose):
-        literal = PASSWORD_REF.sub("", text).replace("$$", "")  # "$$": a "$" Compose leaves
-        assert not ANY_REF.search(literal), f"{where}: only the password ref"
+        assert not ANY_REF.search(text.replace("$$", "")), f"{where}: interpolated"
         if where.endswith("#key"):
             continue
-        if "@" in text and "://" in text:  # credentials in a URL: the password is the reference
+        if "@" in text and "://" in text:  # a URL with credentials: the user, never a password
             userinfo = text.split("://", 1)[1].rsplit("@", 1)[0]
-            assert PASSWORD_REF.fullmatch(userinfo.split(":", 1)[1]), where
-        for value in re.findall(r"\bpassword=(\S+)", text, flags=re.IGNORECASE):  # libpq DSN
-            assert PASSWORD_REF.fullmatch(value), where
+            assert ":" not in userinfo, where
+        assert not re.search(r"\bpassword=", text, flags=re.IGNORECASE), where  # libpq DSN
         if any(word in where.rsplit("/", 1)[-1].upper() for word in ("PASSWORD", "SECRET")):
-            assert PASSWORD_REF.fullmatch(text) or text == PASSWORD_FILE, where
+            assert text == PASSWORD_FILE, where
+
+
+def test_only_the_secret_and_connect_name_the_password_variable(compose: dict[str, Any]) -> None:
+    places = {where for where, text in _strings(compose) if PASSWORD_ENV in text}
+
+    assert places == {
+        f"/secrets/{PASSWORD_SECRET}/environment",  # the one place its value enters
+        "/services/connect/entrypoint/2",  # the variable Connect's wrapper exports
+        "/services/connect/environment/CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN",
+        "/configs/compare-plan/content",  # the connector's ${env:...} reference
+    }
+
+
+def test_every_postgres_client_mounts_the_secret_and_takes_pgpassword_from_it(
+    services: dict[str, Any],
+) -> None:
+    with_url = {
+        name
+        for name, svc in services.items()
+        if any(str(v).startswith("postgresql") for v in svc.get("environment", {}).values())
+    }
+    assert with_url <= POSTGRES_CLIENTS
+    assert POSTGRES_CLIENTS - with_url == {"rehearse"}  # builds its own URLs from CUTOVER_PG_*
+
+    for name, svc in services.items():
+        if name in POSTGRES_CLIENTS:
+            assert svc["secrets"] == [PASSWORD_SECRET], name
+            assert svc["entrypoint"][:4] == secret_exec(LIBPQ_PASSWORD_ENV), name
+            assert LIBPQ_PASSWORD_ENV not in svc.get("environment", {}), name
+        elif name not in ("postgres", "connect"):
+            assert "secrets" not in svc, name
+
+
+def test_the_wrapper_exports_the_secret_and_runs_the_command_as_given(tmp_path: Path) -> None:
+    secret = tmp_path / PASSWORD_SECRET
+    secret.write_text(FAKE_PASSWORD)
+    show = "import os, sys; print(repr((os.environ['PGPASSWORD'], sys.argv[1:])))"
+    args = ["arg with  spaces", 'create("order")', "", "$HOME", "--x=*"]
+
+    ran = _run_wrapper(secret_exec(LIBPQ_PASSWORD_ENV), secret, sys.executable, "-c", show, *args)
+
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ast.literal_eval(ran.stdout) == (FAKE_PASSWORD, args)
+
+
+def test_the_wrapper_runs_nothing_without_the_secret(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    ran = _run_wrapper(secret_exec(LIBPQ_PASSWORD_ENV), tmp_path / "absent", "touch", str(marker))
+
+    assert ran.returncode != 0
+    assert "absent" in ran.stderr  # cat's one line names the missing file
+    assert not marker.exists()
 
 
 def test_the_password_secret_comes_from_the_environment(compose: dict[str, Any]) -> None:
@@ -335,12 +408,9 @@ def test_connect_gets_the_password_only_in_its_workers_environment(
 ) -> None:
     connect = services["connect"]
     env = connect["environment"]
-    shell = connect["entrypoint"][2]
 
     assert connect["secrets"] == [PASSWORD_SECRET]
-    assert connect["entrypoint"][:2] == ["sh", "-c"]
-    assert shell.startswith(f'export {PASSWORD_ENV}="$$(cat {PASSWORD_FILE})" && exec ')
-    assert shell.endswith("/docker-entrypoint.sh start")
+    assert connect["entrypoint"] == [*secret_exec(PASSWORD_ENV), "/docker-entrypoint.sh", "start"]
     assert env["CONNECT_CONFIG_PROVIDERS"] == "env"
     assert env["CONNECT_CONFIG_PROVIDERS_ENV_PARAM_ALLOWLIST_PATTERN"] == PASSWORD_ENV
     assert "automatic.config.providers" in env["KAFKA_OPTS"]
@@ -355,15 +425,6 @@ def test_the_compose_plans_connector_names_the_password_by_reference(plan_file: 
     config = connector_config(connector, "postgresql+psycopg://u:pw@postgres:5432/db", {})
 
     assert config["database.password"] == "${env:" + PASSWORD_ENV + "}"
-
-
-def test_every_service_given_a_database_url_gets_the_password_from_the_environment(
-    services: dict[str, Any],
-) -> None:
-    for name, svc in services.items():
-        for key, value in svc.get("environment", {}).items():
-            if key.endswith(("_URL", "_DSN")) and str(value).startswith("postgresql"):
-                assert PASSWORD_REF.search(str(value)), f"{name}: {key}"
 
 
 # --- wiring -------------------------------------------------------------------------------
@@ -408,7 +469,7 @@ def test_shadow_metrics_listen_on_every_interface_inside_the_container(
 
 def test_rehearse_gets_the_compose_stack_addresses(services: dict[str, Any]) -> None:
     topo = Topology()
-    env = _interpolated(services["rehearse"]["environment"])
+    env = services["rehearse"]["environment"]
 
     assert env == {
         "CUTOVER_STACK": "external",
@@ -416,7 +477,6 @@ def test_rehearse_gets_the_compose_stack_addresses(services: dict[str, Any]) -> 
         "CUTOVER_PG_PORT": "5432",
         "CUTOVER_PG_USER": topo.postgres.user,
         "CUTOVER_PG_DATABASE": topo.postgres.database,
-        "CUTOVER_PG_PASSWORD": FAKE_PASSWORD,
         "CUTOVER_KAFKA_BOOTSTRAP_SERVERS": f"kafka:{INTERNAL_KAFKA_PORT}",
         "CUTOVER_CONNECT_URL": "http://connect:8083",
     }
@@ -499,7 +559,7 @@ def test_comparator_plan_resolves_for_the_comparator(
 
     comparator = services["comparator"]
     argv = comparator["command"]
-    env = _interpolated(comparator["environment"])
+    env = comparator["environment"]
 
     config = compare_config(load_plan(plan_file), argv[argv.index("--context") + 1], env=env)
 
@@ -517,7 +577,7 @@ def test_comparator_and_shadow_workers_agree_on_topic_and_group(
     from shadow.config import ShadowConfig
 
     plan = yaml.safe_load(plan_file.read_text())["contexts"][COMPARE_CONTEXT]
-    shadow = ShadowConfig.from_env(_interpolated(services["shadow"]["environment"]))
+    shadow = ShadowConfig.from_env(services["shadow"]["environment"])
 
     assert shadow.topics == (plan["topic"]["name"],)
     assert shadow.group_id == plan["consumer_group"]
@@ -537,8 +597,8 @@ def test_gunicorn_targets_name_real_services(services: dict[str, Any]) -> None:
 
 def test_app_init_script_calls_real_functions(services: dict[str, Any]) -> None:
     init = services["app-init"]
-    assert init["entrypoint"][:2] == ["python", "-c"]
-    tree = ast.parse(init["entrypoint"][2])
+    assert init["entrypoint"][:-1] == with_password("python", "-c")["entrypoint"]
+    tree = ast.parse(init["entrypoint"][-1])
 
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     for node in imports:
