@@ -8,6 +8,11 @@ condition selects, in chunks, while streaming goes on; each row read goes out as
 key and ``id`` header). :func:`gap_condition` writes that condition for a gap: outbox rows
 created from the time the slot was lost (minus a margin) until the new slot was created,
 less the ones already on Kafka when those are known. Pure: no I/O.
+
+The plan's connectors carry their signal table from the start (:func:`with_signal_table`,
+applied by :func:`phases.outbox_connectors.connector_config`): recovery then changes nothing
+in their config, ``cutover connectors diff --plan`` sees no drift after it, and a team can
+send its own signals (an ad-hoc incremental snapshot) to a connector the plan created.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 SIGNAL_CHANNEL = "source"
 MAX_LISTED_IDS = 20_000
@@ -48,6 +54,16 @@ def signal_settings(live: Mapping[str, str], table: str) -> dict[str, str]:
     if tables and table not in tables:
         changes["table.include.list"] = ",".join([*tables, table])
     return changes
+
+
+V = TypeVar("V")
+
+
+def with_signal_table(config: Mapping[str, V], table: str) -> dict[str, V | str]:
+    """``config`` with :func:`signal_settings` applied: the config a connector reading its
+    signals from ``table`` runs with (``table`` must exist before it starts)."""
+    plain = {k: v for k, v in config.items() if isinstance(v, str)}
+    return {**config, **signal_settings(plain, table)}
 
 
 @dataclass(frozen=True, slots=True)

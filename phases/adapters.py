@@ -32,6 +32,7 @@ from phases.outbox_connectors import (
     application_connector,
     connector_config,
     shadow_outbox_connector,
+    support_tables_ddl,
 )
 from phases.plan import Plan
 from phases.ports import (
@@ -94,7 +95,6 @@ class CdcConnectorAdmin:
 
     def apply_outbox_connector(self) -> str:
         client = _connect_client(self.plan, self.env)
-        from cdc.debezium import heartbeat_table_ddl
         from cdc.errors import ConnectorNotFound
         from cdc.reconcile import config_changes
 
@@ -103,8 +103,9 @@ class CdcConnectorAdmin:
         try:
             if spec.created_by is not None:
                 _require_table(engine, spec)
-            with engine.begin() as conn:  # the heartbeat action query needs its table
-                conn.execute(text(heartbeat_table_ddl(spec.heartbeat_table)))
+            with engine.begin() as conn:  # its heartbeat and signal tables
+                for ddl in support_tables_ddl(spec):
+                    conn.execute(text(ddl))
             config = self.config()
             try:
                 unchanged = not config_changes(config, client.get_config(self.name))

@@ -26,8 +26,10 @@ from cdc.debezium import (
     PasswordRef,
     PostgresConnectorOptions,
     build_postgres_config,
+    heartbeat_table_ddl,
 )
 from cdc.outbox_table import OutboxLayout
+from cdc.signal import signal_table_ddl, signal_table_for, with_signal_table
 from cutover_common.errors import EnvironmentVariableMissing
 from cutover_common.secrets import Secret
 from phases.plan import ConnectorSpec, Plan
@@ -68,6 +70,20 @@ class OutboxConnector:
             object.__setattr__(self, "publication_name", f"{self.slot_name}_pub")
         if not self.server_prefix:
             object.__setattr__(self, "server_prefix", self.name)
+
+    @property
+    def signal_table(self) -> str:
+        """The table it reads Debezium signals from (the one ``connectors recover`` uses)."""
+        return signal_table_for(self.slot_name)
+
+
+def support_tables_ddl(connector: OutboxConnector) -> list[str]:
+    """DDL (idempotent) of the tables ``connector`` needs before it starts besides its outbox:
+    its heartbeat table (the action query writes it) and its signal table (captured)."""
+    return [
+        heartbeat_table_ddl(connector.heartbeat_table),
+        signal_table_ddl(connector.signal_table),
+    ]
 
 
 def application_connector(plan: Plan) -> OutboxConnector:
@@ -178,5 +194,8 @@ def _password(
 def connector_config(
     connector: OutboxConnector, database_url: str, env: Mapping[str, str]
 ) -> dict[str, ConfigValue]:
-    """The Connect config of ``connector``: the one builder of a plan-owned connector."""
-    return dict(build_postgres_config(connector_options(connector, database_url, env)))
+    """The Connect config of ``connector``: the one builder of a plan-owned connector. It
+    reads signals from its signal table (:mod:`cdc.signal`), so ``connectors recover`` adds
+    nothing to it and a team can signal an ad-hoc incremental snapshot."""
+    config = build_postgres_config(connector_options(connector, database_url, env))
+    return with_signal_table(config, connector.signal_table)

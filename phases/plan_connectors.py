@@ -4,7 +4,7 @@
 builder ``cutover advance`` uses) into :class:`cdc.desired.DesiredConnector` values;
 :func:`merge_desired` adds a desired-connectors file's connectors the plan does not own (one
 it owns is refused: it is built only from the plan); :func:`prepare` creates what a
-connector needs in its database before it starts (its heartbeat table) and leaves out a
+connector needs in its database before it starts (its heartbeat and signal tables) and leaves out a
 connector whose outbox table is not there yet (the shadow outbox's, before phase 3).
 """
 
@@ -19,7 +19,12 @@ from cdc.desired import DesiredConnector
 from cdc.errors import DesiredStateError
 from cdc.safety import CONFIG_PROVIDERS
 from cutover_common.errors import EnvironmentVariableMissing
-from phases.outbox_connectors import OutboxConnector, connector_config, plan_connectors
+from phases.outbox_connectors import (
+    OutboxConnector,
+    connector_config,
+    plan_connectors,
+    support_tables_ddl,
+)
 from phases.plan import Plan
 
 
@@ -69,9 +74,8 @@ def prepare(
     say: Callable[[str], None],
     engine_for: Callable[[str], Engine] = create_engine,
 ) -> list[PlanConnector]:
-    """Create each connector's heartbeat table; keep the ones whose outbox table exists."""
-    from cdc.debezium import heartbeat_table_ddl
-
+    """Create each connector's heartbeat and signal tables (idempotent); keep the ones whose
+    outbox table exists."""
     ready = []
     for item in connectors:
         spec = item.connector
@@ -85,7 +89,8 @@ def prepare(
                         f"exist yet ({spec.created_by or 'cutover outbox init creates it'})"
                     )
                     continue
-                conn.execute(text(heartbeat_table_ddl(spec.heartbeat_table)))
+                for ddl in support_tables_ddl(spec):
+                    conn.execute(text(ddl))
         finally:
             engine.dispose()
         ready.append(item)

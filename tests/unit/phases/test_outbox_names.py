@@ -46,7 +46,9 @@ def connector_config(plan: Plan) -> dict[str, Any]:
 def test_the_phase_2_connector_captures_the_plans_table_and_names_its_columns() -> None:
     config = connector_config(plan_with(RENAMED))
 
-    assert config["table.include.list"] == "app.events_outbox,public.debezium_heartbeat"
+    assert config["table.include.list"] == (
+        "app.events_outbox,public.debezium_heartbeat,public.cutover_outbox_signal"
+    )
     assert config["transforms.outbox.table.field.event.id"] == "event_id"
     assert config["transforms.outbox.table.field.event.key"] == "stream_key"
     assert config["transforms.outbox.table.field.event.payload"] == "body"
@@ -66,7 +68,9 @@ def test_the_phase_2_connector_keeps_cutovers_header_names_whatever_the_columns(
 def test_the_default_block_gives_todays_connector_plus_the_mode_header() -> None:
     config = connector_config(plan_with(None))
 
-    assert config["table.include.list"] == "public.outbox,public.debezium_heartbeat"
+    assert config["table.include.list"] == (
+        "public.outbox,public.debezium_heartbeat,public.cutover_outbox_signal"
+    )
     assert config["transforms.outbox.route.by.field"] == "aggregatetype"
     assert config["transforms.outbox.table.fields.additional.placement"] == (
         "type:header:type,correlation_id:header:correlation_id,"

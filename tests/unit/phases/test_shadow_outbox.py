@@ -145,7 +145,9 @@ def test_the_shadow_connector_is_the_application_builders_with_the_blocks_names(
     assert {k: v for k, v in shadow.items() if k not in heartbeat} == {
         k: v for k, v in as_application.items() if k not in heartbeat
     }
-    assert shadow["table.include.list"] == ("store.followups,public.team_shadow_outbox_heartbeat")
+    assert shadow["table.include.list"] == (
+        "store.followups,public.team_shadow_outbox_heartbeat,public.team_shadow_outbox_signal"
+    )
 
 
 def test_the_shadow_connector_routes_by_its_prefix_with_cutovers_headers() -> None:
