@@ -1,6 +1,7 @@
 """The plan owns its connector, on the real stack: applied by ``cutover connectors apply
 --plan``, then ``cutover advance`` 1->2 builds the same connector and publishes nothing twice
-(the topic holds exactly one message per outbox row); a plan with another topic prefix is
+(the topic holds exactly one message per outbox row), its signal table published and
+``connectors diff --plan`` clean; a plan with another topic prefix is
 refused by ``connectors apply`` and leaves the connector on Connect as it was."""
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ def outbox_rows(engine: Engine, aggregate_type: str) -> int:
         return int(conn.execute(query, {"t": aggregate_type}).scalar_one())
 
 
+def published(engine: Engine, publication: str) -> set[str]:
+    query = text(
+        "SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = :p"
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query, {"p": publication}).scalars())
+
+
 def test_the_plans_connector_survives_advance_and_refuses_a_new_prefix(
     endpoints: Endpoints,
     unique: str,
@@ -129,6 +138,9 @@ def test_the_plans_connector_survives_advance_and_refuses_a_new_prefix(
     assert canaries >= 1
     assert topic_size(endpoints.bootstrap_servers, canary_topic) == canaries
     assert client.get_config(f"pc-{unique}") == applied
+    assert published(database, f"pc_{unique}_pub") >= {f"public.pc_{unique}_signal"}
+    diff = ["connectors", "--url", endpoints.connect_url, "diff", "--plan", str(plan_path)]
+    assert run_cli(cli, diff) == 0  # what `connectors recover` would add is there already
 
     moved = write_plan(tmp_path / "moved.yaml", endpoints, unique, f"pc-moved-{unique}")
     capsys.readouterr()
