@@ -13,6 +13,9 @@
           slot_name: shop_outbox
           publication_name: shop_outbox
           snapshot_mode: no_data       # the default: never republish the outbox's history
+          signal_table: public.shop_outbox_signal  # optional: the table Debezium reads
+                                       # signals from (must exist; `connectors recover`
+                                       # uses public.<slot_name>_signal)
           outbox: {}                   # cdc.debezium.OutboxOptions' defaults, or override:
                                        # table, topic_prefix, expand_json_payload,
                                        # header_fields, missing_header_fields, the columns
@@ -48,6 +51,7 @@ from cdc.debezium import (
 )
 from cdc.errors import DesiredStateError
 from cdc.safety import CATEGORIES
+from cdc.signal import with_signal_table
 from cutover_common.secrets import Secret
 
 ConfigValue = str | Secret
@@ -112,6 +116,7 @@ class _Debezium(_Strict):
     tombstones_on_delete: bool = False
     exactly_once: bool = False
     transaction_metadata: bool = False
+    signal_table: str | None = None
 
 
 class _Connector(_Strict):
@@ -178,6 +183,8 @@ def _desired(name: str, spec: _Connector, environ: Mapping[str, str]) -> Desired
     config: dict[str, ConfigValue] = {}
     if spec.debezium_postgres is not None:
         config.update(build_postgres_config(_options(spec.debezium_postgres, environ)))
+        if spec.debezium_postgres.signal_table:
+            config = with_signal_table(config, spec.debezium_postgres.signal_table)
     for key, value in spec.config.items():
         if isinstance(value, _EnvRef):
             config[key] = _secret_from_env(environ, value.env)

@@ -21,7 +21,8 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+
+from cdc.debezium import ConfigValue
 
 SIGNAL_CHANNEL = "source"
 MAX_LISTED_IDS = 20_000
@@ -56,10 +57,7 @@ def signal_settings(live: Mapping[str, str], table: str) -> dict[str, str]:
     return changes
 
 
-V = TypeVar("V")
-
-
-def with_signal_table(config: Mapping[str, V], table: str) -> dict[str, V | str]:
+def with_signal_table(config: Mapping[str, ConfigValue], table: str) -> dict[str, ConfigValue]:
     """``config`` with :func:`signal_settings` applied: the config a connector reading its
     signals from ``table`` runs with (``table`` must exist before it starts)."""
     plain = {k: v for k, v in config.items() if isinstance(v, str)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from cdc.client import ConnectClient
-from cdc.debezium import build_postgres_config
+from cdc.debezium import ConfigValue, build_postgres_config
 from cdc.fake import FakeConnectWorker, MemoryCaptureDatabase
 from cdc.reconcile import apply, diff
 from cdc.recover import recover
@@ -72,7 +72,10 @@ def test_the_signal_table_is_created_with_the_heartbeat_table_before_the_connect
 
 
 def test_with_signal_table_is_idempotent_and_keeps_secrets() -> None:
-    config = {"table.include.list": "public.outbox", "database.password": Secret("pw")}
+    config: dict[str, ConfigValue] = {
+        "table.include.list": "public.outbox",
+        "database.password": Secret("pw"),
+    }
 
     once = with_signal_table(config, "public.s_signal")
 
