@@ -45,6 +45,31 @@ CONNECT_AUTH_ENV = Setting(
     "credentials themselves are never a flag, a plan value or a log line",
 )
 
+STACK = Setting(
+    "CUTOVER_STACK",
+    "local",
+    "which stack the rehearsal and `cutover stack` use: `local` (the processes `cutover stack "
+    "up` starts, addresses from the topology) or `external` (a running stack they never start "
+    "or stop — docker compose's or your own — at the CUTOVER_PG_*, "
+    "CUTOVER_KAFKA_BOOTSTRAP_SERVERS and CUTOVER_CONNECT_URL addresses)",
+)
+PG_HOST = Setting("CUTOVER_PG_HOST", None, "external stack: the PostgreSQL server's host")
+PG_PORT = Setting(
+    "CUTOVER_PG_PORT",
+    None,
+    "PostgreSQL's port: the external stack's (default 5432), or the local stack's (54320)",
+)
+PG_USER = Setting("CUTOVER_PG_USER", None, "external stack: the PostgreSQL user")
+PG_DATABASE = Setting(
+    "CUTOVER_PG_DATABASE", None, "external stack: the database the user connects to first"
+)
+PG_PASSWORD_FILE = Setting(
+    "CUTOVER_PG_PASSWORD_FILE",
+    None,
+    "external stack: a file holding the PostgreSQL password, read when libpq's PGPASSWORD "
+    "is not set (the password itself is never a CUTOVER_* value)",
+)
+
 SHADOW_METRICS_HOST = Setting(
     "CUTOVER_SHADOW_METRICS_HOST",
     "127.0.0.1",
@@ -56,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
     KAFKA_BOOTSTRAP_SERVERS,
     CONNECT_URL,
     CONNECT_AUTH_ENV,
+    STACK,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    PG_DATABASE,
+    PG_PASSWORD_FILE,
     SHADOW_METRICS_HOST,
 )
 """Every setting this module declares, for documentation and checks."""

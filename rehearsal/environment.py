@@ -20,10 +20,10 @@ import structlog
 import yaml
 
 from rehearsal.errors import NotReadyError
-from rehearsal.scenario import Scenario
+from rehearsal.scenario import FaultKind, Scenario, ScenarioError
 from rehearsal.stack import manager
 from rehearsal.stack.connect_auth import AUTH_ENV
-from rehearsal.stack.endpoints import Endpoints, load_endpoints
+from rehearsal.stack.endpoints import Endpoints, is_external, load_endpoints
 from rehearsal.stack.pgadmin import create_database, drop_database
 from rehearsal.stack.topology import Topology
 from rehearsal.system import RunNames, System, load_system
@@ -139,7 +139,7 @@ class RehearsalEnvironment:
             bootstrap_servers=self.endpoints.bootstrap_servers,
             connect_url=self.endpoints.connect_url,
             reports_dir=str(self.reports_dir),
-            host=self.endpoints.host,
+            host=self.topology.host,  # where the app listens; the database may be elsewhere
             ports=dict(self.app_ports or {}),
             min_settled_keys=self.min_settled_keys,
             max_dead_lettered=self.poison_injected,
@@ -167,11 +167,13 @@ class RehearsalEnvironment:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def setup(self) -> None:
-        """Stack up, fresh database with cutover's tables (``cutover init``), app services up
+        """Stack up (an external one: healthy), fresh database with cutover's tables (``cutover init``), app services up
         (schema + seed), plan file written."""
-        report = manager.up(self.topology)
+        check_external_faults(self.scenario)
+        report = manager.ready(self.topology)  # CUTOVER_STACK=external: nothing started
         if not report.healthy:
-            raise NotReadyError("the local stack", "a component is unhealthy")
+            down = ", ".join(f"{c.name} ({c.address})" for c in report.components if not c.healthy)
+            raise NotReadyError("the stack", f"not healthy: {down}")
         self.refresh_endpoints()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         drop_database(self.endpoints, self.database)
@@ -319,6 +321,18 @@ class RehearsalEnvironment:
             f"outbox connector {self.connector_name}", f"after {timeout:.0f}s: {reasons}"
         )
 
+    def restart_connector(self) -> str:
+        """Restart the outbox connector and its tasks through Connect's REST API (what
+        ``restart_connect`` does on an external stack, whose worker is not cutover's)."""
+        t0 = time.monotonic()
+        self.endpoints.connect_client().restart(self.connector_name, include_tasks=True)
+        self.wait_pipeline_healthy()
+        return (
+            f"external stack: connector {self.connector_name} and its tasks restarted through "
+            f"Connect's REST API (the worker is not cutover's to restart) in "
+            f"{time.monotonic() - t0:.1f}s"
+        )
+
     def rewind_connector(self) -> str:
         """Stop the outbox connector, reset its offsets, resume. Under snapshot mode
         ``no_data`` (the generated connector's) it resumes from the replication slot: only
@@ -331,6 +345,25 @@ class RehearsalEnvironment:
         client.resume(self.connector_name)
         client.wait_for(self.connector_name, "RUNNING", timeout_s=60)
         return f"connector {self.connector_name} stopped, offsets reset, resumed at {datetime.now(UTC):%H:%M:%S}"
+
+
+EXTERNAL_UNSUPPORTED = (FaultKind.RESTART_KAFKA, FaultKind.RESTART_POSTGRES)
+"""Faults that restart processes an external stack does not let cutover restart."""
+
+
+def check_external_faults(scenario: Scenario) -> None:
+    """Refuse, before anything starts, a scenario that restarts Kafka or Postgres when the
+    stack is external (``restart_connect`` restarts the connector through the REST API)."""
+    if not is_external():
+        return
+    errors = [
+        f"faults.{i}.kind: {f.kind.value} needs the local stack (CUTOVER_STACK=external: "
+        "cutover does not restart the stack's processes)"
+        for i, f in enumerate(scenario.faults)
+        if f.kind in EXTERNAL_UNSUPPORTED
+    ]
+    if errors:
+        raise ScenarioError(scenario.name, errors)
 
 
 def cleanup_kept(topology: Topology, system: System | None = None) -> list[str]:

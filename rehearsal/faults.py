@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from rehearsal.errors import NotReadyError
 from rehearsal.scenario import Fault, FaultKind
 from rehearsal.stack import manager
+from rehearsal.stack.endpoints import is_external
 from rehearsal.stack.topology import Topology
 from rehearsal.workers import ShadowWorkers
 
@@ -59,6 +60,10 @@ class FaultTarget(Protocol):
 
     def wait_pipeline_healthy(self, timeout: float = 120.0) -> float: ...
 
+    def restart_connector(self) -> str:
+        """Restart the outbox connector and its tasks through Connect's REST API."""
+        ...
+
     def rewind_connector(self) -> str: ...
 
 
@@ -74,6 +79,8 @@ STUCK_AFTER_S = 45.0
 
 def _restart(component: str) -> Callable[[FaultTarget, Fault], str]:
     def restart(env: FaultTarget, fault: Fault) -> str:
+        if component == "connect" and is_external():  # the worker is not cutover's
+            return env.restart_connector()
         t0 = time.monotonic()
         stopped = manager.down(env.topology, only=(component,))
         _up(env, component)

@@ -2,7 +2,10 @@
 
 Exit codes: 0 done/healthy, 7 a component is unhealthy (or did not become healthy),
 11 ``compose --check`` found docker-compose.yml out of date, 1 other errors (a port taken
-by another process, no Java, a corrupt state directory).
+by another process, no Java, a corrupt state directory, ``up``/``down`` of an external
+stack), 2 an incomplete ``CUTOVER_STACK=external`` environment. With
+``CUTOVER_STACK=external`` ``status`` checks the external endpoints and nothing is started
+or stopped.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from rich.table import Table
 from cutover_common.cli import echo_json, json_option
 from cutover_common.exit_codes import ExitCode
 from rehearsal.stack import manager
+from rehearsal.stack.endpoints import is_external
 from rehearsal.stack.process import tail
 from rehearsal.stack.topology import load_topology
 
@@ -93,7 +97,8 @@ def status(as_json: bool) -> None:
     if as_json:
         echo_json(report.to_dict())
     else:
-        render(report, sys.stdout, "cutover stack status")
+        external = " (external: CUTOVER_STACK=external)" if is_external() else ""
+        render(report, sys.stdout, "cutover stack status" + external)
     if not report.healthy:
         sys.exit(ExitCode.UNHEALTHY)
 

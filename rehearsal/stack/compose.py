@@ -30,15 +30,16 @@ from typing import Any
 
 import yaml
 
+from cutover_common import config
 from cutover_common.config import SHADOW_METRICS_HOST
 from rehearsal.sources import COMPARE_RULES, INVARIANTS
+from rehearsal.stack.endpoints import EXTERNAL, LIBPQ_PASSWORD_ENV
 from rehearsal.stack.topology import REPO_ROOT, Topology
 
 COMPOSE_PATH = REPO_ROOT / "docker-compose.yml"
 INTERNAL_KAFKA_PORT = 19092
 CLUSTER_ID = "cutover-compose-kraft1"
 PASSWORD_ENV = "CUTOVER_PG_PASSWORD"  # noqa: S105 - the variable's name, not a password
-LIBPQ_PASSWORD_ENV = "PGPASSWORD"  # noqa: S105 - libpq's variable, set from the secret
 PASSWORD_SECRET = "pg_password"  # noqa: S105 - the compose secret's name
 PASSWORD_FILE = f"/run/secrets/{PASSWORD_SECRET}"
 CONNECT_ENTRYPOINT = "/docker-entrypoint.sh"  # the Debezium image's own, run with `start`
@@ -72,7 +73,9 @@ HEADER = (
     "#   shadow: CUTOVER_SHADOW_BOOTSTRAP/DSN/GROUP/APP/TOPICS; comparator: LEGACY_DATABASE_URL (the plan's url_env).\n"
     "# `cutover rehearse --scenario default` gets CUTOVER_STACK=external, CUTOVER_PG_HOST/PORT/USER/\n"
     "# DATABASE, CUTOVER_KAFKA_BOOTSTRAP_SERVERS and CUTOVER_CONNECT_URL: it uses these\n"
-    "# instead of starting the local stack; its evidence stays in the `rehearsals` volume.\n"
+    "# instead of starting the local stack (rehearsal/stack/endpoints.py reads them; the password is\n"
+    "# PGPASSWORD); its evidence stays in the `rehearsals` volume. The same variables run a rehearsal\n"
+    '# from the host against any running stack (README.md, "Rehearsing on a running stack").\n'
     "# The database password is in no URL: CUTOVER_PG_PASSWORD becomes the secret pg_password, a\n"
     "# file under /run/secrets in each container that talks to Postgres; a one-line entrypoint\n"
     "# wrapper exports it (libpq's PGPASSWORD; Connect's CUTOVER_PG_PASSWORD) and execs the command.\n"
@@ -237,18 +240,19 @@ def rehearse_env(topo: Topology) -> dict[str, str]:
 
     ``CUTOVER_STACK=external`` tells it not to start the local stack's processes
     and to build its endpoints from the other variables instead of the state
-    directory; it creates its own database, app processes, workers and plan. The
+    directory (the names are :mod:`cutover_common.config`'s, read by
+    :func:`rehearsal.stack.endpoints.external_endpoints`); it creates its own database, app processes, workers and plan. The
     password is not among them: libpq's ``PGPASSWORD``, from the secret (:func:`with_password`).
     """
     pg = topo.postgres
     return {
-        "CUTOVER_STACK": "external",
-        "CUTOVER_PG_HOST": PG_HOST,
-        "CUTOVER_PG_PORT": str(PG_CONTAINER_PORT),
-        "CUTOVER_PG_USER": pg.user,
-        "CUTOVER_PG_DATABASE": pg.database,
-        "CUTOVER_KAFKA_BOOTSTRAP_SERVERS": f"kafka:{INTERNAL_KAFKA_PORT}",
-        "CUTOVER_CONNECT_URL": f"http://connect:{CONNECT_CONTAINER_PORT}",
+        config.STACK.name: EXTERNAL,
+        config.PG_HOST.name: PG_HOST,
+        config.PG_PORT.name: str(PG_CONTAINER_PORT),
+        config.PG_USER.name: pg.user,
+        config.PG_DATABASE.name: pg.database,
+        config.KAFKA_BOOTSTRAP_SERVERS.name: f"kafka:{INTERNAL_KAFKA_PORT}",
+        config.CONNECT_URL.name: f"http://connect:{CONNECT_CONTAINER_PORT}",
     }
 
 

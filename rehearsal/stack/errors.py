@@ -101,6 +101,32 @@ class ComponentExitedError(StackError):
         )
 
 
+class ExternalStackError(StackError):
+    """Raised when ``CUTOVER_STACK=external`` lacks a setting it needs (or has a bad one)."""
+
+    exit_code = ExitCode.INVALID_INPUT
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(
+            f"external stack (CUTOVER_STACK=external): {detail}",
+            hint="set it in the environment, or unset CUTOVER_STACK to use the local stack",
+        )
+
+
+class ExternalStackRefusal(StackError):
+    """Raised when asked to start or stop processes of a stack cutover does not run."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        super().__init__(
+            f"`cutover stack {action}` does nothing to an external stack (CUTOVER_STACK=external): "
+            "cutover neither starts nor stops its processes",
+            hint="start or stop it where it runs (e.g. `docker compose up -d`); "
+            "`cutover stack status` checks its health",
+        )
+
+
 def _env_name(component: str) -> str:
     return {"postgres": "PG", "kafka": "KAFKA", "connect": "CONNECT"}.get(
         component, component.upper()

@@ -3,6 +3,10 @@
 ``up`` is idempotent: what already runs is left alone and reported. ``down``
 stops exactly the processes ``up`` started (pid files), and keeps data unless
 ``wipe`` is set.
+
+With ``CUTOVER_STACK=external`` (:func:`rehearsal.stack.endpoints.is_external`) the stack is
+not cutover's: ``up`` and ``down`` refuse (:class:`ExternalStackRefusal`) and ``status``
+(:func:`external_status`) checks that its endpoints answer, starting nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import structlog
 
 from rehearsal.stack import connect_auth as auth
 from rehearsal.stack import kafka, postgres
+from rehearsal.stack.endpoints import Endpoints, is_external, load_endpoints
+from rehearsal.stack.errors import ExternalStackRefusal
 from rehearsal.stack.jars import ensure_jars, java_binary
 from rehearsal.stack.process import ensure_port_free
 from rehearsal.stack.topology import Topology
@@ -95,6 +101,7 @@ def _locked(topology: Topology) -> Iterator[None]:
 def up(topology: Topology, *, connect_auth: bool = False) -> StackReport:
     """Start whatever is not running, wait for health, and report. ``connect_auth`` protects
     Connect's REST API with basic auth from now on (:mod:`rehearsal.stack.connect_auth`)."""
+    refuse_external("up")
     with _locked(topology):
         if connect_auth:
             auth.enable(topology)
@@ -144,7 +151,10 @@ def _check_ports(topology: Topology) -> None:
 
 
 def status(topology: Topology) -> StackReport:
-    """What runs, with health checks, without starting anything."""
+    """What runs, with health checks, without starting anything (an external stack:
+    :func:`external_status`)."""
+    if is_external():
+        return external_status(load_endpoints(topology))
     t0 = time.monotonic()
     pp = postgres.paths(topology)
     pg_running = postgres.running(None, pp)
@@ -177,10 +187,75 @@ def status(topology: Topology) -> StackReport:
     return StackReport(comps, time.monotonic() - t0)
 
 
+def refuse_external(action: str) -> None:
+    """Raise :class:`ExternalStackRefusal` for ``action`` when the stack is external."""
+    if is_external():
+        raise ExternalStackRefusal(action)
+
+
+def ready(topology: Topology) -> StackReport:
+    """The stack a rehearsal runs on, ready: the local one brought up (:func:`up`), or an
+    external one's health (:func:`external_status`), nothing started."""
+    return external_status(load_endpoints(topology)) if is_external() else up(topology)
+
+
+def external_status(endpoints: Endpoints) -> StackReport:
+    """Whether an external stack's endpoints answer: the database ``select 1``, the broker a
+    metadata request, Connect's REST API with the Debezium Postgres plugin. Nothing started;
+    no pid (the processes are not cutover's)."""
+    t0 = time.monotonic()
+    checks = (
+        ("postgres", f"{endpoints.host}:{endpoints.pg_port}", _database_answers),
+        ("kafka", endpoints.bootstrap_servers, _broker_answers),
+        ("connect", endpoints.connect_url, _connect_answers),
+    )
+    comps = tuple(
+        ComponentState(name, ok, ok, None, address)
+        for name, address, check in checks
+        for ok in (check(endpoints),)
+    )
+    return StackReport(comps, time.monotonic() - t0)
+
+
+def _database_answers(endpoints: Endpoints) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(endpoints.dsn(), connect_timeout=3) as conn:
+            return conn.execute("select 1").fetchone() == (1,)
+    except psycopg.Error:
+        return False
+
+
+def _broker_answers(endpoints: Endpoints) -> bool:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(
+        {"bootstrap.servers": endpoints.bootstrap_servers, "socket.timeout.ms": 2000}
+    )
+    try:
+        return bool(admin.list_topics(timeout=5).brokers)
+    except KafkaException:
+        return False
+
+
+def _connect_answers(endpoints: Endpoints) -> bool:
+    from cdc.client import ConnectClient
+    from cdc.errors import CdcError
+
+    client = ConnectClient.from_url(endpoints.connect_url, auth=endpoints.connect_auth, timeout_s=3)
+    try:
+        return any(p.class_name == kafka.DEBEZIUM_CLASS for p in client.plugins())
+    except CdcError:
+        return False
+
+
 def down(
     topology: Topology, *, wipe: bool = False, only: tuple[str, ...] = COMPONENTS
 ) -> list[str]:
     """Stop the stack's processes (Connect first, Postgres last); returns what was stopped."""
+    refuse_external("down")
     with _locked(topology):
         return _down(topology, wipe=wipe, only=only)
 
