@@ -15,13 +15,14 @@ whole comparison and returns its :class:`~comparators.result.ComparisonResult`.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import psycopg
 import structlog
+from psycopg.rows import dict_row
 
 from comparators.bisect import (
     HASH_BITS,
@@ -42,7 +43,16 @@ from comparators.errors import SourceError
 from comparators.partition import Partition
 from comparators.result import Accumulator, ComparisonResult
 from comparators.rules import CompareOptions
-from comparators.sources import JSON_COLUMN, DeferredRecord, ReadWindow, SqlSource, translate_errors
+from comparators.sources import (
+    JSON_COLUMN,
+    DeferredRecord,
+    ReadWindow,
+    SqlSource,
+    translate_errors,
+)
+from comparators.sources import (
+    _json_record as json_record,
+)
 from comparators.sqlrules import compile_rules
 
 log = structlog.get_logger(__name__)
@@ -303,6 +313,22 @@ class PgRangeStore:
             raise SourceError(self.name, "range store used before prepare()")
         return self._conn
 
+    def fetch_many(self, keys: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+        """Full rows of ``keys`` with one query (the first row of a key held twice)."""
+        key_expr = self.source._exprs(self._cols)[0]
+        sql = (
+            f"SELECT {key_expr} AS cutover_key__, * FROM ({self.source._inner()}) AS src "
+            f"WHERE ({key_expr}) IN (SELECT unnest(%(keys)s::text[]))"
+        )
+        json_mode = self._cols == [JSON_COLUMN]
+        found: dict[str, Mapping[str, Any]] = {}
+        with translate_errors(self.name), self._connection().cursor(row_factory=dict_row) as cur:
+            for row in cur.execute(sql, {"keys": list(keys)}):
+                key = row.pop("cutover_key__")
+                if key not in found:
+                    found[key] = json_record(row[JSON_COLUMN]) if json_mode else row
+        return found
+
     def _fetch(self, key: str) -> Mapping[str, Any]:
         """A differing key's full row: on the store's connection while it is open."""
         conn = self._conn
@@ -376,10 +402,76 @@ def compare_ranges(
         plan=plan,
     )
     try:
+        ahead = Prefetch(run, [pair for pair in run.slices])
         acc = Accumulator(options.sample_limit, options.timeline_bucket_seconds)
-        for result in observe(run.control, run.candidate, options, scope):
+        for result in observe(ahead.side(0), ahead.side(1), options, scope):
             acc.add(result)
         fold_matched(acc, run.matched())
         return acc.freeze(), run.stats
     finally:
         run.close()
+
+
+FETCH_BATCH = 5000
+"""Keys read ahead on both sides before the full rows of those that differ are fetched."""
+
+
+class Prefetch:
+    """Both sides' returned rows read ahead in key order, ``batch`` keys at a time: the keys
+    whose digests differ, or that one side lacks or holds twice, get their full rows with one
+    query per side and worker slice (instead of one query per key and side)."""
+
+    def __init__(
+        self, run: RangeComparison, slices: Sequence[tuple[Any, Any]], batch: int = FETCH_BATCH
+    ) -> None:
+        self.streams = (run.control, run.candidate)
+        self.heads: list[Observation | None] = [None, None]
+        self.queues: tuple[deque[Observation], deque[Observation]] = (deque(), deque())
+        self.stores = ([c for c, _ in slices], [d for _, d in slices])
+        self.batch = batch
+        self.started = False
+
+    def side(self, n: int) -> Iterator[Observation]:
+        queue = self.queues[n]
+        while queue or self._fill():
+            if queue:
+                yield queue.popleft()
+
+    def _next(self, n: int) -> Observation | None:
+        return next(self.streams[n], None)
+
+    def _fill(self) -> bool:
+        if not self.started:
+            self.heads = [self._next(0), self._next(1)]
+            self.started = True
+        groups: list[tuple[list[Observation], list[Observation]]] = []
+        while len(groups) < self.batch and (self.heads[0] or self.heads[1]):
+            key = min(h.key for h in self.heads if h is not None)
+            pair: tuple[list[Observation], list[Observation]] = ([], [])
+            for n in (0, 1):
+                while (head := self.heads[n]) is not None and head.key == key:
+                    pair[n].append(head)
+                    self.heads[n] = self._next(n)
+            groups.append(pair)
+        if not groups:
+            return False
+        wanted = [c[0].key if c else d[0].key for c, d in groups if _needs_rows(c, d)]
+        for n in (0, 1):
+            rows = self._rows(n, wanted) if wanted else {}
+            for group in groups:
+                self.queues[n].extend(
+                    replace(o, record=rows[o.key]) if o.key in rows else o for o in group[n]
+                )
+        return True
+
+    def _rows(self, n: int, keys: list[str]) -> dict[str, Mapping[str, Any]]:
+        found: dict[str, Mapping[str, Any]] = {}
+        for store in self.stores[n]:
+            found.update(store.fetch_many(keys))
+        return found
+
+
+def _needs_rows(control: list[Observation], candidate: list[Observation]) -> bool:
+    if len(control) != 1 or len(candidate) != 1:
+        return True
+    return control[0].digest is None or control[0].digest != candidate[0].digest
