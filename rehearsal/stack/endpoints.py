@@ -179,12 +179,15 @@ def _external_password(environ: Mapping[str, str]) -> tuple[str | None, bool]:
     if name is None:
         return None, False
     try:
-        return Path(name).read_text().strip(), False
+        password = Path(name).read_text().strip()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ExternalStackError(
             f"{PG_PASSWORD_FILE.name} names {name}, which cannot be read: {reason}"
         ) from None
+    if not password:
+        raise ExternalStackError(f"{PG_PASSWORD_FILE.name} names {name}, which is empty")
+    return password, False
 
 
 def _port(raw: str | None) -> int:

@@ -105,7 +105,9 @@ def test_the_password_file_is_read_when_pgpassword_is_not_set(tmp_path: Path) ->
     assert PASSWORD not in repr(ep)
 
 
-def test_pgpassword_wins_over_the_file_and_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
+def test_pgpassword_wins_over_the_file_and_an_unreadable_or_empty_one_is_one_line(
+    tmp_path: Path,
+) -> None:
     missing = tmp_path / "nope"
     with_file = {**COMPLETE, "CUTOVER_PG_PASSWORD_FILE": str(missing)}
     assert load_endpoints(Topology(), with_file).password_from_env
@@ -113,6 +115,9 @@ def test_pgpassword_wins_over_the_file_and_an_unreadable_file_is_one_line(tmp_pa
     no_env = {k: v for k, v in with_file.items() if k != "PGPASSWORD"}
     text = _error(no_env)
     assert f"CUTOVER_PG_PASSWORD_FILE names {missing}, which cannot be read: No such file" in text
+
+    missing.write_text("\n")
+    assert f"CUTOVER_PG_PASSWORD_FILE names {missing}, which is empty" in _error(no_env)
 
 
 def test_connect_auth_comes_from_the_variable_its_setting_names() -> None:
