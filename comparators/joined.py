@@ -1,8 +1,10 @@
 """Same database, one join: control and candidate compared inside Postgres (I/O).
 
 When both outcome sources are SQL on the same database (legacy tables and shadow tables
-side by side), one query computes each side's normalised digest
-(:mod:`comparators.sqlrules`), groups each side by key (duplicates counted), joins the two
+side by side), one query computes each side's digest (the cheapest that is never coarser
+than the rules, :func:`comparators.bisect_pg.digest_rules`: the row's own text when only
+top-level fields are ignored, else the record normalised in SQL by
+:mod:`comparators.sqlrules`; differing digests are judged by the engine), groups each side by key (duplicates counted), joins the two
 with ``FULL OUTER JOIN`` and decides in SQL what :mod:`comparators.diff` would decide for
 the keys that need no looking into: ``pending`` (settle window open), ``out_of_scope``
 (written in a mode the comparison does not cover), ``inconclusive`` (a side flags it) and
@@ -29,6 +31,7 @@ import structlog
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
+from comparators.bisect_pg import DigestSql, PushdownDigest, digest_rules
 from comparators.diff import Observation, Scope, observation, observe
 from comparators.errors import PlanError, SourceError
 from comparators.invariants import SqlInvariant, Violation
@@ -36,7 +39,7 @@ from comparators.plan import CompareConfig
 from comparators.result import LAG_BOUNDS, LEFT_OUT, Category, ComparisonResult, KeyResult
 from comparators.rules import CompareOptions
 from comparators.sources import JSON_COLUMN, ReadWindow, SqlSource, libpq_url, translate_errors
-from comparators.sqlrules import SqlRules, check_columns, compile_rules
+from comparators.sqlrules import check_columns
 
 log = structlog.get_logger(__name__)
 
@@ -81,7 +84,7 @@ class _Side:
 
     source: SqlSource
     columns: list[str]
-    rules: SqlRules
+    rules: PushdownDigest
     alias: str
 
     @property
@@ -202,14 +205,14 @@ def join_query(
     return sql, params
 
 
-def prefixed(rules: SqlRules, prefix: str) -> SqlRules:
-    """``rules`` with its parameters renamed ``<prefix><name>`` (two sides in one query)."""
-    normalised, digest = rules.normalised, rules.digest
+def prefixed(rules: DigestSql, prefix: str) -> PushdownDigest:
+    """``rules``' digest with its parameters renamed ``<prefix><name>`` (two sides in one
+    query)."""
+    digest = rules.digest
     for name in rules.params:
-        normalised = normalised.replace(f"%({name})s", f"%({prefix}{name})s")
         digest = digest.replace(f"%({name})s", f"%({prefix}{name})s")
     params = {f"{prefix}{k}": v for k, v in rules.params.items()}
-    return replace(rules, normalised=normalised, digest=digest, params=params)
+    return PushdownDigest(digest, params)
 
 
 def _decided(rows: Sequence[Mapping[str, Any]], options: CompareOptions) -> ComparisonResult:
@@ -270,10 +273,10 @@ def _sides(
         with translate_errors(source.name):
             described[alias] = source.describe(conn)
     check_columns(options, *([n for n, _ in d] for d in described.values()))
+    digest = digest_rules(options)
     for alias, source in (("c", control), ("d", candidate)):
         cols = [n for n, _ in described[alias]]
-        json_column = JSON_COLUMN if cols == [JSON_COLUMN] else None
-        rules = compile_rules(options, described[alias], json_column=json_column)
+        rules = digest(source, described[alias])
         out.append(_Side(source, cols, prefixed(rules, f"{alias}_"), alias))
     return out[0], out[1]
 
