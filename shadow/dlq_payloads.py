@@ -181,7 +181,13 @@ class PgDeadLetterPayloads:
                 raise
 
     def ensure_schema(self) -> None:
-        with self._connection() as conn:
+        """Create the table (idempotent) under an advisory lock: ``CREATE TABLE IF NOT EXISTS``
+        run by two workers starting together can fail on the catalogue's unique index."""
+        with self._connection() as conn, conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"cutover.shadow.dlq_payloads.{self.schema}",),
+            )
             conn.execute(payloads_ddl(self.schema))
 
     def store(self, payload: DeadLetterPayload) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -28,3 +29,30 @@ def test_an_unreachable_database_is_unavailable(endpoints: Endpoints) -> None:
     payloads = PgDeadLetterPayloads(endpoints.dsn("no_such_database_h1"), "shadow")
     with pytest.raises(StoreUnavailableError):
         payloads.store(payload())
+
+
+def test_workers_starting_together_create_the_table_once(
+    endpoints: Endpoints, fresh_database: str
+) -> None:
+    """Two workers of a rehearsal once both ran CREATE TABLE IF NOT EXISTS at start; one died
+    on pg_type's unique index. The advisory lock makes the creation one at a time."""
+    stores = [PgDeadLetterPayloads(endpoints.dsn(fresh_database), "shadow") for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def start(p: PgDeadLetterPayloads) -> None:
+        barrier.wait()
+        try:
+            p.ensure_schema()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(p,)) for p in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = stores[0].get(stores[0].store(payload()))
+    for p in stores:
+        p.close()
+    assert (errors, got is not None) == ([], True)
