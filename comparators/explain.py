@@ -66,8 +66,30 @@ def format_path(parts: list[Any]) -> str:
     return text or "<root>"
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal with equal types at every level (deepdiff reports nothing between them)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _differing(control: Record, candidate: Record) -> tuple[Any, Any]:
+    """Both records without the top-level fields that are the same on both sides: deepdiff
+    reports the same differences, at the same paths, without walking equal subtrees."""
+    if not (isinstance(control, dict) and isinstance(candidate, dict)):
+        return control, candidate
+    return (
+        {k: v for k, v in control.items() if k not in candidate or not _same(v, candidate[k])},
+        {k: v for k, v in candidate.items() if k not in control or not _same(control[k], v)},
+    )
+
+
 def _levels(control: Record, candidate: Record) -> Iterator[tuple[str, Any]]:
-    tree = DeepDiff(control, candidate, view="tree", verbose_level=2)
+    tree = DeepDiff(*_differing(control, candidate), view="tree", verbose_level=2)
     for report_type, levels in tree.items():
         for level in levels:
             yield report_type, level
