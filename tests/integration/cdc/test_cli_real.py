@@ -103,7 +103,13 @@ def test_cli_apply_diff_status_validate_and_no_password_anywhere(
     client.wait_for(name, RUNNING, timeout_s=90)
     assert run("diff", str(path)).exit_code == 0
 
+    # healthy once Debezium has recorded its first heartbeat (a second or two after RUNNING;
+    # until then status says "heartbeat: no heartbeat recorded" and exits non-zero)
+    deadline = time.monotonic() + 60
     status = run("status", name, "--dsn-env", "IT_CDC_DSN", "--json")
+    while status.exit_code != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        status = run("status", name, "--dsn-env", "IT_CDC_DSN", "--json")
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["status"]["tasks"][0]["state"] == RUNNING
     listed = json.loads(run("list", "--json").stdout)
