@@ -96,6 +96,14 @@ def digest_rules(options: CompareOptions) -> DigestRules:
     (:func:`pushdown_rules`) when only top-level fields are ignored, else :func:`sql_rules`
     (a digest mismatch is judged by the engine with every rule, so a finer digest costs
     fetches, never a wrong match)."""
+    if top_level_only(options):
+        return pushdown_rules(options.ignore)
+    return sql_rules(options)
+
+
+def top_level_only(options: CompareOptions) -> bool:
+    """Whether ``options`` only ignore top-level fields (no other rule): the row's own text,
+    or its binary image, is then never coarser than the rules."""
     rules = (
         options.decimals,
         options.tolerances,
@@ -104,9 +112,7 @@ def digest_rules(options: CompareOptions) -> DigestRules:
         options.unordered,
         options.normalisers,
     )
-    if any(rules) or any("." in p for p in options.ignore):
-        return sql_rules(options)
-    return pushdown_rules(options.ignore)
+    return not any(rules) and not any("." in p for p in options.ignore)
 
 
 def sql_rules(options: CompareOptions) -> DigestRules:

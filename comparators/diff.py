@@ -31,13 +31,14 @@ pending/missing split as unmeasured.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from comparators.errors import SourceError, UnsortedSourceError
-from comparators.explain import Difference, explain
+from comparators.explain import Difference, explain, not_explained
 from comparators.fingerprint import digest
 from comparators.invariants import Invariant, Violation, check_all
 from comparators.kafka_partitioner import STRING_KEYS, KeyFormat, partition_for
@@ -168,6 +169,7 @@ class _Judge:
         self.scope = scope
         self.invariants = tuple(invariants)
         self.absent = _Absence(scope, options.settle)
+        self.explained: Counter[Category] = Counter()
 
     def __call__(
         self, controls: list[Observation], candidates: list[Observation]
@@ -222,31 +224,56 @@ class _Judge:
     def _classify(
         self, c0: Observation | None, d0: Observation | None, n_control: int, n_candidate: int
     ) -> tuple[Category, tuple[Difference, ...]]:
-        diffs: tuple[Difference, ...] = ()
+        differ: tuple[Record, Record] | tuple[Difference, ...] | None = None
         if c0 is not None and d0 is not None:
             same_at_source = c0.digest is not None and c0.digest == d0.digest
-            diffs = () if same_at_source else self._differences(c0.record, d0.record)
+            differ = None if same_at_source else self._differing(c0.record, d0.record)
         if n_control > 1 or n_candidate > 1:
-            return Category.DUPLICATE, diffs
-        if d0 is None:
+            category = Category.DUPLICATE
+        elif d0 is None:
             assert c0 is not None
-            return self.absent(c0), diffs
-        if c0 is None:
-            return Category.EXTRA, diffs
-        if diffs:
-            return Category.DIVERGENT, diffs
-        if d0.produced_at > c0.produced_at + self.options.settle:
-            return Category.LATE, diffs
-        return Category.MATCH, diffs
+            category = self.absent(c0)
+        elif c0 is None:
+            category = Category.EXTRA
+        elif differ is not None:
+            category = Category.DIVERGENT
+        elif d0.produced_at > c0.produced_at + self.options.settle:
+            category = Category.LATE
+        else:
+            category = Category.MATCH
+        return category, self._explained(category, differ)
 
-    def _differences(
+    def _differing(
         self, control: Mapping[str, Any], candidate: Mapping[str, Any]
-    ) -> tuple[Difference, ...]:
+    ) -> tuple[Record, Record] | tuple[Difference, ...] | None:
+        """The normalised records when they disagree (their differences when tolerances
+        apply: only explaining tells); ``None`` when they agree."""
         opts = self.options
         if opts.raw_digest(control) == opts.raw_digest(candidate):
-            return ()
+            return None
         nc, nd = opts.normalise(control), opts.normalise(candidate)
-        return () if agree(nc, nd, opts) else explain(nc, nd, opts)
+        if agree(nc, nd, opts):
+            return None
+        if opts.tolerances:  # values within a tolerance agree: only explaining tells
+            diffs = explain(nc, nd, opts)
+            return diffs or None
+        return nc, nd
+
+    def _explained(
+        self, category: Category, differ: tuple[Record, Record] | tuple[Difference, ...] | None
+    ) -> tuple[Difference, ...]:
+        """The differences of disagreeing records: deepdiff's for the first
+        ``explain_limit`` keys of the category, :func:`not_explained` past them."""
+        if differ is None:
+            return ()
+        if differ and isinstance(differ[0], Difference):
+            return tuple(d for d in differ if isinstance(d, Difference))
+        if self.explained[category] >= self.options.explain_limit:
+            return not_explained()
+        self.explained[category] += 1
+        control, candidate = differ
+        assert not isinstance(control, Difference) and not isinstance(candidate, Difference)
+        return explain(control, candidate, self.options)
 
     def _violations(
         self, key: str, controls: list[Observation], candidates: list[Observation]

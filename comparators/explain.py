@@ -55,6 +55,16 @@ class Difference:
         }
 
 
+NOT_EXPLAINED = "(not explained)"
+"""The path a differing key counts under once its category has had ``explain_limit`` keys
+explained (:class:`comparators.rules.CompareOptions`)."""
+
+
+def not_explained() -> tuple[Difference, ...]:
+    """The one pseudo-difference of a key past the explain limit."""
+    return (Difference(NOT_EXPLAINED, "not_explained", None, None),)
+
+
 def format_path(parts: list[Any]) -> str:
     """``["notifications", 0, "recipient"]`` -> ``notifications[0].recipient``."""
     text = ""

@@ -197,7 +197,10 @@ class CompareOptions:
 
     ``key`` is the business key column (the plan's ``outcome.key``; no default). ``settle``
     is the time after the control's ``produced_at`` before a key is
-    judged; ``sample_limit`` caps the mismatch samples kept per category.
+    judged; ``sample_limit`` caps the mismatch samples kept per category;
+    ``explain_limit`` caps the keys per category explained field by field (deepdiff: the
+    report's differing paths); a differing key past it still counts in its category, and
+    under the path :data:`comparators.explain.NOT_EXPLAINED`.
     ``mode_field`` names the column holding the mode a key was written in (it decides
     whether the key is in scope, see :class:`comparators.diff.Scope`); ``inconclusive_field``
     the column flagging a record that shows no decision (the key is left out as
@@ -214,6 +217,7 @@ class CompareOptions:
     normalisers: tuple[Normaliser, ...] = ()
     settle: timedelta = timedelta(seconds=5)
     sample_limit: int = 20
+    explain_limit: int = 1000
     timeline_bucket_seconds: int = 60
     mode_field: str | None = "write_mode"
     inconclusive_field: str | None = "inconclusive"

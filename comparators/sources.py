@@ -222,6 +222,12 @@ def libpq_url(url: str) -> str:
     return f"{scheme.split('+')[0]}{sep}{rest}" if sep else url
 
 
+def row_expr(columns: Sequence[tuple[str, int]], alias: str = "src") -> str:
+    """``ROW(...)`` of ``columns`` of the row ``alias`` (the digest's composite)."""
+    fields = ", ".join(f'{alias}."' + n.replace('"', '""') + '"' for n, _ in columns)
+    return f"ROW({fields})"
+
+
 @dataclass(frozen=True, slots=True)
 class SqlSource:
     """Rows of ``sql`` (one per key) read with a server-side cursor.
@@ -288,16 +294,22 @@ class SqlSource:
         """md5 of the row without ignored columns (nor the mode column): its composite text
         plus the column names and types (so equal digests need equal types too); jsonb for a
         JSON column."""
-        never = (self.mode_column, self.inconclusive_column)
-        ignore = [*ignore, *(c for c in never if c)]
         names = [n for n, _ in described]
         if names == [JSON_COLUMN]:
-            params["ignore"] = list(ignore)
+            never = (self.mode_column, self.inconclusive_column)
+            params["ignore"] = [*ignore, *(c for c in never if c)]
             return f"md5((((src.{JSON_COLUMN})::jsonb) - %(ignore)s::text[])::text)"
-        kept = sorted((n, t) for n, t in described if n not in ignore)
+        kept = self.compared(described, ignore)
         params["signature"] = "|" + ",".join(f"{n}:{t}" for n, t in kept)
-        fields = ", ".join('src."' + n.replace('"', '""') + '"' for n, _ in kept)
-        return f"md5(ROW({fields})::text || %(signature)s)"
+        return f"md5({row_expr(kept)}::text || %(signature)s)"
+
+    def compared(
+        self, described: Sequence[tuple[str, int]], ignore: Sequence[str]
+    ) -> list[tuple[str, int]]:
+        """The (name, type OID) of the columns a top-level digest covers, by name: all but
+        ``ignore``, the mode and the inconclusive column."""
+        never = {*ignore, *(c for c in (self.mode_column, self.inconclusive_column) if c)}
+        return sorted((n, t) for n, t in described if n not in never)
 
     def query(
         self,
