@@ -108,6 +108,7 @@ def options_from(rules: CompareRules, key: str) -> CompareOptions:
         normalisers=tuple(load_normaliser(n) for n in rules.normalisers),
         settle=timedelta(seconds=rules.settle_seconds),
         sample_limit=rules.sample_limit,
+        explain_limit=rules.explain_limit,
         mode_field=rules.mode_column,
         inconclusive_field=rules.inconclusive_column,
     )

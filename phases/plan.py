@@ -131,6 +131,12 @@ class CompareRules(_Model):
         "Postgres; default: told by their URLs (host, port, database); false: never join",
     )
     sample_limit: int = Field(default=20, ge=0)
+    explain_limit: int = Field(
+        default=1000,
+        ge=1,
+        description="differing keys per category explained field by field (deepdiff); "
+        "past it a key still counts as differing, under the path '(not explained)'",
+    )
     mode_column: str = Field(
         default="write_mode",
         min_length=1,
