@@ -189,6 +189,9 @@ def print_summary(doc: dict[str, Any], stdout: TextIO) -> None:
     if comparison.get("rules_without_sql"):
         names = ", ".join(comparison["rules_without_sql"])
         console.print(f"rules without a SQL form (differing keys judged in Python): {names}")
+    unexplained = report.not_explained_line(doc)
+    if unexplained:
+        console.print(unexplained)
     for reason in v["reasons"]:
         console.print(f"- {reason}")
     for sample in doc["result"]["samples"][:10]:

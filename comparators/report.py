@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from comparators import plots
+from comparators.explain import NOT_EXPLAINED
 from comparators.noise import NoiseFloor
 from comparators.result import JUDGED, Category, ComparisonResult
 from comparators.rules import CompareOptions
@@ -56,6 +57,7 @@ def options_summary(options: CompareOptions) -> dict[str, Any]:
         "unordered": list(options.unordered),
         "normalisers": [n.name for n in options.normalisers],
         "settle_seconds": options.settle.total_seconds(),
+        "explain_limit": options.explain_limit,
     }
 
 
@@ -99,10 +101,26 @@ def evidence(
         },
         "counts": {str(c): result.count(c) for c in Category},
         "differing_paths": dict(result.paths),
+        "not_explained": {
+            "keys": dict(result.paths).get(NOT_EXPLAINED, 0),
+            "explain_limit": rules.get("explain_limit"),
+        },
         "invariants": dict(result.violations),
         "result": result.to_dict(),
     }
     return dict(redact_value(doc))
+
+
+def not_explained_line(doc: dict[str, Any]) -> str | None:
+    """``N differing keys not explained field by field (explain_limit L)`` when the run left
+    keys unexplained (:data:`comparators.explain.NOT_EXPLAINED`), else ``None``."""
+    section = doc.get("not_explained") or {}
+    n = int(section.get("keys") or 0)
+    if not n:
+        return None
+    noun = "key" if n == 1 else "keys"
+    limit = section.get("explain_limit")
+    return f"{n:,} differing {noun} not explained field by field (explain_limit {limit})"
 
 
 def _window(doc: dict[str, Any]) -> str:
@@ -139,6 +157,9 @@ def markdown(doc: dict[str, Any]) -> str:
     if unsupported:
         names = ", ".join(f"`{_md(n)}`" for n in unsupported)
         lines += ["", f"Rules without a SQL form (differing keys judged in Python): {names}"]
+    unexplained = not_explained_line(doc)
+    if unexplained:
+        lines += ["", unexplained]
     samples = doc["result"]["samples"]
     if samples:
         lines += ["", "**Samples**", "", "| key | category | paths |", "|---|---|---|"]
@@ -225,6 +246,7 @@ def html(doc: dict[str, Any]) -> str:
     return template.render(
         doc=doc,
         shares=shares({str(k): int(v) for k, v in doc["counts"].items()}),
+        not_explained=not_explained_line(doc),
         charts=[
             plots.match_rate_line(result),
             plots.categories_chart(result),
