@@ -1,9 +1,10 @@
 """``cutover connectors ...``: manage Kafka Connect connectors (a layer over :mod:`cdc.commands`).
 
-The worker URL comes from ``--url`` / ``CUTOVER_CONNECT_URL`` (default: the
-local stack's Connect). Basic auth is read from the environment variable named
-by ``--auth-env`` (value ``user:password``); TLS with ``--ca-bundle`` or
-``--insecure``. Rich tables by default, ``--json`` for machines.
+The worker URL comes from ``--url`` / ``CUTOVER_CONNECT_URL`` (default
+``http://127.0.0.1:8083``, :data:`cutover_common.config.LOCAL_CONNECT_URL`: Connect's own
+port on this machine; a stack elsewhere or on other ports is named explicitly). Basic auth
+is read from the environment variable named by ``--auth-env`` (value ``user:password``);
+TLS with ``--ca-bundle`` or ``--insecure``. Rich tables by default, ``--json`` for machines.
 
 Exit codes (the rows of the binary's one table, ``cutover --help``):
 
@@ -45,19 +46,15 @@ from cdc.health import HealthThresholds, PsycopgSlotProbe
 from cdc.recover import RecoveryOptions
 from cdc.transport import BasicAuth, TlsOptions
 from cutover_common.cli import plan_option
-from cutover_common.config import CONNECT_AUTH_ENV
+from cutover_common.config import (
+    CONNECT_AUTH_ENV,
+    CONNECT_URL,
+    KAFKA_BOOTSTRAP_SERVERS,
+    LOCAL_CONNECT_URL,
+)
 from cutover_common.errors import EnvironmentVariableMissing, PlanFileMissing
 from cutover_common.logging import configure_logging
 from cutover_common.secrets import Secret
-
-
-def _default_url() -> str:
-    """The local stack's Connect URL (rehearsal is optional for library users)."""
-    try:
-        from rehearsal.stack.topology import load_topology
-    except ImportError:
-        return "http://127.0.0.1:8083"
-    return load_topology().connect_url
 
 
 def _client(ctx: click.Context) -> ConnectClient:
@@ -85,7 +82,13 @@ def _finish(code: int) -> None:
 
 
 @click.group("connectors")
-@click.option("--url", envvar="CUTOVER_CONNECT_URL", default=None, help="Kafka Connect REST URL.")
+@click.option(
+    "--url",
+    envvar=CONNECT_URL.name,
+    default=LOCAL_CONNECT_URL,
+    show_default=True,
+    help=f"Kafka Connect REST URL (${CONNECT_URL.name}).",
+)
 @click.option(
     "--auth-env",
     envvar=CONNECT_AUTH_ENV.name,
@@ -100,7 +103,7 @@ def _finish(code: int) -> None:
 def connectors(
     ctx: click.Context,
     *,
-    url: str | None,
+    url: str,
     auth_env: str | None,
     ca_bundle: str | None,
     insecure: bool,
@@ -118,9 +121,7 @@ def connectors(
             raise EnvironmentVariableMissing(auth_env, named_by="--auth-env")
         auth = BasicAuth.parse(os.environ[auth_env])
     tls = TlsOptions(verify=not insecure, ca_bundle=ca_bundle)
-    obj["client"] = ConnectClient.from_url(
-        url or _default_url(), auth=auth, tls=tls, timeout_s=timeout_s
-    )
+    obj["client"] = ConnectClient.from_url(url, auth=auth, tls=tls, timeout_s=timeout_s)
 
 
 def _out(ctx: click.Context) -> Any:
@@ -272,7 +273,7 @@ def status_cmd(
 )
 @click.option(
     "--bootstrap-servers",
-    envvar="CUTOVER_KAFKA_BOOTSTRAP_SERVERS",
+    envvar=KAFKA_BOOTSTRAP_SERVERS.name,
     default=None,
     help="Kafka, to skip events already delivered (without it the whole window is re-read).",
 )

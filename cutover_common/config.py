@@ -35,8 +35,14 @@ KAFKA_BOOTSTRAP_SERVERS = Setting(
 CONNECT_URL = Setting(
     "CUTOVER_CONNECT_URL",
     None,
-    "Kafka Connect REST URL (http://host:port) where the Debezium connector runs",
+    "Kafka Connect REST URL (http://host:port) where the Debezium connector runs; "
+    "`cutover connectors` (--url) falls back to LOCAL_CONNECT_URL, `cutover discover` and "
+    "an external stack have no default",
 )
+LOCAL_CONNECT_URL = "http://127.0.0.1:8083"
+"""Kafka Connect's own REST port on this machine: what ``cutover connectors`` talks to when
+neither ``--url`` nor ``CUTOVER_CONNECT_URL`` names a worker (a stack on other ports sets
+``CUTOVER_CONNECT_URL``; the rehearsal passes its own)."""
 CONNECT_AUTH_ENV = Setting(
     "CUTOVER_CONNECT_AUTH_ENV",
     None,
@@ -77,6 +83,20 @@ SHADOW_METRICS_HOST = Setting(
     "inside a container, so the metrics can be scraped from outside it",
 )
 
+SHADOW_BOOTSTRAP = Setting(
+    "CUTOVER_SHADOW_BOOTSTRAP",
+    "127.0.0.1:9092",
+    "Kafka bootstrap servers the shadow workers read from (`cutover shadow --bootstrap`; with "
+    "--plan/--context the plan's system.kafka.bootstrap_servers); default: Kafka's own port "
+    "on this machine",
+)
+SHADOW_DSN = Setting(
+    "CUTOVER_SHADOW_DSN",
+    None,
+    "the shadow store's database, a libpq DSN or postgresql:// URL (`cutover shadow --dsn`); "
+    "no default: it must be given. Leave the password out of it: libpq reads PGPASSWORD",
+)
+
 SETTINGS: tuple[Setting, ...] = (
     KAFKA_BOOTSTRAP_SERVERS,
     CONNECT_URL,
@@ -87,6 +107,8 @@ SETTINGS: tuple[Setting, ...] = (
     PG_USER,
     PG_DATABASE,
     PG_PASSWORD_FILE,
+    SHADOW_BOOTSTRAP,
+    SHADOW_DSN,
     SHADOW_METRICS_HOST,
 )
 """Every setting this module declares, for documentation and checks."""

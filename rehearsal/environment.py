@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 import yaml
 
+from cutover_common.config import SHADOW_BOOTSTRAP, SHADOW_DSN
 from rehearsal.errors import NotReadyError
 from rehearsal.scenario import FaultKind, Scenario, ScenarioError
 from rehearsal.stack import manager
@@ -149,13 +150,12 @@ class RehearsalEnvironment:
 
     def _worker_spec(self, mode: str) -> WorkerSpec:
         env = {
-            "CUTOVER_SHADOW_BOOTSTRAP": self.endpoints.bootstrap_servers,
-            "CUTOVER_SHADOW_DSN": self.endpoints.dsn(self.database),
+            SHADOW_BOOTSTRAP.name: self.endpoints.bootstrap_servers,
+            SHADOW_DSN.name: self.endpoints.dsn(self.database),
             "CUTOVER_LOG_LEVEL": "WARNING",
             **self.system.shadow_env(self.names()),
         }
         return WorkerSpec(
-            self.database,
             self.group,
             self.topics,
             self.run_dir,

@@ -21,9 +21,10 @@ from rehearsal.stack.process import ManagedProcess
 
 @dataclass(frozen=True, slots=True)
 class WorkerSpec:
-    """What every shadow worker of a rehearsal runs with."""
+    """What every shadow worker of a rehearsal runs with: ``env`` names the stack explicitly
+    (``CUTOVER_SHADOW_BOOTSTRAP`` and ``CUTOVER_SHADOW_DSN``, :mod:`cutover_common.config`),
+    as a team's deployment does; ``cutover shadow`` knows no stack of its own."""
 
-    database: str
     group: str
     topics: tuple[str, ...]
     run_dir: Path
@@ -39,8 +40,6 @@ class WorkerSpec:
             sys.executable,
             "-m",
             "shadow",
-            "--database",
-            self.database,
             "--group",
             self.group,
             "--mode",

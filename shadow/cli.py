@@ -1,14 +1,14 @@
 """``cutover shadow`` — run, replay and inspect a team's shadow app.
 
-Connection settings come from options, then ``CUTOVER_SHADOW_*`` variables, then the local
-stack (``rehearsal.stack.endpoints``, imported only then). The app is ``--app
+Connection settings come from options, then ``CUTOVER_SHADOW_*`` variables
+(:mod:`cutover_common.config`): ``--bootstrap`` / ``CUTOVER_SHADOW_BOOTSTRAP`` (default
+``127.0.0.1:9092``) and ``--dsn`` / ``CUTOVER_SHADOW_DSN`` (no default). The app is ``--app
 module:attribute`` (``CUTOVER_SHADOW_APP``), or the plan's ``contexts.<name>.shadow.app``
 with ``--plan PLAN --context NAME``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cutover_common.cli import LazyGroup, echo_json, json_option, plan_option
+from cutover_common.config import SHADOW_BOOTSTRAP, SHADOW_DSN
 from cutover_common.errors import PlanFileMissing
 from cutover_common.exit_codes import ExitCode
 from cutover_common.modes import Mode
@@ -30,13 +31,6 @@ from shadow.config import SHADOW_MODES, ShadowConfig, parse_options
 from shadow.errors import ShadowConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _local_defaults(database: str | None) -> dict[str, Any]:
-    from rehearsal.stack.endpoints import load_endpoints
-
-    ep = load_endpoints()
-    return {"bootstrap_servers": ep.bootstrap_servers, "dsn": Secret(ep.dsn(database))}
 
 
 def plan_values(plan_path: Path, context: str) -> dict[str, Any]:
@@ -72,13 +66,6 @@ def _config(ctx: click.Context, **extra: Any) -> ShadowConfig:
     opts.update(ctx.obj)
     opts.update({k: v for k, v in extra.items() if v not in (None, ())})
     opts["options"] = {**opts.get("options", {}), **cli_options}
-    env = os.environ
-    if not (opts.get("bootstrap_servers") or env.get("CUTOVER_SHADOW_BOOTSTRAP")) or not (
-        opts.get("dsn") or env.get("CUTOVER_SHADOW_DSN")
-    ):
-        for key, value in _local_defaults(opts.pop("database", None)).items():
-            opts.setdefault(key, value)
-    opts.pop("database", None)
     if isinstance(opts.get("dsn"), str):
         opts["dsn"] = Secret(opts["dsn"])
     config = ShadowConfig.from_env(**{k: v for k, v in opts.items() if v is not None})
@@ -127,9 +114,12 @@ def app_options(fn: F) -> F:
 
 
 @click.group("shadow", cls=LazyGroup, lazy={"dlq": "shadow.cli_dlq:dlq"})
-@click.option("--bootstrap", "bootstrap_servers", help="Kafka bootstrap servers.")
-@click.option("--dsn", help="Shadow store DSN (default: the local stack).", envvar=None)
-@click.option("--database", help="Database of the local stack holding the shadow schema.")
+@click.option(
+    "--bootstrap",
+    "bootstrap_servers",
+    help=f"Kafka bootstrap servers (${SHADOW_BOOTSTRAP.name}, default {SHADOW_BOOTSTRAP.default}).",
+)
+@click.option("--dsn", help=f"Shadow store DSN or URL (${SHADOW_DSN.name}; no default).", envvar=None)
 @click.option("--group", "group_id", help="Base consumer group (default cutover.shadow).")
 @click.option("--topic", "topics", multiple=True, help="Topic(s) to consume (default: the app's).")
 @click.option("--schema", help="Shadow store schema (default shadow).")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from cutover.shadow import WorkerContext
-from cutover_common.config import SHADOW_METRICS_HOST
+from cutover_common.config import SHADOW_BOOTSTRAP, SHADOW_DSN, SHADOW_METRICS_HOST
 from cutover_common.modes import Mode
 from cutover_common.secrets import Secret
 from shadow.dlq import dlq_topic_for
@@ -100,19 +100,20 @@ class ShadowConfig:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **given: object) -> ShadowConfig:
         """Build from ``CUTOVER_SHADOW_*`` variables; keyword arguments win (``options``:
-        key by key, over the variables' options)."""
+        key by key, over the variables' options). The bootstrap servers default to
+        :data:`~cutover_common.config.SHADOW_BOOTSTRAP`'s; the DSN has no default."""
         e = dict(os.environ if env is None else env)
         values: dict[str, object] = {}
         simple = {
-            "CUTOVER_SHADOW_BOOTSTRAP": "bootstrap_servers",
             "CUTOVER_SHADOW_GROUP": "group_id",
             "CUTOVER_SHADOW_APP": "app",
             "CUTOVER_SHADOW_SCHEMA": "schema",
             SHADOW_METRICS_HOST.name: "metrics_host",
         }
         values.update({name: e[var] for var, name in simple.items() if e.get(var)})
-        if "CUTOVER_SHADOW_DSN" in e:
-            values["dsn"] = Secret(e["CUTOVER_SHADOW_DSN"])
+        values["bootstrap_servers"] = SHADOW_BOOTSTRAP.get(e)
+        if dsn := SHADOW_DSN.get(e):
+            values["dsn"] = Secret(dsn)
         if "CUTOVER_SHADOW_TOPICS" in e:
             values["topics"] = tuple(t for t in e["CUTOVER_SHADOW_TOPICS"].split(",") if t)
         if e.get("CUTOVER_SHADOW_DLQ_MAX_BYTES"):
@@ -125,10 +126,10 @@ class ShadowConfig:
             options.update(given_options)
         values["options"] = options
         values.update({k: v for k, v in given.items() if v is not None})
-        if "bootstrap_servers" not in values or "dsn" not in values:
+        if "dsn" not in values:
             raise ShadowConfigError(
-                "bootstrap_servers/dsn",
-                "set CUTOVER_SHADOW_BOOTSTRAP and CUTOVER_SHADOW_DSN (or pass them)",
+                "dsn",
+                f"the shadow store's database is not given: pass --dsn or set {SHADOW_DSN.name}",
             )
         return cls(**values)  # type: ignore[arg-type]
 

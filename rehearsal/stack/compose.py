@@ -226,8 +226,8 @@ def legacy_env(topo: Topology) -> dict[str, str]:
 def shadow_env(topo: Topology) -> dict[str, str]:
     """What ``cutover shadow`` reads (``shadow.config.ShadowConfig.from_env``)."""
     return {
-        "CUTOVER_SHADOW_BOOTSTRAP": f"kafka:{INTERNAL_KAFKA_PORT}",
-        "CUTOVER_SHADOW_DSN": database_url(topo, driver="postgresql"),
+        config.SHADOW_BOOTSTRAP.name: f"kafka:{INTERNAL_KAFKA_PORT}",
+        config.SHADOW_DSN.name: database_url(topo, driver="postgresql"),
         "CUTOVER_SHADOW_GROUP": SHADOW_GROUP,
         "CUTOVER_SHADOW_APP": SHADOW_APP,
         "CUTOVER_SHADOW_TOPICS": ORDER_TOPIC,

@@ -11,6 +11,10 @@ through ``cutover.shadow`` like any team's handlers; its outcome record
 (``legacy_app/outcome.py``), invariants (``legacy_app/invariants.py``) and contexts
 (``legacy_app.modes.CONTEXTS``) are the sample's too, named from its plan.
 
+Nor does any library module import ``rehearsal``, ``legacy_app`` or ``examples``
+(:data:`NOT_IMPORTED`), not even inside a function: the local stack's addresses reach the
+library as settings (:mod:`cutover_common.config`), passed by the rehearsal.
+
 :data:`PENDING` exempts whole library files that still name the sample's domain, each with
 the reason; it is empty now. The test fails when a listed file has become clean, so the list
 only shrinks.
@@ -36,6 +40,11 @@ LIBRARY: tuple[str, ...] = (
 SAMPLE_WORDS = re.compile(
     r"sku|stock|payment|shipment|shipping|inventory|carrier|refund", re.IGNORECASE
 )
+
+NOT_IMPORTED = frozenset({"rehearsal", "legacy_app", "examples"})
+"""Packages no library module imports, at its top or inside a function: a team installs
+cutover without them (the local stack's addresses reach the library as settings,
+:mod:`cutover_common.config`)."""
 
 PENDING: dict[str, str] = {}
 """Library file -> why it still names the sample's domain (none left)."""
@@ -138,3 +147,56 @@ def test_an_offence_names_the_file_line_and_identifier() -> None:
         if "def payment_captured_once" in text
     )
     assert f"legacy_app/invariants.py:{line}:payment_captured_once" in offences(module)
+
+
+def imported_modules(source: str) -> Iterator[tuple[int, str]]:
+    """``(line, module)`` for every import of ``source``, wherever it stands (a function's
+    body too), and every ``importlib.import_module``/``__import__`` of a literal name."""
+    for node in ast.walk(ast.parse(source)):
+        match node:
+            case ast.Import(names=names):
+                yield from ((node.lineno, alias.name) for alias in names)
+            case ast.ImportFrom(module=str() as module, level=0):
+                yield node.lineno, module
+            case ast.Call(
+                func=ast.Name(id="__import__") | ast.Attribute(attr="import_module"),
+                args=[ast.Constant(value=str() as module), *_],
+            ):
+                yield node.lineno, module
+
+
+def forbidden_imports(path: Path) -> list[str]:
+    """``file:line:module`` for each import of ``path`` of a package in :data:`NOT_IMPORTED`."""
+    rel = path.relative_to(ROOT).as_posix()
+    return [
+        f"{rel}:{line}:{module}"
+        for line, module in imported_modules(path.read_text(encoding="utf-8"))
+        if module.partition(".")[0] in NOT_IMPORTED
+    ]
+
+
+def test_no_library_module_imports_the_rehearsal_or_a_sample() -> None:
+    found = [o for path in library_modules() for o in forbidden_imports(path)]
+    assert found == [], "read the setting from cutover_common.config instead:\n" + "\n".join(found)
+
+
+def test_imports_inside_functions_and_by_name_are_caught() -> None:
+    source = """
+import json
+from . import sibling
+from cdc.client import ConnectClient
+
+def default_url():
+    from rehearsal.stack.topology import load_topology
+    import legacy_app.models
+    return importlib.import_module("examples.helpdesk"), __import__("rehearsal")
+"""
+    modules = [m for _line, m in imported_modules(source)]
+    assert modules == [
+        "json",
+        "cdc.client",
+        "rehearsal.stack.topology",
+        "legacy_app.models",
+        "examples.helpdesk",
+        "rehearsal",
+    ]

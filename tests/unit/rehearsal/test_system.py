@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cutover_common.config import SHADOW_BOOTSTRAP, SHADOW_DSN
 from cutover_common.exit_codes import ExitCode
 from rehearsal.errors import SystemLoadError
 from rehearsal.faults import POISON_LABELS, poison
@@ -170,13 +171,17 @@ def test_the_plan_is_the_systems_template_with_the_runs_names(tmp_path: Path) ->
 def test_the_shadow_workers_run_the_systems_app_on_its_topics_with_its_env(
     tmp_path: Path,
 ) -> None:
-    spec = _rehearsal(tmp_path, FakeSystem()).env.workers.spec
+    env = _rehearsal(tmp_path, FakeSystem()).env
+    spec = env.workers.spec
     argv = spec.argv()
     assert argv[argv.index("run") :] == [
         "run", "--app", "library.shadow:app", "--consumer", "loans", "--workers", "1",
     ]  # fmt: skip
     assert argv[argv.index("--topic") + 1].endswith(".loan")
     assert spec.env["LIBRARY_LEDGER_URL"] == "http://127.0.0.1:7001"
+    # the stack named explicitly, as a team names its own: `cutover shadow` knows no stack
+    assert spec.env[SHADOW_BOOTSTRAP.name] == env.endpoints.bootstrap_servers
+    assert spec.env[SHADOW_DSN.name] == env.endpoints.dsn(env.database)
 
 
 def test_a_burst_plays_the_systems_traffic_and_faults_its_service_then_clears_it(
