@@ -119,7 +119,9 @@ def app_options(fn: F) -> F:
     "bootstrap_servers",
     help=f"Kafka bootstrap servers (${SHADOW_BOOTSTRAP.name}, default {SHADOW_BOOTSTRAP.default}).",
 )
-@click.option("--dsn", help=f"Shadow store DSN or URL (${SHADOW_DSN.name}; no default).", envvar=None)
+@click.option(
+    "--dsn", help=f"Shadow store DSN or URL (${SHADOW_DSN.name}; no default).", envvar=None
+)
 @click.option("--group", "group_id", help="Base consumer group (default cutover.shadow).")
 @click.option("--topic", "topics", multiple=True, help="Topic(s) to consume (default: the app's).")
 @click.option("--schema", help="Shadow store schema (default shadow).")
