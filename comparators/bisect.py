@@ -46,12 +46,13 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from comparators.diff import Observation
 from comparators.errors import SourceError
@@ -97,7 +98,7 @@ class BisectPlan:
     worker slice), ``step_bits`` more per level (each differing range splits into
     2**step_bits), down to ranges of at most ``leaf_rows`` rows (on either side)."""
 
-    first_bits: int = 16
+    first_bits: int = 17
     step_bits: int = 4
     leaf_rows: int = 64
 
@@ -260,20 +261,38 @@ def bisect_slices(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         found = list(pool.map(lambda pair: differing_leaves(pair[0], pair[1], plan), slices))
     counts = Counter[str]()
+    rows = _primed(
+        [
+            store.rows(leaves)
+            for pair, (leaves, _) in zip(slices, found, strict=True)
+            for store in pair
+        ]
+    )
     stats = BisectStats(
         levels=max((s.levels for _, s in found), default=0),
         ranges_compared=sum(s.ranges_compared for _, s in found),
         leaves=sum(s.leaves for _, s in found),
     )
-    control = by_key(
-        _counted(c.rows(leaves), counts, "control")
-        for (c, _), (leaves, _) in zip(slices, found, strict=True)
-    )
-    candidate = by_key(
-        _counted(d.rows(leaves), counts, "candidate")
-        for (_, d), (leaves, _) in zip(slices, found, strict=True)
-    )
+    control = by_key(_counted(r, counts, "control") for r in rows[0::2])
+    candidate = by_key(_counted(r, counts, "candidate") for r in rows[1::2])
     return RangeComparison(control, candidate, stats, slices, counts)
+
+
+def _primed(streams: Sequence[Iterator[Observation]]) -> list[Iterator[Observation]]:
+    """``streams`` with their first item read at once, each in its own thread: a store's
+    first row is its whole query's work (scan and sort), so every store's query runs
+    concurrently instead of one after another as a merge pulls them."""
+    end = object()
+
+    def first(stream: Iterator[Observation]) -> object:
+        return next(stream, end)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(streams))) as pool:
+        heads = list(pool.map(first, streams))
+    return [
+        iter(()) if head is end else itertools.chain([cast(Observation, head)], stream)
+        for head, stream in zip(heads, streams, strict=True)
+    ]
 
 
 def _counted(

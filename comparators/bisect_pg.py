@@ -18,6 +18,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any, Protocol
 
 import psycopg
@@ -30,6 +31,7 @@ from comparators.bisect import (
     MICROSECOND,
     BisectPlan,
     BisectStats,
+    MatchedTotals,
     Range,
     RangeComparison,
     RangeSum,
@@ -41,7 +43,7 @@ from comparators.bisect import (
 from comparators.diff import TRUE_TEXTS, Observation, Scope, flag, observe
 from comparators.errors import SourceError
 from comparators.partition import Partition
-from comparators.result import Accumulator, ComparisonResult
+from comparators.result import Accumulator, ComparisonResult, bucket_start
 from comparators.rules import CompareOptions
 from comparators.sources import (
     JSON_COLUMN,
@@ -54,6 +56,7 @@ from comparators.sources import (
     _json_record as json_record,
 )
 from comparators.sqlrules import compile_rules
+from comparators.unique import key_proven_unique
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,9 @@ class DigestSql(Protocol):
 
     @property
     def digest(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
 
     @property
     def params(self) -> Mapping[str, Any]: ...
@@ -79,6 +85,7 @@ class PushdownDigest:
 
     digest: str
     params: Mapping[str, Any]
+    text: str = ""
 
 
 def pushdown_rules(ignore: Sequence[str]) -> DigestRules:
@@ -86,7 +93,8 @@ def pushdown_rules(ignore: Sequence[str]) -> DigestRules:
 
     def build(source: SqlSource, described: Sequence[tuple[str, int]]) -> DigestSql:
         params: dict[str, Any] = {}
-        return PushdownDigest(source._digest_expr(described, ignore, params), params)
+        text = source._digest_text(described, ignore, params)
+        return PushdownDigest(f"md5({text})", params, text)
 
     return build
 
@@ -129,12 +137,14 @@ def sql_rules(options: CompareOptions) -> DigestRules:
 TIME_BUCKET = "(floor(extract(epoch FROM at))::bigint / %(b)s) * %(b)s"
 KEY_HASH = "(hashtext(k)::bigint & 4294967295)"
 """The key's 32-bit hash: Postgres's own string hash (far cheaper than an md5 per key)."""
-ROW_HASH = (
-    "(('x' || left(d, 16))::bit(64)::bigint # (h << 31) "
-    "# coalesce(('x' || left(md5(m), 8))::bit(32)::bigint, 0) # g)"
-)
-"""The row hash (:func:`comparators.bisect.row_hash`): the digest's first 64 bits mixed with
-the key hash, the mode's md5 prefix (only when there is a mode) and the settle slot."""
+ROW_HASH = "(d # (h << 31) # coalesce(('x' || left(md5(m), 8))::bit(32)::bigint, 0) # g)"
+"""The row hash (:func:`comparators.bisect.row_hash`): the 64-bit digest mixed with the key
+hash, the mode's md5 prefix (only when there is a mode) and the settle slot."""
+ROW_DIGEST = "hashtextextended({text}, 0)"
+"""A row's 64-bit digest: Postgres's own 64-bit string hash of the digest's text (the hash
+of hash partitioning, which Postgres keeps stable across versions so partitions survive
+upgrades; far cheaper than md5 and its hex). Should two servers ever disagree, every row
+would differ and be judged from its full rows: slower, never a wrong match."""
 
 
 class PgRangeStore:
@@ -162,6 +172,10 @@ class PgRangeStore:
         self._from = ""
         self._params: dict[str, Any] = {}
         self._dups: list[int] = []
+        self.unique = False
+        self.special_keys: set[str] = set()
+        """The keys of the special rows :meth:`rows` has returned so far."""
+        """The planner proves the key unique (:mod:`comparators.unique`): no duplicate check."""
         self.table = f"cutover_ranges_{uuid.uuid4().hex[:12]}"
         self._conn: psycopg.Connection[Any] | None = None
         self._cols: list[str] = []
@@ -175,6 +189,9 @@ class PgRangeStore:
             conn = self._conn = self.source._connect()
             described = self.source.describe(conn)
             self._cols = [n for n, _ in described]
+            self.unique = key_proven_unique(conn, self.source, described)
+            # the workers' and sides' connections already share the cores
+            conn.execute("SET max_parallel_workers_per_gather = 0")
             rows, self._params = self._materialise(described)
             self._from = f"({rows}) AS r"
             if self.materialise:
@@ -223,7 +240,8 @@ class PgRangeStore:
         step = rules.settle // MICROSECOND
         params["grid"] = max(step, 1)
         rows = (
-            f"SELECT {key_expr} AS k, {at_expr} AS at, {built.digest} AS d, {mode_sql} AS m, "
+            f"SELECT {key_expr} AS k, {at_expr} AS at, "
+            f"{ROW_DIGEST.format(text=built.text)} AS d, {mode_sql} AS m, "
             f"{flag_sql} AS i FROM ({src._inner()}) AS src WHERE {where}"
         )
         slot = "floor((extract(epoch FROM at) * 1000000) / %(grid)s)::bigint"
@@ -259,12 +277,15 @@ class PgRangeStore:
         """One scan: the ranges' sums over plain rows, the plain rows per timeline bucket, the
         keys held twice (special rows too) and NULL keys (grouping sets; ``g``: which set)."""
         plain = "FILTER (WHERE NOT special)"
+        # a key the planner proves unique needs no (k, h) set: NULL keys still show as rb NULL
+        keys = "" if self.unique else ", (k, h)"
+        having = "" if self.unique else " HAVING GROUPING(k) = 1 OR count(*) > 1 OR k IS NULL"
         sql = (
-            f"SELECT GROUPING(rb) * 2 + GROUPING(tb), rb, tb, k, count(*) {plain}, "
-            f"sum(x) {plain}, bit_xor(x) {plain}, count(*), h FROM (SELECT h >> %(s)s AS rb, "
+            f"SELECT GROUPING(rb) * 2 + GROUPING(tb), rb, tb, {'NULL' if self.unique else 'k'}, "
+            f"count(*) {plain}, sum(x) {plain}, bit_xor(x) {plain}, count(*), "
+            f"{'NULL' if self.unique else 'h'} FROM (SELECT h >> %(s)s AS rb, "
             f"CASE WHEN NOT special THEN {TIME_BUCKET} END AS tb, k, x, special, h "
-            f"FROM {self._from}) AS q GROUP BY GROUPING SETS ((rb), (tb), (k, h)) "
-            "HAVING GROUPING(k) = 1 OR count(*) > 1 OR k IS NULL"
+            f"FROM {self._from}) AS q GROUP BY GROUPING SETS ((rb), (tb){keys}){having}"
         )
         params = {**self._params, "s": shift, "b": self.rules.bucket_seconds}
         with translate_errors(self.name):
@@ -296,12 +317,19 @@ class PgRangeStore:
         with translate_errors(self.name), conn.cursor(name=f"{self.table}_rows") as cur:
             cur.itersize = self.itersize
             cur.execute(sql, params)
-            for key, at, hexdigest, mode, inconclusive, spec, bucket in cur:
-                if not spec:
+            for key, at, digest, mode, inconclusive, spec, bucket in cur:
+                if spec:
+                    self.special_keys.add(key)
+                else:
                     self._returned[int(bucket)] += 1
                 record = DeferredRecord(key, self._fetch)
                 yield Observation(
-                    key, record, at, bytes.fromhex(hexdigest), mode, flag(inconclusive)
+                    key,
+                    record,
+                    at,
+                    None if digest is None else int(digest).to_bytes(8, "big", signed=True),
+                    mode,
+                    flag(inconclusive),
                 )
 
     def plain_timeline(self) -> Mapping[int, int]:
@@ -408,11 +436,17 @@ def compare_ranges(
         plan=plan,
     )
     try:
-        ahead = Prefetch(run, [pair for pair in run.slices])
+        ahead = Prefetch(
+            run,
+            [pair for pair in run.slices],
+            settle=options.settle,
+            bucket_seconds=options.timeline_bucket_seconds,
+        )
         acc = Accumulator(options.sample_limit, options.timeline_bucket_seconds)
         for result in observe(ahead.side(0), ahead.side(1), options, scope):
             acc.add(result)
         fold_matched(acc, run.matched())
+        fold_matched(acc, ahead.folded())
         return acc.freeze(), run.stats
     finally:
         run.close()
@@ -428,7 +462,13 @@ class Prefetch:
     query per side and worker slice (instead of one query per key and side)."""
 
     def __init__(
-        self, run: RangeComparison, slices: Sequence[tuple[Any, Any]], batch: int = FETCH_BATCH
+        self,
+        run: RangeComparison,
+        slices: Sequence[tuple[Any, Any]],
+        batch: int = FETCH_BATCH,
+        *,
+        settle: timedelta | None = None,
+        bucket_seconds: int = 60,
     ) -> None:
         self.streams = (run.control, run.candidate)
         self.heads: list[Observation | None] = [None, None]
@@ -436,6 +476,28 @@ class Prefetch:
         self.stores = ([c for c, _ in slices], [d for _, d in slices])
         self.batch = batch
         self.started = False
+        self.settle = settle
+        self.bucket_seconds = bucket_seconds
+        self._folded: Counter[int] = Counter()
+
+    def folded(self) -> MatchedTotals:
+        """The keys of differing ranges that matched without the engine (see :meth:`_plain`),
+        as :func:`comparators.bisect.fold_matched` counts agreeing ranges' keys."""
+        return MatchedTotals(self._folded.total(), dict(sorted(self._folded.items())))
+
+    def _plain(self, control: list[Observation], candidate: list[Observation]) -> bool:
+        """Whether a key of a differing range is a plain match, decided here instead of by the
+        engine (most keys of a range that differs by one key): one row a side, equal digests,
+        neither row special for its store (pending, flagged, out of scope, before ``since``)
+        and not late. The engine would call it ``match``; it is counted as the keys of
+        agreeing ranges are (no lag)."""
+        if self.settle is None or len(control) != 1 or len(candidate) != 1:
+            return False
+        c, d = control[0], candidate[0]
+        if c.digest is None or c.digest != d.digest or d.produced_at > c.produced_at + self.settle:
+            return False
+        stores = (*self.stores[0], *self.stores[1])
+        return not any(c.key in getattr(store, "special_keys", ()) for store in stores)
 
     def side(self, n: int) -> Iterator[Observation]:
         queue = self.queues[n]
@@ -458,6 +520,9 @@ class Prefetch:
                 while (head := self.heads[n]) is not None and head.key == key:
                     pair[n].append(head)
                     self.heads[n] = self._next(n)
+            if self._plain(*pair):
+                self._folded[bucket_start(pair[0][0].produced_at, self.bucket_seconds)] += 1
+                continue
             groups.append(pair)
         if not groups:
             return False

@@ -222,6 +222,23 @@ def libpq_url(url: str) -> str:
     return f"{scheme.split('+')[0]}{sep}{rest}" if sep else url
 
 
+PLAIN_TEXT_TYPES = frozenset(
+    {16, 20, 21, 23, 26, 114, 700, 701, 1082, 1083, 1114, 1184, 1186, 1266, 1700, 2950, 3802}
+)
+"""Type OIDs whose text is never empty and never holds a control character (bool, integers,
+oid, json, floats, dates and times, interval, numeric, uuid, jsonb: Postgres refuses raw
+control characters in JSON): printed as they are; NULL as a record separator (0x1e)."""
+
+
+def field_text(column: str, type_oid: int) -> str:
+    """One column's part of a digest's text, unambiguous once joined by 0x1f: plain types
+    as printed (NULL: 0x1e), every other type quoted (``quote_nullable``: NULL unquoted).
+    Cheaper than the composite's text, which scans every value for quoting."""
+    if type_oid in PLAIN_TEXT_TYPES:
+        return f"coalesce(({column})::text, E'\\x1e')"
+    return f"quote_nullable(({column})::text)"
+
+
 def row_expr(columns: Sequence[tuple[str, int]], alias: str = "src") -> str:
     """``ROW(...)`` of ``columns`` of the row ``alias`` (the digest's composite)."""
     fields = ", ".join(f'{alias}."' + n.replace('"', '""') + '"' for n, _ in columns)
@@ -291,17 +308,27 @@ class SqlSource:
     def _digest_expr(
         self, described: Sequence[tuple[str, int]], ignore: Sequence[str], params: dict[str, Any]
     ) -> str:
-        """md5 of the row without ignored columns (nor the mode column): its composite text
-        plus the column names and types (so equal digests need equal types too); jsonb for a
-        JSON column."""
+        """md5 of :meth:`_digest_text`."""
+        return f"md5({self._digest_text(described, ignore, params)})"
+
+    def _digest_text(
+        self, described: Sequence[tuple[str, int]], ignore: Sequence[str], params: dict[str, Any]
+    ) -> str:
+        """The text a digest hashes: the row without ignored columns (nor the mode column),
+        each column's text (:func:`field_text`) joined by a unit separator, plus the column
+        names and types (so equal digests need equal types too); jsonb for a JSON column.
+        Two rows give equal texts only if every compared column's text is equal."""
         names = [n for n, _ in described]
         if names == [JSON_COLUMN]:
             never = (self.mode_column, self.inconclusive_column)
             params["ignore"] = [*ignore, *(c for c in never if c)]
-            return f"md5((((src.{JSON_COLUMN})::jsonb) - %(ignore)s::text[])::text)"
+            return f"(((src.{JSON_COLUMN})::jsonb) - %(ignore)s::text[])::text"
         kept = self.compared(described, ignore)
         params["signature"] = "|" + ",".join(f"{n}:{t}" for n, t in kept)
-        return f"md5({row_expr(kept)}::text || %(signature)s)"
+        fields = ", ".join(
+            field_text(f'src."{n.replace(chr(34), chr(34) * 2)}"', t) for n, t in kept
+        )
+        return f"concat_ws(E'\\x1f', {fields}) || %(signature)s"
 
     def compared(
         self, described: Sequence[tuple[str, int]], ignore: Sequence[str]

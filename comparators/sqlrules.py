@@ -56,6 +56,11 @@ class SqlRules:
     unsupported: tuple[str, ...] = ()
     fallback: bool = False
 
+    @property
+    def text(self) -> str:
+        """The text ``digest`` hashes."""
+        return f"({self.normalised})::text"
+
 
 # Type OIDs the SQL converts as psycopg + comparators.values.to_jsonable do in Python.
 BOOL, INT2, INT4, INT8, OID = 16, 21, 23, 20, 26

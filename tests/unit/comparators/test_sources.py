@@ -56,7 +56,8 @@ def test_digest_query_hashes_row_without_ignored_columns_and_with_types() -> Non
     described = [("order_id", 25), ("total", 1700), ("produced_at", 1184), ("source", 25)]
     window = ReadWindow(digest_ignore=("produced_at", "source"))
     sql, params = src.query([n for n, _ in described], window, described)
-    assert 'md5(ROW(src."order_id", src."total")::text || %(signature)s) AS d' in sql
+    fields = 'quote_nullable((src."order_id")::text), coalesce((src."total")::text, E\'\\x1e\')'
+    assert f"md5(concat_ws(E'\\x1f', {fields}) || %(signature)s) AS d" in sql
     assert params["signature"] == "|order_id:25,total:1700"
     assert sql.endswith('ORDER BY (src."order_id"::text) COLLATE "C"')
     assert "FROM (SELECT * FROM t) AS src" in sql
