@@ -173,6 +173,8 @@ class PgRangeStore:
         self._params: dict[str, Any] = {}
         self._dups: list[int] = []
         self.unique = False
+        self._special: int | None = None
+        """Special rows the first level counted (``None``: not counted yet)."""
         self.special_keys: set[str] = set()
         """The keys of the special rows :meth:`rows` has returned so far."""
         """The planner proves the key unique (:mod:`comparators.unique`): no duplicate check."""
@@ -298,9 +300,12 @@ class PgRangeStore:
         self._timeline = {int(t): int(n) for g, _b, t, _k, n, *_ in found if g == 2 and t}
         self._dups = [int(h) for g, _b, _t, _k, *_rest, h in found if g == 3]
         ranges = [(b, n, total, xor) for g, b, _t, _k, n, total, xor, *_ in found if g == 1]
+        self._special = sum(int(a) - int(n) for g, _b, _t, _k, n, _s, _x, a, _h in found if g == 1)
         return with_duplicates(_sums(r for r in ranges if r[1]), self._dups, shift)
 
     def rows(self, leaves: Sequence[Range]) -> Iterator[Observation]:
+        if not leaves and self._special == 0:
+            return  # the first level counted no special row: nothing to read again
         by_shift: dict[int, list[int]] = {}
         for leaf in leaves:
             by_shift.setdefault(leaf.shift, []).append(leaf.index)

@@ -227,7 +227,13 @@ class _Judge:
         differ: tuple[Record, Record] | tuple[Difference, ...] | None = None
         if c0 is not None and d0 is not None:
             same_at_source = c0.digest is not None and c0.digest == d0.digest
-            differ = None if same_at_source else self._differing(c0.record, d0.record)
+            # digests from the source that differ: the raw records differ too, mostly
+            compared_at_source = c0.digest is not None and d0.digest is not None
+            differ = (
+                None
+                if same_at_source
+                else self._differing(c0.record, d0.record, raw=not compared_at_source)
+            )
         if n_control > 1 or n_candidate > 1:
             category = Category.DUPLICATE
         elif d0 is None:
@@ -244,12 +250,14 @@ class _Judge:
         return category, self._explained(category, differ)
 
     def _differing(
-        self, control: Mapping[str, Any], candidate: Mapping[str, Any]
+        self, control: Mapping[str, Any], candidate: Mapping[str, Any], *, raw: bool = True
     ) -> tuple[Record, Record] | tuple[Difference, ...] | None:
         """The normalised records when they disagree (their differences when tolerances
-        apply: only explaining tells); ``None`` when they agree."""
+        apply: only explaining tells); ``None`` when they agree. ``raw``: first try the
+        cheap digest of the records as they are (skipped when the source's digests already
+        differ: equal normalised records are what decides, and raw equality implies it)."""
         opts = self.options
-        if opts.raw_digest(control) == opts.raw_digest(candidate):
+        if raw and opts.raw_digest(control) == opts.raw_digest(candidate):
             return None
         nc, nd = opts.normalise(control), opts.normalise(candidate)
         if agree(nc, nd, opts):

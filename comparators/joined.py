@@ -141,6 +141,9 @@ class JoinedRun:
     decided: ComparisonResult = field(default_factory=ComparisonResult)
     unsupported: tuple[str, ...] = ()
     rows: RowCounter = field(default_factory=RowCounter)
+    plan: dict[str, Any] = field(default_factory=dict)
+    """How the join read each side: ``key_unique`` per side (proven by the planner, else
+    grouped by key), ``compared_by`` (``image`` or ``digest``) and ``workers``."""
 
 
 def _key_and_at(source: SqlSource, columns: Sequence[str]) -> tuple[str, str]:
@@ -394,6 +397,7 @@ def _merged(
     try:
         yield from _judged(pairs, options, scope, invariants)
         run.decided = merge([sub.decided for sub in subs])
+        run.plan = {**subs[0].plan, "workers": len(subs)}
         run.rows = RowCounter(
             sum(s.rows.full_rows for s in subs), sum(s.rows.key_rows for s in subs)
         )
@@ -536,6 +540,10 @@ def _pair_stream(
         # would sort every joined row to group a handful of counts: hash them instead
         conn.execute("SET enable_sort = off")
         c_side, d_side = _sides(conn, control, candidate, options, worker)
+        run.plan = {
+            "key_unique": {"control": c_side.unique, "candidate": d_side.unique},
+            "compared_by": "image" if c_side.image else "digest",
+        }
         sql, params = join_query(
             c_side,
             d_side,
@@ -771,4 +779,5 @@ def comparison_section(
         "keys_returned": joined.rows.key_rows,
         "rules_without_sql": list(joined.unsupported),
         "sql_invariants": [i.name for i in config.sql_invariants],
+        **joined.plan,
     }

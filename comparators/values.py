@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from comparators.errors import RuleError
 from comparators.fingerprint import canonical_json
 
@@ -86,6 +88,9 @@ def sorted_keys(mapping: Mapping[Any, Any]) -> list[Any]:
         return sorted(mapping, key=str)
 
 
+_decode = msgspec.json.Decoder().decode
+
+
 class RawJson(str):
     """JSON text from the database, parsed only when a record must be looked into.
 
@@ -98,7 +103,13 @@ class RawJson(str):
     __slots__ = ()
 
     def parse(self) -> Any:
-        return json.loads(self)
+        """The value, as ``json.loads`` gives it: msgspec's decoder (several times faster, the
+        same values for valid JSON), ``json.loads`` for what msgspec refuses (lone
+        surrogates, NaN, numbers beyond a float: json.loads's own results)."""
+        try:
+            return _decode(str(self))  # msgspec takes an exact str, not a subclass
+        except msgspec.MsgspecError:
+            return json.loads(self)
 
 
 def materialise(record: Mapping[str, Any]) -> dict[str, Any]:

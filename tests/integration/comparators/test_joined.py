@@ -134,6 +134,10 @@ def test_gate_with_sql_invariants_reads_no_full_row_when_nothing_differs(dsn: st
     assert run.evidence["comparison"]["path"] == "joined"
     assert run.evidence["comparison"]["full_rows_fetched"] == 0
     assert run.evidence["comparison"]["keys_returned"] == 0
+    assert run.evidence["comparison"]["workers"] == 2
+    # no index on order_id: neither side is proven unique, both are grouped by key
+    assert run.evidence["comparison"]["key_unique"] == {"control": False, "candidate": False}
+    assert run.evidence["comparison"]["compared_by"] == "digest"
 
 
 def test_sql_invariant_violation_is_counted_per_side_with_its_key(dsn: str) -> None:
