@@ -134,7 +134,7 @@ def sql_rules(options: CompareOptions) -> DigestRules:
     return build
 
 
-TIME_BUCKET = "(floor(extract(epoch FROM at))::bigint / %(b)s) * %(b)s"
+TIME_BUCKET = "(floor(date_part('epoch', at))::bigint / %(b)s) * %(b)s"
 KEY_HASH = "(hashtext(k)::bigint & 4294967295)"
 """The key's 32-bit hash: Postgres's own string hash (far cheaper than an md5 per key)."""
 ROW_HASH = "(d # (h << 31) # coalesce(('x' || left(md5(m), 8))::bit(32)::bigint, 0) # g)"
