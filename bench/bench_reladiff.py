@@ -22,7 +22,8 @@ process (wall-clock seconds from connecting to the last difference, peak RSS):
   join: same database only — reladiff cannot join across databases).
 
 Every tool compares the same columns (all but ``produced_at`` and ``source``) and must find
-the same keys (asserted). Ours run with 2 workers/connections where they take them, reladiff
+the same keys (asserted). Ours run with their defaults (the join: 2 connections; bisection:
+1 worker slice, one connection per database, ``--workers``), reladiff
 with ``thread_count=2`` and ``max_threadpool_size=2``. The machine is shared: figures are the
 median of ``--runs`` runs, with ratios both ways. Not a timed test: it prints figures.
 """
@@ -183,7 +184,7 @@ def differing(result: ComparisonResult) -> int:
 
 
 def run_ours(
-    tool: str, dsn1: str, dsn2: str, table2: str, sample_limit: int
+    tool: str, dsn1: str, dsn2: str, table2: str, sample_limit: int, workers: int = 1
 ) -> tuple[set[str], int, dict[str, Any]]:
     """Our ``tool`` over the two tables: the sampled differing keys (every one with the
     default ``sample_limit``), how many keys differ, and figures (rows read into Python)."""
@@ -191,7 +192,7 @@ def run_ours(
     opts = CompareOptions(key="order_id", sample_limit=sample_limit)
     scope = Scope(now=NOW)
     if tool == "bisect":
-        result, stats = compare_ranges(control, candidate, opts, scope, workers=2)
+        result, stats = compare_ranges(control, candidate, opts, scope, workers=workers)
         return (
             {s.key for s in result.samples},
             differing(result),
@@ -224,7 +225,12 @@ def child(args: argparse.Namespace) -> None:
     ep = load_endpoints()
     start = time.perf_counter()
     keys, count, extra = run_ours(
-        args.run, ep.dsn(args.db1), ep.dsn(args.db2), args.table2, args.sample_limit
+        args.run,
+        ep.dsn(args.db1),
+        ep.dsn(args.db2),
+        args.table2,
+        args.sample_limit,
+        args.workers,
     )
     seconds = time.perf_counter() - start
     Path(args.keys).write_text("".join(f"{k}\n" for k in sorted(keys)), encoding="utf-8")
@@ -246,7 +252,7 @@ class Measure:
 
 
 def measure(
-    tool: str, ep: Endpoints, db1: str, db2: str, table2: str, sample_limit: int
+    tool: str, ep: Endpoints, db1: str, db2: str, table2: str, sample_limit: int, workers: int
 ) -> Measure:
     with tempfile.NamedTemporaryFile("r", suffix=".keys") as keys_file:
         if tool.startswith("reladiff "):
@@ -275,6 +281,7 @@ def measure(
                 f"--table2={table2}",
                 f"--keys={keys_file.name}",
                 f"--sample-limit={sample_limit}",
+                f"--workers={workers}",
             ]
             env = dict(os.environ)
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -306,6 +313,7 @@ def main() -> None:
         "--tools", help="comma-separated subset: rows,pushdown,join,bisect,hashdiff,joindiff"
     )
     ap.add_argument("--base", type=int, default=1_000_000, help="rows generated before copying")
+    ap.add_argument("--workers", type=int, default=2, help="ours bisect: worker slices (default 2)")
     ap.add_argument(
         "--sample-limit",
         type=int,
@@ -350,7 +358,7 @@ def bench(
     for n in range(args.runs):
         load_avg = os.getloadavg()[0]
         for tool in tools(layout, n == 0, only):
-            m = measure(tool, ep, db1, db2, table2, args.sample_limit)
+            m = measure(tool, ep, db1, db2, table2, args.sample_limit, args.workers)
             runs.setdefault(tool, []).append(m)
             print(
                 f"[{label} | {layout} | run {n + 1}] {tool:<18} {m.seconds:7.1f} s  "

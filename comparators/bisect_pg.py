@@ -134,6 +134,12 @@ def sql_rules(options: CompareOptions) -> DigestRules:
     return build
 
 
+RANGE_WORKERS = 1
+"""Worker slices of a range comparison: each slice has one connection to each database, so
+one slice already runs both sides at once; more slices split each database's scan across
+more connections (measured on 2 cores, both databases on one server, 1M rows per side, all
+rows matching: 1 slice 4.4 s, 2 slices 5.9 s, reladiff's hashdiff 4.9-5.1 s)."""
+
 TIME_BUCKET = "(floor(date_part('epoch', at))::bigint / %(b)s) * %(b)s"
 KEY_HASH = "(hashtext(k)::bigint & 4294967295)"
 """The key's 32-bit hash: Postgres's own string hash (far cheaper than an md5 per key)."""
@@ -391,7 +397,7 @@ def compare_by_ranges(
     rules: DigestRules,
     row_rules: RowRules,
     *,
-    workers: int = 2,
+    workers: int = RANGE_WORKERS,
     plan: BisectPlan | None = None,
 ) -> RangeComparison:
     """Bisect ``control`` against ``candidate`` (two databases) over ``workers`` slices of the
@@ -417,7 +423,7 @@ def compare_ranges(
     window: ReadWindow | None = None,
     *,
     rules: DigestRules | None = None,
-    workers: int = 2,
+    workers: int = RANGE_WORKERS,
     plan: BisectPlan | None = None,
     exact_late: bool = False,
 ) -> tuple[ComparisonResult, BisectStats]:
