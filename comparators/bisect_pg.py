@@ -14,6 +14,8 @@ whole comparison and returns its :class:`~comparators.result.ComparisonResult`.
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -278,8 +280,8 @@ class PgRangeStore:
         )
         params.update(ps=parent_shift, parents=list(parents))
         with translate_errors(self.name):
-            found = self._connection().execute(sql, params).fetchall()
-        return with_duplicates(_sums(found), self._dups, shift)
+            found = _sums(self._connection().execute(sql, params))
+        return with_duplicates(found, self._dups, shift)
 
     def _first_level(self, shift: int) -> Mapping[int, RangeSum]:
         """One scan: the ranges' sums over plain rows, the plain rows per timeline bucket, the
@@ -299,15 +301,27 @@ class PgRangeStore:
         with translate_errors(self.name):
             conn = self._connection()
             conn.execute("SET work_mem = '128MB'")  # this session only: hash the keys in memory
-            found = conn.execute(sql, params).fetchall()
-        nulls = sum(n for g, _b, _t, k, _p, _s, _x, n, _h in found if g == 3 and k is None)
-        if nulls or any(g == 1 and b is None for g, b, *_ in found):
+            cur = conn.execute(sql, params)
+            # one pass over the result, no list of it (a million ranges at 10M rows)
+            ranges: dict[int, RangeSum] = {}
+            nulls = null_range = self._special = 0
+            self._timeline, self._dups = {}, []
+            for g, b, t, k, n, total, xor, a, h in cur:
+                if g == 1:
+                    if b is None:
+                        null_range += 1
+                    elif n:
+                        ranges[int(b)] = RangeSum(int(n), int(total) & MASK64, int(xor) & MASK64)
+                    self._special += int(a) - int(n)
+                elif g == 2 and t:
+                    self._timeline[int(t)] = int(n)
+                elif g == 3 and k is None:
+                    nulls += int(a)
+                elif g == 3:
+                    self._dups.append(int(h))
+        if nulls or null_range:
             raise SourceError(self.name, f"{nulls} row(s) have a NULL key {self.source.key!r}")
-        self._timeline = {int(t): int(n) for g, _b, t, _k, n, *_ in found if g == 2 and t}
-        self._dups = [int(h) for g, _b, _t, _k, *_rest, h in found if g == 3]
-        ranges = [(b, n, total, xor) for g, b, _t, _k, n, total, xor, *_ in found if g == 1]
-        self._special = sum(int(a) - int(n) for g, _b, _t, _k, n, _s, _x, a, _h in found if g == 1)
-        return with_duplicates(_sums(r for r in ranges if r[1]), self._dups, shift)
+        return with_duplicates(ranges, self._dups, shift)
 
     def rows(self, leaves: Sequence[Range]) -> Iterator[Observation]:
         if not leaves and self._special == 0:
@@ -411,8 +425,53 @@ def compare_by_ranges(
         for w in range(workers)
     ]
     pairs = [(c, d) for c, d in slices]
-    log.info("ranges.bisecting", control=control.name, candidate=candidate.name, workers=workers)
-    return bisect_slices(pairs, plan or BisectPlan(), workers)
+    if plan is None:
+        plan = BisectPlan(first_bits=first_bits_for(estimated_rows(control), workers))
+    log.info(
+        "ranges.bisecting",
+        control=control.name,
+        candidate=candidate.name,
+        workers=workers,
+        first_bits=plan.first_bits,
+    )
+    return bisect_slices(pairs, plan, workers)
+
+
+ROWS_PER_RANGE = 12
+"""The first level's aim: about this many rows per range, so that one pass over each side
+usually suffices (a range holding a differing key returns its rows, so few rows per range
+return few; many ranges cost memory: the first level keeps both sides' range sums)."""
+MAX_FIRST_BITS = 19
+"""At most 2**19 ranges per worker slice at the first level (both sides' sums: ~250 MB);
+bigger tables bisect one more level for the ranges that differ."""
+
+
+def first_bits_for(rows: int | None, workers: int) -> int:
+    """First-level bits for ``rows`` (the planner's estimate; unknown: the default plan's)
+    split over ``workers`` slices: :data:`ROWS_PER_RANGE` rows per range, 12 to
+    :data:`MAX_FIRST_BITS` bits."""
+    if not rows:
+        return BisectPlan().first_bits
+    per_slice = max(rows / max(workers, 1) / ROWS_PER_RANGE, 1.0)
+    return min(MAX_FIRST_BITS, max(12, math.ceil(math.log2(per_slice))))
+
+
+def estimated_rows(source: SqlSource) -> int | None:
+    """The planner's estimate of the rows of ``source``'s query (``None``: it cannot say)."""
+    try:
+        with source._connect() as conn:
+            row = conn.execute(
+                f"EXPLAIN (FORMAT JSON) SELECT * FROM ({source._inner()}) AS src"
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    if row is None:
+        return None
+    doc = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+    try:
+        return int(doc[0]["Plan"]["Plan Rows"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
 
 
 def compare_ranges(
