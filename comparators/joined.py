@@ -168,59 +168,44 @@ def _side_where(
     return where
 
 
-def _side_cte(
+def _side_sql(
     side: _Side,
     window: ReadWindow,
     invariants: Sequence[SqlInvariant],
     params: dict[str, Any],
     worker: Partition,
 ) -> str:
+    """One side's rows for the join, one per key: as they are when the key is proven unique
+    (its binary image ``r`` or its digest ``d``), else grouped by key (``n`` counts the
+    rows, so a key held twice is a duplicate)."""
     src = side.source
     key_expr, at_expr = _key_and_at(src, side.columns)
-    where = _side_where(side, window, worker, params)
+    where = " AND ".join(_side_where(side, window, worker, params))
     mode = src._text_expr(side.columns, src.mode_column, f"{side.alias}_mode")
     params[f"{side.alias}_mode"] = src.mode_column
     flag = src._text_expr(side.columns, src.inconclusive_column, f"{side.alias}_flag")
     params[f"{side.alias}_flag"] = src.inconclusive_column
     params.update(side.rules.params)
-    checks = "".join(
-        f", count(*) FILTER (WHERE ({inv.sql}) IS NOT TRUE) AS v{n}"
-        for n, inv in enumerate(invariants)
-    )
+    truthy = f"lower(trim(coalesce({flag}, ''))) IN ('true','t','1','yes','y','on')"
+    digest = f'({side.rules.digest}) COLLATE "C"'
+    if side.unique:
+        value = f"{side.image} AS r" if side.image else f"{digest} AS d"
+        cols = f'1 AS n, {at_expr} AS at, {value}, ({mode}) COLLATE "C" AS m, {truthy} AS i'
+        checks = [f", (({inv.sql}) IS NOT TRUE)::int AS v{n}" for n, inv in enumerate(invariants)]
+        group = ""
+    else:
+        cols = (
+            f"count(*) AS n, min({at_expr}) AS at, min({digest}) AS d, "
+            f'min(({mode}) COLLATE "C") AS m, bool_or({truthy}) AS i'
+        )
+        checks = [
+            f", count(*) FILTER (WHERE ({inv.sql}) IS NOT TRUE) AS v{n}"
+            for n, inv in enumerate(invariants)
+        ]
+        group = " GROUP BY 1"
     return (
-        f'SELECT ({key_expr}) COLLATE "C" AS k, count(*) AS n, min({at_expr}) AS at, '
-        f'min(({side.rules.digest}) COLLATE "C") AS d, min(({mode}) COLLATE "C") AS m, '
-        f"bool_or(lower(trim(coalesce({flag}, ''))) IN ('true','t','1','yes','y','on')) AS i"
-        f"{checks} FROM ({src._inner()}) AS src WHERE {' AND '.join(where)} GROUP BY 1"
-    )
-
-
-def _flat_side(
-    side: _Side,
-    window: ReadWindow,
-    invariants: Sequence[SqlInvariant],
-    params: dict[str, Any],
-    worker: Partition,
-) -> str:
-    """One side, one row per key (proven unique): no grouping; its binary image (``r``)
-    or its digest (``d``)."""
-    src = side.source
-    key_expr, at_expr = _key_and_at(src, side.columns)
-    where = _side_where(side, window, worker, params)
-    mode = src._text_expr(side.columns, src.mode_column, f"{side.alias}_mode")
-    params[f"{side.alias}_mode"] = src.mode_column
-    flag = src._text_expr(side.columns, src.inconclusive_column, f"{side.alias}_flag")
-    params[f"{side.alias}_flag"] = src.inconclusive_column
-    params.update(side.rules.params)
-    value = f"{side.image} AS r" if side.image else f'({side.rules.digest}) COLLATE "C" AS d'
-    checks = "".join(
-        f", (({inv.sql}) IS NOT TRUE)::int AS v{n}" for n, inv in enumerate(invariants)
-    )
-    return (
-        f'SELECT ({key_expr}) COLLATE "C" AS k, 1 AS n, {at_expr} AS at, {value}, '
-        f'({mode}) COLLATE "C" AS m, '
-        f"lower(trim(coalesce({flag}, ''))) IN ('true','t','1','yes','y','on') AS i"
-        f"{checks} FROM ({src._inner()}) AS src WHERE {' AND '.join(where)}"
+        f'SELECT ({key_expr}) COLLATE "C" AS k, {cols}{"".join(checks)} '
+        f"FROM ({src._inner()}) AS src WHERE {where}{group}"
     )
 
 
@@ -250,10 +235,7 @@ def join_query(
         "now": scope.now,
         "bucket": options.timeline_bucket_seconds,
     }
-    sides = []
-    for side in (control, candidate):
-        build = _flat_side if side.unique else _side_cte
-        sides.append(build(side, window, invariants, params, worker))
+    sides = [_side_sql(side, window, invariants, params, worker) for side in (control, candidate)]
     nv = range(len(invariants))
     judged_at = "coalesce(c.at, d.at)"
     keep = [scope.partition.sql_predicate("coalesce(c.k, d.k)")]
